@@ -1,0 +1,175 @@
+"""One small storage adapter over the local lake directory and S3.
+
+Keys are always written the same way -- ``<zone>/<name>/date=YYYY-MM-DD/<file>`` (see
+``ecomlake.contract``) -- so the logic that reads and writes them does not care where the
+lake lives. Locally a key is a path under the lake directory; in AWS the zone picks the
+bucket (one bucket per zone) and the whole key is the object key.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from ecomlake.contract import DEFAULT_LAKE_DIR, ZONE_BUCKET_ENV, EnvVar, Zone
+from ecomlake.exceptions import InvalidKeyError, LakeNotFoundError
+
+if TYPE_CHECKING:
+    import boto3
+
+
+def resolve_lake(path: str | os.PathLike[str] | None = None) -> Path:
+    """The local lake directory: the argument, else ``$ECOMLAKE_LAKE``, else ``./.lake``."""
+    chosen = path or os.environ.get(EnvVar.LAKE) or DEFAULT_LAKE_DIR
+    return Path(chosen).expanduser().resolve()
+
+
+def require_lake(path: str | os.PathLike[str] | None = None) -> Path:
+    """Like ``resolve_lake`` but the lake must already exist (commands that only read it)."""
+    lake = resolve_lake(path)
+    if not lake.is_dir():
+        raise LakeNotFoundError(f"no lake at {lake}; run `ecomlake demo` or `ecomlake ingest` first")
+    return lake
+
+
+def zone_of(key: str) -> Zone:
+    head = key.split("/", 1)[0]
+    try:
+        return Zone(head)
+    except ValueError:
+        raise InvalidKeyError(f"key {key!r} does not start with a known zone") from None
+
+
+class Storage(Protocol):
+    """What the pipeline needs from a store: whole-object reads and writes, and listing."""
+
+    def read_bytes(self, key: str) -> bytes: ...
+
+    def write_bytes(self, key: str, data: bytes) -> None: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str) -> list[str]: ...
+
+    def delete_prefix(self, prefix: str) -> int: ...
+
+    def uri(self, key: str) -> str: ...
+
+
+class LocalStorage:
+    """The lake as a directory tree with the same key layout as the buckets."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        if key.startswith("/") or ".." in Path(key).parts:
+            raise InvalidKeyError(f"key {key!r} escapes the lake")
+        return self.root / key
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.path(key).read_bytes()
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a reader never sees half a file.
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def list(self, prefix: str) -> list[str]:
+        base = self.path(prefix.rstrip("/")) if prefix else self.root
+        if base.is_file():
+            return [prefix]
+        if not base.is_dir():
+            return []
+        return sorted(
+            p.relative_to(self.root).as_posix()
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )
+
+    def delete_prefix(self, prefix: str) -> int:
+        if not prefix.strip("/"):
+            raise InvalidKeyError("refusing to delete the whole lake")
+        base = self.path(prefix.rstrip("/"))
+        if not base.exists():
+            return 0
+        count = sum(1 for p in base.rglob("*") if p.is_file()) if base.is_dir() else 1
+        if base.is_dir():
+            shutil.rmtree(base)
+        else:
+            base.unlink()
+        return count
+
+    def uri(self, key: str) -> str:
+        return str(self.path(key))
+
+
+class S3Storage:
+    """The lake as one S3 bucket per zone. ``boto3_session`` is injectable for tests."""
+
+    def __init__(self, buckets: Mapping[Zone, str], boto3_session: boto3.Session | None = None) -> None:
+        import boto3  # deferred: the local CLI never needs it
+
+        self.buckets = dict(buckets)
+        self.client = (boto3_session or boto3.Session()).client("s3")
+
+    @classmethod
+    def from_env(cls, boto3_session: boto3.Session | None = None) -> S3Storage:
+        """Buckets from the ``ECOMLAKE_*_BUCKET`` variables the Lambda functions are given."""
+        buckets = {zone: os.environ[var] for zone, var in ZONE_BUCKET_ENV.items() if os.environ.get(var)}
+        return cls(buckets, boto3_session)
+
+    def bucket(self, key: str) -> str:
+        zone = zone_of(key)
+        try:
+            return self.buckets[zone]
+        except KeyError:
+            raise InvalidKeyError(f"no bucket configured for zone {zone!s}") from None
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket(key), Key=key)["Body"].read()
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        # Buckets enforce SSE-KMS by default encryption; nothing to set per object.
+        self.client.put_object(Bucket=self.bucket(key), Key=key, Body=data)
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket(key), Key=key)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
+    def _iter_keys(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket(prefix), Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield obj["Key"]
+
+    def list(self, prefix: str) -> list[str]:
+        return sorted(self._iter_keys(prefix))
+
+    def delete_prefix(self, prefix: str) -> int:
+        if not prefix.strip("/"):
+            raise InvalidKeyError("refusing to delete a whole bucket")
+        keys = self.list(prefix)
+        for start in range(0, len(keys), 1000):
+            chunk = [{"Key": k} for k in keys[start : start + 1000]]
+            self.client.delete_objects(Bucket=self.bucket(prefix), Delete={"Objects": chunk})
+        return len(keys)
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket(key)}/{key}"
