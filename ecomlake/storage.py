@@ -91,9 +91,7 @@ class LocalStorage:
         if not base.is_dir():
             return []
         return sorted(
-            p.relative_to(self.root).as_posix()
-            for p in base.rglob("*")
-            if p.is_file() and not p.name.startswith(".")
+            p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
         )
 
     def delete_prefix(self, prefix: str) -> int:
