@@ -42,8 +42,11 @@ EXIT_USER_ERROR = 2
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script and the tests use this)."""
+    from typer._click.exceptions import ClickException
+
     try:
-        app(args=argv, prog_name="ecomlake", standalone_mode=False)
+        # Without standalone mode click returns a command's exit code instead of exiting.
+        code = app(args=argv, prog_name="ecomlake", standalone_mode=False)
     except EcomlakeError as err:
         typer.echo(f"error: {err}", err=True)
         return EXIT_USER_ERROR
@@ -52,15 +55,11 @@ def run(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except Exception as err:
+    except ClickException as err:
         # click's own usage errors (unknown option, bad int) -> one line, like ours.
-        import click
-
-        if isinstance(err, click.ClickException):
-            typer.echo(f"error: {err.format_message()}", err=True)
-            return err.exit_code
-        raise
-    return 0
+        typer.echo(f"error: {err.format_message()}", err=True)
+        return err.exit_code
+    return code if isinstance(code, int) else 0
 
 
 def main() -> None:

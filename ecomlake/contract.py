@@ -241,6 +241,9 @@ class EnvVar(StrEnum):
     MAX_FILE_BYTES = "ECOMLAKE_MAX_FILE_BYTES"
     LOG_LEVEL = "LOG_LEVEL"
     SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+    DASHBOARD_ORIGIN = "ECOMLAKE_DASHBOARD_ORIGIN"  # https://<cloudfront domain>: the API's only CORS origin
+    API_CACHE_SECONDS = "ECOMLAKE_API_CACHE_SECONDS"  # TTL of the API's in-memory and CloudFront cache
+    DASHBOARD_BUCKET = "ECOMLAKE_DASHBOARD_BUCKET"  # the dashboard site bucket (cloud dashboard refresh writes there)
 
 
 # Which bucket variable holds each zone (reports share the processed bucket in AWS
@@ -298,3 +301,6 @@ EVENT_FILE_REJECTED: Final = "Raw File Rejected"
 
 # Step Functions execution input: {"dates": [...], "datasets": [...]} -- see ecomlake.pipeline.
 EXECUTION_INPUT_DATES: Final = "dates"
+EXECUTION_INPUT_DATASETS: Final = "datasets"
+# The raw object that set a run off ({"key", "bucket", "etag", "size", "version_id"}); informational.
+EXECUTION_INPUT_TRIGGER: Final = "trigger"

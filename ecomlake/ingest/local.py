@@ -1,0 +1,167 @@
+"""Landing files in the local lake: copy into raw, validate, route -- what S3 + the two
+Lambda functions do in the cloud, in one call.
+
+Raw stays immutable locally too: landing the same bytes again is a no-op, and a *different*
+file is never written over a landed one unless the caller asks (``replace=True``; the
+``ingest --replace`` flag), which is what re-uploading an object to a versioned bucket does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ecomlake.contract import PARTITION_KEY, Dataset, parse_dataset, parse_date, raw_key
+from ecomlake.exceptions import InvalidArgumentError, InvalidKeyError
+from ecomlake.ingest.report import ValidationReport
+from ecomlake.ingest.router import Route, Trigger, pipeline_input, route_key
+from ecomlake.ingest.validator import validate_object
+from ecomlake.storage import LocalStorage
+
+
+@dataclass
+class IngestResult:
+    """One landed file: where it went, what the validator said, and the pipeline-start event."""
+
+    source: Path | None
+    key: str
+    dataset: str
+    date: str
+    file: str
+    report: ValidationReport
+    event: dict[str, Any] | None  # pipeline input for an accepted file, None when rejected
+    copied: bool  # False when the identical bytes were already in raw
+
+    @property
+    def status(self) -> str:
+        return self.report.status
+
+    @property
+    def rejected(self) -> bool:
+        return self.report.rejected
+
+    @property
+    def accepted(self) -> bool:
+        return self.report.accepted
+
+    @property
+    def rows(self) -> int:
+        return self.report.rows
+
+    @property
+    def fault_rows(self) -> int:
+        return self.report.fault_rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": None if self.source is None else str(self.source),
+            "key": self.key,
+            "dataset": self.dataset,
+            "date": self.date,
+            "file": self.file,
+            "copied": self.copied,
+            "event": self.event,
+            "report": self.report.to_dict(),
+        }
+
+
+def _md5(data: bytes) -> str:
+    # The ETag S3 gives a single-part upload, so local and cloud runs name executions alike.
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _plan(storage: LocalStorage, files: Iterable[Path | str], dataset: Dataset, day: str, replace: bool) -> list:
+    """Check every argument before anything is written, so a bad call lands nothing."""
+    plan: list[tuple[Path, Route]] = []
+    names: dict[str, Path] = {}
+    for item in files:
+        path = Path(item)
+        if not path.is_file():
+            raise InvalidArgumentError(f"no such file: {path}")
+        if path.name in names:
+            raise InvalidArgumentError(
+                f"two files named {path.name!r} ({names[path.name]}, {path}); land one at a time"
+            )
+        names[path.name] = path
+        route = route_key(raw_key(dataset, day, path.name))
+        target = storage.path(route.key)
+        if not replace and target.is_file() and not _same_file(target, path):
+            raise InvalidArgumentError(
+                f"{route.key} already holds a different file; raw files are not overwritten "
+                "(land it under another name, or pass --replace)"
+            )
+        plan.append((path, route))
+    if not plan:
+        raise InvalidArgumentError("no files to ingest")
+    return plan
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    return a.read_bytes() == b.read_bytes()
+
+
+def ingest_files(
+    lake: Path,
+    files: Iterable[Path | str],
+    dataset: Dataset | str,
+    day: str,
+    *,
+    replace: bool = False,
+    max_bytes: int | None = None,
+    now: datetime | None = None,
+) -> list[IngestResult]:
+    """Land ``files`` as ``raw/<dataset>/date=<day>/<basename>`` in ``lake``; validate and route each.
+
+    Sources are only read. Raises ``UnknownDatasetError`` / ``InvalidDateError`` /
+    ``InvalidArgumentError`` / ``InvalidKeyError`` before landing anything when an argument
+    is wrong; a file the validator rejects is landed, quarantined and reported (``rejected``).
+    """
+    ds = parse_dataset(str(dataset))
+    day = parse_date(day)
+    storage = LocalStorage(Path(lake))
+    results: list[IngestResult] = []
+    for path, route in _plan(storage, files, ds, day, replace):
+        data = path.read_bytes()
+        target = storage.path(route.key)
+        copied = not (target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data)
+        if copied:
+            storage.write_bytes(route.key, data)
+        etag = _md5(data)
+        report = validate_object(storage, route.key, data=data, etag=etag, max_bytes=max_bytes, now=now)
+        event = None
+        if report.accepted:
+            event = pipeline_input(route, Trigger(route.key, etag=etag, size=len(data)))
+        results.append(IngestResult(path, route.key, ds.value, day, route.file_name, report, event, copied))
+    return results
+
+
+def _visible(path: Path) -> bool:
+    return not path.name.startswith((".", "_"))
+
+
+def land_tree(lake: Path, src_dir: Path, *, replace: bool = True, max_bytes: int | None = None) -> list[IngestResult]:
+    """Land a generator output tree ``<src>/<dataset>/date=D/<file>`` (``ecomlake demo``, ``bench``).
+
+    Files at the top of the tree (``manifest.json``) and names starting with ``.`` or ``_``
+    are not data and are skipped. A regenerated tree replaces what it landed before.
+    """
+    src = Path(src_dir)
+    if not src.is_dir():
+        raise InvalidArgumentError(f"no such directory: {src}")
+    results: list[IngestResult] = []
+    for dataset_dir in sorted(p for p in src.iterdir() if p.is_dir() and _visible(p)):
+        dataset = parse_dataset(dataset_dir.name)
+        for partition in sorted(p for p in dataset_dir.iterdir() if _visible(p)):
+            name, sep, day = partition.name.partition("=")
+            if not partition.is_dir() or name != PARTITION_KEY or not sep:
+                raise InvalidKeyError(f"{partition}: expected only {PARTITION_KEY}=YYYY-MM-DD folders in {dataset_dir}")
+            files = sorted(p for p in partition.iterdir() if p.is_file() and _visible(p))
+            if files:
+                results.extend(ingest_files(lake, files, dataset, day, replace=replace, max_bytes=max_bytes))
+    return results
