@@ -1,0 +1,154 @@
+"""The local catalog: one DuckDB view per catalog table over the lake's Parquet tree.
+
+In AWS the Glue Data Catalog maps each table to its S3 prefix, with partition projection on
+``date``. Locally the same role is played by DuckDB views, so the SQL in ``sql/`` reads the
+same unqualified table names in both places:
+
+- a partitioned table reads ``<lake>/<zone>/<table>/date=*/*.parquet`` with Hive
+  partitioning, the ``date`` column typed DATE (a filter on it prunes whole files, as
+  partition projection does in Athena);
+- an unpartitioned table (the dimensions) reads ``<lake>/<zone>/<table>/*.parquet``;
+- a table with no files yet is an empty view with the schema's column types, so a query
+  over a young lake returns no rows instead of failing.
+
+Every view selects exactly the columns of ``ecomlake.schemas`` (cast to their declared
+types, partition column last, as Athena lists it), so a file with a drifted schema fails
+here with a clear message rather than somewhere inside a query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ecomlake.contract import PARTITION_KEY, Table, table_zone
+from ecomlake.exceptions import EcomlakeError
+from ecomlake.schemas import TableSchema, athena_to_duckdb, table_schema
+
+_PARTITION_DIR_RE = re.compile(rf"^{PARTITION_KEY}=(\d{{4}}-\d{{2}}-\d{{2}})$")
+
+
+class CatalogError(EcomlakeError):
+    """A table's files cannot be read as its schema says."""
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One Parquet file of a table, with its partition date (None when unpartitioned)."""
+
+    table: str
+    path: Path
+    date: str | None
+    bytes: int
+
+
+def table_dir(lake: Path, table: Table | str) -> Path:
+    """Directory holding a table's files: ``<lake>/<zone>/<table>``."""
+    return Path(lake) / table_zone(table) / Table(table)
+
+
+def table_glob(lake: Path, table: Table | str) -> str:
+    """The glob the view reads; partitioned tables only look inside ``date=...`` folders."""
+    schema = table_schema(table)
+    pattern = f"{PARTITION_KEY}=*/*.parquet" if schema.partition_key else "*.parquet"
+    return str(table_dir(lake, table) / pattern)
+
+
+def table_files(lake: Path, table: Table | str) -> list[DataFile]:
+    """Every Parquet file the table's view reads, in path order."""
+    schema = table_schema(table)
+    root = table_dir(lake, table)
+    if not root.is_dir():
+        return []
+    files: list[DataFile] = []
+    if schema.partition_key:
+        for part in sorted(root.iterdir()):
+            match = _PARTITION_DIR_RE.match(part.name)
+            if not match or not part.is_dir():
+                continue
+            day = match.group(1)
+            files.extend(DataFile(str(schema.name), f, day, f.stat().st_size) for f in sorted(part.glob("*.parquet")))
+    else:
+        files.extend(DataFile(str(schema.name), f, None, f.stat().st_size) for f in sorted(root.glob("*.parquet")))
+    return files
+
+
+def partition_files(lake: Path, table: Table | str, start: str | None, end: str | None) -> list[DataFile]:
+    """Files of the partitions whose date lies in [start, end] (all files when unpartitioned).
+
+    This is the set a query with ``"date" between start and end`` reads -- what partition
+    pruning leaves for Athena to scan. A missing bound (None) selects nothing, matching SQL
+    where ``date between null and ...`` is never true.
+    """
+    files = table_files(lake, table)
+    if not table_schema(table).partition_key:
+        return files
+    if start is None or end is None:
+        return []
+    return [f for f in files if f.date is not None and start <= f.date <= end]
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _columns_sql(schema: TableSchema, *, empty: bool) -> list[str]:
+    cols = []
+    for column in schema.columns:
+        source = "null" if empty else _quote_ident(column.name)
+        cols.append(f"cast({source} as {athena_to_duckdb(column.type)}) as {_quote_ident(column.name)}")
+    if schema.partition_key:
+        key = _quote_ident(schema.partition_key)
+        cols.append(f"cast(null as DATE) as {key}" if empty else key)
+    return cols
+
+
+def view_sql(lake: Path, table: Table | str) -> str:
+    """DuckDB ``create view`` statement for one catalog table."""
+    schema = table_schema(table)
+    name = _quote_ident(str(schema.name))
+    if not table_files(lake, table):
+        cols = ",\n    ".join(_columns_sql(schema, empty=True))
+        return f"create or replace view {name} as\nselect\n    {cols}\nwhere false"
+    if schema.partition_key:
+        # Declaring the partition type keeps `date` a DATE whatever the folder names look
+        # like, and lets a filter on it prune files before any is opened.
+        source = (
+            f"read_parquet({_quote_literal(table_glob(lake, table))}, hive_partitioning = true, "
+            f"hive_types = {{{_quote_literal(schema.partition_key)}: 'DATE'}})"
+        )
+    else:
+        source = f"read_parquet({_quote_literal(table_glob(lake, table))}, hive_partitioning = false)"
+    cols = ",\n    ".join(_columns_sql(schema, empty=False))
+    return f"create or replace view {name} as\nselect\n    {cols}\nfrom {source}"
+
+
+def register_views(con: duckdb.DuckDBPyConnection, lake: Path, tables: Iterable[Table | str] | None = None) -> None:
+    """(Re)create the views of ``tables`` (default: every catalog table) on a connection."""
+    for table in tables if tables is not None else tuple(Table):
+        statement = view_sql(lake, table)
+        try:
+            con.execute(statement)
+        except duckdb.Error as err:
+            where = table_dir(lake, table)
+            first = str(err).strip().splitlines()[0]
+            raise CatalogError(f"table {Table(table)} at {where} does not match its schema: {first}") from None
+
+
+def connect(lake: Path, *, tables: Iterable[Table | str] | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with one view per catalog table over ``lake``.
+
+    Views are bound when created, so files added later need a new connection (the local
+    equivalent of a catalog refresh, which partition projection makes unnecessary in AWS).
+    """
+    con = duckdb.connect(database=":memory:")
+    register_views(con, Path(lake), tables)
+    return con
