@@ -1,0 +1,117 @@
+"""`ecomlake run`: run the pipeline spec on the local lake, for one date or as one backfill.
+
+Exit codes: 0 when the run succeeded, 1 when it failed (a step failed after its retries;
+the failure notification and the run record say which and why), 2 for a bad argument.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+from ecomlake.commands.common import LakeOption, console, print_table
+from ecomlake.exceptions import InvalidArgumentError
+
+EXIT_RUN_FAILED = 1
+_STATUS = {"SUCCEEDED": "[green]ok[/]", "FAILED": "[red]FAILED[/]", "SKIPPED": "[dim]skipped[/]"}
+
+
+class _ProgressView:
+    """One spinner line per running step; retries and notifications printed above the bars."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, event: Any) -> None:
+        record = event.record
+        label = f"  {record.name}" if record.parent else record.name
+        if event.kind == "started":
+            self.tasks[record.name] = self.progress.add_task(label, total=1)
+        elif event.kind == "finished":
+            task = self.tasks.get(record.name)
+            if task is not None:
+                mark = _STATUS.get(record.status, record.status)
+                self.progress.update(task, completed=1, description=f"{label} {mark} ({record.seconds:.1f}s)")
+        elif event.kind == "retrying":
+            self.progress.console.print(
+                f"[yellow]retry[/] {record.name} attempt {record.attempts + 1} in {event.delay:.1f}s: {event.message}"
+            )
+        elif event.kind == "notified":
+            self.progress.console.print(f"[bold]notification[/]: {event.message}")
+
+
+def summary_rows(record: Any) -> list[tuple[str, str, str, str, str]]:
+    """Steps and branches (per-date items only when they failed), with a short output summary."""
+    rows = []
+    for step in record.steps:
+        if step.kind == "date" and step.status != "FAILED":
+            continue
+        name = f"  {step.name}" if step.parent else step.name
+        attempts = "" if step.kind in ("parallel", "map") else str(step.attempts)
+        rows.append((name, step.status, attempts, f"{step.seconds:.2f}", _describe(step)))
+    return rows
+
+
+def _describe(step: Any) -> str:
+    if step.error:
+        return f"{step.error.get('Error')}: {str(step.error.get('Cause', '')).splitlines()[0][:160]}"
+    out = step.output if isinstance(step.output, dict) else {}
+    parts = []
+    if out.get("rows_in"):
+        parts.append(f"in {out['rows_in']:,}, out {out['rows_out']:,}, quarantined {out['rows_quarantined']:,}")
+    if out.get("rows_built"):
+        parts.append(f"built {out['rows_built']:,}")
+    if step.kind == "map" and "completed" in out:
+        parts.append(f"{len(out['completed'])} date(s) passed")
+    if "site" in out:
+        parts.append(str(out["site"]))
+    return "; ".join(parts)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_command(
+        date: Annotated[
+            str | None, typer.Option("--date", help="Run one business date, YYYY-MM-DD.", show_default=False)
+        ] = None,
+        all_dates: Annotated[
+            bool, typer.Option("--all", help="Backfill: one run over every date landed under raw/.")
+        ] = False,
+        engine: Annotated[str, typer.Option(help="ETL engine: duckdb (fast) or spark (Glue parity).")] = "duckdb",
+        lake: LakeOption = None,
+    ) -> None:
+        """Run the pipeline (ETL, data quality, merge, dashboard data, notify) on the local lake."""
+        from ecomlake.contract import parse_date
+        from ecomlake.runner import ENGINES, raw_dates, run_pipeline
+        from ecomlake.storage import require_lake
+
+        if (date is None) == (not all_dates):
+            raise InvalidArgumentError("give exactly one of --date YYYY-MM-DD or --all")
+        if engine not in ENGINES:
+            raise InvalidArgumentError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        day = parse_date(date) if date is not None else None
+        root = require_lake(lake)
+        dates = [day] if day else raw_dates(root)
+        what = dates[0] if len(dates) == 1 else f"{len(dates)} dates ({dates[0]} .. {dates[-1]})"
+        console.print(f"pipeline run over {what} on {engine}, lake {root}")
+
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=False
+        ) as progress:
+            record = run_pipeline(root, dates, engine, on_event=_ProgressView(progress))
+
+        print_table(
+            f"Run {record.run_id}: {record.status}",
+            ["step", "status", "attempts", "seconds", "output"],
+            summary_rows(record),
+        )
+        console.print(f"run record: {root / record.key}")
+        if not record.succeeded:
+            error = record.error or {}
+            cause = str(error.get("Cause", "")).splitlines()[0] if error.get("Cause") else ""
+            # Plain echo, not rich: the error stays on one line whatever the terminal width.
+            typer.echo(f"error: run failed at {record.failed_step}: {error.get('Error')}: {cause}", err=True)
+            raise typer.Exit(EXIT_RUN_FAILED)

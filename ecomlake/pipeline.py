@@ -1,0 +1,404 @@
+"""The pipeline, written once: its steps, their order, parallel branches, retries and failure path.
+
+Two engines read this one spec, so they cannot drift apart:
+
+- ``ecomlake.asl`` renders it as an Amazon States Language definition, which Pulumi deploys
+  as the Step Functions state machine (Glue, Lambda and SNS service integrations);
+- ``ecomlake.runner`` walks it on one machine, calling the same library code
+  (``ecomlake.etl.run_job``, ``ecomlake.dq.run_checks``, ``ecomlake.dashboard.build``).
+
+The order::
+
+    etl (parallel: transaction_etl | product_enrichment | clickstream_aggregation)
+      -> data_quality        Lambda, once per date (critical failure stops the run)
+      -> master_data_merge   Glue
+      -> dashboard_refresh   Lambda: run the analytics queries, write the dashboard data
+      -> notify_success      SNS
+    any step fails (after its retries) -> notify_failure (SNS) -> failed (Fail)
+
+Decisions the seed's workflow leaves open:
+
+- **No "validate files" step.** Validation happens per file as it lands (the validator
+  handler on S3 "Object Created"); a rejected file never reaches ``raw/`` partitions the
+  ETL reads, so the pipeline starts at the ETL.
+- **No "catalog refresh" step.** Every table uses partition projection (Glue table
+  properties computed from the key layout), so Athena sees a new ``date=`` partition as
+  soon as its files exist: there is nothing to crawl and no ``MSCK REPAIR``. Locally the
+  catalog is a set of DuckDB views over globbed Parquet, equally always current. A state
+  that does nothing would only cost a transition and mislead the reader of the diagram;
+  ``dashboard_refresh`` is the first reader of the new partitions, so a catalog problem
+  still fails the run there.
+- **One run per batch of dates.** A backfill is one execution whose input lists every
+  date; each job runs once over all of them (``--dates`` is a comma-separated list), which
+  is what makes a 30-day backfill one Spark start per job rather than thirty.
+- **Retries only where a retry can help.** Glue and Lambda API refusals (throttling,
+  concurrency limits, service errors) are retried with exponential backoff and full
+  jitter. A failed Glue job *run* is retried once: Spark jobs fail transiently (lost
+  executors, S3 throttling) and every job overwrites exactly its own partitions, so a
+  re-run is safe. A data-quality failure is never retried: the data will not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from string import Formatter
+from typing import Any, Final
+
+from ecomlake.contract import EXECUTION_INPUT_DATES, PARALLEL_ETL_JOBS, PROJECT, Job, JobArg, parse_date
+from ecomlake.exceptions import InvalidArgumentError
+
+# --------------------------------------------------------------------------- error names
+
+# Step Functions' reserved error names. "States.TaskFailed" matches any error except
+# "States.Timeout" when used in a Retry or Catch; "States.ALL" matches every error.
+STATES_ALL: Final = "States.ALL"
+STATES_TASK_FAILED: Final = "States.TaskFailed"
+STATES_TIMEOUT: Final = "States.Timeout"
+
+# Raised by the data-quality step on a critical failure. In the cloud it is the Lambda's
+# errorType (the exception's class name), locally the same exception class.
+DATA_QUALITY_ERROR: Final = "DataQualityError"
+
+
+def error_matches(errors: Iterable[str], error: str) -> bool:
+    """Whether an error name is matched by a Retry or Catch ``ErrorEquals`` list (ASL rules)."""
+    names = set(errors)
+    if STATES_ALL in names:
+        return True
+    if STATES_TASK_FAILED in names and error != STATES_TIMEOUT:
+        return True
+    return error in names
+
+
+class Jitter(StrEnum):
+    """ASL ``JitterStrategy``: FULL waits a random time in [0, computed delay]."""
+
+    FULL = "FULL"
+    NONE = "NONE"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """One ASL retrier. The first retrier whose ``errors`` match an error decides its fate."""
+
+    errors: tuple[str, ...]
+    interval_seconds: int = 1
+    max_attempts: int = 3  # retries after the first attempt; 0 = never retry these errors
+    backoff_rate: float = 2.0
+    max_delay_seconds: int | None = None
+    jitter: Jitter = Jitter.FULL
+    comment: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.errors:
+            raise ValueError("a retry policy needs at least one error name")
+        if STATES_ALL in self.errors and len(self.errors) > 1:
+            raise ValueError("States.ALL must be the only error name of its retrier")
+        if self.max_attempts < 0 or self.interval_seconds < 1 or self.backoff_rate < 1.0:
+            raise ValueError(f"invalid retry policy {self}")
+
+    def matches(self, error: str) -> bool:
+        return error_matches(self.errors, error)
+
+    def delay(self, retry: int) -> float:
+        """Seconds before retry number ``retry`` (1-based), before jitter, capped by ``max_delay_seconds``."""
+        seconds = self.interval_seconds * self.backoff_rate ** (retry - 1)
+        return float(min(seconds, self.max_delay_seconds) if self.max_delay_seconds else seconds)
+
+
+@dataclass(frozen=True)
+class Catch:
+    """Where a step's unrecovered errors go: always the pipeline's failure path.
+
+    ``result_path`` keeps the step's input and adds ``{"Error": ..., "Cause": ...}`` under it,
+    so the failure notification can say what broke.
+    """
+
+    errors: tuple[str, ...] = (STATES_ALL,)
+    result_path: str = "$.error"
+
+    def matches(self, error: str) -> bool:
+        return error_matches(self.errors, error)
+
+
+CATCH_ALL: Final = Catch()
+
+# --------------------------------------------------------------------------- retry policies
+
+GLUE_API_ERRORS: Final = (
+    "Glue.ConcurrentRunsExceededException",
+    "Glue.ThrottlingException",
+    "Glue.InternalServiceException",
+    "Glue.OperationTimeoutException",
+)
+LAMBDA_SERVICE_ERRORS: Final = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+
+GLUE_RETRY: Final = (
+    RetryPolicy(
+        GLUE_API_ERRORS,
+        interval_seconds=30,
+        max_attempts=5,
+        backoff_rate=2.0,
+        max_delay_seconds=300,
+        comment="Glue refused to start the run (concurrency limit, throttling): wait and ask again",
+    ),
+    RetryPolicy(
+        (STATES_TASK_FAILED,),
+        interval_seconds=15,
+        max_attempts=1,
+        backoff_rate=1.0,
+        comment="the job run failed: one more run (jobs overwrite only their own partitions)",
+    ),
+)
+LAMBDA_RETRY: Final = (
+    RetryPolicy(
+        LAMBDA_SERVICE_ERRORS,
+        interval_seconds=2,
+        max_attempts=6,
+        backoff_rate=2.0,
+        max_delay_seconds=60,
+        comment="Lambda service errors and throttling are transient",
+    ),
+)
+DATA_QUALITY_RETRY: Final = (
+    RetryPolicy(
+        (DATA_QUALITY_ERROR,),
+        max_attempts=0,
+        jitter=Jitter.NONE,
+        comment="a failed critical check is a verdict on the data: never retried",
+    ),
+    *LAMBDA_RETRY,
+)
+SNS_RETRY: Final = (
+    RetryPolicy(
+        (STATES_TASK_FAILED,),
+        interval_seconds=5,
+        max_attempts=3,
+        backoff_rate=2.0,
+        comment="publishing again at worst sends a duplicate message",
+    ),
+)
+
+# --------------------------------------------------------------------------- inputs
+
+
+class Input(StrEnum):
+    """Named values a step may pass on (Lambda payload fields, Glue arguments, messages).
+
+    ``ecomlake.asl`` maps each to a JSONPath / intrinsic expression, the runner to a Python
+    value, so a payload is declared once for both engines.
+    """
+
+    RUN_ID = "run_id"  # Step Functions: the execution name; locally the run id
+    DATES = EXECUTION_INPUT_DATES  # every date of the run, YYYY-MM-DD
+    DATES_CSV = "dates_csv"  # the same, comma-separated: the Glue ``--dates`` argument
+    DATE_COUNT = "date_count"
+    DATE = "date"  # one date, inside a per-date step
+    ERROR = "error"  # failure path: the error name
+    CAUSE = "cause"  # failure path: its message
+    STAGE = "stage"  # dev / prod in the cloud, "local" on one machine
+
+
+def execution_input(dates: Iterable[str]) -> dict[str, Any]:
+    """The input of one pipeline execution (Step Functions ``StartExecution``) for ``dates``.
+
+    Only ``dates`` is required; other keys (datasets, trigger) may ride along and are ignored.
+    """
+    days = sorted({parse_date(d) for d in dates})
+    if not days:
+        raise InvalidArgumentError("a pipeline run needs at least one date")
+    return {EXECUTION_INPUT_DATES: days}
+
+
+def template_fields(template: str) -> tuple[Input, ...]:
+    """The named inputs a message template uses, in order (``{run_id}`` -> ``Input.RUN_ID``)."""
+    fields = []
+    for _, name, spec, conv in Formatter().parse(template):
+        if name is None:
+            continue
+        if spec or conv or name not in set(Input):
+            raise ValueError(f"template {template!r}: {{{name}}} must be a bare Input name")
+        fields.append(Input(name))
+    return tuple(fields)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+class PipelineFunction(StrEnum):
+    """Lambda functions the pipeline invokes (Pulumi supplies their ARNs)."""
+
+    DATA_QUALITY = "data_quality"
+    DASHBOARD_REFRESH = "dashboard_refresh"
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class StepKind(StrEnum):
+    GLUE = "glue"
+    LAMBDA = "lambda"
+    PARALLEL = "parallel"
+    NOTIFY = "notify"
+
+
+@dataclass(frozen=True)
+class GlueJobStep:
+    """Run one Glue job over the run's dates and wait for it (``startJobRun.sync``)."""
+
+    job: Job
+    # Glue ``--key`` arguments taken from the run; zone URIs are the job's DefaultArguments.
+    arguments: tuple[tuple[JobArg, Input], ...] = ((JobArg.DATES, Input.DATES_CSV),)
+    retry: tuple[RetryPolicy, ...] = GLUE_RETRY
+    catch: Catch | None = CATCH_ALL
+    timeout_seconds: int = 2 * 60 * 60
+    kind: StepKind = field(default=StepKind.GLUE, init=False)
+
+    @property
+    def name(self) -> str:
+        return str(self.job)
+
+
+@dataclass(frozen=True)
+class LambdaStep:
+    """Invoke one Lambda function with a payload built from named inputs.
+
+    ``for_each_date`` invokes it once per date (a Map state in the cloud, a loop locally),
+    which keeps each invocation inside Lambda's 15-minute limit however long the backfill.
+    """
+
+    name: str
+    function: PipelineFunction
+    payload: tuple[Input, ...] = (Input.DATES, Input.RUN_ID)
+    for_each_date: bool = False
+    max_concurrency: int = 4
+    retry: tuple[RetryPolicy, ...] = LAMBDA_RETRY
+    catch: Catch | None = CATCH_ALL
+    timeout_seconds: int = 15 * 60
+    kind: StepKind = field(default=StepKind.LAMBDA, init=False)
+
+    def __post_init__(self) -> None:
+        if Input.DATE in self.payload and not self.for_each_date:
+            raise ValueError(f"step {self.name!r}: only a per-date step has a single 'date' input")
+
+
+TaskStep = GlueJobStep | LambdaStep
+
+
+@dataclass(frozen=True)
+class ParallelStep:
+    """Run one-step branches at the same time; the step fails if any branch fails."""
+
+    name: str
+    branches: tuple[TaskStep, ...]
+    catch: Catch | None = CATCH_ALL
+    kind: StepKind = field(default=StepKind.PARALLEL, init=False)
+
+
+@dataclass(frozen=True)
+class NotifyStep:
+    """Publish the run's outcome (SNS in the cloud; console and a report file locally).
+
+    ``subject`` and ``message`` are templates over :class:`Input` names, e.g. ``{run_id}``.
+    """
+
+    name: str
+    outcome: Outcome
+    subject: str
+    message: str
+    retry: tuple[RetryPolicy, ...] = SNS_RETRY
+    catch: Catch | None = CATCH_ALL
+    timeout_seconds: int = 60
+    kind: StepKind = field(default=StepKind.NOTIFY, init=False)
+
+    def __post_init__(self) -> None:
+        template_fields(self.subject)
+        template_fields(self.message)
+
+
+Step = GlueJobStep | LambdaStep | ParallelStep | NotifyStep
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Steps in order; each step's unrecovered failure goes to ``on_failure``, then ``fail_state``."""
+
+    name: str
+    steps: tuple[Step, ...]
+    on_failure: NotifyStep
+    fail_state: str = "failed"
+    fail_error: str = "PipelineFailed"
+    timeout_seconds: int = 6 * 60 * 60
+    comment: str = ""
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.walk()] + [self.fail_state]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"step names must be unique; repeated: {duplicates}")
+        if not self.steps:
+            raise ValueError("a pipeline needs at least one step")
+
+    def walk(self) -> Iterator[Step]:
+        """Every step, branches included, in order, then the failure notification."""
+        for step in self.steps:
+            yield step
+            if isinstance(step, ParallelStep):
+                yield from step.branches
+        yield self.on_failure
+
+    def step(self, name: str) -> Step:
+        for candidate in self.walk():
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+    @property
+    def glue_jobs(self) -> tuple[Job, ...]:
+        return tuple(s.job for s in self.walk() if isinstance(s, GlueJobStep))
+
+    @property
+    def functions(self) -> tuple[PipelineFunction, ...]:
+        return tuple(s.function for s in self.walk() if isinstance(s, LambdaStep))
+
+
+PIPELINE: Final = Pipeline(
+    name=PROJECT,
+    comment=(
+        "ecomlake pipeline: per-dataset ETL in parallel, data quality per date, master merge, "
+        "dashboard refresh, notification. Generated from ecomlake/pipeline.py by ecomlake/asl.py; do not edit."
+    ),
+    steps=(
+        ParallelStep("etl", branches=tuple(GlueJobStep(job) for job in PARALLEL_ETL_JOBS)),
+        LambdaStep(
+            "data_quality",
+            PipelineFunction.DATA_QUALITY,
+            payload=(Input.DATE, Input.RUN_ID),
+            for_each_date=True,
+            retry=DATA_QUALITY_RETRY,
+        ),
+        GlueJobStep(Job.MASTER_DATA_MERGE),
+        LambdaStep("dashboard_refresh", PipelineFunction.DASHBOARD_REFRESH, payload=(Input.DATES, Input.RUN_ID)),
+        NotifyStep(
+            "notify_success",
+            Outcome.SUCCEEDED,
+            subject="ecomlake {stage}: pipeline run succeeded",
+            message="ecomlake pipeline run {run_id} succeeded for {date_count} date(s): {dates_csv}.",
+        ),
+    ),
+    on_failure=NotifyStep(
+        "notify_failure",
+        Outcome.FAILED,
+        subject="ecomlake {stage}: pipeline run FAILED",
+        message="ecomlake pipeline run {run_id} failed for {dates_csv}. Error: {error}. Cause: {cause}",
+    ),
+)

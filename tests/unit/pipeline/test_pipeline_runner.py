@@ -1,0 +1,351 @@
+"""The local runner walks the spec: order, retries, catch -> failure notification, run records."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from pipeline_fakes import Recorder, ServiceError
+
+from ecomlake.contract import run_record_key
+from ecomlake.exceptions import DataQualityError, InvalidArgumentError, LakeNotFoundError
+from ecomlake.pipeline import GLUE_RETRY
+from ecomlake.runner import (
+    PipelineRunner,
+    RunEvent,
+    StepContext,
+    error_name,
+    notification_key,
+    raw_dates,
+    run_pipeline,
+    summarise_etl,
+)
+
+DAY = "2025-01-01"
+DAYS = ["2025-01-02", "2025-01-01", "2025-01-03"]
+
+
+def run(lake, recorder: Recorder, dates=(DAY,), sleeps=None, **kw):
+    registry = recorder.registry()
+    registry.pop("notify_success")  # the real local notifier: it only writes a report file
+    registry.pop("notify_failure")
+    return run_pipeline(
+        lake,
+        list(dates),
+        registry=registry,
+        sleep=(sleeps.append if sleeps is not None else lambda _s: None),
+        rng=random.Random(7),
+        run_id="run-test",
+        **kw,
+    )
+
+
+def test_happy_path_calls_steps_in_spec_order(lake, recorder):
+    record = run(lake, recorder)
+
+    assert record.status == "SUCCEEDED"
+    assert record.succeeded
+    assert recorder.calls == [
+        ("transaction_etl", None),
+        ("product_enrichment", None),
+        ("clickstream_aggregation", None),
+        ("data_quality", DAY),
+        ("master_data_merge", None),
+        ("dashboard_refresh", None),
+    ]
+    statuses = {s.name: s.status for s in record.steps}
+    assert statuses["etl"] == statuses["notify_success"] == "SUCCEEDED"
+    assert statuses["notify_failure"] == "SKIPPED"
+    assert record.failed_step is None
+    assert record.error is None
+
+
+def test_success_notification_goes_to_a_report_file(lake, recorder):
+    record = run(lake, recorder)
+
+    note = json.loads((lake / notification_key("run-test")).read_text())
+    assert note["outcome"] == "SUCCEEDED"
+    assert note["subject"] == "ecomlake local: pipeline run succeeded"
+    assert note["message"] == f"ecomlake pipeline run run-test succeeded for 1 date(s): {DAY}."
+    assert record.notification["message"] == note["message"]
+
+
+def test_backfill_is_one_run_with_all_dates(lake, recorder):
+    record = run(lake, recorder, dates=DAYS)
+
+    assert record.dates == sorted(DAYS)
+    glue_calls = [n for n in recorder.names() if n.endswith(("_etl", "_enrichment", "_aggregation", "_merge"))]
+    assert glue_calls == ["transaction_etl", "product_enrichment", "clickstream_aggregation", "master_data_merge"]
+    glue_dates = {c.step.name: c.dates for c in recorder.contexts if c.step.kind == "glue"}
+    assert set(glue_dates.values()) == {tuple(sorted(DAYS))}
+    assert [d for n, d in recorder.calls if n == "data_quality"] == sorted(DAYS)
+    assert [s.name for s in record.steps if s.parent == "data_quality"] == [f"data_quality[{d}]" for d in sorted(DAYS)]
+    assert record.step("etl").output == {
+        "completed": ["transaction_etl", "product_enrichment", "clickstream_aggregation"]
+    }
+    assert record.step("transaction_etl").output["rows_in"] == 30
+    assert record.step("data_quality").output == {"completed": sorted(DAYS)}
+
+
+def test_payloads_are_built_from_the_spec(lake, recorder):
+    run(lake, recorder, dates=DAYS)
+    payloads = {(c.step.name, c.date): c.payload() for c in recorder.contexts if c.step.kind == "lambda"}
+    assert payloads[("data_quality", "2025-01-02")] == {"date": "2025-01-02", "run_id": "run-test"}
+    assert payloads[("dashboard_refresh", None)] == {"dates": sorted(DAYS), "run_id": "run-test"}
+
+
+def test_run_record_is_written_under_runs(lake, recorder):
+    record = run(lake, recorder, dates=DAYS)
+
+    path = lake / run_record_key("run-test")
+    assert path == lake / "_runs" / "run-test.json"
+    saved = json.loads(path.read_text())
+    assert saved == json.loads(json.dumps(record.to_dict()))
+    assert saved["status"] == "SUCCEEDED"
+    assert saved["engine"] == "duckdb"
+    assert saved["dates"] == sorted(DAYS)
+    by_name = {s["name"]: s for s in saved["steps"]}
+    assert by_name["transaction_etl"]["parent"] == "etl"
+    assert by_name["master_data_merge"] == {
+        "name": "master_data_merge",
+        "kind": "glue",
+        "parent": None,
+        "status": "SUCCEEDED",
+        "attempts": 1,
+        "seconds": by_name["master_data_merge"]["seconds"],
+        "output": {"rows_in": 30, "rows_out": 27, "rows_quarantined": 3},
+        "error": None,
+    }
+
+
+def test_transient_errors_are_retried_with_backoff_then_succeed(lake, recorder, sleeps):
+    recorder.fail["master_data_merge"] = [
+        ServiceError("Glue.ConcurrentRunsExceededException"),
+        ServiceError("Glue.ConcurrentRunsExceededException"),
+    ]
+    record = run(lake, recorder, sleeps=sleeps)
+
+    assert record.status == "SUCCEEDED"
+    assert record.step("master_data_merge").attempts == 3
+    assert recorder.names().count("master_data_merge") == 3
+    # FULL jitter: each wait is somewhere in [0, interval * backoff^(n-1)].
+    assert len(sleeps) == 2
+    assert 0 <= sleeps[0] <= GLUE_RETRY[0].delay(1)
+    assert 0 <= sleeps[1] <= GLUE_RETRY[0].delay(2)
+    assert sleeps[0] != sleeps[1]
+
+
+def test_retries_stop_at_max_attempts_then_catch_notifies_failure(lake, recorder, sleeps):
+    # A failed job run is States.TaskFailed: retried once (GLUE_RETRY[1]), then caught.
+    recorder.fail["product_enrichment"] = [RuntimeError("executor lost"), RuntimeError("executor lost again")]
+    record = run(lake, recorder, sleeps=sleeps)
+
+    assert record.status == "FAILED"
+    assert record.failed_step == "product_enrichment"
+    assert record.error["Error"] == "States.TaskFailed"
+    assert "executor lost again" in record.error["Cause"]
+    assert record.step("product_enrichment").attempts == 2
+    assert len(sleeps) == 1
+    assert sleeps[0] <= GLUE_RETRY[1].delay(1)
+    # The Parallel stops at the failed branch; nothing after it runs.
+    assert recorder.names() == ["transaction_etl", "product_enrichment", "product_enrichment"]
+    statuses = {s.name: s.status for s in record.steps}
+    assert statuses["etl"] == "FAILED"
+    assert statuses["clickstream_aggregation"] == statuses["data_quality"] == statuses["notify_success"] == "SKIPPED"
+    assert statuses["notify_failure"] == "SUCCEEDED"
+    note = json.loads((lake / notification_key("run-test")).read_text())
+    assert note["outcome"] == "FAILED"
+    assert note["message"].startswith(f"ecomlake pipeline run run-test failed for {DAY}. Error: States.TaskFailed.")
+    assert json.loads((lake / "_runs" / "run-test.json").read_text())["status"] == "FAILED"
+
+
+def test_data_quality_failure_is_not_retried_and_stops_the_run(lake, recorder, sleeps):
+    recorder.fail["data_quality"] = [DataQualityError("2025-01-02: 1 critical data-quality check(s) failed: x")]
+    record = run(lake, recorder, dates=DAYS, sleeps=sleeps)
+
+    assert record.status == "FAILED"
+    assert record.failed_step == "data_quality[2025-01-01]"
+    assert record.error == {
+        "Error": "DataQualityError",
+        "Cause": "2025-01-02: 1 critical data-quality check(s) failed: x",
+    }
+    assert sleeps == []
+    assert "master_data_merge" not in recorder.names()
+    assert record.step("data_quality[2025-01-02]").status == "SKIPPED"
+    assert record.notification["message"].endswith("Cause: 2025-01-02: 1 critical data-quality check(s) failed: x")
+
+
+def test_lambda_throttling_is_retried(lake, recorder, sleeps):
+    recorder.fail["dashboard_refresh"] = [ServiceError("Lambda.TooManyRequestsException")]
+    record = run(lake, recorder, sleeps=sleeps)
+    assert record.status == "SUCCEEDED"
+    assert record.step("dashboard_refresh").attempts == 2
+    assert len(sleeps) == 1
+
+
+def test_a_lambda_bug_is_not_retried(lake, recorder, sleeps):
+    recorder.fail["dashboard_refresh"] = [KeyError("revenue")]
+    record = run(lake, recorder, sleeps=sleeps)
+    assert record.status == "FAILED"
+    assert record.error["Error"] == "KeyError"
+    assert sleeps == []
+    assert record.step("dashboard_refresh").attempts == 1
+
+
+def test_failed_success_notification_goes_to_the_failure_path(lake, recorder, sleeps):
+    registry = recorder.registry()
+    recorder.fail["notify_success"] = [ServiceError("SNS.InternalError")] * 4  # first try + 3 retries
+    record = run_pipeline(lake, [DAY], registry=registry, sleep=sleeps.append, run_id="r2")
+    assert record.status == "FAILED"
+    assert record.failed_step == "notify_success"
+    assert record.step("notify_success").attempts == 4
+    assert len(sleeps) == 3
+    assert recorder.names()[-1] == "notify_failure"
+
+
+def test_failure_notification_failing_still_ends_failed_with_the_original_error(lake, recorder):
+    registry = recorder.registry()
+    recorder.fail["master_data_merge"] = [DataQualityError("boom"), DataQualityError("boom")]
+    recorder.fail["notify_failure"] = [ServiceError("SNS.InternalError")] * 4
+    record = run_pipeline(lake, [DAY], registry=registry, sleep=lambda _s: None, run_id="r3")
+    assert record.status == "FAILED"
+    assert record.failed_step == "master_data_merge"
+    assert record.error["Cause"] == "boom"
+    assert record.step("notify_failure").status == "FAILED"
+    assert record.notification is None
+
+
+def test_events_report_progress(lake, recorder):
+    events: list[RunEvent] = []
+    recorder.fail["transaction_etl"] = [ServiceError("Glue.ThrottlingException")]
+    run(lake, recorder, on_event=events.append)
+    kinds = [(e.kind, e.record.name) for e in events]
+    assert kinds[:3] == [("started", "etl"), ("started", "transaction_etl"), ("retrying", "transaction_etl")]
+    assert ("notified", "notify_success") in kinds
+    assert kinds[-2:] == [("finished", "notify_success"), ("notified", "notify_success")]
+
+
+def test_invalid_arguments_are_refused(lake):
+    with pytest.raises(InvalidArgumentError, match="engine"):
+        PipelineRunner(lake, [DAY], engine="pandas")
+    with pytest.raises(InvalidArgumentError, match="at least one date"):
+        PipelineRunner(lake, [])
+
+
+def test_error_names_follow_the_cloud(lake):
+    from ecomlake.pipeline import PIPELINE
+
+    assert error_name(PIPELINE.step("master_data_merge"), ValueError("x")) == "States.TaskFailed"
+    assert error_name(PIPELINE.step("data_quality"), DataQualityError("x")) == "DataQualityError"
+    assert error_name(PIPELINE.step("data_quality"), ServiceError("Lambda.ServiceException")) == (
+        "Lambda.ServiceException"
+    )
+
+
+def test_raw_dates_lists_partitions_with_files(lake):
+    for dataset, day in (("transactions", "2025-01-02"), ("products", "2025-01-01"), ("reviews", "2025-01-02")):
+        folder = lake / "raw" / dataset / f"date={day}"
+        folder.mkdir(parents=True)
+        (folder / "f.csv").write_text("x")
+    (lake / "raw" / "clickstream" / "date=2025-01-09").mkdir(parents=True)  # empty: not landed
+    (lake / "raw" / "clickstream" / "date=garbage").mkdir(parents=True)
+    (lake / "raw" / "clickstream" / "date=garbage" / "f").write_text("x")
+    assert raw_dates(lake) == ["2025-01-01", "2025-01-02"]
+
+
+def test_raw_dates_on_an_empty_lake_is_a_clear_error(lake):
+    with pytest.raises(LakeNotFoundError, match="no raw partitions"):
+        raw_dates(lake)
+
+
+def test_etl_summary_adds_up_per_table():
+    rows = [
+        {"dataset_or_table": "transactions", "rows_in": 10, "rows_out": 8, "rows_quarantined": 2},
+        {"dataset_or_table": "transactions", "rows_in": 5, "rows_out": 5, "rows_quarantined": 0},
+        {"dataset_or_table": "reviews", "rows_in": 3, "rows_out": 2, "rows_quarantined": 1, "duplicates_dropped": 1},
+        {"dataset_or_table": "sessions", "rows_in": 7, "rows_out": 7, "rows_quarantined": 0},
+    ]
+    summary = summarise_etl(rows)
+    assert summary["tables"]["transactions"] == {
+        "rows_in": 15,
+        "rows_out": 13,
+        "rows_quarantined": 2,
+        "duplicates_dropped": 0,
+    }
+    assert (summary["rows_in"], summary["rows_out"], summary["rows_quarantined"]) == (18, 15, 3)
+    assert summary["rows_built"] == 7
+    assert summary["summaries"] == 4
+
+
+def test_step_context_values_match_the_state_machine_inputs(lake):
+    from ecomlake.pipeline import PIPELINE, Input
+
+    ctx = StepContext(PIPELINE.step("dashboard_refresh"), lake, ("2025-01-01", "2025-01-02"), "duckdb", "r")
+    values = ctx.values()
+    assert values[Input.DATES_CSV] == "2025-01-01,2025-01-02"
+    assert values[Input.DATE_COUNT] == 2
+    assert set(values) == set(Input)
+
+
+# --------------------------------------------------------------------------- the default callables
+
+
+def test_default_callables_call_the_library_interfaces(lake, monkeypatch):
+    import ecomlake.dashboard
+    import ecomlake.dq
+    import ecomlake.etl
+    from ecomlake.pipeline import PIPELINE
+
+    calls = []
+
+    def run_job(job, dates, lake_, engine):
+        calls.append(("run_job", str(job), dates, lake_, engine))
+        return [{"dataset_or_table": "transactions", "rows_in": 4, "rows_out": 3, "rows_quarantined": 1}]
+
+    class Report:
+        passed = True
+        critical_failures = ()
+
+    def run_checks(lake_, day):
+        calls.append(("run_checks", day, lake_))
+        return Report()
+
+    def build(lake_):
+        calls.append(("build", lake_))
+        return lake_ / "_site"
+
+    monkeypatch.setattr(ecomlake.etl, "run_job", run_job)
+    monkeypatch.setattr(ecomlake.dq, "run_checks", run_checks)
+    monkeypatch.setattr(ecomlake.dashboard, "build", build)
+    record = run_pipeline(lake, DAYS, engine="spark", run_id="wired")
+
+    assert record.status == "SUCCEEDED"
+    glue = [c for c in calls if c[0] == "run_job"]
+    assert glue == [("run_job", str(j), sorted(DAYS), lake, "spark") for j in PIPELINE.glue_jobs]
+    assert [c[1] for c in calls if c[0] == "run_checks"] == sorted(DAYS)
+    assert ("build", lake) in calls
+    assert record.step("master_data_merge").output["rows_quarantined"] == 1
+    assert record.step("dashboard_refresh").output == {"site": str(lake / "_site")}
+
+
+def test_default_data_quality_raises_on_a_critical_failure(lake, monkeypatch):
+    import ecomlake.dq
+    from ecomlake.pipeline import PIPELINE
+    from ecomlake.runner import default_registry
+
+    class Check:
+        def __init__(self, rule_id):
+            self.rule_id = rule_id
+
+    class Report:
+        passed = False
+        critical_failures = (Check("transactions.not_null.customer_id"), Check("fact_sales.rows"))
+
+    monkeypatch.setattr(ecomlake.dq, "run_checks", lambda lake_, day: Report())
+    ctx = StepContext(PIPELINE.step("data_quality"), lake, (DAY,), "duckdb", "r", date=DAY)
+    with pytest.raises(DataQualityError) as caught:
+        default_registry()["data_quality"](ctx)
+    assert str(caught.value) == (
+        f"{DAY}: 2 critical data-quality check(s) failed: fact_sales.rows, transactions.not_null.customer_id"
+    )
