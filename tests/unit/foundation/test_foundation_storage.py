@@ -1,0 +1,89 @@
+"""LocalStorage: the lake directory behind the same key layout as the buckets."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecomlake.exceptions import InvalidKeyError, LakeNotFoundError
+from ecomlake.storage import LocalStorage, require_lake, resolve_lake, zone_of
+
+
+def test_write_read_exists_and_list(lake):
+    store = LocalStorage(lake)
+    store.write_bytes("raw/transactions/date=2025-01-01/transactions.csv", b"a,b\n1,2\n")
+    store.write_bytes("raw/transactions/date=2025-01-02/transactions.csv", b"x")
+    store.write_bytes("raw/reviews/date=2025-01-01/reviews.csv", b"y")
+    assert store.read_bytes("raw/transactions/date=2025-01-01/transactions.csv") == b"a,b\n1,2\n"
+    assert store.exists("raw/reviews/date=2025-01-01/reviews.csv")
+    assert not store.exists("raw/reviews/date=2025-01-02/reviews.csv")
+    assert not store.exists("raw/reviews")  # a prefix is not an object
+    assert store.list("raw/transactions/") == [
+        "raw/transactions/date=2025-01-01/transactions.csv",
+        "raw/transactions/date=2025-01-02/transactions.csv",
+    ]
+    assert store.list("raw/") == sorted(store.list("raw/transactions") + store.list("raw/reviews"))
+    assert store.list("raw/reviews/date=2025-01-01/reviews.csv") == ["raw/reviews/date=2025-01-01/reviews.csv"]
+    assert store.list("curated/") == []
+    assert store.uri("raw/x") == str(lake / "raw" / "x")
+
+
+def test_overwrite_is_atomic_and_leaves_no_temp_file(lake):
+    store = LocalStorage(lake)
+    key = "processed/t/date=2025-01-01/part.parquet"
+    store.write_bytes(key, b"first")
+    store.write_bytes(key, b"second")
+    assert store.read_bytes(key) == b"second"
+    assert [p.name for p in (lake / "processed/t/date=2025-01-01").iterdir()] == ["part.parquet"]
+
+
+def test_list_skips_hidden_files(lake):
+    store = LocalStorage(lake)
+    store.write_bytes("raw/a/date=2025-01-01/f.csv", b"1")
+    (lake / "raw/a/date=2025-01-01/.f.csv.tmp").write_bytes(b"partial")
+    assert store.list("raw/a") == ["raw/a/date=2025-01-01/f.csv"]
+
+
+def test_delete_prefix(lake):
+    store = LocalStorage(lake)
+    for day in ("2025-01-01", "2025-01-02"):
+        store.write_bytes(f"processed/t/date={day}/a.parquet", b"1")
+        store.write_bytes(f"processed/t/date={day}/b.parquet", b"2")
+    assert store.delete_prefix("processed/t/date=2025-01-01/") == 2
+    assert store.list("processed/t") == [
+        "processed/t/date=2025-01-02/a.parquet",
+        "processed/t/date=2025-01-02/b.parquet",
+    ]
+    assert store.delete_prefix("processed/t/date=2025-01-09/") == 0
+    assert store.delete_prefix("processed/t/date=2025-01-02/a.parquet") == 1
+    with pytest.raises(InvalidKeyError, match="whole lake"):
+        store.delete_prefix("/")
+    with pytest.raises(InvalidKeyError, match="whole lake"):
+        store.delete_prefix("")
+
+
+@pytest.mark.parametrize("key", ["../outside.csv", "raw/../../etc/passwd", "/etc/passwd"])
+def test_keys_cannot_escape_the_lake(lake, key):
+    store = LocalStorage(lake)
+    with pytest.raises(InvalidKeyError, match="escapes the lake"):
+        store.write_bytes(key, b"x")
+    with pytest.raises(InvalidKeyError):
+        store.read_bytes(key)
+    assert not (lake.parent / "outside.csv").exists()
+
+
+def test_zone_of():
+    assert str(zone_of("quarantine/transactions/date=2025-01-01/rows.parquet")) == "quarantine"
+    with pytest.raises(InvalidKeyError, match="known zone"):
+        zone_of("bronze/x")
+
+
+def test_resolve_and_require_lake(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_lake() == tmp_path / ".lake"
+    monkeypatch.setenv("ECOMLAKE_LAKE", str(tmp_path / "env-lake"))
+    assert resolve_lake() == tmp_path / "env-lake"
+    assert resolve_lake(tmp_path / "given") == tmp_path / "given"
+    with pytest.raises(LakeNotFoundError, match="no lake at"):
+        require_lake(tmp_path / "missing")
+    (tmp_path / "present").mkdir()
+    assert require_lake(tmp_path / "present") == tmp_path / "present"
