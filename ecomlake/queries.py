@@ -36,12 +36,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import sqlglot
 from sqlglot import exp
 
-from ecomlake.catalog import DataFile, connect, partition_files
+if TYPE_CHECKING:
+    from ecomlake.catalog import DataFile
 from ecomlake.contract import PARTITION_KEY, Table, to_date
 from ecomlake.exceptions import EcomlakeError, InvalidArgumentError, InvalidDateError, UnknownQueryError
 from ecomlake.schemas import table_schema
@@ -506,6 +507,9 @@ class QueryResult:
 def prepare(name: str, lake: Path, params: Mapping[str, object] | None = None, *, con: Any = None) -> tuple:
     """(spec, resolved values, athena sql, duckdb sql, connection) for one run."""
     spec = load_query(name)
+    # Imported here: the catalog needs DuckDB, and the cloud API (Athena) uses this module without it.
+    from ecomlake.catalog import connect
+
     con = con if con is not None else connect(Path(lake), tables=spec.tables)
     values = resolve_params(spec, params, _local_scalar(con))
     athena_sql = render(spec, values)
@@ -616,6 +620,8 @@ def selected_files(spec: QuerySpec, lake: Path, values: Mapping[str, ParamValue]
     end_text = end.isoformat() if isinstance(end, date) else None
     files: list[DataFile] = []
     for table in spec.tables:
+        from ecomlake.catalog import partition_files
+
         files.extend(partition_files(Path(lake), table, start_text, end_text))
     return files
 
