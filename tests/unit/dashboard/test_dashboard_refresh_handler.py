@@ -1,0 +1,67 @@
+"""The pipeline's dashboard_refresh Lambda: Athena answers -> data files in the site bucket (moto S3)."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ecomlake.contract import EnvVar
+from ecomlake.dashboard_api import QUERY_NAMES
+from tests.unit.dashboard.dashboard_fakes import LATEST, FakeAthena
+
+BUCKET = "ecomlake-dev-dashboard"
+
+
+@pytest.fixture
+def s3():
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def test_refresh_uploads_every_query_file_with_its_content_type(s3) -> None:
+    from handlers.dashboard_refresh import refresh
+
+    athena = FakeAthena()
+    result = refresh(athena, s3.put_object, BUCKET)
+
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert keys == set(result["files"])
+    assert {f"data/{name}.json" for name in QUERY_NAMES} <= keys
+    assert {"data/bundle.js", "data/manifest.json"} <= keys
+    head = s3.head_object(Bucket=BUCKET, Key="data/daily_kpis.json")
+    assert head["ContentType"] == "application/json"
+    assert head["CacheControl"] == "public, max-age=60"
+    assert s3.head_object(Bucket=BUCKET, Key="data/bundle.js")["ContentType"] == "text/javascript"
+
+    payload = json.loads(s3.get_object(Bucket=BUCKET, Key="data/daily_kpis.json")["Body"].read())
+    assert payload["query"] == "daily_kpis"
+    assert payload["rows"], "the refreshed KPI file carries Athena's rows"
+    assert payload["params"]["end_date"] == str(LATEST)
+    # Every query ran on Athena, once each.
+    assert len(athena.query_sqls) == len(QUERY_NAMES)
+
+
+def test_handler_reads_the_bucket_from_the_environment(s3, monkeypatch: pytest.MonkeyPatch) -> None:
+    import handlers.dashboard_refresh as module
+
+    monkeypatch.setenv(EnvVar.DASHBOARD_BUCKET, BUCKET)
+    monkeypatch.setattr(module, "athena_runner", lambda **_kw: FakeAthena())
+    monkeypatch.setattr(module, "aws_client", lambda _service: s3)
+
+    result = module.handler({"dates": ["2025-01-30"], "run_id": "r1"}, None)
+
+    assert result["bucket"] == BUCKET
+    assert "data/top_products.json" in result["files"]
+
+
+def test_a_failing_query_fails_the_step_and_writes_nothing(s3) -> None:
+    from handlers.dashboard_refresh import refresh
+
+    with pytest.raises(RuntimeError, match="SYNTAX_ERROR"):
+        refresh(FakeAthena(fail=True), s3.put_object, BUCKET)
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET)
