@@ -1,0 +1,152 @@
+"""Lambda: the pipeline's data-quality step (invoked by Step Functions with ``{"dates": [...]}``).
+
+Design: the same DuckDB checks as ``ecomlake dq``. For each date the objects the rules
+read (``ecomlake.dq.inputs``: the date's partitions, the 7-day anomaly window, catalog
+snapshots up to the date, run summaries, quarantine and validation reports) are copied
+from the zone buckets into a temporary directory laid out like the local lake, the local
+catalog is opened on it and the checks run there. One implementation, exercised by the
+local pipeline and the unit tests alike; the cost is a copy sized by one day of data,
+which fits Lambda's ephemeral storage at this lake's volumes (see docs/readme/dq.md).
+
+Then: the JSON + HTML report is written to the reports bucket, metrics go to CloudWatch
+(``contract.METRICS_NAMESPACE``; dimensions Stage / Dataset / Check), an SNS alert goes to
+``ECOMLAKE_ALERTS_TOPIC_ARN`` when any check failed, and ``DataQualityError`` is raised
+when a critical one did, so the state machine's Catch routes to the failure branch.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ecomlake.contract import EXECUTION_INPUT_DATES, METRICS_NAMESPACE, EnvVar, Zone, parse_date
+from ecomlake.dq.inputs import inputs_for, stage
+from ecomlake.dq.publish import alert_message, metric_data
+from ecomlake.dq.report import DQReport
+from ecomlake.dq.rules import RULES, Rule
+from ecomlake.dq.runner import check_lake, open_catalog, write_report
+from ecomlake.exceptions import DataQualityError, InvalidArgumentError
+from ecomlake.storage import S3Storage, Storage
+from handlers._aws import Logger, aws_client, boto3_session, lake_buckets
+
+logger = Logger(service="data_quality")
+
+METRIC_BATCH = 500  # PutMetricData accepts up to 1000 data per call
+
+
+def parse_dates(event: Any) -> list[str]:
+    """The dates to check: ``{"dates": [...]}`` (the execution input) or ``{"date": "..."}``."""
+    if not isinstance(event, dict):
+        raise InvalidArgumentError("event must be an object with a 'dates' list")
+    raw = event.get(EXECUTION_INPUT_DATES)
+    if raw is None and event.get("date"):
+        raw = [event["date"]]
+    if isinstance(raw, str):
+        raw = [raw]
+    if not raw or not isinstance(raw, list):
+        raise InvalidArgumentError("event has no 'dates' list")
+    return sorted({parse_date(str(d)) for d in raw})
+
+
+def check_date(storage: Storage, day: str, rules: Sequence[Rule], now: datetime) -> tuple[DQReport, dict[str, str]]:
+    """Stage one date's inputs into a temporary lake, run the checks, write the report to ``storage``."""
+    with tempfile.TemporaryDirectory(prefix="ecomlake-dq-") as tmp:
+        lake = Path(tmp)
+        copied = stage(storage, inputs_for(rules, day), lake)
+        logger.info("staged inputs", date=day, objects=len(copied))
+        con, unavailable = open_catalog(lake)
+        try:
+            report = check_lake(con, lake, day, rules, now=now, unavailable=unavailable)
+        finally:
+            con.close()
+    report.lake = storage.uri(f"{Zone.PROCESSED}/")  # where the data came from, not the deleted copy
+    return report, write_report(storage, report)
+
+
+def publish_metrics(cloudwatch: Any, namespace: str, data: list[dict[str, Any]]) -> int:
+    for start in range(0, len(data), METRIC_BATCH):
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + METRIC_BATCH])
+    return len(data)
+
+
+def run(
+    dates: Sequence[str],
+    *,
+    storage: Storage,
+    cloudwatch: Any,
+    sns: Any,
+    stage_name: str,
+    topic_arn: str | None,
+    namespace: str = METRICS_NAMESPACE,
+    rules: Sequence[Rule] = RULES,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Check every date, publish, alert; returns the step's output or raises ``DataQualityError``."""
+    now = now or datetime.now(UTC)
+    reports: list[DQReport] = []
+    locations: dict[str, str] = {}
+    data: list[dict[str, Any]] = []
+    latest = max(dates)
+    for day in dates:
+        report, uris = check_date(storage, day, rules, now)
+        reports.append(report)
+        locations[day] = uris["html"]
+        # Freshness is a gauge of the newest data, so a backfill reports it for its last date only.
+        data += metric_data(report, stage_name, now, freshness=day == latest)
+        logger.info("checked", date=day, report_passed=report.passed, counts=report.counts())
+
+    published = publish_metrics(cloudwatch, namespace, data)
+    alerted = False
+    if any(r.failures for r in reports) and topic_arn:
+        subject, message = alert_message(reports, stage_name, locations)
+        severity = "critical" if any(not r.passed for r in reports) else "warning"
+        sns.publish(
+            TopicArn=topic_arn,
+            Subject=subject,
+            Message=message,
+            MessageAttributes={"severity": {"DataType": "String", "StringValue": severity}},
+        )
+        alerted = True
+
+    summary = {
+        "dates": list(dates),
+        "passed": all(r.passed for r in reports),
+        "checks": sum(len(r.results) for r in reports),
+        "failed": sum(len(r.failures) for r in reports),
+        "critical_failed": sum(len(r.critical_failures) for r in reports),
+        "by_date": {
+            r.day: {
+                "passed": r.passed,
+                "critical_failures": [c.rule_id for c in r.critical_failures],
+                "warnings": [c.rule_id for c in r.warnings],
+                "report": locations[r.day],
+            }
+            for r in reports
+        },
+        "metrics_published": published,
+        "alerted": alerted,
+    }
+    if not summary["passed"]:
+        failed = sorted({c.rule_id for r in reports for c in r.critical_failures})
+        shown = ", ".join(failed[:10]) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
+        raise DataQualityError(f"{len(failed)} critical data-quality check(s) failed: {shown}")
+    return summary
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    dates = parse_dates(event)
+    logger.info("data quality", dates=dates)
+    return run(
+        dates,
+        storage=S3Storage(lake_buckets(), boto3_session()),
+        cloudwatch=aws_client("cloudwatch"),
+        sns=aws_client("sns"),
+        stage_name=os.environ.get(EnvVar.STAGE, "dev"),
+        topic_arn=os.environ.get(EnvVar.ALERTS_TOPIC_ARN),
+        namespace=os.environ.get(EnvVar.METRICS_NAMESPACE, METRICS_NAMESPACE),
+    )
