@@ -1,0 +1,250 @@
+"""Etl: one Glue 5.0 (Spark 3.5, Python 3.11) job per ``ecomlake.contract.Job``.
+
+Code shipping:
+- each entry point ``glue_jobs/<job>.py`` is uploaded to the artifacts bucket as
+  ``glue/scripts/<job>.py`` (``BucketObjectv2`` + ``FileAsset``; a changed file re-uploads);
+- the ``ecomlake`` package (transforms, schemas, contract) is zipped by
+  ``components.packaging.build_zip`` into ``build/ecomlake-glue.zip`` -- reproducible bytes,
+  so an unchanged package never re-uploads -- and uploaded as ``glue/libs/ecomlake.zip``,
+  which every job imports through ``--extra-py-files``.
+
+Job arguments: the zone roots (``JobArg.*_URI`` = ``s3://<zone bucket>``) are default
+arguments; ``--dates`` is passed per run by the state machine. Job bookmarks are disabled
+on purpose: runs name their dates explicitly and overwrite those partitions, which is what
+makes re-runs idempotent -- a bookmark would silently skip data on a re-run.
+
+Security: a Glue security configuration encrypts S3 output (SSE-KMS), CloudWatch logs and
+(unused) bookmarks with the lake key; the role reads raw and its code, and reads/writes/
+deletes only the zones the jobs produce.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam, naming
+from components.packaging import build_zip, package_sources
+from components.settings import EtlSettings
+from ecomlake.contract import METRICS_NAMESPACE, Job, JobArg, Zone
+
+GLUE_VERSION: Final = "5.0"
+SCRIPTS_PREFIX: Final = "glue/scripts/"
+LIBS_PREFIX: Final = "glue/libs/"
+TEMP_PREFIX: Final = "glue/tmp/"
+PACKAGE_KEY: Final = f"{LIBS_PREFIX}ecomlake.zip"
+PACKAGE_ZIP: Final = Path("build") / "ecomlake-glue.zip"
+
+# The zone each URI argument points at (the argument names are the contract's).
+ZONE_ARGS: Final[dict[JobArg, Zone]] = {
+    JobArg.RAW_URI: Zone.RAW,
+    JobArg.PROCESSED_URI: Zone.PROCESSED,
+    JobArg.CURATED_URI: Zone.CURATED,
+    JobArg.QUARANTINE_URI: Zone.QUARANTINE,
+    JobArg.REPORTS_URI: Zone.REPORTS,
+}
+# Zones the jobs only read, and zones they write (and overwrite).
+READ_ZONES: Final = (Zone.RAW,)
+WRITE_ZONES: Final = (Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE, Zone.REPORTS)
+
+
+@dataclass(frozen=True)
+class EtlArgs:
+    project: str
+    stage: str
+    account_id: str
+    region: str
+    partition: str
+    repo_root: Path
+    settings: EtlSettings
+    log_retention_days: int
+    kms_key_arn: pulumi.Input[str]
+    zone_buckets: Mapping[Zone, pulumi.Input[str]]  # bucket name per zone (incl. ARTIFACTS)
+    zone_bucket_arns: Mapping[Zone, pulumi.Input[str]]
+
+
+def script_key(job: Job) -> str:
+    return f"{SCRIPTS_PREFIX}{job}.py"
+
+
+def script_path(repo_root: Path, job: Job) -> Path:
+    path = repo_root / "glue_jobs" / f"{job}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"Glue entry point {path} is missing (one script per ecomlake.contract.Job)")
+    return path
+
+
+def default_arguments(
+    *,
+    zone_buckets: Mapping[Zone, str],
+    artifacts_bucket: str,
+    log_group: str,
+) -> dict[str, str]:
+    """Arguments every run gets; a run adds ``--dates`` (``contract.job_arguments``)."""
+    args = {
+        "--job-language": "python",
+        "--job-bookmark-option": "job-bookmark-disable",
+        "--enable-metrics": "true",
+        "--enable-observability-metrics": "true",
+        "--enable-continuous-cloudwatch-log": "true",
+        "--continuous-log-logGroup": log_group,
+        "--enable-spark-ui": "false",
+        "--extra-py-files": naming.s3_uri(artifacts_bucket, PACKAGE_KEY),
+        "--TempDir": naming.s3_uri(artifacts_bucket, TEMP_PREFIX),
+    }
+    args.update({f"--{arg}": naming.s3_uri(zone_buckets[zone]) for arg, zone in ZONE_ARGS.items()})
+    return args
+
+
+class Etl(pulumi.ComponentResource):
+    """Scripts + package upload, security configuration, role, log group and the jobs."""
+
+    jobs: dict[Job, aws.glue.Job]
+    role: aws.iam.Role
+
+    def __init__(self, name: str, args: EtlArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ecomlake:index:Etl", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        artifacts = args.zone_buckets[Zone.ARTIFACTS]
+
+        scripts = {
+            job: aws.s3.BucketObjectv2(
+                f"{name}-script-{naming.slug(job)}",
+                bucket=artifacts,
+                key=script_key(job),
+                source=pulumi.FileAsset(str(script_path(args.repo_root, job))),
+                content_type="text/x-python",
+                opts=child,
+            )
+            for job in Job
+        }
+        zip_path = build_zip(package_sources(args.repo_root), args.repo_root / PACKAGE_ZIP)
+        package = aws.s3.BucketObjectv2(
+            f"{name}-package",
+            bucket=artifacts,
+            key=PACKAGE_KEY,
+            source=pulumi.FileAsset(str(zip_path)),
+            content_type="application/zip",
+            opts=child,
+        )
+
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=naming.log_group_name("aws-glue/jobs", naming.resource_name(args.project, args.stage, "etl")),
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            opts=child,
+        )
+        self.security_configuration = aws.glue.SecurityConfiguration(
+            f"{name}-security",
+            name=naming.resource_name(args.project, args.stage, "etl-security"),
+            encryption_configuration=aws.glue.SecurityConfigurationEncryptionConfigurationArgs(
+                s3_encryption=aws.glue.SecurityConfigurationEncryptionConfigurationS3EncryptionArgs(
+                    s3_encryption_mode="SSE-KMS", kms_key_arn=args.kms_key_arn
+                ),
+                cloudwatch_encryption=aws.glue.SecurityConfigurationEncryptionConfigurationCloudwatchEncryptionArgs(
+                    cloudwatch_encryption_mode="SSE-KMS", kms_key_arn=args.kms_key_arn
+                ),
+                job_bookmarks_encryption=aws.glue.SecurityConfigurationEncryptionConfigurationJobBookmarksEncryptionArgs(
+                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=args.kms_key_arn
+                ),
+            ),
+            opts=child,
+        )
+
+        role_name = naming.resource_name(args.project, args.stage, "glue-etl")
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            name=role_name,
+            description="Glue ETL jobs: read raw, write processed/curated/quarantine/reports",
+            assume_role_policy=json.dumps(iam.assume_role_policy("glue"), sort_keys=True),
+            opts=child,
+        )
+        glue_logs = iam.log_group_arn(args.partition, args.region, args.account_id, "/aws-glue/*")
+        arns = args.zone_bucket_arns
+
+        def render(values: list[str]) -> str:
+            key_arn, artifacts_arn, *zone_arns = values
+            reads = zone_arns[: len(READ_ZONES)]
+            writes = zone_arns[len(READ_ZONES) :]
+            return json.dumps(
+                iam.glue_job_policy(
+                    read_buckets=reads,
+                    write_buckets=writes,
+                    artifacts_bucket=artifacts_arn,
+                    code_prefixes=[SCRIPTS_PREFIX, LIBS_PREFIX],
+                    temp_prefix=TEMP_PREFIX,
+                    key_arn=key_arn,
+                    log_group_arn_pattern=glue_logs,
+                    metric_namespaces=["Glue", METRICS_NAMESPACE],
+                ),
+                sort_keys=True,
+            )
+
+        self.policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            name=f"{role_name}-policy",
+            role=self.role.id,
+            policy=pulumi.Output.all(
+                args.kms_key_arn,
+                arns[Zone.ARTIFACTS],
+                *(arns[z] for z in READ_ZONES),
+                *(arns[z] for z in WRITE_ZONES),
+            ).apply(render),
+            opts=child,
+        )
+
+        arguments = pulumi.Output.all(
+            self.log_group.name, artifacts, *(args.zone_buckets[z] for z in ZONE_ARGS.values())
+        ).apply(
+            lambda v: default_arguments(
+                zone_buckets=dict(zip(ZONE_ARGS.values(), v[2:], strict=True)),
+                artifacts_bucket=v[1],
+                log_group=v[0],
+            )
+        )
+        s = args.settings
+        self.jobs = {}
+        for job in Job:
+            self.jobs[job] = aws.glue.Job(
+                f"{name}-{naming.slug(job)}",
+                name=job_name(args.project, args.stage, job),
+                description=f"ecomlake {job} (glue_jobs/{job}.py)",
+                role_arn=self.role.arn,
+                glue_version=GLUE_VERSION,
+                command=aws.glue.JobCommandArgs(
+                    name="glueetl",
+                    python_version="3",
+                    script_location=pulumi.Output.from_input(artifacts).apply(
+                        lambda b, j=job: naming.s3_uri(b, script_key(j))
+                    ),
+                ),
+                default_arguments=arguments,
+                worker_type=s.worker_type,
+                number_of_workers=s.number_of_workers,
+                timeout=s.timeout_minutes,
+                max_retries=0,  # retries belong to the state machine, which knows the whole run
+                execution_property=aws.glue.JobExecutionPropertyArgs(max_concurrent_runs=s.max_concurrent_runs),
+                security_configuration=self.security_configuration.name,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[scripts[job], package, self.policy]),
+            )
+
+        self.job_names: dict[Job, pulumi.Output[str]] = {j: r.name for j, r in self.jobs.items()}
+        self.job_arns: dict[Job, pulumi.Output[str]] = {j: r.arn for j, r in self.jobs.items()}
+        self.register_outputs(
+            {
+                "roleArn": self.role.arn,
+                "jobNames": {str(j): n for j, n in self.job_names.items()},
+                "packageKey": package.key,
+            }
+        )
+
+
+def job_name(project: str, stage: str, job: Job) -> str:
+    return naming.resource_name(project, stage, str(job))

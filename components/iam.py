@@ -1,0 +1,502 @@
+"""Pure IAM policy builders: plain strings in, JSON-ready policy documents out.
+
+No Pulumi import: the components resolve ARNs (``Output.all(...).apply``) and call these
+functions with strings, and the unit tests call them directly. Rules every builder keeps:
+
+- no statement allows ``*`` actions, and no statement pairs a wildcard action with ``*``;
+- ``"Resource": "*"`` appears only for actions that have no resource-level permissions
+  (X-Ray, CloudWatch ``PutMetricData`` -- narrowed by namespace --, and the CloudWatch Logs
+  delivery APIs Step Functions needs), and in KMS key policies, where ``*`` means "this key";
+- in resource policies, service principals are pinned to this account (``aws:SourceAccount``)
+  or to one resource (``aws:SourceArn``), so another account's resources cannot borrow the
+  grant (confused deputy); trust policies: see :func:`assume_role_policy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+VERSION: Final = "2012-10-17"
+
+Statement = dict[str, Any]
+Document = dict[str, Any]
+
+# S3 object actions, split by what a role needs to do with the data.
+S3_READ: Final = ("s3:GetObject", "s3:GetObjectVersion")
+S3_WRITE: Final = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+S3_DELETE: Final = ("s3:DeleteObject",)
+S3_LIST: Final = ("s3:ListBucket", "s3:GetBucketLocation")
+# SSE-KMS: reading needs Decrypt; writing needs GenerateDataKey (and Decrypt for multipart).
+KMS_S3_READ: Final = ("kms:Decrypt",)
+KMS_S3_WRITE: Final = ("kms:Decrypt", "kms:GenerateDataKey")
+XRAY_WRITE: Final = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+
+
+def document(*statements: Statement) -> Document:
+    """A policy document holding ``statements`` (empty groups are dropped by the callers)."""
+    return {"Version": VERSION, "Statement": list(statements)}
+
+
+def statement(
+    sid: str,
+    actions: Iterable[str],
+    resources: Iterable[str] | str,
+    *,
+    effect: str = "Allow",
+    principal: Mapping[str, Any] | str | None = None,
+    conditions: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Statement:
+    """One statement; actions are sorted and de-duplicated so documents are stable across runs."""
+    acts = sorted(set(actions))
+    if not acts:
+        raise ValueError(f"statement {sid!r} has no actions")
+    if "*" in acts:
+        raise ValueError(f"statement {sid!r}: a bare '*' action is never allowed")
+    res: list[str] | str = resources if isinstance(resources, str) else list(dict.fromkeys(resources))
+    if not res:
+        raise ValueError(f"statement {sid!r} has no resources")
+    stmt: Statement = {"Sid": sid, "Effect": effect}
+    if principal is not None:
+        stmt["Principal"] = principal
+    stmt["Action"] = acts[0] if len(acts) == 1 else acts
+    stmt["Resource"] = res[0] if isinstance(res, list) and len(res) == 1 else res
+    if conditions:
+        stmt["Condition"] = {op: dict(values) for op, values in conditions.items()}
+    return stmt
+
+
+# --------------------------------------------------------------------------- ARN helpers
+
+
+def bucket_arn(partition: str, bucket: str) -> str:
+    return f"arn:{partition}:s3:::{bucket}"
+
+
+def objects_arn(bucket_arn_: str, prefix: str = "") -> str:
+    """ARN of the objects under ``prefix`` in a bucket.
+
+    The trailing slash is dropped so Hadoop-style directory markers (``<dir>_$folder$``)
+    that Spark writes beside a prefix are covered too.
+    """
+    prefix = prefix.strip("/")
+    return f"{bucket_arn_}/{prefix}*"
+
+
+def log_group_arn(partition: str, region: str, account_id: str, name: str) -> str:
+    return f"arn:{partition}:logs:{region}:{account_id}:log-group:{name}"
+
+
+def log_streams_arn(group_arn: str) -> str:
+    """Log-stream resources of a group: the form ``CreateLogStream``/``PutLogEvents`` check."""
+    group_arn = group_arn.removesuffix(":*")
+    return f"{group_arn}:log-stream:*"
+
+
+def root_principal(partition: str, account_id: str) -> dict[str, str]:
+    return {"AWS": f"arn:{partition}:iam::{account_id}:root"}
+
+
+def service_principal(service: str) -> dict[str, str]:
+    return {"Service": service if "." in service else f"{service}.amazonaws.com"}
+
+
+# --------------------------------------------------------------------------- trust policies
+
+
+def assume_role_policy(service: str, account_id: str | None = None, *, source_arn_like: str | None = None) -> Document:
+    """Trust policy letting one AWS service assume a role.
+
+    ``account_id`` / ``source_arn_like`` add confused-deputy conditions, for services that
+    put ``aws:SourceAccount``/``aws:SourceArn`` in their AssumeRole request (Step Functions
+    does). Execution roles of Lambda and Glue get none: those services do not reliably send
+    the keys when assuming an execution role, and such a role cannot be handed to another
+    account's resource anyway (``iam:PassRole`` works within an account only).
+    (Trust policies name no ``Resource``; IAM linters built for identity policies, such as
+    parliament, report them as malformed, so the tests check their shape directly.)
+    """
+    conditions: dict[str, dict[str, Any]] = {}
+    if account_id:
+        conditions["StringEquals"] = {"aws:SourceAccount": account_id}
+    if source_arn_like:
+        conditions["ArnLike"] = {"aws:SourceArn": source_arn_like}
+    stmt: Statement = {
+        "Sid": "AssumeFromService",
+        "Effect": "Allow",
+        "Principal": service_principal(service),
+        "Action": "sts:AssumeRole",
+    }
+    if conditions:
+        stmt["Condition"] = conditions
+    return {"Version": VERSION, "Statement": [stmt]}
+
+
+# --------------------------------------------------------------------------- resource policies
+
+
+def deny_insecure_transport(bucket_arn_: str) -> Statement:
+    """Refuse every request that does not use TLS (``aws:SecureTransport`` false)."""
+    return statement(
+        "DenyInsecureTransport",
+        ["s3:*"],
+        [bucket_arn_, f"{bucket_arn_}/*"],
+        effect="Deny",
+        principal="*",
+        conditions={"Bool": {"aws:SecureTransport": "false"}},
+    )
+
+
+def bucket_policy(bucket_arn_: str, extra: Sequence[Statement] = ()) -> Document:
+    """Bucket policy: TLS only, plus any grants the bucket needs (CloudFront, log delivery)."""
+    return document(deny_insecure_transport(bucket_arn_), *extra)
+
+
+def access_log_delivery(log_bucket_arn: str, account_id: str, source_bucket_arn_pattern: str) -> Statement:
+    """Let S3 server access logging write into the log bucket, only for this account's buckets."""
+    return statement(
+        "AllowS3ServerAccessLogDelivery",
+        ["s3:PutObject"],
+        [objects_arn(log_bucket_arn)],
+        principal=service_principal("logging.s3.amazonaws.com"),
+        conditions={
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": source_bucket_arn_pattern},
+        },
+    )
+
+
+def cloudfront_read(bucket_arn_: str, distribution_arn: str) -> Statement:
+    """Origin Access Control: only this CloudFront distribution may read the site's objects."""
+    return statement(
+        "AllowCloudFrontOriginAccessControl",
+        ["s3:GetObject"],
+        [objects_arn(bucket_arn_)],
+        principal=service_principal("cloudfront.amazonaws.com"),
+        conditions={"StringEquals": {"AWS:SourceArn": distribution_arn}},
+    )
+
+
+def key_admin(partition: str, account_id: str) -> Statement:
+    """The account keeps full control of its key (AWS's default; without it a key can be orphaned).
+
+    In a key policy ``"Resource": "*"`` means "this key"; IAM policies in the account then
+    decide who may use it.
+    """
+    return statement("AccountAdministersKey", ["kms:*"], "*", principal=root_principal(partition, account_id))
+
+
+def lake_key_policy(partition: str, region: str, account_id: str) -> Document:
+    """Key policy of the lake's KMS key.
+
+    Besides the account, two AWS services use the key on their own behalf:
+    CloudWatch Logs (encrypted log groups: Lambda, Step Functions, Glue) -- limited by the
+    encryption context to this account's log groups in this region -- and CloudWatch
+    alarms, which publish to the KMS-encrypted SNS alerts topic.
+    """
+    logs_arns = f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
+    return document(
+        key_admin(partition, account_id),
+        statement(
+            "CloudWatchLogsEncryptLogGroups",
+            [
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncryptFrom",
+                "kms:ReEncryptTo",
+                "kms:GenerateDataKey",
+                "kms:GenerateDataKeyWithoutPlaintext",
+            ],
+            "*",
+            principal=service_principal(f"logs.{region}.amazonaws.com"),
+            conditions={"StringLike": {"kms:EncryptionContext:aws:logs:arn": logs_arns}},
+        ),
+        # AWS documents this grant without conditions; who may publish is decided by the
+        # topic policy, which admits only this account's alarms (see topic_policy).
+        statement(
+            "CloudWatchAlarmsPublishToEncryptedTopic",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            "*",
+            principal=service_principal("cloudwatch.amazonaws.com"),
+        ),
+    )
+
+
+def site_key_policy(partition: str, account_id: str, distribution_arn: str) -> Document:
+    """Key policy of the dashboard site's key: CloudFront (this distribution only) may decrypt."""
+    return document(
+        key_admin(partition, account_id),
+        statement(
+            "CloudFrontDecryptSiteObjects",
+            ["kms:Decrypt"],
+            "*",
+            principal=service_principal("cloudfront.amazonaws.com"),
+            conditions={"StringEquals": {"AWS:SourceArn": distribution_arn}},
+        ),
+    )
+
+
+def topic_policy(
+    topic_arn: str, account_id: str, publishers: Iterable[str] = ("cloudwatch.amazonaws.com",)
+) -> Document:
+    """SNS topic policy: this account's CloudWatch alarms may publish; no plain-HTTP publishing."""
+    return document(
+        statement(
+            "AllowAlarmPublishing",
+            ["sns:Publish"],
+            [topic_arn],
+            principal={"Service": sorted(publishers)},
+            conditions={"StringEquals": {"aws:SourceAccount": account_id}},
+        ),
+        statement(
+            "DenyInsecureTransport",
+            ["sns:Publish"],
+            [topic_arn],
+            effect="Deny",
+            principal="*",
+            conditions={"Bool": {"aws:SecureTransport": "false"}},
+        ),
+    )
+
+
+def queue_policy(queue_arn: str, rule_arns: Sequence[str]) -> Document:
+    """SQS policy for an EventBridge dead-letter queue: only the given rules may send."""
+    return document(
+        statement(
+            "AllowEventBridgeDeadLetters",
+            ["sqs:SendMessage"],
+            [queue_arn],
+            principal=service_principal("events.amazonaws.com"),
+            conditions={"ArnEquals": {"aws:SourceArn": list(rule_arns)}},
+        ),
+        statement(
+            "DenyInsecureTransport",
+            ["sqs:SendMessage"],
+            [queue_arn],
+            effect="Deny",
+            principal="*",
+            conditions={"Bool": {"aws:SecureTransport": "false"}},
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- identity policy pieces
+
+
+def s3_read(sid: str, bucket_arn_: str, prefixes: Sequence[str] = ("",)) -> list[Statement]:
+    """Read objects under ``prefixes`` and list only those prefixes."""
+    return [
+        statement(f"{sid}Objects", S3_READ, [objects_arn(bucket_arn_, p) for p in prefixes]),
+        _list(sid, bucket_arn_, prefixes),
+    ]
+
+
+def s3_read_write(
+    sid: str, bucket_arn_: str, prefixes: Sequence[str] = ("",), *, delete: bool = False
+) -> list[Statement]:
+    """Read, write (and optionally delete, for partition overwrites) under ``prefixes``."""
+    actions = (*S3_READ, *S3_WRITE, *(S3_DELETE if delete else ()))
+    return [
+        statement(f"{sid}Objects", actions, [objects_arn(bucket_arn_, p) for p in prefixes]),
+        _list(sid, bucket_arn_, prefixes),
+    ]
+
+
+def s3_write_only(sid: str, bucket_arn_: str, prefixes: Sequence[str]) -> list[Statement]:
+    """Put objects under ``prefixes`` without being able to read or list the bucket."""
+    return [statement(f"{sid}Objects", S3_WRITE, [objects_arn(bucket_arn_, p) for p in prefixes])]
+
+
+def _list(sid: str, bucket_arn_: str, prefixes: Sequence[str]) -> Statement:
+    if any(not p for p in prefixes):
+        return statement(f"{sid}List", S3_LIST, [bucket_arn_])
+    patterns = sorted({f"{p.strip('/')}*" for p in prefixes})
+    # GetBucketLocation takes no s3:prefix, so listing and locating are split.
+    return statement(f"{sid}List", ["s3:ListBucket"], [bucket_arn_], conditions={"StringLike": {"s3:prefix": patterns}})
+
+
+def kms_use(sid: str, key_arn: str, *, write: bool = True, extra: Iterable[str] = ()) -> Statement:
+    actions = [*(KMS_S3_WRITE if write else KMS_S3_READ), *extra]
+    return statement(sid, actions, [key_arn])
+
+
+def logs_write(sid: str, log_group_arns: Sequence[str]) -> Statement:
+    """Write to pre-created log groups (no CreateLogGroup: Pulumi owns the groups)."""
+    return statement(
+        sid,
+        ["logs:CreateLogStream", "logs:PutLogEvents"],
+        [log_streams_arn(arn) for arn in log_group_arns],
+    )
+
+
+def xray_write(sid: str = "XRayTraces") -> Statement:
+    # X-Ray has no resource-level permissions for these actions.
+    return statement(sid, XRAY_WRITE, "*")
+
+
+def put_metrics(sid: str, namespaces: Sequence[str]) -> Statement:
+    """``cloudwatch:PutMetricData`` has no resource ARN; the namespace condition narrows it."""
+    return statement(
+        sid,
+        ["cloudwatch:PutMetricData"],
+        "*",
+        conditions={"StringEquals": {"cloudwatch:namespace": sorted(namespaces)}},
+    )
+
+
+def sqs_send(sid: str, queue_arns: Sequence[str]) -> Statement:
+    return statement(sid, ["sqs:SendMessage"], list(queue_arns))
+
+
+def sns_publish(sid: str, topic_arn: str) -> Statement:
+    return statement(sid, ["sns:Publish"], [topic_arn])
+
+
+# --------------------------------------------------------------------------- role policies
+
+
+def glue_job_policy(
+    *,
+    read_buckets: Sequence[str],
+    write_buckets: Sequence[str],
+    artifacts_bucket: str,
+    code_prefixes: Sequence[str],
+    temp_prefix: str,
+    key_arn: str,
+    log_group_arn_pattern: str,
+    metric_namespaces: Sequence[str],
+) -> Document:
+    """Glue ETL role: read raw, read/write/delete the zones it produces, read its code.
+
+    Delete is needed because a re-run overwrites the date's partitions (idempotency).
+    Logs: Glue creates its own groups under ``/aws-glue/`` and, with a security
+    configuration, associates the KMS key with them.
+    """
+    statements: list[Statement] = []
+    for i, arn in enumerate(read_buckets):
+        statements += s3_read(f"ReadInput{i}", arn)
+    for i, arn in enumerate(write_buckets):
+        statements += s3_read_write(f"WriteOutput{i}", arn, delete=True)
+    statements += s3_read("ReadCode", artifacts_bucket, code_prefixes)
+    statements += s3_read_write("TempDir", artifacts_bucket, [temp_prefix], delete=True)
+    statements.append(kms_use("UseLakeKey", key_arn, extra=["kms:Encrypt"]))
+    statements.append(
+        statement(
+            "GlueLogs",
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
+            [log_group_arn_pattern, log_streams_arn(log_group_arn_pattern)],
+        )
+    )
+    statements.append(put_metrics("PublishMetrics", metric_namespaces))
+    return document(*statements)
+
+
+def state_machine_policy(
+    *,
+    job_arns: Sequence[str],
+    function_arns: Sequence[str],
+    topic_arn: str,
+    key_arn: str,
+) -> Document:
+    """Step Functions role: run these Glue jobs, invoke these functions, publish to this topic.
+
+    The ``logs:*Delivery``/``*ResourcePolicy``/``DescribeLogGroups`` actions are what
+    Step Functions needs to deliver execution logs to CloudWatch Logs; AWS documents them
+    with ``Resource: "*"`` because they support no resource-level permissions.
+    """
+    return document(
+        statement(
+            "RunGlueJobs",
+            ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+            list(job_arns),
+        ),
+        statement(
+            "InvokePipelineFunctions",
+            ["lambda:InvokeFunction"],
+            [*function_arns, *(f"{arn}:*" for arn in function_arns)],
+        ),
+        sns_publish("NotifyAlerts", topic_arn),
+        # The alerts topic is KMS-encrypted: publishing needs a data key.
+        kms_use("UseAlertsTopicKey", key_arn),
+        statement(
+            "DeliverExecutionLogs",
+            [
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+            ],
+            "*",
+        ),
+        statement("XRayTracing", [*XRAY_WRITE, "xray:GetSamplingRules", "xray:GetSamplingTargets"], "*"),
+    )
+
+
+def allows_everything(doc: Mapping[str, Any]) -> list[Statement]:
+    """Statements that allow a ``*`` action on a ``*`` resource (what no policy here may hold)."""
+    found = []
+    for stmt in _statements(doc):
+        if stmt.get("Effect") != "Allow":
+            continue
+        actions = _as_list(stmt.get("Action", []))
+        resources = _as_list(stmt.get("Resource", []))
+        if "*" in actions and ("*" in resources or not resources):
+            found.append(stmt)
+    return found
+
+
+def _statements(doc: Mapping[str, Any]) -> list[Statement]:
+    return _as_list(doc.get("Statement", []))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def athena_query_statements(
+    *,
+    partition: str,
+    region: str,
+    account_id: str,
+    workgroup_arn: str,
+    database: str,
+    data_bucket_arns: Sequence[str],
+    results_bucket_arn: str,
+    results_prefix: str,
+    key_arn: str,
+) -> list[Statement]:
+    """Run read-only queries in one workgroup over one Glue database.
+
+    Athena acts with the caller's permissions: it reads the catalog and the data buckets
+    and writes results to the workgroup's (enforced) output location.
+    """
+    glue = f"arn:{partition}:glue:{region}:{account_id}"
+    statements = [
+        statement(
+            "RunQueriesInWorkgroup",
+            [
+                "athena:StartQueryExecution",
+                "athena:GetQueryExecution",
+                "athena:GetQueryResults",
+                "athena:StopQueryExecution",
+                "athena:GetWorkGroup",
+            ],
+            [workgroup_arn],
+        ),
+        statement(
+            "ReadCatalog",
+            ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions"],
+            [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/*"],
+        ),
+    ]
+    for i, arn in enumerate(data_bucket_arns):
+        statements += s3_read(f"ReadTableData{i}", arn)
+    statements += s3_read_write("QueryResults", results_bucket_arn, [results_prefix])
+    statements.append(
+        statement("ResultsBucketLocation", ["s3:GetBucketLocation"], [results_bucket_arn]),
+    )
+    statements.append(kms_use("UseLakeKey", key_arn))
+    return statements

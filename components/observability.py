@@ -1,0 +1,336 @@
+"""Alerts (SNS) and Observability (alarms + a CloudWatch dashboard).
+
+Two components because of construction order, not ownership: the state machine and the
+data-quality function publish to the alerts topic, and the alarms watch the state machine
+and the functions. ``Alerts`` is created first (topic, policy, subscriptions) and
+``Observability`` last, with the real names and ARNs of what it watches -- no name is
+guessed.
+
+Alarms (all notify the topic on ALARM and on OK):
+- pipeline: state machine ``ExecutionsFailed`` / ``ExecutionsTimedOut`` >= 1 in 5 minutes;
+- functions: Lambda ``Errors`` >= the stack's threshold in 5 minutes, per function;
+- dead letters: any message visible in a function's DLQ (an event that failed every retry);
+- data quality: ``DQCriticalFailed`` (``contract.Metric``, dimension Stage) >= 1;
+- freshness: ``DataFreshnessHours`` above the stack's threshold; in prod a day with no DQ
+  run at all also alarms (missing data = breaching), in dev it does not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam, naming
+from components.settings import AlertSettings
+from ecomlake.contract import METRICS_NAMESPACE, Job, Metric, MetricDimension
+from ecomlake.dq.rules import RULES, Kind
+
+FIVE_MINUTES: Final = 300
+ONE_DAY: Final = 86400
+
+
+@dataclass(frozen=True)
+class AlertsArgs:
+    project: str
+    stage: str
+    account_id: str
+    kms_key_arn: pulumi.Input[str]
+    settings: AlertSettings
+
+
+class Alerts(pulumi.ComponentResource):
+    """KMS-encrypted SNS topic, its policy, and the email / HTTPS subscriptions from config."""
+
+    topic: aws.sns.Topic
+
+    def __init__(self, name: str, args: AlertsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ecomlake:index:Alerts", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.topic = aws.sns.Topic(
+            f"{name}-topic",
+            name=naming.resource_name(args.project, args.stage, "alerts"),
+            display_name=f"{args.project} {args.stage} alerts",
+            kms_master_key_id=args.kms_key_arn,
+            opts=child,
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-topic-policy",
+            arn=self.topic.arn,
+            policy=self.topic.arn.apply(lambda arn: json.dumps(iam.topic_policy(arn, args.account_id), sort_keys=True)),
+            opts=child,
+        )
+        s = args.settings
+        if s.email:
+            # The recipient confirms by email; until then SNS holds the subscription pending.
+            aws.sns.TopicSubscription(
+                f"{name}-email", topic=self.topic.arn, protocol="email", endpoint=s.email, opts=child
+            )
+        if s.https_endpoint is not None:
+            # A webhook URL carries its token: it is a Pulumi secret and stays one in state.
+            aws.sns.TopicSubscription(
+                f"{name}-https",
+                topic=self.topic.arn,
+                protocol="https",
+                endpoint=pulumi.Output.secret(s.https_endpoint),
+                endpoint_auto_confirms=True,
+                opts=child,
+            )
+        self.topic_arn: pulumi.Output[str] = self.topic.arn
+        self.register_outputs({"topicArn": self.topic.arn})
+
+
+@dataclass(frozen=True)
+class ObservabilityArgs:
+    project: str
+    stage: str
+    region: str
+    settings: AlertSettings
+    topic_arn: pulumi.Input[str]
+    state_machine_arn: pulumi.Input[str]
+    function_names: Mapping[str, pulumi.Input[str]]  # purpose -> Lambda function name
+    dead_letter_queue_names: Mapping[str, pulumi.Input[str]]  # purpose -> SQS queue name
+    job_names: Mapping[Job, pulumi.Input[str]]
+    workgroup_name: pulumi.Input[str]
+
+
+class Observability(pulumi.ComponentResource):
+    """CloudWatch alarms and the pipeline dashboard."""
+
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+
+    def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ecomlake:index:Observability", name, None, opts)
+        self._args = args
+        self._name = name
+        self.alarms = {}
+        s = args.settings
+        prefix = f"{args.project}-{args.stage}"
+
+        for metric in ("ExecutionsFailed", "ExecutionsTimedOut"):
+            self._alarm(
+                f"pipeline-{naming.slug(metric)}",
+                f"{prefix} pipeline {metric}",
+                "The pipeline state machine had a failed or timed-out execution.",
+                namespace="AWS/States",
+                metric_name=metric,
+                dimensions={"StateMachineArn": args.state_machine_arn},
+                statistic="Sum",
+                threshold=1,
+                period=FIVE_MINUTES,
+            )
+        for purpose, fn in sorted(args.function_names.items()):
+            self._alarm(
+                f"{purpose}-errors",
+                f"{prefix} {purpose} Lambda errors",
+                f"The {purpose} function raised errors.",
+                namespace="AWS/Lambda",
+                metric_name="Errors",
+                dimensions={"FunctionName": fn},
+                statistic="Sum",
+                threshold=s.lambda_errors_threshold,
+                period=FIVE_MINUTES,
+            )
+        for purpose, queue in sorted(args.dead_letter_queue_names.items()):
+            self._alarm(
+                f"{purpose}-dead-letters",
+                f"{prefix} {purpose} dead letters",
+                f"Events for {purpose} failed every retry and wait in its dead-letter queue.",
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": queue},
+                statistic="Maximum",
+                threshold=1,
+                period=FIVE_MINUTES,
+            )
+        stage_dim = {str(MetricDimension.STAGE): args.stage}
+        self._alarm(
+            "dq-critical-failed",
+            f"{prefix} data quality critical failure",
+            "A critical data-quality check failed; the pipeline stopped before the curated zone.",
+            namespace=METRICS_NAMESPACE,
+            metric_name=str(Metric.DQ_CRITICAL_FAILED),
+            dimensions=stage_dim,
+            statistic="Maximum",
+            threshold=1,
+            period=FIVE_MINUTES,
+        )
+        self._alarm(
+            "data-freshness",
+            f"{prefix} data freshness",
+            f"The newest checked data is older than {s.freshness_hours_threshold} hours"
+            + (", or no data-quality run reported in a day." if s.freshness_alarm_on_missing_data else "."),
+            namespace=METRICS_NAMESPACE,
+            metric_name=str(Metric.DATA_FRESHNESS_HOURS),
+            dimensions=None,
+            per_table=freshness_tables(),
+            statistic="Maximum",
+            threshold=s.freshness_hours_threshold,
+            period=ONE_DAY,
+            comparison="GreaterThanThreshold",
+            missing="breaching" if s.freshness_alarm_on_missing_data else "notBreaching",
+        )
+
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=f"{prefix}-pipeline",
+            dashboard_body=pulumi.Output.all(
+                args.state_machine_arn,
+                args.workgroup_name,
+                pulumi.Output.all(*args.function_names.values()),
+                pulumi.Output.all(*args.job_names.values()),
+            ).apply(lambda v: json.dumps(dashboard_body(args.stage, args.region, v[0], v[1], v[2], v[3]))),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs(
+            {"dashboardName": self.dashboard.dashboard_name, "alarms": [a.name for a in self.alarms.values()]}
+        )
+
+    def _alarm(
+        self,
+        key: str,
+        alarm_name: str,
+        description: str,
+        *,
+        namespace: str,
+        metric_name: str,
+        dimensions: Mapping[str, pulumi.Input[str]] | None,
+        statistic: str,
+        threshold: float,
+        period: int,
+        comparison: str = "GreaterThanOrEqualToThreshold",
+        missing: str = "notBreaching",
+        per_table: Sequence[str] = (),
+    ) -> None:
+        a = self._args
+        common: dict[str, Any] = {
+            "name": alarm_name,
+            "alarm_description": description,
+            "comparison_operator": comparison,
+            "evaluation_periods": 1,
+            "threshold": threshold,
+            "treat_missing_data": missing,
+            "alarm_actions": [a.topic_arn],
+            "ok_actions": [a.topic_arn],
+        }
+        if per_table:
+            # The freshness gauge is published per table (dimension Dataset): alarm on the
+            # worst one. (Alarms cannot use SEARCH, so the tables are listed.)
+            queries = [
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id=f"t{i}",
+                    return_data=False,
+                    metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                        namespace=namespace,
+                        metric_name=metric_name,
+                        dimensions={str(MetricDimension.STAGE): a.stage, str(MetricDimension.DATASET): table},
+                        period=period,
+                        stat=statistic,
+                    ),
+                )
+                for i, table in enumerate(per_table)
+            ]
+            ids = ", ".join(q.id for q in queries)
+            queries.append(
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="worst", expression=f"MAX([{ids}])", label=f"worst {metric_name}", return_data=True
+                )
+            )
+            self.alarms[key] = aws.cloudwatch.MetricAlarm(
+                f"{self._name}-{key}", metric_queries=queries, **common, opts=pulumi.ResourceOptions(parent=self)
+            )
+            return
+        self.alarms[key] = aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{key}",
+            namespace=namespace,
+            metric_name=metric_name,
+            dimensions=dict(dimensions or {}),
+            statistic=statistic,
+            period=period,
+            **common,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def freshness_tables() -> list[str]:
+    """Tables the DQ step publishes ``DataFreshnessHours`` for (its freshness rules)."""
+    return sorted({rule.table for rule in RULES if rule.kind == Kind.FRESHNESS})
+
+
+def dashboard_body(
+    stage: str,
+    region: str,
+    state_machine_arn: str,
+    workgroup: str,
+    function_names: Sequence[str],
+    job_names: Sequence[str],
+) -> dict[str, Any]:
+    """CloudWatch dashboard JSON: pipeline health, DQ, rows, Glue durations, Lambda, Athena bytes."""
+
+    def widget(title: str, metrics: list[list[Any]], x: int, y: int, *, stat: str = "Sum", period: int = 3600) -> dict:
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": region,
+                "view": "timeSeries",
+                "stat": stat,
+                "period": period,
+                "metrics": metrics,
+            },
+        }
+
+    def search(title: str, query: str, x: int, y: int, *, stat: str = "Sum", period: int = 86400) -> dict:
+        return widget(title, [[{"expression": f"SEARCH('{query}', '{stat}', {period})", "id": "e1"}]], x, y)
+
+    sfn = [
+        ["AWS/States", m, "StateMachineArn", state_machine_arn]
+        for m in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut")
+    ]
+    duration = [["AWS/States", "ExecutionTime", "StateMachineArn", state_machine_arn, {"stat": "Maximum"}]]
+    glue = [
+        [
+            "Glue",
+            "glue.driver.aggr.elapsedTime",
+            "JobName",
+            job,
+            "JobRunId",
+            "ALL",
+            "Type",
+            "count",
+            {"stat": "Maximum"},
+        ]
+        for job in job_names
+    ]
+    lambdas = [["AWS/Lambda", m, "FunctionName", fn] for fn in function_names for m in ("Invocations", "Errors")]
+    ns, st, ds = METRICS_NAMESPACE, MetricDimension.STAGE, MetricDimension.DATASET
+    dq = (
+        f'{{{ns},{st}}} {st}="{stage}" '
+        f'(MetricName="{Metric.DQ_CHECKS_FAILED}" OR MetricName="{Metric.DQ_CRITICAL_FAILED}")'
+    )
+    rows = (
+        f'{{{ns},{st},{ds}}} {st}="{stage}" (MetricName="{Metric.ROWS_IN}" '
+        f'OR MetricName="{Metric.ROWS_OUT}" OR MetricName="{Metric.ROWS_QUARANTINED}")'
+    )
+    fresh = f'{{{ns},{st},{ds}}} {st}="{stage}" MetricName="{Metric.DATA_FRESHNESS_HOURS}"'
+    athena = f'{{AWS/Athena,QueryState,QueryType,WorkGroup}} WorkGroup="{workgroup}" MetricName="ProcessedBytes"'
+    return {
+        "widgets": [
+            widget("Pipeline executions", sfn, 0, 0, period=86400),
+            widget("Pipeline duration (ms)", duration, 12, 0, stat="Maximum", period=86400),
+            search("Data-quality failures", dq, 0, 6, stat="Maximum"),
+            search("Rows in / out / quarantined", rows, 12, 6),
+            widget("Glue job duration (ms)", glue, 0, 12, stat="Maximum", period=86400),
+            search("Data freshness (hours)", fresh, 12, 12, stat="Maximum"),
+            widget("Lambda invocations and errors", lambdas, 0, 18, period=3600),
+            search("Athena bytes scanned", athena, 12, 18),
+        ]
+    }

@@ -1,0 +1,270 @@
+"""Typed stack settings, read once from the stack's Pulumi configuration.
+
+``__main__.py`` calls :func:`load_settings` exactly once; every component then receives
+plain, validated values through its ``*Args`` dataclass and never touches ``pulumi.Config``.
+Every setting is *required* in the stack file (``Pulumi.<stack>.yaml``) except the few
+marked optional, so each stack file is the complete description of that stack and there
+are no defaults hidden in code.
+
+Secrets are never in stack files: the only secret setting (``alertsHttpsEndpoint``, an
+HTTPS webhook whose URL embeds a token) is set with ``pulumi config set --secret`` and
+stays a secret ``Output`` all the way to the SNS subscription.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Final, Protocol
+
+from ecomlake.contract import PROJECT
+
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192)
+# Glue 5.0 Spark worker types (G.025X is streaming-only).
+GLUE_WORKER_TYPES: Final = ("G.1X", "G.2X", "G.4X", "G.8X", "R.1X", "R.2X", "R.4X", "R.8X")
+STATE_MACHINE_LOG_LEVELS: Final = ("ALL", "ERROR", "FATAL", "OFF")
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
+PRICE_CLASSES: Final = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
+ATHENA_MIN_CUTOFF_BYTES: Final = 10 * 1024 * 1024  # Athena's minimum per-query data usage limit
+_EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LAYER_ARN_RE: Final = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
+_ACM_ARN_RE: Final = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+$")
+
+
+class ConfigReader(Protocol):
+    """The subset of ``pulumi.Config`` the loader uses (tests pass a fake)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def get_secret(self, key: str) -> Any: ...
+
+    def get_object(self, key: str) -> Any: ...
+
+
+class SettingsError(ValueError):
+    """A stack setting is missing or invalid; the message names the key and the stack file."""
+
+
+@dataclass(frozen=True)
+class LakeSettings:
+    force_destroy: bool
+    kms_deletion_window_days: int
+    raw_infrequent_access_days: int
+    raw_glacier_days: int
+    noncurrent_version_expiration_days: int
+    athena_results_expiration_days: int
+    quarantine_expiration_days: int
+    access_logs_expiration_days: int
+
+
+@dataclass(frozen=True)
+class EtlSettings:
+    worker_type: str
+    number_of_workers: int
+    timeout_minutes: int
+    max_concurrent_runs: int
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    memory_mb: int
+    timeout_seconds: int
+    validator_reserved_concurrency: int  # -1: no reservation (use the account's shared pool)
+    pandas_layer_arn: str  # AWS SDK for pandas managed layer (awswrangler, pandas, pyarrow) for the API
+    max_file_bytes: int
+    log_level: str
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    state_machine_log_level: str
+
+
+@dataclass(frozen=True)
+class AnalyticsSettings:
+    bytes_scanned_cutoff: int
+    partition_projection_start: str
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    email: str | None
+    https_endpoint: Any  # pulumi.Output[str] (secret) or None
+    lambda_errors_threshold: int
+    freshness_hours_threshold: int
+    freshness_alarm_on_missing_data: bool
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    price_class: str
+    domain_name: str | None = None
+    certificate_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    project: str
+    stage: str
+    region: str
+    log_retention_days: int
+    lake: LakeSettings
+    etl: EtlSettings
+    functions: FunctionSettings
+    pipeline: PipelineSettings
+    analytics: AnalyticsSettings
+    alerts: AlertSettings
+    dashboard: DashboardSettings
+    default_tags: dict[str, str] = field(default_factory=dict)
+
+
+class _Reader:
+    """Typed accessors over a config that report the exact key on any problem."""
+
+    def __init__(self, config: ConfigReader, stack: str) -> None:
+        self._config = config
+        self._stack = stack
+
+    def error(self, key: str, problem: str) -> SettingsError:
+        return SettingsError(f"ecomlake:{key} in Pulumi.{self._stack}.yaml: {problem}")
+
+    def text(self, key: str) -> str:
+        value = self._config.get(key)
+        if value is None or not str(value).strip():
+            raise self.error(key, "is required (pulumi config set " + key + " <value>)")
+        return str(value).strip()
+
+    def optional_text(self, key: str) -> str | None:
+        value = self._config.get(key)
+        return str(value).strip() if value is not None and str(value).strip() else None
+
+    def integer(self, key: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+        raw = self.text(key)
+        try:
+            value = int(raw)
+        except ValueError:
+            raise self.error(key, f"must be an integer, got {raw!r}") from None
+        if minimum is not None and value < minimum:
+            raise self.error(key, f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise self.error(key, f"must be <= {maximum}, got {value}")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        raw = self.text(key).lower()
+        if raw not in ("true", "false"):
+            raise self.error(key, f"must be true or false, got {raw!r}")
+        return raw == "true"
+
+    def choice(self, key: str, allowed: tuple[Any, ...]) -> str:
+        value = self.text(key)
+        if value not in allowed:
+            raise self.error(key, f"must be one of {', '.join(map(str, allowed))}; got {value!r}")
+        return value
+
+
+def load_settings(config: ConfigReader, *, stack: str, region: str | None, default_tags: Any = None) -> StackSettings:
+    """Read and validate every stack setting (``config`` is ``pulumi.Config("ecomlake")``)."""
+    r = _Reader(config, stack)
+    if not region:
+        raise SettingsError(f"aws:region in Pulumi.{stack}.yaml: is required")
+    stage = r.text("stage")
+    if not re.fullmatch(r"[a-z][a-z0-9]{1,9}", stage):
+        raise r.error("stage", f"must be 2-10 lowercase letters/digits starting with a letter, got {stage!r}")
+
+    retention = r.integer("logRetentionDays")
+    if retention not in LOG_RETENTION_DAYS:
+        raise r.error("logRetentionDays", f"must be one of CloudWatch's values {LOG_RETENTION_DAYS}, got {retention}")
+
+    lake = LakeSettings(
+        force_destroy=r.boolean("forceDestroy"),
+        kms_deletion_window_days=r.integer("kmsDeletionWindowDays", minimum=7, maximum=30),
+        raw_infrequent_access_days=r.integer("rawInfrequentAccessDays", minimum=30),
+        raw_glacier_days=r.integer("rawGlacierDays", minimum=1),
+        noncurrent_version_expiration_days=r.integer("noncurrentVersionExpirationDays", minimum=1),
+        athena_results_expiration_days=r.integer("athenaResultsExpirationDays", minimum=1),
+        quarantine_expiration_days=r.integer("quarantineExpirationDays", minimum=1),
+        access_logs_expiration_days=r.integer("accessLogsExpirationDays", minimum=1),
+    )
+    # S3 requires objects to spend 30 days in STANDARD_IA before a later transition.
+    if lake.raw_glacier_days < lake.raw_infrequent_access_days + 30:
+        raise r.error(
+            "rawGlacierDays",
+            f"must be at least rawInfrequentAccessDays + 30 ({lake.raw_infrequent_access_days + 30}), "
+            f"got {lake.raw_glacier_days}",
+        )
+
+    etl = EtlSettings(
+        worker_type=r.choice("glueWorkerType", GLUE_WORKER_TYPES),
+        number_of_workers=r.integer("glueNumberOfWorkers", minimum=2, maximum=299),
+        timeout_minutes=r.integer("glueTimeoutMinutes", minimum=1, maximum=2880),
+        max_concurrent_runs=r.integer("glueMaxConcurrentRuns", minimum=1, maximum=100),
+    )
+
+    pandas_layer = r.text("pandasLayerArn")
+    if not _LAYER_ARN_RE.match(pandas_layer):
+        raise r.error("pandasLayerArn", f"not a Lambda layer version ARN: {pandas_layer!r}")
+    if f":lambda:{region}:" not in pandas_layer:
+        raise r.error("pandasLayerArn", f"layer {pandas_layer!r} is not in the stack's region {region}")
+    functions = FunctionSettings(
+        memory_mb=r.integer("lambdaMemoryMb", minimum=128, maximum=10240),
+        timeout_seconds=r.integer("lambdaTimeoutSeconds", minimum=1, maximum=900),
+        validator_reserved_concurrency=r.integer("validatorReservedConcurrency", minimum=-1),
+        pandas_layer_arn=pandas_layer,
+        max_file_bytes=r.integer("maxFileBytes", minimum=1),
+        log_level=r.choice("logLevel", LOG_LEVELS),
+    )
+
+    projection_start = r.text("partitionProjectionStart")
+    try:
+        date.fromisoformat(projection_start)
+    except ValueError:
+        raise r.error("partitionProjectionStart", f"must be a YYYY-MM-DD date, got {projection_start!r}") from None
+
+    email = r.optional_text("alertEmail")
+    if email is not None and not _EMAIL_RE.match(email):
+        raise r.error("alertEmail", f"is not an email address: {email!r}")
+
+    domain = r.optional_text("dashboardDomain")
+    certificate = r.optional_text("dashboardCertificateArn")
+    if bool(domain) != bool(certificate):
+        raise r.error("dashboardDomain", "dashboardDomain and dashboardCertificateArn are set together or not at all")
+    if certificate and not _ACM_ARN_RE.match(certificate):
+        raise r.error("dashboardCertificateArn", "must be an ACM certificate ARN in us-east-1 (CloudFront's region)")
+
+    return StackSettings(
+        project=PROJECT,
+        stage=stage,
+        region=region,
+        log_retention_days=retention,
+        lake=lake,
+        etl=etl,
+        functions=functions,
+        pipeline=PipelineSettings(state_machine_log_level=r.choice("stateMachineLogLevel", STATE_MACHINE_LOG_LEVELS)),
+        analytics=AnalyticsSettings(
+            bytes_scanned_cutoff=r.integer("athenaBytesScannedCutoff", minimum=ATHENA_MIN_CUTOFF_BYTES),
+            partition_projection_start=projection_start,
+        ),
+        alerts=AlertSettings(
+            email=email,
+            https_endpoint=config.get_secret("alertsHttpsEndpoint"),
+            lambda_errors_threshold=r.integer("lambdaErrorsThreshold", minimum=1),
+            freshness_hours_threshold=r.integer("freshnessHoursThreshold", minimum=1),
+            freshness_alarm_on_missing_data=r.boolean("freshnessAlarmOnMissingData"),
+        ),
+        dashboard=DashboardSettings(
+            price_class=r.choice("dashboardPriceClass", PRICE_CLASSES),
+            domain_name=domain,
+            certificate_arn=certificate,
+        ),
+        default_tags=_tags(default_tags),
+    )
+
+
+def _tags(value: Any) -> dict[str, str]:
+    """The ``tags`` map of ``aws:defaultTags`` (applied by the provider to every taggable resource)."""
+    if isinstance(value, dict) and isinstance(value.get("tags"), dict):
+        return {str(k): str(v) for k, v in value["tags"].items()}
+    return {}

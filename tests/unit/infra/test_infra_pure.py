@@ -1,0 +1,325 @@
+"""Pure helpers of the infrastructure program: naming, IAM builders, settings, packaging."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from infra_harness import REPO_ROOT, stack_config
+from parliament import analyze_policy_string, enhance_finding
+
+from components import iam, naming
+from components.analytics import sql_files
+from components.catalog import table_parameters
+from components.dashboard import function_url_host, site_files
+from components.etl import default_arguments
+from components.functions import handler_file
+from components.packaging import LAYERS, build_zip, built_layer, collect, lambda_sources, pinned
+from components.settings import SettingsError, load_settings
+from ecomlake import schemas
+from ecomlake.contract import Table, Zone
+
+ACCOUNT = "123456789012"
+
+# --------------------------------------------------------------------------- naming
+
+
+def test_resource_names() -> None:
+    assert naming.resource_name("ecomlake", "dev", "transaction_etl") == "ecomlake-dev-transaction-etl"
+    assert naming.slug(Zone.REPORTS) == "reports"
+    assert naming.slug(Zone.ATHENA_RESULTS) == "athena-results"
+    with pytest.raises(ValueError, match="cannot build"):
+        naming.resource_name("ecomlake", "", "x")
+    with pytest.raises(ValueError, match="limit is 64"):
+        naming.resource_name("ecomlake", "dev", "x" * 60)
+
+
+def test_bucket_names_are_unique_per_account_and_region_and_valid() -> None:
+    name = naming.bucket_name("ecomlake", "prod", "athena-results", ACCOUNT, "ap-southeast-2")
+    assert name == "ecomlake-prod-athena-results-123456789012-ap-southeast-2"
+    assert len(name) <= 63
+    with pytest.raises(ValueError, match="12 digits"):
+        naming.bucket_name("ecomlake", "prod", "raw", "1234", "us-east-1")
+    with pytest.raises(ValueError, match="length"):
+        naming.bucket_name("ecomlake", "prod", "a-very-long-purpose-name-here", ACCOUNT, "ap-southeast-2")
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("ab", "length"),
+        ("My-Bucket", "lowercase"),
+        ("my.bucket.name", "lowercase letters, digits and hyphens"),
+        ("192.168.1.10", "lowercase letters, digits and hyphens"),
+        ("xn--bucket", "must not start"),
+        ("bucket-s3alias", "must not end"),
+        ("bucket--name", "consecutive"),
+        ("-bucket", "starting and ending"),
+    ],
+)
+def test_bucket_name_rules(name: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        naming.validate_bucket_name(name)
+
+
+def test_uris_and_log_groups() -> None:
+    assert naming.s3_uri("b") == "s3://b"
+    assert naming.s3_uri("b", "/glue/scripts/x.py") == "s3://b/glue/scripts/x.py"
+    assert naming.log_group_name("/aws/lambda/", "fn") == "/aws/lambda/fn"
+
+
+# --------------------------------------------------------------------------- IAM
+
+
+def lint(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    policy = analyze_policy_string(json.dumps(doc))
+    out = []
+    for finding in policy.findings:
+        enhance_finding(finding)
+        out.append((finding.issue, finding.severity))
+    return out
+
+
+def test_statement_refuses_star_actions_and_empty_lists() -> None:
+    with pytest.raises(ValueError, match="bare"):
+        iam.statement("All", ["*"], "*")
+    with pytest.raises(ValueError, match="no actions"):
+        iam.statement("None", [], ["arn:aws:s3:::b"])
+    with pytest.raises(ValueError, match="no resources"):
+        iam.statement("None", ["s3:GetObject"], [])
+    st = iam.statement("Read", ["s3:GetObject", "s3:GetObject"], ["arn:aws:s3:::b/*"])
+    assert st == {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}
+
+
+def test_allows_everything_detects_the_forbidden_shape() -> None:
+    bad = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    assert iam.allows_everything(bad) == bad["Statement"]
+    deny = {"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}
+    assert iam.allows_everything(deny) == []
+    assert iam.allows_everything(iam.document(iam.xray_write())) == []
+
+
+def test_prefix_scoped_s3_access() -> None:
+    read = iam.s3_read("Raw", "arn:aws:s3:::b", ["raw/"])
+    assert read[0]["Resource"] == "arn:aws:s3:::b/raw*"
+    assert read[1]["Condition"] == {"StringLike": {"s3:prefix": ["raw*"]}}
+    whole = iam.s3_read_write("All", "arn:aws:s3:::b", delete=True)
+    assert "s3:DeleteObject" in whole[0]["Action"]
+    assert whole[1]["Action"] == ["s3:GetBucketLocation", "s3:ListBucket"]
+    assert lint(iam.document(*read, *whole)) == []
+
+
+def test_role_policies_lint_clean() -> None:
+    key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    glue = iam.glue_job_policy(
+        read_buckets=["arn:aws:s3:::raw"],
+        write_buckets=["arn:aws:s3:::processed", "arn:aws:s3:::curated"],
+        artifacts_bucket="arn:aws:s3:::artifacts",
+        code_prefixes=["glue/scripts/", "glue/libs/"],
+        temp_prefix="glue/tmp/",
+        key_arn=key,
+        log_group_arn_pattern=f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws-glue/*",
+        metric_namespaces=["Glue", "Ecomlake/Pipeline"],
+    )
+    sfn = iam.state_machine_policy(
+        job_arns=[f"arn:aws:glue:us-east-1:{ACCOUNT}:job/j"],
+        function_arns=[f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:f"],
+        topic_arn=f"arn:aws:sns:us-east-1:{ACCOUNT}:t",
+        key_arn=key,
+    )
+    athena = iam.document(
+        *iam.athena_query_statements(
+            partition="aws",
+            region="us-east-1",
+            account_id=ACCOUNT,
+            workgroup_arn=f"arn:aws:athena:us-east-1:{ACCOUNT}:workgroup/wg",
+            database="db",
+            data_bucket_arns=["arn:aws:s3:::curated"],
+            results_bucket_arn="arn:aws:s3:::results",
+            results_prefix="athena-results/",
+            key_arn=key,
+        )
+    )
+    for doc in (glue, sfn, athena):
+        assert lint(doc) == []
+        sids = [s["Sid"] for s in doc["Statement"]]
+        assert len(sids) == len(set(sids))
+
+
+def test_key_policies_have_only_the_accepted_low_finding() -> None:
+    for doc in (
+        iam.lake_key_policy("aws", "us-east-1", ACCOUNT),
+        iam.site_key_policy("aws", ACCOUNT, f"arn:aws:cloudfront::{ACCOUNT}:distribution/E1"),
+    ):
+        assert {f for f in lint(doc)} == {("RESOURCE_STAR", "LOW")}
+    logs = iam.lake_key_policy("aws", "us-east-1", ACCOUNT)["Statement"][1]
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs["Condition"]["StringLike"] == {
+        "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:*"
+    }
+
+
+def test_trust_policy_conditions_are_opt_in() -> None:
+    (plain,) = iam.assume_role_policy("lambda")["Statement"]
+    assert plain == {
+        "Sid": "AssumeFromService",
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+
+
+def test_trust_policy_pins_the_account() -> None:
+    doc = iam.assume_role_policy("states", ACCOUNT, source_arn_like="arn:aws:states:us-east-1:1:stateMachine:x")
+    (st,) = doc["Statement"]
+    assert st["Principal"] == {"Service": "states.amazonaws.com"}
+    assert st["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": "arn:aws:states:us-east-1:1:stateMachine:x"},
+    }
+
+
+# --------------------------------------------------------------------------- settings
+
+
+class FakeConfig:
+    """``pulumi.Config`` over a stack file's values."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def get_secret(self, key: str) -> Any:
+        return self.values.get(key)
+
+    def get_object(self, key: str) -> Any:
+        raw = self.values.get(key)
+        return None if raw is None else json.loads(raw)
+
+
+def project_values(stack: str) -> dict[str, str]:
+    return {k.split(":", 1)[1]: v for k, v in stack_config(stack).items() if k.startswith("ecomlake:")}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_files_load(stack: str) -> None:
+    config = stack_config(stack)
+    s = load_settings(
+        FakeConfig(project_values(stack)),
+        stack=stack,
+        region=config["aws:region"],
+        default_tags=json.loads(config["aws:defaultTags"]),
+    )
+    assert s.stage == stack
+    assert s.default_tags == {"Project": "ecomlake", "Stage": stack, "ManagedBy": "pulumi"}
+    assert s.lake.force_destroy is (stack == "dev")
+    assert s.alerts.https_endpoint is None  # secrets are never in the stack files
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("logRetentionDays", "10", "CloudWatch's values"),
+        ("rawGlacierDays", "40", "rawInfrequentAccessDays \\+ 30"),
+        ("glueWorkerType", "G.025X", "must be one of"),
+        ("glueNumberOfWorkers", "1", ">= 2"),
+        ("forceDestroy", "yes", "true or false"),
+        ("athenaBytesScannedCutoff", "1000", ">= 10485760"),
+        ("pandasLayerArn", "arn:aws:lambda:eu-west-1:336392948345:layer:AWSSDKPandas-Python311:1", "region"),
+        ("alertEmail", "not-an-email", "email"),
+        ("partitionProjectionStart", "2024-13-01", "YYYY-MM-DD"),
+        ("stage", "Dev", "lowercase"),
+    ],
+)
+def test_invalid_settings_name_the_key(key: str, value: str, message: str) -> None:
+    values = project_values("dev") | {key: value}
+    with pytest.raises(SettingsError, match=message) as err:
+        load_settings(FakeConfig(values), stack="dev", region="us-east-1")
+    assert f"ecomlake:{key} in Pulumi.dev.yaml" in str(err.value)
+
+
+def test_missing_setting_and_half_a_custom_domain() -> None:
+    values = project_values("dev")
+    del values["glueTimeoutMinutes"]
+    with pytest.raises(SettingsError, match=r"glueTimeoutMinutes.*required"):
+        load_settings(FakeConfig(values), stack="dev", region="us-east-1")
+    values = project_values("dev") | {"dashboardDomain": "d.example.com"}
+    with pytest.raises(SettingsError, match="set together"):
+        load_settings(FakeConfig(values), stack="dev", region="us-east-1")
+
+
+# --------------------------------------------------------------------------- packaging
+
+
+def test_lambda_sources_ship_code_and_sql_but_no_caches() -> None:
+    files = lambda_sources(REPO_ROOT)
+    assert "handlers/api.py" in files
+    assert "ecomlake/contract.py" in files
+    assert {f"sql/{f.name}.sql" for f in sql_files(REPO_ROOT / "sql")} <= set(files)
+    assert not any("__pycache__" in k or k.endswith(".pyc") for k in files)
+    assert not any(k.startswith("tests/") for k in files)
+
+
+def test_zip_is_reproducible(tmp_path: Path) -> None:
+    src = tmp_path / "pkg"
+    (src / "mod" / "__pycache__").mkdir(parents=True)
+    (src / "mod" / "__init__.py").write_text("X = 1\n")
+    (src / "mod" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    files = collect(tmp_path, "pkg", (".py", ".pyc"))
+    assert list(files) == ["pkg/mod/__init__.py"]
+    a = build_zip(files, tmp_path / "a.zip").read_bytes()
+    (src / "mod" / "__init__.py").touch()  # a new mtime must not change the bytes
+    b = build_zip(files, tmp_path / "b.zip").read_bytes()
+    assert a == b
+    with zipfile.ZipFile(tmp_path / "a.zip") as z:
+        assert z.namelist() == ["pkg/mod/__init__.py"]
+        assert z.read("pkg/mod/__init__.py") == b"X = 1\n"
+
+
+def test_layers_use_the_pinned_versions_and_say_how_to_build(tmp_path: Path) -> None:
+    pins = pinned(REPO_ROOT / "pyproject.toml", ["duckdb", "sqlglot"])
+    assert pins[0].startswith("duckdb==")
+    assert pins[1].startswith("sqlglot==")
+    with pytest.raises(FileNotFoundError, match=r"--python-version 3\.12 .*duckdb=="):
+        built_layer(tmp_path, LAYERS["duckdb"], REPO_ROOT / "pyproject.toml")
+    (tmp_path / "duckdb" / "python" / "duckdb").mkdir(parents=True)
+    assert built_layer(tmp_path, LAYERS["duckdb"], REPO_ROOT / "pyproject.toml") == tmp_path / "duckdb"
+
+
+def test_handler_file() -> None:
+    assert handler_file("handlers.file_validator.handler") == "handlers/file_validator.py"
+    with pytest.raises(ValueError, match="module path"):
+        handler_file("handler")
+
+
+# --------------------------------------------------------------------------- component helpers
+
+
+def test_projection_parameters_of_a_partitioned_and_an_unpartitioned_table() -> None:
+    params = table_parameters("bkt", schemas.table_schema(Table.FACT_SALES), "2024-01-01")
+    assert params["storage.location.template"] == "s3://bkt/curated/fact_sales/date=${date}/"
+    assert params["projection.date.interval.unit"] == "DAYS"
+    dim = table_parameters("bkt", schemas.table_schema(Table.DIM_CUSTOMERS), "2024-01-01")
+    assert dim == {"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "SNAPPY"}
+
+
+def test_glue_default_arguments_never_carry_dates() -> None:
+    buckets = {z: f"b-{z}" for z in Zone}
+    args = default_arguments(zone_buckets=buckets, artifacts_bucket="art", log_group="/aws-glue/jobs/x")
+    assert args["--raw_uri"] == "s3://b-raw"
+    assert args["--reports_uri"] == "s3://b-_reports"
+    assert "--dates" not in args
+
+
+def test_site_files_replace_config_js() -> None:
+    files = {f.key: f for f in site_files(REPO_ROOT / "dashboard")}
+    assert files["config.js"].path is None
+    assert 'apiBase: "/api"' in (files["config.js"].content or "")
+    assert files["index.html"].content_type == "text/html; charset=utf-8"
+    assert files["vendor/chart-4.6.1.umd.min.js"].cache_control.endswith("immutable")
+    assert function_url_host("https://abc.lambda-url.eu-west-1.on.aws/") == "abc.lambda-url.eu-west-1.on.aws"
