@@ -244,6 +244,8 @@ class EnvVar(StrEnum):
     DASHBOARD_ORIGIN = "ECOMLAKE_DASHBOARD_ORIGIN"  # https://<cloudfront domain>: the API's only CORS origin
     API_CACHE_SECONDS = "ECOMLAKE_API_CACHE_SECONDS"  # TTL of the API's in-memory and CloudFront cache
     DASHBOARD_BUCKET = "ECOMLAKE_DASHBOARD_BUCKET"  # the dashboard site bucket (cloud dashboard refresh writes there)
+    # Comma list of datasets a date needs (an accepted file each) before the router starts the pipeline.
+    REQUIRED_DATASETS = "ECOMLAKE_REQUIRED_DATASETS"
 
 
 # Which bucket variable holds each zone (reports share the processed bucket in AWS

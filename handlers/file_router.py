@@ -1,9 +1,27 @@
-"""Lambda: start the pipeline for an accepted raw file ("Raw File Accepted" from the validator).
+"""Lambda: start the pipeline for a business date once all its datasets are in ("Raw File Accepted").
 
-Parses dataset and date from the key, and starts one Step Functions execution with input
-``{"dates": [D], "datasets": [dataset], "trigger": {...}}`` under a name derived from the
-key and ETag, so a repeated delivery does not start a second run. Keys outside the raw
-layout are logged and skipped. Environment: ``ECOMLAKE_STATE_MACHINE_ARN``.
+For the date of each accepted file, lists ``raw/<dataset>/date=D/`` for every dataset and
+reads the validator's reports (``_reports/validation/...``). While a required dataset has
+no accepted file the answer is ``waiting`` with the missing datasets (logged, nothing
+started). Once the date is complete it starts ONE Step Functions execution with input
+``{"dates": [D], "datasets": [every dataset present], "trigger": {...}}``, named
+``<D>-<hash of the sorted (key, ETag) of the date's accepted files>``: a repeated delivery
+starts nothing new (``already_started``), a corrected file landed later starts a new run.
+Keys outside the raw layout are logged and skipped.
+
+Infrastructure wiring (environment and IAM this function needs):
+
+* ``ECOMLAKE_STATE_MACHINE_ARN`` (required) -- ``states:StartExecution`` on that state machine,
+  and ``states:DescribeExecution`` on its executions
+  (``arn:aws:states:<region>:<account>:execution:<state machine name>:*``), to tell a
+  redelivered event from a new start.
+* ``ECOMLAKE_REPORTS_BUCKET`` (required) -- ``s3:GetObject`` on ``_reports/validation/*`` and
+  ``s3:ListBucket`` on the bucket (without ListBucket a missing report reads as 403, not 404).
+* ``ECOMLAKE_RAW_BUCKET`` (falls back to the bucket named in the event) -- ``s3:ListBucket``
+  on the bucket, prefix ``raw/``; the router never reads raw objects.
+* ``kms:Decrypt`` on the lake's KMS key (the reports bucket is SSE-KMS encrypted).
+* Optional ``ECOMLAKE_REQUIRED_DATASETS`` -- comma list of datasets a date needs before it
+  runs (default: transactions, products, clickstream, reviews).
 """
 
 from __future__ import annotations
@@ -12,19 +30,29 @@ import os
 from typing import Any
 
 from ecomlake.contract import EnvVar
+from ecomlake.ingest.router import required_datasets
 from ecomlake.ingest.service import route_event
-from handlers._aws import Logger, aws_client
+from handlers._aws import Logger, aws_client, lake_storage
 
 logger = Logger(service="file_router")
+
+_REQUIRED_ENV = (EnvVar.STATE_MACHINE_ARN, EnvVar.REPORTS_BUCKET)
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    arn = os.environ.get(EnvVar.STATE_MACHINE_ARN)
-    if not arn:
-        raise RuntimeError(f"{EnvVar.STATE_MACHINE_ARN} is not set")
-    result = route_event(event, sfn_client=aws_client("stepfunctions"), state_machine_arn=arn)
+    missing = [str(var) for var in _REQUIRED_ENV if not os.environ.get(var)]
+    if missing:
+        raise RuntimeError(f"{', '.join(missing)} not set")
+    result = route_event(
+        event,
+        sfn_client=aws_client("stepfunctions"),
+        state_machine_arn=os.environ[EnvVar.STATE_MACHINE_ARN],
+        storage_for=lake_storage,
+        required=required_datasets(),
+    )
     for run in result["runs"]:
         log = logger.warning if run["status"] == "ignored" else logger.info
-        log(f"{run['status']}: {run['key']}", **run)
+        detail = f" ({run['detail']})" if run.get("detail") else ""
+        log(f"{run['status']}: {run['key']}{detail}", **run)
     return result

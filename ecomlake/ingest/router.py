@@ -4,39 +4,52 @@ The key alone decides: ``raw/<dataset>/date=YYYY-MM-DD/<file>`` (``contract.RAW_
 Anything else is refused with the reason spelled out, so a file dropped in the wrong
 place is reported instead of silently ignored.
 
-The pipeline-start event is the Step Functions execution input
-``{"dates": [D], "datasets": [dataset], "trigger": {...}}``. Its execution name is
-derived from the dataset, the date and a hash of the key and the object's ETag, so:
+The pipeline runs per business *date*, once the date is complete: every dataset of the
+required set (``$ECOMLAKE_REQUIRED_DATASETS``, default all four) has an accepted file
+(``ecomlake.ingest.service.route_event`` decides). The Step Functions execution input is
+``{"dates": [D], "datasets": [every dataset present], "trigger": {...}}`` and its name is
+``<date>-<hash of the sorted (key, ETag) of the date's accepted files>``, so:
 
-* the same object delivered twice (EventBridge delivers at least once) maps to the same
-  name, and Step Functions refuses the second start (``ExecutionAlreadyExists``) -- the
-  pipeline runs once per version of a file;
-* a changed file landed under the same key has a new ETag, hence a new name and a new run.
+* the same event delivered twice (EventBridge delivers at least once), or the events of
+  two files that arrive together, map to the same name, and Step Functions refuses the
+  second start (``ExecutionAlreadyExists``) -- the pipeline runs once per set of files;
+* a corrected file landed later under any key of that date changes the set, hence a new
+  name and a new run (the ETL overwrites the date's partitions, so a rerun is safe).
+
+``execution_name`` / ``pipeline_input`` / ``start_pipeline`` are the per-file forms the
+local ``ingest`` command still returns to its caller.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import os
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ecomlake.contract import (
+    DATASETS,
     EXECUTION_INPUT_DATASETS,
     EXECUTION_INPUT_DATES,
     EXECUTION_INPUT_TRIGGER,
     PARTITION_KEY,
     RAW_KEY_RE,
     Dataset,
+    EnvVar,
     Zone,
     parse_dataset,
     parse_date,
 )
-from ecomlake.exceptions import InvalidDateError, InvalidKeyError, UnknownDatasetError
+from ecomlake.exceptions import InvalidArgumentError, InvalidDateError, InvalidKeyError, UnknownDatasetError
 
 # Step Functions execution names: 1-80 characters of letters, digits, '-' and '_'.
 EXECUTION_NAME_MAX = 80
+EXECUTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+# Hex digits of the file-set hash kept in a date's execution name (128 bits: collisions are not a concern).
+_DATE_DIGEST_CHARS = 32
 _LAYOUT = f"{Zone.RAW}/<dataset>/{PARTITION_KEY}=YYYY-MM-DD/<file>"
 
 
@@ -131,7 +144,7 @@ def pipeline_input(route: Route, trigger: Trigger) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class PipelineStart:
-    """What starting (or not re-starting) the pipeline for one object did."""
+    """What starting (or not re-starting) the pipeline for one date (or one object) did."""
 
     status: str  # "started" | "already_started"
     name: str
@@ -142,14 +155,8 @@ class PipelineStart:
         return {"status": self.status, "name": self.name, "execution_arn": self.execution_arn, "input": self.input}
 
 
-def start_pipeline(sfn_client: Any, state_machine_arn: str, route: Route, trigger: Trigger) -> PipelineStart:
-    """Start one execution of the pipeline state machine for a landed object, at most once.
-
-    ``sfn_client`` is a boto3 Step Functions client. A repeated delivery of the same
-    object finds its execution already there and reports ``already_started``.
-    """
-    name = execution_name(route, trigger.etag)
-    payload = pipeline_input(route, trigger)
+def _start(sfn_client: Any, state_machine_arn: str, name: str, payload: dict[str, Any]) -> PipelineStart:
+    """Start one named execution, at most once: an existing name reports ``already_started``."""
     try:
         response = sfn_client.start_execution(
             stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload, sort_keys=True)
@@ -157,6 +164,118 @@ def start_pipeline(sfn_client: Any, state_machine_arn: str, route: Route, trigge
     except sfn_client.exceptions.ExecutionAlreadyExists:
         return PipelineStart("already_started", name, payload)
     return PipelineStart("started", name, payload, response["executionArn"])
+
+
+def start_pipeline(sfn_client: Any, state_machine_arn: str, route: Route, trigger: Trigger) -> PipelineStart:
+    """Start one execution of the pipeline state machine for one landed object, at most once.
+
+    ``sfn_client`` is a boto3 Step Functions client. A repeated delivery of the same
+    object finds its execution already there and reports ``already_started``. The router
+    starts per date instead (``start_date_pipeline``).
+    """
+    return _start(sfn_client, state_machine_arn, execution_name(route, trigger.etag), pipeline_input(route, trigger))
+
+
+# --------------------------------------------------------------------------- one run per complete date
+
+
+def required_datasets(environ: Mapping[str, str] | None = None) -> tuple[Dataset, ...]:
+    """Datasets a date needs before its run starts: ``$ECOMLAKE_REQUIRED_DATASETS`` or all four.
+
+    A comma list (spaces ignored), returned in ``contract.DATASETS`` order. An unknown name
+    raises ``InvalidArgumentError``: a typo must not silently start runs on partial dates.
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get(EnvVar.REQUIRED_DATASETS, "").strip()
+    if not raw:
+        return DATASETS
+    names = [part.strip() for part in raw.split(",") if part.strip()]
+    try:
+        chosen = {parse_dataset(name) for name in names}
+    except UnknownDatasetError as err:
+        raise InvalidArgumentError(f"{EnvVar.REQUIRED_DATASETS}: {err}") from None
+    if not chosen:
+        raise InvalidArgumentError(f"{EnvVar.REQUIRED_DATASETS} names no dataset: {raw!r}")
+    return tuple(ds for ds in DATASETS if ds in chosen)
+
+
+@dataclass(frozen=True)
+class AcceptedFile:
+    """One version of a raw file the validator accepted: what a date's run reads."""
+
+    key: str
+    etag: str | None = None
+    size: int | None = None
+
+    @property
+    def version(self) -> str:
+        """What tells two versions of the key apart: the ETag, else (no ETag known) the size."""
+        etag = normalize_etag(self.etag)
+        if etag:
+            return etag
+        return "" if self.size is None else f"size:{self.size}"
+
+
+def date_execution_name(day: str, files: Iterable[AcceptedFile]) -> str:
+    """Deterministic execution name for one date and one set of accepted file versions.
+
+    ``<YYYY-MM-DD>-<sha256 of the sorted "key<TAB>etag" lines, 32 hex digits>``: 43
+    characters of digits, letters and '-', within Step Functions' limits.
+    """
+    lines = sorted(f"{f.key}\t{f.version}" for f in files)
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:_DATE_DIGEST_CHARS]
+    return f"{parse_date(day)}-{digest}"[:EXECUTION_NAME_MAX]
+
+
+def date_pipeline_input(day: str, datasets: Iterable[Dataset | str], trigger: Trigger) -> dict[str, Any]:
+    """Execution input for a complete date: every dataset present, and the object that completed it."""
+    present = {parse_dataset(str(ds)) for ds in datasets}
+    return {
+        EXECUTION_INPUT_DATES: [parse_date(day)],
+        EXECUTION_INPUT_DATASETS: [ds.value for ds in DATASETS if ds in present],
+        EXECUTION_INPUT_TRIGGER: trigger.to_dict(),
+    }
+
+
+def start_date_pipeline(
+    sfn_client: Any,
+    state_machine_arn: str,
+    day: str,
+    datasets: Iterable[Dataset | str],
+    files: Iterable[AcceptedFile],
+    trigger: Trigger,
+) -> PipelineStart:
+    """Start the run of one complete date, at most once per set of accepted file versions.
+
+    The execution is looked up first: Step Functions answers a repeated ``StartExecution``
+    with the same name *and input* as a running standard execution with success (it is
+    idempotent), so a redelivered event would otherwise read as ``started`` again.
+    """
+    name = date_execution_name(day, files)
+    payload = date_pipeline_input(day, datasets, trigger)
+    arn = execution_arn(state_machine_arn, name)
+    if arn is not None and _execution_exists(sfn_client, arn):
+        return PipelineStart("already_started", name, payload, arn)
+    started = _start(sfn_client, state_machine_arn, name, payload)
+    if started.execution_arn is None and arn is not None:
+        return PipelineStart(started.status, name, payload, arn)
+    return started
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str | None:
+    """The ARN an execution called ``name`` gets; None for a state machine version or alias ARN."""
+    parts = state_machine_arn.split(":")
+    if len(parts) != 7 or parts[5] != "stateMachine":
+        return None
+    return ":".join([*parts[:5], "execution", parts[6], name])
+
+
+def _execution_exists(sfn_client: Any, arn: str) -> bool:
+    try:
+        sfn_client.describe_execution(executionArn=arn)
+    except sfn_client.exceptions.ExecutionDoesNotExist:
+        return False
+    return True
 
 
 def trigger_from(mapping: Mapping[str, Any]) -> Trigger:

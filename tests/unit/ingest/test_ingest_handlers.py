@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,9 +12,17 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from ecomlake.exceptions import InvalidArgumentError
 from handlers import file_router, file_validator
 from handlers._aws import reset_clients
-from tests.unit.ingest.ingest_samples import gz, load_event, products_jsonl, transactions_csv
+from tests.unit.ingest.ingest_samples import (
+    CLEAN_FILES,
+    gz,
+    load_event,
+    products_jsonl,
+    reviews_csv,
+    transactions_csv,
+)
 
 RAW = "ecomlake-dev-raw"
 QUARANTINE = "ecomlake-dev-quarantine"
@@ -198,6 +207,9 @@ def test_validator_raises_on_infrastructure_errors(s3: Any) -> None:
 
 # --------------------------------------------------------------------------- router
 
+DAY = "2025-01-15"
+ROUTER = Context(function_name="ecomlake-dev-file-router")
+
 
 @pytest.fixture
 def state_machine(s3: Any, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -206,6 +218,7 @@ def state_machine(s3: Any, monkeypatch: pytest.MonkeyPatch) -> str:
         name="ecomlake-dev-pipeline", definition=PASS_MACHINE, roleArn="arn:aws:iam::123456789012:role/ecomlake-sfn"
     )["stateMachineArn"]
     monkeypatch.setenv("ECOMLAKE_STATE_MACHINE_ARN", arn)
+    monkeypatch.delenv("ECOMLAKE_REQUIRED_DATASETS", raising=False)
     return arn
 
 
@@ -213,51 +226,177 @@ def executions(arn: str) -> list[dict[str, Any]]:
     return boto3.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
 
 
-def test_router_starts_one_execution_per_accepted_file(state_machine: str) -> None:
-    event = load_event("raw_file_accepted")
-    result = file_router.handler(event, Context(function_name="ecomlake-dev-file-router"))
-    assert result["started"] == 1
-    (run,) = result["runs"]
-    (execution,) = executions(state_machine)
-    assert execution["name"] == run["name"]
-    assert run["name"].startswith("transactions-2025-01-15-")
+def execution_input(execution: dict[str, Any]) -> dict[str, Any]:
     described = boto3.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
-    payload = json.loads(described["input"])
-    assert payload["dates"] == ["2025-01-15"]
-    assert payload["datasets"] == ["transactions"]
-    assert payload["trigger"]["key"] == "raw/transactions/date=2025-01-15/transactions.csv"
-    # EventBridge may deliver twice: still one execution.
-    file_router.handler(event, Context())
-    assert len(executions(state_machine)) == 1
+    return json.loads(described["input"])
 
 
-def test_router_starts_again_for_a_new_version_of_the_file(state_machine: str) -> None:
-    event = load_event("s3_object_created_transactions")
-    file_router.handler(event, Context())
-    event["detail"]["object"]["etag"] = "0" * 32
-    file_router.handler(event, Context())
+def land(s3: Any, dataset: str, data: bytes | None = None, file_name: str | None = None) -> dict[str, Any]:
+    """Put a raw file, run the validator on its S3 event, and return the "Raw File Accepted" event.
+
+    The fixture events carry example ETags and sizes; the real object's are patched in, as
+    S3 and the validator would report them.
+    """
+    default_name, sample = CLEAN_FILES[dataset]
+    key = f"raw/{dataset}/date={DAY}/{file_name or default_name}"
+    body_bytes = sample() if data is None else data
+    etag = s3.put_object(Bucket=RAW, Key=key, Body=body_bytes)["ETag"].strip('"')
+    created = load_event("s3_object_created_transactions")
+    created["detail"]["object"].update(key=key, size=len(body_bytes), etag=etag)
+    file_validator.handler(created, Context())
+    accepted = load_event("raw_file_accepted" if dataset == "transactions" else f"raw_file_accepted_{dataset}")
+    accepted["detail"]["object"].update(key=key, size=len(body_bytes), etag=etag)
+    return accepted
+
+
+def test_router_waits_until_every_dataset_of_the_date_is_accepted(
+    s3: Any, state_machine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = file_router.handler(land(s3, "transactions"), ROUTER)
+    (run,) = result["runs"]
+    assert (run["status"], run["date"], run["key"]) == ("waiting", DAY, TXN_KEY)
+    assert run["missing"] == ["products", "clickstream", "reviews"]
+    assert run["present"] == ["transactions"]
+    assert (result["started"], result["waiting"]) == (0, 1)
+    assert executions(state_machine) == []
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (line,) = [entry for entry in logged if entry["service"] == "file_router"]
+    assert (line["level"], line["status"], line["missing"]) == ("INFO", "waiting", run["missing"])
+    assert "products, clickstream, reviews" in line["message"]
+
+
+def test_router_starts_one_execution_when_the_last_dataset_arrives(s3: Any, state_machine: str) -> None:
+    statuses = [file_router.handler(land(s3, ds), ROUTER)["runs"][0]["status"] for ds in CLEAN_FILES]
+    assert statuses == ["waiting", "waiting", "waiting", "started"]
+    (execution,) = executions(state_machine)
+    payload = execution_input(execution)
+    assert payload["dates"] == [DAY]
+    assert payload["datasets"] == ["transactions", "products", "clickstream", "reviews"]
+    assert payload["trigger"]["key"] == f"raw/reviews/date={DAY}/reviews.csv"
+    assert re.fullmatch(rf"{DAY}-[0-9a-f]{{32}}", execution["name"])
+
+
+def test_redelivered_event_starts_nothing_new(s3: Any, state_machine: str) -> None:
+    events = [land(s3, ds) for ds in CLEAN_FILES]
+    first = file_router.handler(events[-1], ROUTER)
+    again = file_router.handler(events[-1], ROUTER)
+    # A late (re)delivery of an earlier file's event maps to the same file set, hence the same run.
+    earlier = file_router.handler(events[0], ROUTER)
+    assert first["runs"][0]["status"] == "started"
+    assert again["runs"][0]["status"] == "already_started"
+    assert earlier["runs"][0]["status"] == "already_started"
+    assert again["runs"][0]["name"] == earlier["runs"][0]["name"] == first["runs"][0]["name"]
+    assert (again["started"], earlier["started"]) == (0, 0)
+    (execution,) = executions(state_machine)
+    assert again["runs"][0]["execution_arn"] == execution["executionArn"] == first["runs"][0]["execution_arn"]
+
+
+def test_corrected_file_landed_later_starts_a_second_run(s3: Any, state_machine: str) -> None:
+    for ds in CLEAN_FILES:
+        file_router.handler(land(s3, ds), ROUTER)
+    (first,) = executions(state_machine)
+    corrected = transactions_csv().replace(b"19.99,39.98", b"19.98,39.96")
+    result = file_router.handler(land(s3, "transactions", corrected), ROUTER)
+    assert result["runs"][0]["status"] == "started"
+    runs = executions(state_machine)
+    assert len(runs) == 2
+    (second,) = [r for r in runs if r["name"] != first["name"]]
+    assert second["name"].startswith(f"{DAY}-")
+    payload = execution_input(second)
+    assert payload["datasets"] == ["transactions", "products", "clickstream", "reviews"]
+    assert payload["trigger"]["key"] == TXN_KEY
+
+
+def test_rejected_file_does_not_count_towards_completeness(s3: Any, state_machine: str) -> None:
+    for ds in ("transactions", "products", "clickstream"):
+        file_router.handler(land(s3, ds), ROUTER)
+    broken = b"review_id,rating,comment\nR1,5,ok\n"  # required columns missing: rejected whole
+    event = land(s3, "reviews", broken)
+    result = file_router.handler(event, ROUTER)
+    (run,) = result["runs"]
+    assert run["status"] == "waiting"
+    assert run["missing"] == ["reviews"]
+    assert run["rejected"] == [f"raw/reviews/date={DAY}/reviews.csv"]
+    assert executions(state_machine) == []
+    # A good file under another name completes the date; the rejected one is not a dataset of the run.
+    file_router.handler(land(s3, "reviews", file_name="reviews-resent.csv"), ROUTER)
+    (execution,) = executions(state_machine)
+    assert execution_input(execution)["datasets"] == ["transactions", "products", "clickstream", "reviews"]
+
+
+def test_file_awaiting_revalidation_does_not_count(s3: Any, state_machine: str) -> None:
+    for ds in ("transactions", "products", "clickstream"):
+        file_router.handler(land(s3, ds), ROUTER)
+    event = land(s3, "reviews", b"review_id,rating,comment\nR1,5,ok\n")
+    # The sender overwrites the rejected file; its new version has no report yet.
+    s3.put_object(Bucket=RAW, Key=f"raw/reviews/date={DAY}/reviews.csv", Body=reviews_csv())
+    run = file_router.handler(event, ROUTER)["runs"][0]
+    assert (run["status"], run["missing"]) == ("waiting", ["reviews"])
+    assert run["pending"] == [f"raw/reviews/date={DAY}/reviews.csv"]
+    assert executions(state_machine) == []
+
+
+def test_required_datasets_come_from_the_environment(
+    s3: Any, state_machine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ECOMLAKE_REQUIRED_DATASETS", " products , transactions")
+    first = file_router.handler(land(s3, "products"), ROUTER)["runs"][0]
+    assert (first["status"], first["missing"]) == ("waiting", ["transactions"])
+    second = file_router.handler(land(s3, "transactions"), ROUTER)["runs"][0]
+    assert second["status"] == "started"
+    (execution,) = executions(state_machine)
+    assert execution_input(execution)["datasets"] == ["transactions", "products"]
+    # An optional dataset landed later joins the date's file set: a new run that includes it.
+    third = file_router.handler(land(s3, "reviews"), ROUTER)["runs"][0]
+    assert third["status"] == "started"
+    assert third["input"]["datasets"] == ["transactions", "products", "reviews"]
     assert len(executions(state_machine)) == 2
 
 
+def test_unknown_required_dataset_is_a_configuration_error(state_machine: str, monkeypatch) -> None:
+    monkeypatch.setenv("ECOMLAKE_REQUIRED_DATASETS", "transactions,orders")
+    with pytest.raises(InvalidArgumentError, match="ECOMLAKE_REQUIRED_DATASETS: unknown dataset 'orders'"):
+        file_router.handler(load_event("raw_file_accepted"), ROUTER)
+
+
+def test_objects_of_one_date_in_one_event_share_one_run(s3: Any, state_machine: str) -> None:
+    land(s3, "transactions")
+    land(s3, "clickstream")
+    for ds in ("products", "reviews"):
+        land(s3, ds)
+    result = file_router.handler(load_event("s3_notification_records_same_date"), ROUTER)
+    assert [r["key"] for r in result["runs"]] == [
+        f"raw/products/date={DAY}/products.json",
+        f"raw/reviews/date={DAY}/reviews.csv",
+    ]
+    assert [r["status"] for r in result["runs"]] == ["started", "started"]
+    assert result["runs"][0]["name"] == result["runs"][1]["name"]
+    assert result["started"] == 1
+    assert len(executions(state_machine)) == 1
+
+
 def test_router_skips_keys_outside_the_layout(state_machine: str) -> None:
-    result = file_router.handler(load_event("s3_object_created_outside_layout"), Context())
+    result = file_router.handler(load_event("s3_object_created_outside_layout"), ROUTER)
     assert result["started"] == 0
     assert result["runs"][0]["status"] == "ignored"
     assert "no date= partition" in result["runs"][0]["detail"]
     assert executions(state_machine) == []
 
 
-def test_router_reports_an_already_finished_execution(state_machine: str) -> None:
-    sfn = boto3.client("stepfunctions")
-    file_router.handler(load_event("raw_file_accepted"), Context())
+def test_router_reports_an_already_finished_execution(s3: Any, state_machine: str) -> None:
+    events = [land(s3, ds) for ds in CLEAN_FILES]
+    file_router.handler(events[-1], ROUTER)
     (execution,) = executions(state_machine)
-    sfn.stop_execution(executionArn=execution["executionArn"])
-    result = file_router.handler(load_event("raw_file_accepted"), Context())
+    boto3.client("stepfunctions").stop_execution(executionArn=execution["executionArn"])
+    result = file_router.handler(events[-1], ROUTER)
     assert result["runs"][0]["status"] == "already_started"
+    assert result["runs"][0]["name"] == execution["name"]
     assert len(executions(state_machine)) == 1
 
 
-def test_router_needs_the_state_machine_arn(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ECOMLAKE_STATE_MACHINE_ARN", raising=False)
-    with pytest.raises(RuntimeError, match="ECOMLAKE_STATE_MACHINE_ARN"):
-        file_router.handler(load_event("raw_file_accepted"), Context())
+@pytest.mark.parametrize("variable", ["ECOMLAKE_STATE_MACHINE_ARN", "ECOMLAKE_REPORTS_BUCKET"])
+def test_router_needs_its_environment(state_machine: str, monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.delenv(variable, raising=False)
+    with pytest.raises(RuntimeError, match=variable):
+        file_router.handler(load_event("raw_file_accepted"), ROUTER)
+    assert executions(state_machine) == []
