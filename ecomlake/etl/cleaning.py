@@ -1,0 +1,346 @@
+"""Row classification as DataFrame expressions: the rules of ``ecomlake.ingest.rules``, in columns.
+
+``ecomlake.ingest.rules`` is the one definition of what makes a raw row bad (its module
+docstring is the specification); the validator applies it row by row in Python. Here the
+same rules become column expressions so the ETL can apply them to millions of rows on
+Spark or DuckDB, with the patterns, bounds and order imported from there rather than
+written again. The unit tests run both over the same rows and require the same reasons.
+
+Input: a raw DataFrame as the readers in ``ecomlake.etl.io`` produce it -- every schema
+column as text, plus ``_error`` (why the reader could not parse the record, else null),
+``_line``, ``_file`` and ``date``. :func:`classify` adds, for every schema column ``c``,
+its normalised text ``__c`` (trimmed as ``str.strip()`` trims, blank -> null), the
+value checks it needs once (``_ok_c``, ``_num_c``), and ``_reason`` (null for a good
+row); :func:`explain` adds ``_detail`` to the bad rows, and :func:`typed_columns` casts
+the normalised text of good rows.
+
+Every cast is guarded by the check that makes it safe: DuckDB raises on a bad cast
+where Spark returns null, and both evaluate a CASE branch only for the rows it selects.
+"""
+
+# ruff: noqa: N803, N806 -- F, T and Window are the PySpark aliases (functions, types, Window)
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ecomlake.contract import (
+    PARTITION_KEY,
+    QUARANTINE_DETAIL_COLUMN,
+    QUARANTINE_REASON_COLUMN,
+    SOURCE_FILE_COLUMN,
+    SOURCE_LINE_COLUMN,
+    Dataset,
+)
+from ecomlake.etl.engines import api, cast_type
+from ecomlake.ingest import rules
+from ecomlake.schemas import AMOUNT_TOLERANCE, RAW_SCHEMAS, Column, RawSchema, Reason
+
+REASON: Final = QUARANTINE_REASON_COLUMN
+DETAIL: Final = QUARANTINE_DETAIL_COLUMN
+LINE: Final = SOURCE_LINE_COLUMN
+FILE: Final = SOURCE_FILE_COLUMN
+ERROR: Final = "_error"  # set by the reader when a record does not parse (malformed_record)
+META_COLUMNS: Final = (ERROR, LINE, FILE, PARTITION_KEY)
+
+# What Python's str.strip() removes (the rules trim with it): ASCII whitespace, the C0
+# separators, NEL, NBSP and the Unicode spaces. Literal characters, so the class reads
+# the same to Java (Spark) and RE2 (DuckDB).
+WHITESPACE: Final = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+assert all(ch.isspace() for ch in WHITESPACE)
+TRIM_PATTERN: Final = f"^[{WHITESPACE}]+|[{WHITESPACE}]+$"
+# Whether there is anything to trim: a cheaper match than the replacement it guards.
+PADDED_PATTERN: Final = f"^[{WHITESPACE}]|[{WHITESPACE}]$"
+_UTC_SUFFIX: Final = r"(Z|\+00:00)$"
+_AMOUNT: Final = ("quantity", "price", "total_amount")
+# A number longer than this is outside every range the schemas declare; the limit keeps
+# the double cast used for range checks well inside what both engines parse.
+_MAX_NUMBER_CHARS: Final = 60
+_INTEGER_TYPES: Final = ("int", "bigint", "smallint", "tinyint")
+
+
+def norm_name(column: str) -> str:
+    """Normalised text of ``column`` (added by :func:`normalize`)."""
+    return f"__{column}"
+
+
+def ok_name(column: str) -> str:
+    """True when the normalised value of ``column`` is well formed for its type (null when blank)."""
+    return f"_ok_{column}"
+
+
+def num_name(column: str) -> str:
+    """A well-formed number as a double, for range checks (null otherwise)."""
+    return f"_num_{column}"
+
+
+# --------------------------------------------------------------------------- value checks
+
+
+def _shown(F: Any, name: str) -> Any:
+    """A raw value as quoted in ``_detail``: cut to the validator's ``MAX_VALUE_CHARS``."""
+    cut = rules.MAX_VALUE_CHARS
+    return F.when(F.length(F.col(name)) > cut, F.concat(F.substring(F.col(name), 1, cut), F.lit("..."))).otherwise(
+        F.col(name)
+    )
+
+
+def _found(F: Any, name: str, message: str) -> Any:
+    """``<column>: <message> (found '<raw value>')``."""
+    return F.concat(F.lit(f"{name}: {message} (found '"), F.coalesce(_shown(F, name), F.lit("")), F.lit("')"))
+
+
+def _calendar_ok(F: Any, text: Any) -> Any:
+    """The ``YYYY-MM-DD`` prefix of pattern-checked ``text`` is a real calendar day."""
+
+    def part(start: int, length: int) -> Any:
+        return F.substring(text, start, length).cast("int")
+
+    def leap() -> Any:
+        return ((part(1, 4) % 4 == 0) & (part(1, 4) % 100 != 0)) | (part(1, 4) % 400 == 0)
+
+    last = (
+        F.when(part(6, 2) == 2, F.when(leap(), F.lit(29)).otherwise(F.lit(28)))
+        .when(part(6, 2).isin(4, 6, 9, 11), F.lit(30))
+        .otherwise(F.lit(31))
+    )
+    return (part(1, 4) >= 1) & part(6, 2).between(1, 12) & (part(9, 2) >= 1) & (part(9, 2) <= last)
+
+
+def _time_ok(F: Any, text: Any) -> Any:
+    """The HH:MM:SS at position 12 of a pattern-checked timestamp is a real time of day."""
+    return (
+        (F.substring(text, 12, 2).cast("int") <= 23)
+        & (F.substring(text, 15, 2).cast("int") <= 59)
+        & (F.substring(text, 18, 2).cast("int") <= 59)
+    )
+
+
+def date_ok(F: Any, value_name: str) -> Any:
+    """A non-null value is a real ``YYYY-MM-DD`` day (false otherwise; null stays null)."""
+    value = F.col(value_name)
+    return F.when(value.rlike(rules.DATE_PATTERN), _calendar_ok(F, F.col(value_name))).when(
+        value.isNotNull(), F.lit(False)
+    )
+
+
+def timestamp_ok(F: Any, value_name: str) -> Any:
+    """A non-null value is a real UTC timestamp in an accepted spelling."""
+    value = F.col(value_name)
+    good = _calendar_ok(F, F.col(value_name)) & _time_ok(F, F.col(value_name))
+    return F.when(value.rlike(rules.TIMESTAMP_PATTERN), good).when(value.isNotNull(), F.lit(False))
+
+
+def timestamp_value(F: Any, value: Any) -> Any:
+    """A valid timestamp text as a zone-less timestamp (the UTC suffix dropped)."""
+    return F.regexp_replace(value, _UTC_SUFFIX, "").cast(cast_type("timestamp"))
+
+
+def _bounds(column: Column, *, type_only: bool) -> tuple[float | None, float | None]:
+    target = Column(column.name, column.type) if type_only else column
+    lo, hi = rules.type_bounds(target)
+    return (None if lo is None else float(lo)), (None if hi is None else float(hi))
+
+
+def _within(F: Any, number: Any, lo: float | None, hi: float | None) -> Any:
+    cond = number.isNotNull()
+    if lo is not None:
+        cond = cond & (number >= F.lit(lo))
+    if hi is not None:
+        cond = cond & (number <= F.lit(hi))
+    return cond
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def normalize(df: Any, schema: RawSchema) -> Any:
+    """Add ``__c`` for every schema column: trimmed as str.strip() trims; blank -> null.
+
+    The replacement only runs on values that start or end with whitespace.
+    """
+    F = api(df).F
+    added = []
+    for c in schema.columns:
+        padded = F.col(c.name).rlike(PADDED_PATTERN)
+        trimmed = F.when(padded, F.regexp_replace(F.col(c.name), TRIM_PATTERN, "")).otherwise(F.col(c.name))
+        added.append(F.nullif(trimmed, F.lit("")).alias(norm_name(c.name)))
+    return df.select("*", *added)
+
+
+def add_facts(df: Any, schema: RawSchema) -> Any:
+    """Add ``_ok_c`` (well formed) for numeric and temporal columns and ``_num_c`` for numbers."""
+    F = api(df).F
+    oks = []
+    for c in schema.columns:
+        value = F.col(norm_name(c.name))
+        if c.is_numeric:
+            oks.append(value.rlike(rules.number_pattern(c.type)).alias(ok_name(c.name)))
+        elif c.type == "date":
+            oks.append(date_ok(F, norm_name(c.name)).alias(ok_name(c.name)))
+        elif c.type == "timestamp":
+            oks.append(timestamp_ok(F, norm_name(c.name)).alias(ok_name(c.name)))
+    with_ok = df.select("*", *oks)
+    nums = [
+        F.when(
+            F.col(ok_name(c.name)) & (F.length(F.col(norm_name(c.name))) <= _MAX_NUMBER_CHARS),
+            F.col(norm_name(c.name)).cast("double"),
+        ).alias(num_name(c.name))
+        for c in schema.columns
+        if c.is_numeric
+    ]
+    return with_ok.select("*", *nums)
+
+
+def row_checks(F: Any, schema: RawSchema) -> list[tuple[Reason, Any, Any]]:
+    """The stateless rules of a dataset in ``Reason`` order: (reason, fails, detail).
+
+    Conditions read the columns :func:`normalize` and :func:`add_facts` add. Each is
+    false, never null, when it holds; within the list the first true one is the row's
+    reason, as the Python rules decide (columns in schema order within a rule).
+    """
+
+    def n(name: str) -> Any:
+        return F.col(norm_name(name))
+
+    def ok(name: str) -> Any:
+        return F.coalesce(F.col(ok_name(name)), F.lit(True))
+
+    checks: list[tuple[Reason, Any, Any]] = [
+        (Reason.MALFORMED_RECORD, F.col(ERROR).isNotNull(), F.concat(F.lit("record does not parse: "), F.col(ERROR)))
+    ]
+    for c in schema.columns:
+        if c.required:
+            checks.append((Reason.MISSING_REQUIRED, n(c.name).isNull(), F.lit(f"{c.name}: required value is missing")))
+    numbers = [c for c in schema.columns if c.is_numeric]
+    for c in numbers:
+        kind = "a whole number" if c.type in _INTEGER_TYPES else "a plain decimal number"
+        checks.append((Reason.BAD_NUMBER, ~ok(c.name), _found(F, c.name, f"not {kind}")))
+    for c in schema.columns:
+        if c.type == "date":
+            checks.append((Reason.BAD_DATE, ~ok(c.name), _found(F, c.name, "not a real YYYY-MM-DD date")))
+    for c in schema.columns:
+        if c.type == "timestamp":
+            checks.append((Reason.BAD_DATE, ~ok(c.name), _found(F, c.name, "not a real UTC timestamp")))
+    for c in schema.columns:
+        if c.enum:
+            fails = n(c.name).isNotNull() & ~n(c.name).isin(*c.enum)
+            checks.append((Reason.UNKNOWN_ENUM, fails, _found(F, c.name, f"not one of {', '.join(sorted(c.enum))}")))
+    for c in numbers:
+        lo, hi = rules.type_bounds(c)
+
+        def num(name: str = c.name) -> Any:
+            return F.col(num_name(name))
+
+        too_long = F.col(ok_name(c.name)) & (F.length(n(c.name)) > _MAX_NUMBER_CHARS)
+        if lo is not None:
+            below = F.coalesce(num() < F.lit(float(lo)), F.lit(False))
+            checks.append((Reason.OUT_OF_RANGE, below, _found(F, c.name, f"below the minimum {lo}")))
+        if hi is not None:
+            above = F.coalesce((num() > F.lit(float(hi))) | too_long, F.lit(False))
+            checks.append((Reason.OUT_OF_RANGE, above, _found(F, c.name, f"above the maximum {hi}")))
+    if all(name in schema.column_names for name in _AMOUNT):
+
+        def product() -> Any:
+            quantity, price = (typed_value(F, schema.column(name)) for name in _AMOUNT[:2])
+            return quantity.cast("decimal(20,0)") * price
+
+        total = typed_value(F, schema.column("total_amount"))
+        fails = F.abs(total - product()) > F.lit(AMOUNT_TOLERANCE).cast("decimal(10,2)")
+        detail = F.concat(
+            F.lit("total_amount: "),
+            n("total_amount"),
+            F.lit(" but quantity x price = "),
+            product().cast("decimal(30,2)").cast("string"),
+        )
+        checks.append((Reason.AMOUNT_MISMATCH, F.coalesce(fails, F.lit(False)), detail))
+    return checks
+
+
+def typed_value(F: Any, column: Column) -> Any:
+    """The normalised text of ``column`` cast to its schema type, where the value allows it."""
+    value = F.col(norm_name(column.name))
+    if column.is_numeric:
+        lo, hi = _bounds(column, type_only=True)
+        fits = F.coalesce(_within(F, F.col(num_name(column.name)), lo, hi), F.lit(False))
+        return F.when(fits, value.cast(column.type))
+    if column.type == "date":
+        return F.when(F.col(ok_name(column.name)), value.cast("date"))
+    if column.type == "timestamp":
+        return F.when(F.col(ok_name(column.name)), timestamp_value(F, value))
+    if column.type == "string":
+        return value
+    return value.cast(cast_type(column.type))
+
+
+def key_columns(F: Any, schema: RawSchema) -> list[Any]:
+    """Primary key parts as compared: normalised text, timestamps as instants."""
+    return [typed_value(F, schema.column(name)) for name in schema.primary_key]
+
+
+def classify(df: Any, dataset: Dataset | str) -> Any:
+    """Add normalised columns, value checks and ``_reason`` to a raw DataFrame.
+
+    Stateless rules first (first failing rule wins); then, among rows that passed them,
+    the primary key is claimed by the first row of its date partition in (file, line)
+    order and every later row with that key is a ``duplicate_key``. The words of
+    ``_detail`` are worked out by :func:`explain`, for the bad rows only.
+    """
+    F, _, Window = api(df)
+    schema = RAW_SCHEMAS[Dataset(dataset)]
+    prepared = add_facts(normalize(df, schema), schema)
+    reason = None
+    for code, fails, _text in row_checks(F, schema):
+        reason = F.when(fails, F.lit(code.value)) if reason is None else reason.when(fails, F.lit(code.value))
+    keys = [key.alias(f"_key{i}") for i, key in enumerate(key_columns(F, schema))]
+    staged = prepared.select("*", reason.alias("_stateless"), *keys)
+    # Only rows that passed every other rule claim a key (rules.py: "earlier valid row").
+    order = Window.partitionBy(
+        F.col(PARTITION_KEY), F.col("_stateless").isNull(), *[F.col(f"_key{i}") for i in range(len(keys))]
+    ).orderBy(F.col(FILE).asc(), F.col(LINE).asc())
+    duplicate = F.col("_stateless").isNull() & (F.row_number().over(order) > 1)
+    return staged.select(
+        *[F.col(c) for c in prepared.columns],
+        F.when(duplicate, F.lit(Reason.DUPLICATE_KEY.value)).otherwise(F.col("_stateless")).alias(REASON),
+    )
+
+
+def explain(classified: Any, dataset: Dataset | str) -> Any:
+    """``_detail`` for each row's ``_reason``: the column, the rule and the value found."""
+    F = api(classified).F
+    schema = RAW_SCHEMAS[Dataset(dataset)]
+    names = ", ".join(schema.primary_key)
+    detail = F.when(
+        F.col(REASON) == F.lit(Reason.DUPLICATE_KEY.value),
+        F.concat(
+            F.lit(f"({names}) seen earlier: "),
+            F.concat_ws(", ", *[F.col(norm_name(k)) for k in schema.primary_key]),
+        ),
+    )
+    for code, fails, text in row_checks(F, schema):
+        detail = detail.when((F.col(REASON) == F.lit(code.value)) & fails, text)
+    return classified.select("*", detail.alias(DETAIL))
+
+
+def typed_columns(df: Any, dataset: Dataset | str) -> list[Any]:
+    """Select-list of the schema columns, cast, from a classified DataFrame's good rows."""
+    F = api(df).F
+    schema = RAW_SCHEMAS[Dataset(dataset)]
+    return [typed_value(F, c).alias(c.name) for c in schema.columns]
+
+
+def quarantine_columns(df: Any, dataset: Dataset | str) -> list[Any]:
+    """Select-list of a quarantine file: original text, then reason, detail, line, file."""
+    F = api(df).F
+    schema = RAW_SCHEMAS[Dataset(dataset)]
+    return [
+        *[F.col(c.name).cast("string").alias(c.name) for c in schema.columns],
+        F.col(REASON),
+        F.col(DETAIL),
+        F.col(LINE).cast("bigint").alias(LINE),
+        F.col(FILE),
+    ]

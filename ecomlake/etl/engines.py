@@ -1,0 +1,206 @@
+"""The two engines the ETL runs on, and the one place that tells them apart.
+
+Transforms are written once against the PySpark DataFrame API. On AWS Glue and with
+``--engine spark`` they run on real Spark; locally by default they run on DuckDB through
+sqlframe, which translates the same DataFrame calls to SQL. A transform never imports
+``pyspark.sql.functions`` itself: it asks :func:`api` for the functions, types and window
+modules that belong to the DataFrame it was given, so the code is identical on both.
+
+Both engines are configured to agree on what would otherwise differ silently:
+timestamps are zone-less (Spark ``TIMESTAMP_NTZ`` = DuckDB ``TIMESTAMP``) and the
+session time zone is UTC; Parquet timestamps are written as INT64 microseconds.
+"""
+
+# ruff: noqa: N803 -- F, T and Window are the PySpark aliases (functions, types, Window)
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Final
+
+from ecomlake import schemas
+
+if TYPE_CHECKING:
+    import duckdb
+
+ENGINES: Final = ("duckdb", "spark")
+DEFAULT_ENGINE: Final = "duckdb"
+
+# Runtime settings that must hold on every Spark session the ETL uses, the Glue one
+# included (Glue builds its own session, so these are applied after the fact too).
+SPARK_RUNTIME_CONF: Final[dict[str, str]] = {
+    "spark.sql.session.timeZone": "UTC",
+    # to_timestamp / cast(... as timestamp) yield zone-less values, like DuckDB's TIMESTAMP.
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.parquet.compression.codec": "snappy",
+    # Re-running a date replaces that date's partitions and nothing else.
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    # Non-ANSI: a failed cast is null, which the cleaning rules rely on never happening
+    # anyway (every cast is guarded), but a stray overflow must not kill a backfill.
+    "spark.sql.ansi.enabled": "false",
+}
+
+# Settings that only make sense when this process starts the JVM (local runs, tests).
+SPARK_LOCAL_CONF: Final[dict[str, str]] = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "4",
+    "spark.driver.memory": "2g",
+    "spark.sql.adaptive.enabled": "true",
+    # No _SUCCESS marker files in the lake's table folders.
+    "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+}
+
+
+def check_engine(engine: str) -> str:
+    """The engine name, or a clear error naming the known ones."""
+    from ecomlake.exceptions import InvalidArgumentError
+
+    name = str(engine).strip().lower()
+    if name not in ENGINES:
+        raise InvalidArgumentError(f"unknown engine {engine!r}; expected one of: {', '.join(ENGINES)}")
+    return name
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def configure_spark(spark: Any) -> Any:
+    """Apply the runtime settings both engines agree on to an existing Spark session."""
+    for key, value in SPARK_RUNTIME_CONF.items():
+        spark.conf.set(key, value)
+    return spark
+
+
+def spark_session(app_name: str = "ecomlake", master: str = "local[*]") -> Any:
+    """A local Spark session configured like the Glue jobs' (see ``SPARK_RUNTIME_CONF``)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name).master(master)
+    for key, value in {**SPARK_LOCAL_CONF, **SPARK_RUNTIME_CONF}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return configure_spark(spark)
+
+
+def duckdb_session(conn: duckdb.DuckDBPyConnection | None = None) -> Any:
+    """A sqlframe session over an in-memory DuckDB database (or the connection given)."""
+    import duckdb
+    from sqlframe.base.session import _BaseSession
+    from sqlframe.duckdb import DuckDBSession
+
+    connection = conn if conn is not None else duckdb.connect()
+    # Zone-less timestamps everywhere; UTC only matters for functions that consult it.
+    connection.execute("SET TimeZone = 'UTC'")
+    # sqlframe sessions are process-wide singletons: DuckDBSession(conn=...) would hand back
+    # an earlier session still bound to its old connection. Build a fresh one instead, and
+    # make it the active session, which sqlframe's functions consult for the SQL dialect.
+    session = object.__new__(DuckDBSession)
+    session.__init__(conn=connection)
+    _BaseSession._instance = session
+    return session
+
+
+def new_session(engine: str, app_name: str = "ecomlake") -> Any:
+    """A fresh session for ``engine`` ("duckdb" or "spark")."""
+    if check_engine(engine) == "spark":
+        return spark_session(app_name=app_name)
+    return duckdb_session()
+
+
+def is_sqlframe(obj: Any) -> bool:
+    """True for sqlframe sessions, DataFrames and columns; False for real PySpark ones."""
+    return type(obj).__module__.startswith("sqlframe")
+
+
+def engine_of(obj: Any) -> str:
+    """ "duckdb" or "spark" for a session or DataFrame."""
+    return "duckdb" if is_sqlframe(obj) else "spark"
+
+
+def duckdb_connection(session_or_df: Any) -> duckdb.DuckDBPyConnection:
+    """The DuckDB connection behind a sqlframe session or DataFrame."""
+    session = getattr(session_or_df, "session", session_or_df)
+    return session._conn
+
+
+def session_of(df: Any) -> Any:
+    """The session a DataFrame belongs to (``sparkSession`` in PySpark, ``session`` in sqlframe)."""
+    return df.session if is_sqlframe(df) else df.sparkSession
+
+
+# --------------------------------------------------------------------------- the API per engine
+
+
+@dataclass(frozen=True)
+class Api:
+    """The PySpark-shaped modules of one engine: ``F, T, Window = api(df)``."""
+
+    F: ModuleType
+    T: ModuleType
+    Window: Any
+
+    def __iter__(self):
+        return iter((self.F, self.T, self.Window))
+
+
+def api(obj: Any) -> Api:
+    """Functions, types and Window for the engine a DataFrame (or session) belongs to."""
+    if is_sqlframe(obj):
+        import sqlframe.duckdb.functions as F
+        import sqlframe.duckdb.types as T
+        from sqlframe.duckdb import Window
+
+        return Api(F, T, Window)
+    import pyspark.sql.functions as F
+    import pyspark.sql.types as T
+    from pyspark.sql import Window
+
+    return Api(F, T, Window)
+
+
+# --------------------------------------------------------------------------- types from the schemas
+
+
+def spark_type(type_: str, T: ModuleType) -> Any:
+    """The DataType (of module ``T``) for a Glue/Athena DDL type from ``ecomlake.schemas``."""
+    if type_.startswith("decimal"):
+        precision, scale = schemas.decimal_precision(type_)
+        return T.DecimalType(precision, scale)
+    simple = {
+        "string": T.StringType,
+        "int": T.IntegerType,
+        "bigint": T.LongType,
+        "double": T.DoubleType,
+        "boolean": T.BooleanType,
+        "date": T.DateType,
+        # Zone-less on both engines (see the module docstring).
+        "timestamp": getattr(T, "TimestampNTZType", T.TimestampType),
+    }
+    try:
+        return simple[type_]()
+    except KeyError:
+        raise ValueError(f"no Spark type for {type_!r}") from None
+
+
+def struct_type(columns: tuple[schemas.Column, ...] | list[schemas.Column], T: ModuleType) -> Any:
+    """A StructType for schema columns, nullability included."""
+    return T.StructType([T.StructField(c.name, spark_type(c.type, T), c.nullable) for c in columns])
+
+
+def string_struct(names: tuple[str, ...] | list[str], T: ModuleType) -> Any:
+    """All-string StructType: how raw files are read, so no value is lost to a cast."""
+    return T.StructType([T.StructField(n, T.StringType(), True) for n in names])
+
+
+def cast_type(type_: str) -> str:
+    """Type name for ``Column.cast`` from a schema (Glue DDL) type.
+
+    ``timestamp`` becomes ``timestamp_ntz``: sqlframe maps a plain ``timestamp`` cast to
+    DuckDB's ``TIMESTAMPTZ``, while both engines read ``timestamp_ntz`` as zone-less.
+    """
+    return "timestamp_ntz" if type_ == "timestamp" else type_

@@ -1,0 +1,20 @@
+"""Glue job ``transaction_etl``: raw transactions -> processed/transactions (+ quarantine).
+
+Parses and casts, validates, deduplicates and derives year, month and is_return.
+
+Thin by design: argument resolution, the session and the commit live in
+``ecomlake.etl.glue``; the transforms in ``ecomlake.etl.transforms``. Arguments
+(``ecomlake.contract.JobArg``): ``--JOB_NAME``, ``--dates`` (comma-separated
+YYYY-MM-DD), ``--raw_uri``, ``--processed_uri``, ``--curated_uri``,
+``--quarantine_uri``, ``--reports_uri``.
+"""
+
+from __future__ import annotations
+
+from ecomlake.contract import Job
+from ecomlake.etl.glue import main
+
+JOB = Job.TRANSACTION_ETL
+
+if __name__ == "__main__":
+    main(JOB)

@@ -1,0 +1,179 @@
+"""Row classification in columns gives the reasons of ecomlake.ingest.rules, row for row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from etl_helpers import raw_frame
+
+from ecomlake.contract import Dataset
+from ecomlake.etl import cleaning
+from ecomlake.etl.engines import api
+from ecomlake.ingest.rules import RowClassifier
+
+TXN = dict(
+    transaction_id="T1",
+    customer_id="C1",
+    product_id="P1",
+    quantity="2",
+    price="9.99",
+    total_amount="19.98",
+    transaction_date="2025-01-01",
+    status="completed",
+)
+CLICK = dict(
+    session_id="S1",
+    customer_id="C1",
+    event_type="page_view",
+    page="/",
+    timestamp="2025-01-01T10:00:00Z",
+    device="mobile",
+)
+REVIEW = dict(review_id="R1", product_id="P1", customer_id="C1", rating="5", review_text="ok", review_date="2025-01-01")
+PRODUCT = dict(product_id="P1", name="Mug", category="Home", brand="Acme", price="12.50", stock="3")
+
+
+def txn(**changes: Any) -> dict[str, Any]:
+    return {**TXN, **changes}
+
+
+# Each case: (dataset, rows). Rows are classified together, in order (duplicates need company).
+CASES: dict[str, tuple[Dataset, list[dict[str, Any]]]] = {
+    "transactions": (
+        Dataset.TRANSACTIONS,
+        [
+            txn(),
+            txn(transaction_id="T2", status="Completed"),  # enums are case-sensitive
+            txn(transaction_id="T3", quantity="two"),
+            txn(transaction_id="T4", price="9.999"),  # three decimals: not a plain money amount
+            txn(transaction_id="T5", transaction_date="2025-02-30"),
+            txn(transaction_id="T6", quantity="0", total_amount="0.00"),
+            txn(transaction_id="T7", total_amount="21.00"),
+            txn(customer_id="C2"),  # T1 again: a duplicate of the first row
+            txn(transaction_id="  T8\u00a0", quantity=" 2\t"),  # str.strip() whitespace is trimmed
+            txn(transaction_id="T9", customer_id="   "),  # blank is missing
+            txn(transaction_id="T10", quantity="99999999999999"),
+            txn(transaction_id="T11", price="123456789.00"),
+            txn(transaction_id="T12", price="1e3"),
+            txn(transaction_id="T13", total_amount="19.99", transaction_date="2024-02-29"),  # within a cent, leap day
+            txn(transaction_id="T14", transaction_date="2023-02-29"),
+            txn(transaction_id="T15", quantity="-2"),
+            {"transaction_id": "T16"},
+            txn(transaction_id="T7"),  # T7's first row was bad, so this one claims the key
+            txn(transaction_id="T17", status="pending"),
+            txn(transaction_id="T18", price="0000000000000000012.50", total_amount="25.00"),
+            txn(transaction_id="T19", price="+9.99"),
+            {"_error": "expected 8 fields (the header's), found 9"},
+        ],
+    ),
+    "clickstream": (
+        Dataset.CLICKSTREAM,
+        [
+            dict(CLICK),
+            {**CLICK, "timestamp": "2025-01-01 10:00:00"},  # the same instant: duplicate key
+            {**CLICK, "timestamp": "2025-01-01T10:00:00.250+00:00"},
+            {**CLICK, "timestamp": "2025-01-01T25:00:00Z"},
+            {**CLICK, "timestamp": "2025-01-01T10:00:00+02:00"},  # only UTC is accepted
+            {**CLICK, "timestamp": "01/01/2025 10:00:00"},
+            {**CLICK, "device": "smart-tv", "timestamp": "2025-01-01T11:00:00Z"},
+            {**CLICK, "customer_id": None, "timestamp": "2025-01-01T12:00:00Z"},  # anonymous is fine
+            {**CLICK, "page": "", "timestamp": "2025-01-01T13:00:00Z"},
+        ],
+    ),
+    "reviews": (
+        Dataset.REVIEWS,
+        [
+            dict(REVIEW),
+            {**REVIEW, "review_id": "R2", "rating": "6"},
+            {**REVIEW, "review_id": "R3", "rating": "4.5"},
+            {**REVIEW, "review_id": "R4", "review_text": None},
+            {**REVIEW, "review_id": "R5", "review_date": "2025-13-01"},
+            {**REVIEW, "review_id": "R1"},
+        ],
+    ),
+    "products": (
+        Dataset.PRODUCTS,
+        [
+            dict(PRODUCT),
+            {**PRODUCT, "product_id": "P2", "price": "0.00"},
+            {**PRODUCT, "product_id": "P3", "stock": "-1"},
+            {**PRODUCT, "product_id": "P4", "price": "$12.50"},
+            {**PRODUCT, "product_id": "P5", "price": "12"},
+            {**PRODUCT, "product_id": None},
+        ],
+    ),
+}
+
+
+def expected_reasons(dataset: Dataset, rows: list[dict[str, Any]]) -> list[str | None]:
+    """What the validator's Python rules say, row by row."""
+    classifier = RowClassifier(dataset)
+    out = []
+    for row in rows:
+        if row.get("_error"):
+            out.append("malformed_record")
+            continue
+        fault = classifier.classify(row)
+        out.append(fault.reason.value if fault else None)
+    return out
+
+
+def classified(session: Any, dataset: Dataset, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    out = cleaning.explain(cleaning.classify(raw_frame(session, dataset, rows), dataset), dataset)
+    return {r["_line"]: r.asDict() for r in out.collect()}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_reasons_match_the_python_rules_on_duckdb(duck: Any, case: str) -> None:
+    dataset, rows = CASES[case]
+    got = classified(duck, dataset, rows)
+    expected = expected_reasons(dataset, rows)
+    assert [got[i + 2]["_reason"] for i in range(len(rows))] == expected
+    # Every case above exercises good and bad rows, so a rule that never fires cannot pass.
+    assert None in expected
+    assert len(set(expected)) > 2
+
+
+def test_details_name_the_column_and_the_value(duck: Any) -> None:
+    dataset, rows = CASES["transactions"]
+    got = classified(duck, dataset, rows)
+    assert got[4]["_detail"] == "quantity: not a whole number (found 'two')"
+    assert got[8]["_detail"] == "total_amount: 21.00 but quantity x price = 19.98"
+    assert got[9]["_detail"] == "(transaction_id) seen earlier: T1"
+    assert got[23]["_detail"] == "record does not parse: expected 8 fields (the header's), found 9"
+    assert got[2]["_detail"] is None
+
+
+def test_normalised_text_is_trimmed_and_typed_values_cast(duck: Any) -> None:
+    dataset, rows = CASES["transactions"]
+    out = cleaning.classify(raw_frame(duck, dataset, rows), dataset)
+    F = api(out).F
+    good = out.where(F.col("_reason").isNull()).select(*cleaning.typed_columns(out, dataset))
+    by_id = {r["transaction_id"]: r for r in good.collect()}
+    assert sorted(by_id) == ["T1", "T13", "T18", "T7", "T8"]
+    assert by_id["T8"]["quantity"] == 2
+    assert float(by_id["T18"]["price"]) == 12.5
+    assert str(by_id["T13"]["transaction_date"]) == "2024-02-29"
+
+
+def test_quarantine_keeps_the_original_text(duck: Any) -> None:
+    dataset, rows = CASES["transactions"]
+    out = cleaning.explain(cleaning.classify(raw_frame(duck, dataset, rows), dataset), dataset)
+    F = api(out).F
+    bad = out.where(F.col("_reason").isNotNull()).select(*cleaning.quarantine_columns(out, dataset))
+    assert bad.columns == [*TXN, "_reason", "_detail", "_line", "_file"]
+    padded = next(r for r in bad.collect() if r["transaction_id"] == "T9")
+    assert padded["customer_id"] == "   "
+
+
+def test_whitespace_set_is_what_str_strip_removes() -> None:
+    every_space = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+    assert set(cleaning.WHITESPACE) == set(every_space)
+
+
+@pytest.mark.spark
+def test_reasons_match_the_python_rules_on_spark(spark: Any) -> None:
+    for dataset, rows in CASES.values():
+        got = classified(spark, dataset, rows)
+        assert [got[i + 2]["_reason"] for i in range(len(rows))] == expected_reasons(dataset, rows), dataset

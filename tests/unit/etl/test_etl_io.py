@@ -1,0 +1,182 @@
+"""Readers keep every record with its exact line; the writer replaces exactly the dates it writes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from ecomlake.contract import Dataset
+from ecomlake.etl import io
+from ecomlake.etl.engines import api
+from ecomlake.ingest.formats import decode, read_records
+
+HEADER = "transaction_id,customer_id,product_id,quantity,price,total_amount,transaction_date,status\n"
+GOOD = "T{n},C1,P1,1,2.50,2.50,2025-01-01,completed\n"
+
+
+def put(lake: Path, dataset: str, day: str, name: str, data: bytes) -> io.RawFile:
+    path = lake / "raw" / dataset / f"date={day}" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return io.RawFile(Dataset(dataset), day, f"raw/{dataset}/date={day}/{name}")
+
+
+def read(session: Any, lake: Path, dataset: str, files: list[io.RawFile]) -> list[dict[str, Any]]:
+    df = io.read_raw(session, io.LakeIO.local(lake), dataset, files)
+    return sorted((r.asDict() for r in df.collect()), key=lambda r: (r["_file"], r["_line"]))
+
+
+def validator_view(data: bytes, name: str, fmt: str) -> list[tuple[int, str | None, str | None]]:
+    """(line, first column, error) of every record, as the validator's parser reads the file."""
+    source = read_records(decode(data, name, max_bytes=1 << 30).text, fmt)
+    return [(r.line, next(iter(r.values.values()), None), r.error) for r in source.records]
+
+
+CSV_CASES = {
+    "plain": HEADER + "".join(GOOD.format(n=i) for i in range(5)),
+    "malformed rows": HEADER
+    + GOOD.format(n=1)
+    + "T2,C1,P1,1,2,50,2.50,2025-01-01,completed\n"  # decimal comma: one field too many
+    + GOOD.format(n=3)
+    + "T4,C1\n"
+    + GOOD.format(n=5),
+    "quoted newline and blank line": HEADER
+    + GOOD.format(n=1)
+    + 'T2,"C1\nC2",P1,1,2.50,2.50,2025-01-01,completed\n'
+    + "\n"
+    + GOOD.format(n=3),
+    "crlf and bom": "\ufeff" + (HEADER + GOOD.format(n=1) + GOOD.format(n=2)).replace("\n", "\r\n"),
+    "extra column": HEADER.replace("status\n", "status,note\n") + "T1,C1,P1,1,2.50,2.50,2025-01-01,completed,hi\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CSV_CASES))
+def test_csv_records_and_lines_match_the_validator(duck: Any, lake: Path, case: str) -> None:
+    data = CSV_CASES[case].encode()
+    files = [put(lake, "transactions", "2025-01-01", "transactions.csv", data)]
+    got = [(r["_line"], r["transaction_id"], r["_error"]) for r in read(duck, lake, "transactions", files)]
+    assert got == validator_view(data, "transactions.csv", "csv")
+    assert got, "no records read"
+
+
+def test_gzip_csv_reads_like_plain(duck: Any, lake: Path) -> None:
+    text = CSV_CASES["malformed rows"].encode()
+    files = [
+        put(lake, "transactions", "2025-01-01", "transactions.csv", text),
+        put(lake, "transactions", "2025-01-02", "transactions.csv.gz", gzip.compress(text)),
+    ]
+    rows = read(duck, lake, "transactions", files)
+    by_day = {}
+    for r in rows:
+        by_day.setdefault(r["date"], []).append((r["_line"], r["transaction_id"], r["_error"]))
+    assert by_day["2025-01-01"] == by_day["2025-01-02"]
+    assert len(by_day["2025-01-01"]) == 5
+
+
+def test_json_lines_keep_numbers_as_written_and_report_bad_lines(duck: Any, lake: Path) -> None:
+    lines = [
+        json.dumps({"product_id": "P1", "name": "a", "category": "c", "brand": "b", "price": "1.00", "stock": "1"}),
+        '{"product_id": "P2", "name": "a", "category": "c", "brand": "b", "price": 12.50, "stock": 3}',
+        "",
+        '{"product_id": "P3", "name": ',
+        "{'product_id': 'P4'}",
+        "[1, 2]",
+        '{"product_id": "P5", "name": null, "category": "c", "brand": "b", "price": "1", "stock": "1"}',
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    files = [put(lake, "products", "2025-01-01", "products.json", data)]
+    rows = read(duck, lake, "products", files)
+    assert [(r["_line"], r["product_id"], r["_error"]) for r in rows] == validator_view(data, "products.json", "json")
+    by_line = {r["_line"]: r for r in rows}
+    assert (by_line[2]["price"], by_line[2]["stock"]) == ("12.50", "3")  # as written, not 12.5
+    assert [by_line[n]["_error"] is not None for n in (4, 5, 6)] == [True, True, True]
+    assert by_line[7]["name"] is None
+
+
+def test_json_array_elements_carry_their_lines(duck: Any, lake: Path) -> None:
+    data = b'[\n  {"product_id": "P1", "price": 1.5},\n  {"product_id": "P2",\n   "price": 2}\n]\n'
+    files = [put(lake, "products", "2025-01-01", "products.json", data)]
+    rows = read(duck, lake, "products", files)
+    assert [(r["_line"], r["product_id"], r["price"]) for r in rows] == [(2, "P1", "1.5"), (3, "P2", "2")]
+
+
+def test_rejected_files_are_not_read(duck: Any, lake: Path) -> None:
+    put(lake, "transactions", "2025-01-01", "transactions.csv", CSV_CASES["plain"].encode())
+    put(lake, "transactions", "2025-01-01", "broken.csv", b"\x00\x01binary")
+    files = io.raw_files(io.LakeIO.local(lake), "transactions", ["2025-01-01"])
+    assert [f.name for f in files] == ["transactions.csv"]
+    assert (lake / "quarantine/transactions/date=2025-01-01/broken.csv.reason.json").is_file()
+
+
+# --------------------------------------------------------------------------- the writer
+
+
+def _frame(session: Any, rows: list[tuple[str, int]]) -> Any:
+    T = api(session).T
+    schema = T.StructType([T.StructField("date", T.StringType()), T.StructField("n", T.LongType())])
+    return session.createDataFrame(rows, schema)
+
+
+def _table(path: Path) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for part in sorted(path.glob("date=*")):
+        values = duckdb.sql(f"select n from read_parquet('{part}/*.parquet') order by n").fetchall()
+        out[part.name.split("=")[1]] = [v[0] for v in values]
+    return out
+
+
+def test_writer_replaces_exactly_the_dates_written(duck: Any, tmp_path: Path) -> None:
+    target = tmp_path / "processed" / "t"
+    io.write_partitioned(
+        _frame(duck, [("2025-01-01", 1), ("2025-01-02", 2), ("2025-01-03", 3)]),
+        target,
+        ["2025-01-01", "2025-01-02", "2025-01-03"],
+        order_by=("n",),
+    )
+    # Re-run of 01-02 and 01-03: 01-02 gets new rows, 01-03 has none now, 01-01 is not touched.
+    untouched = (target / "date=2025-01-01" / "part-0.parquet").stat().st_mtime_ns
+    io.write_partitioned(_frame(duck, [("2025-01-02", 20), ("2025-01-02", 21)]), target, ["2025-01-02", "2025-01-03"])
+    assert _table(target) == {"2025-01-01": [1], "2025-01-02": [20, 21]}
+    assert (target / "date=2025-01-01" / "part-0.parquet").stat().st_mtime_ns == untouched
+    assert sorted(p.name for p in (target / "date=2025-01-02").iterdir()) == ["part-0.parquet"]
+    assert not (tmp_path / "processed" / ".staging").exists()
+
+
+def test_writer_refuses_rows_outside_the_dates(duck: Any, tmp_path: Path) -> None:
+    target = tmp_path / "processed" / "t"
+    with pytest.raises(ValueError, match="outside the run"):
+        io.write_partitioned(_frame(duck, [("2025-01-05", 1)]), target, ["2025-01-01"])
+    assert not target.exists() or not any(target.glob("date=*"))
+
+
+def test_unpartitioned_table_is_replaced_whole(duck: Any, tmp_path: Path) -> None:
+    target = tmp_path / "curated" / "dim"
+    io.write_partitioned(_frame(duck, [("x", 1), ("x", 2)]), target, None)
+    io.write_partitioned(_frame(duck, [("x", 3)]), target, None)
+    assert [p.name for p in target.iterdir()] == ["part-0.parquet"]
+    assert duckdb.sql(f"select n from read_parquet('{target}/*.parquet')").fetchall() == [(3,)]
+
+
+def test_quarantine_file_is_replaced_and_whole_file_rejects_stay(duck: Any, lake: Path) -> None:
+    folder = lake / "quarantine" / "transactions" / "date=2025-01-01"
+    folder.mkdir(parents=True)
+    (folder / "bad.csv.reason.json").write_text("{}")
+    T = api(duck).T
+    schema = T.StructType(
+        [
+            T.StructField("_line", T.LongType()),
+            T.StructField("_file", T.StringType()),
+            T.StructField("date", T.StringType()),
+        ]
+    )
+    lake_io = io.LakeIO.local(lake)
+    io.write_quarantine(duck.createDataFrame([(3, "f", "2025-01-01")], schema), lake_io, "transactions", ["2025-01-01"])
+    assert sorted(p.name for p in folder.iterdir()) == ["bad.csv.reason.json", "rows.parquet"]
+    # A re-run with no bad rows removes rows.parquet and leaves the reason file.
+    io.write_quarantine(duck.createDataFrame([], schema), lake_io, "transactions", ["2025-01-01"])
+    assert sorted(p.name for p in folder.iterdir()) == ["bad.csv.reason.json"]
