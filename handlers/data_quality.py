@@ -6,7 +6,7 @@ snapshots up to the date, run summaries, quarantine and validation reports) are 
 from the zone buckets into a temporary directory laid out like the local lake, the local
 catalog is opened on it and the checks run there. One implementation, exercised by the
 local pipeline and the unit tests alike; the cost is a copy sized by one day of data,
-which fits Lambda's ephemeral storage at this lake's volumes (see docs/readme/dq.md).
+which fits Lambda's ephemeral storage at this lake's volumes (see docs/data-quality.md).
 
 Then: the JSON + HTML report is written to the reports bucket, metrics go to CloudWatch
 (``contract.METRICS_NAMESPACE``; dimensions Stage / Dataset / Check), an SNS alert goes to

@@ -381,7 +381,7 @@ def is_curated(table: str) -> bool:
 def rules_markdown(rules: Iterable[Rule] = RULES) -> str:
     """Every rule as Markdown tables, one per table, rules of one kind and severity on one line.
 
-    docs/readme/dq.md embeds this output (a test keeps the two identical).
+    docs/data-quality.md embeds this output (a test keeps the two identical).
     """
     by_table: dict[str, dict[tuple[Kind, Severity], list[Rule]]] = {}
     for rule in rules:

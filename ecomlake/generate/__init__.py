@@ -3,7 +3,7 @@
 ``generate(out_dir, ...)`` writes the four sources of the seed, one partition per day,
 in their raw formats (transactions.csv, products.json, clickstream.json, reviews.csv),
 optionally with injected faults, and a ``manifest.json`` that counts every row and
-every fault. See ``docs/readme/generate.md`` for the data model and the fault kinds.
+every fault. See ``docs/generator.md`` for the data model and the fault kinds.
 
 Modules: ``config`` (parameters, ids, random streams), ``calendar``, ``customers``,
 ``products``, ``transactions``, ``clickstream``, ``reviews`` (the entities), ``faults``

@@ -1,4 +1,4 @@
-"""docs/readme/dq.md lists every rule, as generated from the rules themselves."""
+"""docs/data-quality.md lists every rule, as generated from the rules themselves."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ecomlake.dq.rules import RULES, Kind, rules_markdown
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "readme" / "dq.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "data-quality.md"
 
 
 def test_the_rule_list_in_the_docs_is_the_generated_one():

@@ -24,7 +24,7 @@ from ecomlake.pipeline import PIPELINE, Input, PipelineFunction
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 VALIDATOR = REPO_ROOT / "node_modules" / ".bin" / "asl-validator"
-DOCS = REPO_ROOT / "docs" / "readme" / "orchestration.md"
+DOCS = REPO_ROOT / "docs" / "orchestration.md"
 
 GLUE_SYNC = "arn:aws:states:::glue:startJobRun.sync"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
@@ -233,5 +233,5 @@ def test_mermaid_shows_every_state_and_the_failure_edges(asl):
 def test_readme_section_carries_the_current_diagram():
     chart = mermaid(definition(PipelineResources.placeholders("dev")))
     assert f"```mermaid\n{chart}```" in DOCS.read_text(encoding="utf-8"), (
-        "docs/readme/orchestration.md is stale: paste the output of `ecomlake asl --mermaid`"
+        "docs/orchestration.md is stale: paste the output of `ecomlake asl --mermaid`"
     )
