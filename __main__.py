@@ -6,7 +6,7 @@ Order (each component receives what the earlier ones created, nothing is looked 
       -> Etl (Glue jobs) -> Analytics (Athena) -> Dashboard (site, CDN, API, refresh)
       -> Orchestration (ingestion functions, rules, state machine) -> Observability (alarms)
 
-Run with ``pulumi preview`` / ``pulumi up`` from the repository root (see docs/readme/infra.md).
+Run with ``pulumi preview`` / ``pulumi up`` from the repository root (see docs/infrastructure.md).
 Before deploying, build the Lambda dependency layers (the error message says how if missing).
 """
 

@@ -93,6 +93,35 @@ def log_streams_arn(group_arn: str) -> str:
     return f"{group_arn}:log-stream:*"
 
 
+def topic_arn(partition: str, region: str, account_id: str, name: str) -> str:
+    return f"arn:{partition}:sns:{region}:{account_id}:{name}"
+
+
+def event_rule_arn(partition: str, region: str, account_id: str, name: str) -> str:
+    """ARN of a rule on the account's default event bus."""
+    return f"arn:{partition}:events:{region}:{account_id}:rule/{name}"
+
+
+def state_machine_executions_arns(partition: str, region: str, account_id: str, state_machine_name: str) -> list[str]:
+    """Every execution of one state machine: the resources ``states:DescribeExecution`` checks.
+
+    The first form is what a STANDARD machine's executions are. The service authorization
+    reference lists the express form as a second required resource type of the action, so
+    it is named too (it matches no execution of a STANDARD machine, and policy linters
+    such as parliament expect both).
+    """
+    states = f"arn:{partition}:states:{region}:{account_id}"
+    return [f"{states}:execution:{state_machine_name}:*", f"{states}:express:{state_machine_name}:*:*"]
+
+
+def arn_scope(arn: str) -> tuple[str, str, str]:
+    """``(partition, region, account)`` of an ARN, to name a sibling resource in the same place."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn" or not all(parts[1:3]):
+        raise ValueError(f"not an ARN: {arn!r}")
+    return parts[1], parts[3], parts[4]
+
+
 def root_principal(partition: str, account_id: str) -> dict[str, str]:
     return {"AWS": f"arn:{partition}:iam::{account_id}:root"}
 
@@ -185,15 +214,17 @@ def key_admin(partition: str, account_id: str) -> Statement:
     return statement("AccountAdministersKey", ["kms:*"], "*", principal=root_principal(partition, account_id))
 
 
-def lake_key_policy(partition: str, region: str, account_id: str) -> Document:
+def lake_key_policy(partition: str, region: str, account_id: str, *, alerts_topic_arn: str | None = None) -> Document:
     """Key policy of the lake's KMS key.
 
-    Besides the account, two AWS services use the key on their own behalf:
+    Besides the account, AWS services use the key on their own behalf:
     CloudWatch Logs (encrypted log groups: Lambda, Step Functions, Glue) -- limited by the
-    encryption context to this account's log groups in this region -- and CloudWatch
-    alarms, which publish to the KMS-encrypted SNS alerts topic.
+    encryption context to this account's log groups in this region --, CloudWatch
+    alarms, which publish to the KMS-encrypted SNS alerts topic, and (with
+    ``alerts_topic_arn``) EventBridge, which delivers "Raw File Rejected" events to it.
     """
     logs_arns = f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
+    extra = [eventbridge_topic_key_use(alerts_topic_arn)] if alerts_topic_arn else []
     return document(
         key_admin(partition, account_id),
         statement(
@@ -218,6 +249,28 @@ def lake_key_policy(partition: str, region: str, account_id: str) -> Document:
             "*",
             principal=service_principal("cloudwatch.amazonaws.com"),
         ),
+        *extra,
+    )
+
+
+def eventbridge_topic_key_use(topic_arn_: str) -> Statement:
+    """Key-policy grant letting EventBridge publish to one KMS-encrypted SNS topic.
+
+    SNS asks KMS for the topic's data key on the publisher's behalf, so the publishing
+    service needs ``kms:GenerateDataKey*`` and ``kms:Decrypt`` on the key. The grant is
+    pinned with the encryption context SNS puts on every such request (the topic's ARN):
+    EventBridge may use the key for this topic's messages and nothing else the key
+    protects. ``aws:SourceArn``/``aws:SourceAccount`` are not used here: AWS does not
+    document them in the KMS request of an EventBridge delivery to a topic, and a
+    condition on an absent key fails closed -- every alert would be dropped. Which rules
+    may publish at all is decided by the topic policy (see :func:`topic_policy`).
+    """
+    return statement(
+        "EventBridgePublishToEncryptedTopic",
+        ["kms:GenerateDataKey*", "kms:Decrypt"],
+        "*",
+        principal=service_principal("events.amazonaws.com"),
+        conditions={"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topic_arn_}},
     )
 
 
@@ -236,9 +289,23 @@ def site_key_policy(partition: str, account_id: str, distribution_arn: str) -> D
 
 
 def topic_policy(
-    topic_arn: str, account_id: str, publishers: Iterable[str] = ("cloudwatch.amazonaws.com",)
+    topic_arn: str,
+    account_id: str,
+    publishers: Iterable[str] = ("cloudwatch.amazonaws.com",),
+    *,
+    event_rule_arns: Sequence[str] = (),
 ) -> Document:
-    """SNS topic policy: this account's CloudWatch alarms may publish; no plain-HTTP publishing."""
+    """SNS topic policy: this account's CloudWatch alarms may publish, and so may EventBridge
+    for exactly ``event_rule_arns`` (``aws:SourceArn``); no plain-HTTP publishing."""
+    rules = [
+        statement(
+            "AllowEventRulePublishing",
+            ["sns:Publish"],
+            [topic_arn],
+            principal=service_principal("events.amazonaws.com"),
+            conditions={"ArnEquals": {"aws:SourceArn": sorted(event_rule_arns)}},
+        )
+    ]
     return document(
         statement(
             "AllowAlarmPublishing",
@@ -247,6 +314,7 @@ def topic_policy(
             principal={"Service": sorted(publishers)},
             conditions={"StringEquals": {"aws:SourceAccount": account_id}},
         ),
+        *(rules if event_rule_arns else []),
         statement(
             "DenyInsecureTransport",
             ["sns:Publish"],
@@ -349,6 +417,42 @@ def sqs_send(sid: str, queue_arns: Sequence[str]) -> Statement:
 
 def sns_publish(sid: str, topic_arn: str) -> Statement:
     return statement(sid, ["sns:Publish"], [topic_arn])
+
+
+def router_statements(
+    *,
+    state_machine_arn: str,
+    executions_arns: Sequence[str],
+    raw_bucket_arn: str,
+    raw_prefix: str,
+    reports_bucket_arn: str,
+    reports_prefix: str,
+    key_arn: str,
+) -> list[Statement]:
+    """The file router (handlers/file_router.py): start the pipeline once a date is complete.
+
+    - start this state machine, and look at its executions first (a running execution
+      answers a repeated identical start with success, so "already started" is read, not
+      inferred);
+    - list the raw partitions (``raw_prefix``; raw objects themselves are never read);
+    - read the validator's reports. ``s3:ListBucket`` on the reports bucket is not for
+      listing: without it S3 answers a report that does not exist yet with 403, not 404.
+      That check carries no ``s3:prefix``, so the grant cannot be narrowed by prefix;
+    - decrypt with the lake key (the buckets are SSE-KMS encrypted).
+    """
+    return [
+        statement("StartPipeline", ["states:StartExecution"], [state_machine_arn]),
+        statement("DescribePipelineExecutions", ["states:DescribeExecution"], executions_arns),
+        statement(
+            "ListRawPartitions",
+            ["s3:ListBucket"],
+            [raw_bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{raw_prefix.strip('/')}/*"]}},
+        ),
+        statement("ListReportsBucket", ["s3:ListBucket"], [reports_bucket_arn]),
+        statement("ReadValidationReports", ["s3:GetObject"], [f"{reports_bucket_arn}/{reports_prefix.strip('/')}/*"]),
+        kms_use("DecryptLakeKey", key_arn, write=False),
+    ]
 
 
 # --------------------------------------------------------------------------- role policies

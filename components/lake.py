@@ -78,12 +78,23 @@ class DataLake(pulumi.ComponentResource):
         super().__init__("ecomlake:index:DataLake", name, None, opts)
         s = args.settings
 
+        # The alerts topic is encrypted with this key, so the key exists first and its policy
+        # names the topic by its (deterministic) ARN: a reference would be a cycle.
+        alerts_topic = iam.topic_arn(
+            args.partition,
+            args.region,
+            args.account_id,
+            naming.resource_name(args.project, args.stage, naming.ALERTS_TOPIC),
+        )
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"{args.project} {args.stage}: lake data, logs and alerts",
             enable_key_rotation=True,
             deletion_window_in_days=s.kms_deletion_window_days,
-            policy=json.dumps(iam.lake_key_policy(args.partition, args.region, args.account_id), sort_keys=True),
+            policy=json.dumps(
+                iam.lake_key_policy(args.partition, args.region, args.account_id, alerts_topic_arn=alerts_topic),
+                sort_keys=True,
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         aws.kms.Alias(

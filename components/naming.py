@@ -22,6 +22,11 @@ _RESERVED_BUCKET_PREFIXES: Final = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_BUCKET_SUFFIXES: Final = ("-s3alias", "--ol-s3", "--x-s3", ".mrap", "--table-s3")
 
 MAX_BUCKET_NAME: Final = 63
+# Purposes of the resources some policy names before they exist (the KMS key policy is
+# written before the alerts topic it grants, and the topic policy before the rule that
+# publishes to it): the creator and the policy both build the name from these.
+ALERTS_TOPIC: Final = "alerts"
+FILE_REJECTED_RULE: Final = "raw-file-rejected"
 # Lambda function and IAM role names allow 64 characters; SQS and SNS 80; keep the stricter one.
 MAX_RESOURCE_NAME: Final = 64
 

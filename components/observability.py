@@ -6,6 +6,13 @@ and the functions. ``Alerts`` is created first (topic, policy, subscriptions) an
 ``Observability`` last, with the real names and ARNs of what it watches -- no name is
 guessed.
 
+Two grants name a resource before it exists, by its deterministic name
+(``components.naming``), because a reference would be a cycle: the lake key's policy lets
+EventBridge use the key for the alerts topic (the topic is encrypted with that key), and
+the topic policy lets EventBridge publish for the "Raw File Rejected" rule, which
+Orchestration creates later with the same name (it targets the topic, so it comes after).
+The rule is the topic's sibling: same partition, region and account, read off the topic's ARN.
+
 Alarms (all notify the topic on ALARM and on OK):
 - pipeline: state machine ``ExecutionsFailed`` / ``ExecutionsTimedOut`` >= 1 in 5 minutes;
 - functions: Lambda ``Errors`` >= the stack's threshold in 5 minutes, per function;
@@ -44,7 +51,8 @@ class AlertsArgs:
 
 
 class Alerts(pulumi.ComponentResource):
-    """KMS-encrypted SNS topic, its policy, and the email / HTTPS subscriptions from config."""
+    """KMS-encrypted SNS topic, its policy (alarms; the rejected-files rule), and the email /
+    HTTPS subscriptions from config."""
 
     topic: aws.sns.Topic
 
@@ -53,15 +61,23 @@ class Alerts(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.topic = aws.sns.Topic(
             f"{name}-topic",
-            name=naming.resource_name(args.project, args.stage, "alerts"),
+            name=naming.resource_name(args.project, args.stage, naming.ALERTS_TOPIC),
             display_name=f"{args.project} {args.stage} alerts",
             kms_master_key_id=args.kms_key_arn,
             opts=child,
         )
+        rejected_rule = naming.resource_name(args.project, args.stage, naming.FILE_REJECTED_RULE)
         aws.sns.TopicPolicy(
             f"{name}-topic-policy",
             arn=self.topic.arn,
-            policy=self.topic.arn.apply(lambda arn: json.dumps(iam.topic_policy(arn, args.account_id), sort_keys=True)),
+            policy=self.topic.arn.apply(
+                lambda arn: json.dumps(
+                    iam.topic_policy(
+                        arn, args.account_id, event_rule_arns=[iam.event_rule_arn(*iam.arn_scope(arn), rejected_rule)]
+                    ),
+                    sort_keys=True,
+                )
+            ),
             opts=child,
         )
         s = args.settings

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final, Protocol
 
-from ecomlake.contract import PROJECT
+from ecomlake.contract import DATASETS, PROJECT, parse_dataset
+from ecomlake.exceptions import UnknownDatasetError
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192)
@@ -75,6 +76,9 @@ class FunctionSettings:
     pandas_layer_arn: str  # AWS SDK for pandas managed layer (awswrangler, pandas, pyarrow) for the API
     max_file_bytes: int
     log_level: str
+    # Datasets a date needs before the router starts it (ECOMLAKE_REQUIRED_DATASETS);
+    # empty: the variable is not set and the router requires all of them.
+    required_datasets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,7 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
         pandas_layer_arn=pandas_layer,
         max_file_bytes=r.integer("maxFileBytes", minimum=1),
         log_level=r.choice("logLevel", LOG_LEVELS),
+        required_datasets=_required_datasets(r),
     )
 
     projection_start = r.text("partitionProjectionStart")
@@ -261,6 +266,25 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
         ),
         default_tags=_tags(default_tags),
     )
+
+
+def _required_datasets(r: _Reader) -> tuple[str, ...]:
+    """Optional ``requiredDatasets``: a comma list of dataset names, in ``contract.DATASETS`` order.
+
+    Checked here as the router checks ``ECOMLAKE_REQUIRED_DATASETS``, so a typo fails the
+    preview instead of every router invocation.
+    """
+    raw = r.optional_text("requiredDatasets")
+    if raw is None:
+        return ()
+    names = [part.strip() for part in raw.split(",") if part.strip()]
+    try:
+        chosen = {parse_dataset(name) for name in names}
+    except UnknownDatasetError as err:
+        raise r.error("requiredDatasets", str(err)) from None
+    if not chosen:
+        raise r.error("requiredDatasets", f"names no dataset: {raw!r}")
+    return tuple(str(ds) for ds in DATASETS if ds in chosen)
 
 
 def _tags(value: Any) -> dict[str, str]:

@@ -7,6 +7,7 @@ receive them) and checks it against the stack file, the contract and the schemas
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,12 @@ from components.dashboard import CONTENT_SECURITY_POLICY, MIN_TLS_CUSTOM_DOMAIN
 from components.lake import BUCKET_ZONES
 from components.naming import slug
 from components.observability import freshness_tables
+from components.orchestration import REJECTED_ALERT_PATHS
 from ecomlake import asl, schemas
 from ecomlake.contract import (
+    DATASETS,
     EVENT_FILE_ACCEPTED,
+    EVENT_FILE_REJECTED,
     EVENT_SOURCE,
     METRICS_NAMESPACE,
     PARTITION_KEY,
@@ -37,6 +41,8 @@ from ecomlake.contract import (
     Zone,
     glue_database,
 )
+from ecomlake.ingest.events import file_event
+from ecomlake.ingest.report import Rejection, ValidationReport
 from ecomlake.pipeline import PIPELINE, PipelineFunction
 
 pytestmark = [
@@ -491,6 +497,243 @@ def test_eventbridge_rules_route_raw_files(run: ProgramRun) -> None:
     assert sorted(p["function"] for p in perms) == [f"ecomlake-{run.stack}-router", f"ecomlake-{run.stack}-validator"]
 
 
+ROLE_BASE_SIDS = {"WriteOwnLogs", "SendToOwnDeadLetterQueue", "XRayTraces"}  # every function's own
+
+
+def own_statements(run: ProgramRun, purpose: str) -> dict[str, dict[str, Any]]:
+    """A function role's statements beyond the ones every function gets, by Sid."""
+    doc = role_policy(run, f"ecomlake-{run.stack}-{purpose}")
+    by_sid = {st["Sid"]: st for st in statements(doc)}
+    assert set(by_sid) >= ROLE_BASE_SIDS
+    return {sid: st for sid, st in by_sid.items() if sid not in ROLE_BASE_SIDS}
+
+
+def test_router_role_is_exactly_what_the_handler_needs(run: ProgramRun) -> None:
+    """handlers/file_router.py: start + describe executions, list raw/reports, read reports, decrypt."""
+    machine = f"ecomlake-{run.stack}-pipeline"
+    raw, reports = (f"arn:aws:s3:::{bucket_name(run, z)}" for z in (Zone.RAW, Zone.REPORTS))
+    assert own_statements(run, "router") == {
+        "StartPipeline": {
+            "Sid": "StartPipeline",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": run.outputs["stateMachineArn"],
+        },
+        "DescribePipelineExecutions": {
+            "Sid": "DescribePipelineExecutions",
+            "Effect": "Allow",
+            "Action": "states:DescribeExecution",
+            "Resource": [
+                f"arn:aws:states:us-east-1:{ACCOUNT}:execution:{machine}:*",
+                f"arn:aws:states:us-east-1:{ACCOUNT}:express:{machine}:*:*",
+            ],
+        },
+        "ListRawPartitions": {
+            "Sid": "ListRawPartitions",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": raw,
+            "Condition": {"StringLike": {"s3:prefix": ["raw/*"]}},
+        },
+        "ListReportsBucket": {
+            "Sid": "ListReportsBucket",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": reports,
+        },
+        "ReadValidationReports": {
+            "Sid": "ReadValidationReports",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{reports}/_reports/validation/*",
+        },
+        "DecryptLakeKey": {
+            "Sid": "DecryptLakeKey",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": run.outputs["kmsKeyArn"],
+        },
+    }
+    # The execution ARNs are the ones the state machine really has.
+    assert run.outputs["stateMachineArn"].endswith(f":stateMachine:{machine}")
+
+
+def test_router_environment(run: ProgramRun) -> None:
+    env = function(run, "router").inputs["environment"]["variables"]
+    assert env[EnvVar.STATE_MACHINE_ARN] == run.outputs["stateMachineArn"]
+    assert env[EnvVar.REPORTS_BUCKET] == bucket_name(run, Zone.REPORTS)
+    assert env[EnvVar.RAW_BUCKET] == bucket_name(run, Zone.RAW)
+    # Neither stack file sets requiredDatasets: the router requires every dataset.
+    assert "ecomlake:requiredDatasets" not in run.config
+    assert EnvVar.REQUIRED_DATASETS not in env
+
+
+def test_required_datasets_setting_reaches_the_router(layers_dir: Path) -> None:
+    run = run_program("dev", layers_dir, overrides={"ecomlake:requiredDatasets": " reviews,transactions "})
+    env = function(run, "router").inputs["environment"]["variables"]
+    # Normalised to contract order, so the router parses it as the stack meant.
+    assert env[EnvVar.REQUIRED_DATASETS] == "transactions,reviews"
+    assert [d for d in DATASETS if d in env[EnvVar.REQUIRED_DATASETS].split(",")] == ["transactions", "reviews"]
+    for purpose in ("validator", "data-quality"):
+        assert EnvVar.REQUIRED_DATASETS not in function(run, purpose).inputs["environment"]["variables"]
+
+
+def test_validator_role_and_environment(run: ProgramRun) -> None:
+    """handlers/file_validator.py as docs/ingestion.md wires it."""
+    own = own_statements(run, "validator")
+    assert own["AnnounceFiles"] == {
+        "Sid": "AnnounceFiles",
+        "Effect": "Allow",
+        "Action": "events:PutEvents",
+        "Resource": f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/default",
+    }
+    raw, quarantine, reports = (
+        f"arn:aws:s3:::{bucket_name(run, z)}" for z in (Zone.RAW, Zone.QUARANTINE, Zone.REPORTS)
+    )
+    assert own["ReadRawObjects"]["Resource"] == f"{raw}/*"
+    assert own["ReadRawObjects"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert own["ReadRawList"]["Resource"] == raw  # re-validating a partition lists it
+    assert "s3:PutObject" in own["QuarantineObjects"]["Action"]
+    assert own["QuarantineObjects"]["Resource"] == f"{quarantine}/quarantine*"
+    assert "s3:PutObject" in own["ValidationReportsObjects"]["Action"]
+    assert own["ValidationReportsObjects"]["Resource"] == f"{reports}/_reports/validation*"
+    # Copying a file between SSE-KMS buckets decrypts the source and encrypts the copy.
+    assert own["UseLakeKey"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert own["UseLakeKey"]["Resource"] == run.outputs["kmsKeyArn"]
+    env = function(run, "validator").inputs["environment"]["variables"]
+    for zone in (Zone.RAW, Zone.QUARANTINE, Zone.REPORTS):
+        assert env[ZONE_BUCKET_ENV[zone]] == bucket_name(run, zone)
+    assert env[EnvVar.MAX_FILE_BYTES] == cfg(run, "maxFileBytes")
+
+
+def rule_named(run: ProgramRun, logical: str) -> Any:
+    return run.one("aws:cloudwatch/eventRule:EventRule", logical)
+
+
+def test_rejected_files_alert_the_topic(run: ProgramRun) -> None:
+    rule = rule_named(run, "orchestration-raw-file-rejected")
+    assert rule.inputs["name"] == f"ecomlake-{run.stack}-raw-file-rejected"
+    assert json.loads(rule.inputs["eventPattern"]) == {
+        "source": [EVENT_SOURCE],
+        "detail-type": [EVENT_FILE_REJECTED],
+    }
+    (target,) = [
+        t.inputs
+        for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget")
+        if t.inputs["rule"] == rule.inputs["name"]
+    ]
+    assert target["arn"] == run.outputs["alertsTopicArn"]
+    assert "roleArn" not in target  # SNS admits the rule through its topic policy
+    assert target["retryPolicy"] == {"maximumEventAgeInSeconds": 86400, "maximumRetryAttempts": 185}
+    (dlq,) = [q for q in run.of_type("aws:sqs/queue:Queue") if q.inputs["name"] == f"ecomlake-{run.stack}-events-dlq"]
+    assert target["deadLetterConfig"] == {"arn": dlq.state["arn"]}
+    transformer = target["inputTransformer"]
+    assert transformer["inputPaths"] == {
+        "time": "$.time",
+        "bucket": "$.detail.bucket.name",
+        "key": "$.detail.object.key",
+        "dataset": "$.detail.dataset",
+        "date": "$.detail.date",
+        "rule": "$.detail.rejection.rule",
+        "detail": "$.detail.rejection.detail",
+        "quarantine": "$.detail.quarantine_key",
+        "report": "$.detail.report_key",
+    }
+    lines = transformer["inputTemplate"].split("\n")
+    assert all(line.startswith('"') and line.endswith('"') and line.count('"') == 2 for line in lines)
+    text = "\n".join(line[1:-1] for line in lines)
+    assert text.startswith(f"ecomlake {run.stack}: a raw file was rejected.")
+    assert "File: s3://<bucket>/<key>" in text
+    assert "Dataset: <dataset>, business date: <date>" in text
+    assert "Rule: <rule>" in text
+    assert "Detail: <detail>" in text
+    assert f"Quarantined copy: s3://{bucket_name(run, Zone.QUARANTINE)}/<quarantine>" in text
+    assert f"Validation report: s3://{bucket_name(run, Zone.REPORTS)}/<report>" in text
+    # Every placeholder is a defined variable.
+    assert set(re.findall(r"<([a-z_]+)>", text)) == set(transformer["inputPaths"])
+
+
+def test_rejected_alert_paths_exist_in_the_validators_event() -> None:
+    """The transformer's JSON paths resolve, in a real "Raw File Rejected" entry, to the report's values."""
+    report = ValidationReport(
+        key="raw/reviews/date=2025-01-15/reviews.csv",
+        file="reviews.csv",
+        dataset="reviews",
+        date="2025-01-15",
+        size=34,
+        etag="b1946ac92492d2347c6235b4d2611184",
+        report_key="_reports/validation/reviews/date=2025-01-15/reviews.csv.json",
+        quarantine_key="quarantine/reviews/date=2025-01-15/reviews.csv",
+    )
+    report.reject(Rejection("missing_columns", "the header lacks required columns product_id", 1, "product_id"))
+    entry = file_event(report, "ecomlake-dev-raw-123456789012-us-east-1")
+    assert (entry["Source"], entry["DetailType"]) == (EVENT_SOURCE, EVENT_FILE_REJECTED)
+    # What EventBridge delivers: the envelope, with the entry's Detail as "detail".
+    event = {"time": "2025-01-15T06:00:02Z", "source": entry["Source"], "detail": json.loads(entry["Detail"])}
+
+    def resolve(path: str) -> Any:
+        value: Any = event
+        for part in path.removeprefix("$.").split("."):
+            value = value[part]
+        return value
+
+    values = {name: resolve(path) for name, path in REJECTED_ALERT_PATHS.items()}
+    assert values == {
+        "time": "2025-01-15T06:00:02Z",
+        "bucket": "ecomlake-dev-raw-123456789012-us-east-1",
+        "key": "raw/reviews/date=2025-01-15/reviews.csv",
+        "dataset": "reviews",
+        "date": "2025-01-15",
+        "rule": "missing_columns",
+        "detail": "the header lacks required columns product_id",
+        "quarantine": "quarantine/reviews/date=2025-01-15/reviews.csv",
+        "report": "_reports/validation/reviews/date=2025-01-15/reviews.csv.json",
+    }
+
+
+def test_topic_policy_admits_exactly_the_rejected_files_rule(run: ProgramRun) -> None:
+    (topic_policy,) = run.of_type("aws:sns/topicPolicy:TopicPolicy")
+    by_sid = {st["Sid"]: st for st in statements(json.loads(topic_policy.inputs["policy"]))}
+    rule = rule_named(run, "orchestration-raw-file-rejected")
+    # The ARN the policy was written with (from the rule's name) is the rule's real ARN.
+    assert by_sid["AllowEventRulePublishing"] == {
+        "Sid": "AllowEventRulePublishing",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": run.outputs["alertsTopicArn"],
+        "Condition": {"ArnEquals": {"aws:SourceArn": [rule.state["arn"]]}},
+    }
+    assert by_sid["AllowAlarmPublishing"]["Principal"] == {"Service": ["cloudwatch.amazonaws.com"]}
+    assert by_sid["DenyInsecureTransport"]["Effect"] == "Deny"
+    assert set(by_sid) == {"AllowAlarmPublishing", "AllowEventRulePublishing", "DenyInsecureTransport"}
+
+
+def test_lake_key_lets_eventbridge_encrypt_for_the_alerts_topic_only(run: ProgramRun) -> None:
+    key = run.one("aws:kms/key:Key", "lake-key")
+    by_sid = {st["Sid"]: st for st in statements(json.loads(key.inputs["policy"]))}
+    (topic,) = run.of_type("aws:sns/topic:Topic")
+    assert topic.inputs["kmsMasterKeyId"] == key.state["arn"]
+    assert by_sid["EventBridgePublishToEncryptedTopic"] == {
+        "Sid": "EventBridgePublishToEncryptedTopic",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        # The ARN the key policy was written with is the topic's real ARN.
+        "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topic.state["arn"]}},
+    }
+
+
+def test_events_dead_letter_queue_admits_every_rule(run: ProgramRun) -> None:
+    (queue_policy,) = run.of_type("aws:sqs/queuePolicy:QueuePolicy")
+    allow = statements(json.loads(queue_policy.inputs["policy"]))[0]
+    rules = sorted(r.state["arn"] for r in run.of_type("aws:cloudwatch/eventRule:EventRule"))
+    assert len(rules) == 3
+    assert set(allow["Condition"]) == {"ArnEquals"}
+    assert sorted(allow["Condition"]["ArnEquals"]["aws:SourceArn"]) == rules
+
+
 # --------------------------------------------------------------------------- Lambda
 
 
@@ -498,7 +741,11 @@ def test_eventbridge_rules_route_raw_files(run: ProgramRun) -> None:
     ("purpose", "handler", "specific"),
     [
         ("validator", "handlers.file_validator.handler", {EnvVar.MAX_FILE_BYTES}),
-        ("router", "handlers.file_router.handler", {EnvVar.STATE_MACHINE_ARN}),
+        (
+            "router",
+            "handlers.file_router.handler",
+            {EnvVar.STATE_MACHINE_ARN, EnvVar.REPORTS_BUCKET, EnvVar.RAW_BUCKET},
+        ),
         ("data-quality", "handlers.data_quality.handler", {EnvVar.ALERTS_TOPIC_ARN}),
         ("api", "handlers.api.handler", {EnvVar.ATHENA_WORKGROUP}),
         ("refresh", "handlers.dashboard_refresh.handler", {EnvVar.ATHENA_WORKGROUP, EnvVar.DASHBOARD_BUCKET}),
@@ -522,6 +769,8 @@ def test_lambda_functions(run: ProgramRun, purpose: str, handler: str, specific:
         EnvVar.ATHENA_WORKGROUP: run.outputs["athenaWorkgroup"],
         EnvVar.DASHBOARD_BUCKET: run.outputs["dashboardBucket"],
         EnvVar.MAX_FILE_BYTES: cfg(run, "maxFileBytes"),
+        EnvVar.REPORTS_BUCKET: bucket_name(run, Zone.REPORTS),
+        EnvVar.RAW_BUCKET: bucket_name(run, Zone.RAW),
     }
     for var in specific:
         assert env[var] == values[var]
@@ -539,7 +788,7 @@ def test_lambda_functions(run: ProgramRun, purpose: str, handler: str, specific:
     ("purpose", "zones"),
     [
         ("validator", {Zone.RAW, Zone.QUARANTINE, Zone.REPORTS}),
-        ("router", set()),
+        ("router", {Zone.RAW, Zone.REPORTS}),
         ("data-quality", {Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE, Zone.REPORTS}),
         ("api", {Zone.PROCESSED, Zone.CURATED, Zone.REPORTS, Zone.ATHENA_RESULTS}),
         ("dashboard-refresh", {Zone.PROCESSED, Zone.CURATED, Zone.REPORTS, Zone.ATHENA_RESULTS, "site"}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from components.catalog import table_parameters
 from components.dashboard import function_url_host, site_files
 from components.etl import default_arguments
 from components.functions import handler_file
+from components.orchestration import REJECTED_ALERT_PATHS, file_rejected_pattern, rejected_alert_template
 from components.packaging import LAYERS, build_zip, built_layer, collect, lambda_sources, pinned
 from components.settings import SettingsError, load_settings
 from ecomlake import schemas
@@ -152,6 +154,7 @@ def test_role_policies_lint_clean() -> None:
 def test_key_policies_have_only_the_accepted_low_finding() -> None:
     for doc in (
         iam.lake_key_policy("aws", "us-east-1", ACCOUNT),
+        iam.lake_key_policy("aws", "us-east-1", ACCOUNT, alerts_topic_arn=TOPIC),
         iam.site_key_policy("aws", ACCOUNT, f"arn:aws:cloudfront::{ACCOUNT}:distribution/E1"),
     ):
         assert {f for f in lint(doc)} == {("RESOURCE_STAR", "LOW")}
@@ -160,6 +163,96 @@ def test_key_policies_have_only_the_accepted_low_finding() -> None:
     assert logs["Condition"]["StringLike"] == {
         "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:*"
     }
+
+
+TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:ecomlake-dev-alerts"
+RULE = f"arn:aws:events:us-east-1:{ACCOUNT}:rule/ecomlake-dev-raw-file-rejected"
+
+
+def test_eventbridge_key_grant_is_pinned_to_the_topic_and_optional() -> None:
+    plain = iam.lake_key_policy("aws", "us-east-1", ACCOUNT)["Statement"]
+    with_topic = iam.lake_key_policy("aws", "us-east-1", ACCOUNT, alerts_topic_arn=TOPIC)["Statement"]
+    assert with_topic[:-1] == plain
+    assert with_topic[-1] == {
+        "Sid": "EventBridgePublishToEncryptedTopic",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": TOPIC}},
+    }
+
+
+def test_topic_policy_admits_event_rules_only_when_given() -> None:
+    plain = iam.topic_policy(TOPIC, ACCOUNT)
+    assert [s["Sid"] for s in plain["Statement"]] == ["AllowAlarmPublishing", "DenyInsecureTransport"]
+    doc = iam.topic_policy(TOPIC, ACCOUNT, event_rule_arns=[RULE])
+    assert [s["Sid"] for s in doc["Statement"]] == [
+        "AllowAlarmPublishing",
+        "AllowEventRulePublishing",
+        "DenyInsecureTransport",
+    ]
+    events = doc["Statement"][1]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert events["Action"] == "sns:Publish"
+    assert events["Resource"] == TOPIC
+    assert events["Condition"] == {"ArnEquals": {"aws:SourceArn": [RULE]}}
+    assert lint(doc) == []
+
+
+def test_router_statements_lint_clean_and_scoped() -> None:
+    machine = "ecomlake-dev-pipeline"
+    executions = iam.state_machine_executions_arns("aws", "us-east-1", ACCOUNT, machine)
+    assert executions == [
+        f"arn:aws:states:us-east-1:{ACCOUNT}:execution:{machine}:*",
+        f"arn:aws:states:us-east-1:{ACCOUNT}:express:{machine}:*:*",
+    ]
+    key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    found = iam.router_statements(
+        state_machine_arn=f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{machine}",
+        executions_arns=executions,
+        raw_bucket_arn="arn:aws:s3:::raw",
+        raw_prefix="raw/",
+        reports_bucket_arn="arn:aws:s3:::reports",
+        reports_prefix="_reports/validation",
+        key_arn=key,
+    )
+    by_sid = {s["Sid"]: s for s in found}
+    assert by_sid["ListRawPartitions"]["Condition"] == {"StringLike": {"s3:prefix": ["raw/*"]}}
+    assert by_sid["ReadValidationReports"]["Resource"] == "arn:aws:s3:::reports/_reports/validation/*"
+    assert by_sid["DecryptLakeKey"]["Action"] == "kms:Decrypt"  # reads only: no data keys
+    # Nothing writes, deletes or reads raw objects.
+    actions = {a for s in found for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert actions == {
+        "states:StartExecution",
+        "states:DescribeExecution",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "kms:Decrypt",
+    }
+    assert lint(iam.document(*found)) == []
+
+
+def test_arn_helpers() -> None:
+    assert iam.arn_scope(TOPIC) == ("aws", "us-east-1", ACCOUNT)
+    assert iam.arn_scope("arn:aws-cn:sns:cn-north-1:1:t") == ("aws-cn", "cn-north-1", "1")
+    assert iam.event_rule_arn(*iam.arn_scope(TOPIC), "ecomlake-dev-raw-file-rejected") == RULE
+    assert iam.topic_arn("aws", "us-east-1", ACCOUNT, "ecomlake-dev-alerts") == TOPIC
+    with pytest.raises(ValueError, match="not an ARN"):
+        iam.arn_scope("ecomlake-dev-alerts")
+
+
+def test_rejected_alert_template_is_quoted_text_lines() -> None:
+    text = rejected_alert_template("ecomlake", "dev", "q-bucket", "r-bucket")
+    lines = text.split("\n")
+    assert lines[0] == '"ecomlake dev: a raw file was rejected. It is quarantined and left out of the pipeline."'
+    assert '"Quarantined copy: s3://q-bucket/<quarantine>"' in lines
+    assert '"Validation report: s3://r-bucket/<report>"' in lines
+    assert set(re.findall(r"<([a-z_]+)>", text)) == set(REJECTED_ALERT_PATHS)
+    # A double quote would end the line's string early and break the message.
+    with pytest.raises(ValueError, match="double quote"):
+        rejected_alert_template("ecomlake", 'd"v', "q", "r")
+    assert file_rejected_pattern() == {"source": ["ecomlake.ingestion"], "detail-type": ["Raw File Rejected"]}
 
 
 def test_trust_policy_conditions_are_opt_in() -> None:
@@ -241,6 +334,34 @@ def test_invalid_settings_name_the_key(key: str, value: str, message: str) -> No
     with pytest.raises(SettingsError, match=message) as err:
         load_settings(FakeConfig(values), stack="dev", region="us-east-1")
     assert f"ecomlake:{key} in Pulumi.dev.yaml" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ()),
+        ("", ()),
+        ("reviews, Transactions ,reviews", ("transactions", "reviews")),
+        ("clickstream,products,reviews,transactions", ("transactions", "products", "clickstream", "reviews")),
+    ],
+)
+def test_required_datasets_setting(value: str | None, expected: tuple[str, ...]) -> None:
+    values = project_values("dev")
+    values.pop("requiredDatasets", None)
+    if value is not None:
+        values["requiredDatasets"] = value
+    s = load_settings(FakeConfig(values), stack="dev", region="us-east-1")
+    assert s.functions.required_datasets == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"), [("transactions,orders", "unknown dataset 'orders'"), (" , ", "names no")]
+)
+def test_invalid_required_datasets_name_the_key(value: str, message: str) -> None:
+    values = project_values("dev") | {"requiredDatasets": value}
+    with pytest.raises(SettingsError, match=message) as err:
+        load_settings(FakeConfig(values), stack="dev", region="us-east-1")
+    assert "ecomlake:requiredDatasets in Pulumi.dev.yaml" in str(err.value)
 
 
 def test_missing_setting_and_half_a_custom_domain() -> None:
