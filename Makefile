@@ -31,8 +31,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# 1M transactions through both engines (JSON in .lake/_reports/bench/), then the
+# pytest-benchmark suite in benchmarks/ (not collected by `make test`).
 bench: $(STAMP)
-	$(BIN)/ecomlake bench --transactions 1000000
+	$(BIN)/ecomlake bench --transactions 1000000 --engine both
+	$(BIN)/pytest benchmarks --benchmark-columns=min,median,mean,max,rounds
 
 clean:
 	rm -rf $(VENV) .lake

@@ -7,6 +7,7 @@ second run rewrites the same partitions with the same rows.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +34,62 @@ class DemoConfig:
     engine: str = "duckdb"
 
 
+@dataclass(frozen=True)
+class StepRow:
+    """One line of the pipeline steps table."""
+
+    name: str
+    status: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DatasetRows:
+    """Rows of one dataset (or derived processed table) through the zones."""
+
+    name: str
+    raw: int | None
+    processed: int
+    quarantined: int
+    quarantined_by_reason: dict[str, int]
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    dataset: str
+    date: str
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DQStatus:
+    dates: int
+    passed: int
+    failed: int
+    warnings: int
+    failed_dates: list[str]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The headline answer to one business question, from its query's rows."""
+
+    query: str
+    question: str
+    answer: str
+
+
+@dataclass
+class DemoSummary:
+    steps: list[StepRow]
+    zones: list[DatasetRows]
+    curated: dict[str, int]
+    rejected_files: list[RejectedFile]
+    dq: DQStatus
+    answers: list[Answer]
+
+
 @dataclass
 class DemoResult:
     lake: Path
@@ -42,6 +99,7 @@ class DemoResult:
     run: dict[str, Any]
     queries: dict[str, int] = field(default_factory=dict)
     site: Path | None = None
+    summary: DemoSummary | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -52,8 +110,250 @@ class DemoResult:
 
 Progress = Callable[[str], None]
 
+# The dashboard's URL when served locally (`ecomlake dashboard --serve`).
+DASHBOARD_COMMAND = ".venv/bin/ecomlake dashboard --serve"
+DASHBOARD_URL = "http://127.0.0.1:8050"
+
+# customer_ltv lists the top 100 by default; the top-decile share needs the whole first decile.
+LTV_ALL_PARAMS = {"top_n": "100000"}
+
+
+# --------------------------------------------------------------------------- summary (pure)
+
+
+def collapse_steps(steps: list[dict[str, Any]]) -> list[StepRow]:
+    """The run record's steps, with the per-date children of a map step folded into its row.
+
+    Parallel branches keep their own (indented) row; a map step becomes
+    "data_quality (30 dates)" with its status and its seconds (wall time of all dates).
+    """
+    per_date: dict[str, list[dict[str, Any]]] = {}
+    for step in steps:
+        if step.get("kind") == "date" and step.get("parent"):
+            per_date.setdefault(step["parent"], []).append(step)
+    rows = []
+    for step in steps:
+        if step.get("kind") == "date" and step.get("parent"):
+            continue
+        name, seconds = str(step.get("name")), float(step.get("seconds") or 0.0)
+        if name in per_date:
+            children = per_date[name]
+            name = f"{name} ({len(children)} dates)"
+            seconds = seconds or sum(float(c.get("seconds") or 0.0) for c in children)
+        elif step.get("parent"):
+            name = f"  {name}"
+        rows.append(StepRow(name, str(step.get("status")), round(seconds, 2)))
+    return rows
+
+
+def zone_rows(manifest: dict[str, Any], summaries: list[dict[str, Any]]) -> list[DatasetRows]:
+    """Raw rows (generator counts) against processed and quarantined rows (ETL summaries).
+
+    ``summaries`` are the raw -> processed ETL summaries (not the master merge's); a table
+    the ETL derives (sessions) has no raw count.
+    """
+    raw = {str(k): int(v) for k, v in manifest.get("counts", {}).items()}
+    processed: dict[str, int] = {}
+    quarantined: dict[str, int] = {}
+    reasons: dict[str, dict[str, int]] = {}
+    for s in summaries:
+        name = str(s["dataset_or_table"])
+        processed[name] = processed.get(name, 0) + int(s["rows_out"])
+        quarantined[name] = quarantined.get(name, 0) + int(s["rows_quarantined"])
+        merged = reasons.setdefault(name, {})
+        for reason, n in (s.get("quarantined_by_reason") or {}).items():
+            merged[reason] = merged.get(reason, 0) + int(n)
+    names = [*raw, *sorted(n for n in processed if n not in raw)]
+    return [
+        DatasetRows(
+            name,
+            raw.get(name),
+            processed.get(name, 0),
+            quarantined.get(name, 0),
+            dict(sorted(reasons.get(name, {}).items(), key=lambda kv: (-kv[1], kv[0]))),
+        )
+        for name in names
+    ]
+
+
+def dq_status(reports: list[dict[str, Any]]) -> DQStatus:
+    """Dates passed / failed and failing warning checks, from the per-date DQ reports."""
+    failed_dates = sorted(str(r["date"]) for r in reports if not r.get("passed"))
+    warnings = 0
+    for r in reports:
+        summary = r.get("summary") or {}
+        warnings += int(summary.get("warnings_failed", len(r.get("warnings") or [])))
+    return DQStatus(len(reports), len(reports) - len(failed_dates), len(failed_dates), warnings, failed_dates)
+
+
+def _records(result: Any) -> list[dict[str, Any]]:
+    return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+
+
+def _money(value: Any) -> str:
+    return f"{float(value):,.2f}"
+
+
+def _pct(value: Any) -> str:
+    return f"{float(value) * 100:.1f}%"
+
+
+def _answer_top_products(recs: list[dict[str, Any]]) -> str:
+    best = max(recs, key=lambda r: (float(r["revenue"] or 0), r["product_id"]))
+    return f"{best['product_name']} ({best['product_id']}, {best['category']}): revenue {_money(best['revenue'])}"
+
+
+def _answer_customer_ltv(recs: list[dict[str, Any]]) -> str:
+    top = min(recs, key=lambda r: r["ltv_rank"])
+    decile = [r for r in recs if r["ltv_decile"] == 1]
+    text = f"top customer {top['customer_id']} ({top['segment']}): LTV {_money(top['lifetime_value'])}"
+    if decile:
+        share = max(float(r["cumulative_value_share"]) for r in decile)
+        # Only the rows listed are known: when every one is in decile 1 the share is a floor.
+        bound = ">= " if len(decile) == len(recs) else ""
+        text += f"; top 10% of customers hold {bound}{_pct(share)} of value"
+    return text
+
+
+def _answer_conversion_funnel(recs: list[dict[str, Any]]) -> str:
+    overall = [r for r in recs if r["device"] == "all"]
+    first = min(r["period_start"] for r in overall)
+    stages = {r["stage"]: r for r in overall if r["period_start"] == first}
+    purchase, views = stages["purchase"], stages["page_view"]
+    return (
+        f"{_pct(purchase['overall_conversion'])} of sessions purchase "
+        f"({int(purchase['sessions']):,} of {int(views['sessions']):,})"
+    )
+
+
+def _answer_recommendations(recs: list[dict[str, Any]]) -> str:
+    parts = []
+    pairs = [r for r in recs if r["kind"] == "bought_together" and r["lift"] is not None]
+    if pairs:
+        best = max(pairs, key=lambda r: (float(r["lift"]), -int(r["kind_rank"])))
+        parts.append(
+            f"{best['product_name']} + {best['related_product_name']}: lift {float(best['lift']):.2f} "
+            f"({int(best['pair_baskets']):,} baskets)"
+        )
+    viewed = [r for r in recs if r["kind"] == "viewed_not_bought"]
+    if viewed:
+        top = min(viewed, key=lambda r: r["kind_rank"])
+        parts.append(
+            f"viewed not bought: {top['product_name']} ({int(top['views']):,} views, "
+            f"{_pct(top['view_to_purchase_rate'] or 0)} bought)"
+        )
+    return "; ".join(parts) or "no pairs"
+
+
+def _answer_revenue_trends(recs: list[dict[str, Any]]) -> str:
+    last = max(recs, key=lambda r: r["period_start"])
+    growth = last["revenue_growth"]
+    change = "no earlier period" if growth is None else f"{float(growth) * 100:+.1f}% on the period before"
+    return f"{last['period_start']}: revenue {_money(last['revenue'])}, {change}"
+
+
+def _answer_customer_segments(recs: list[dict[str, Any]]) -> str:
+    top = max(recs, key=lambda r: (int(r["customers"] or 0), -recs.index(r)))
+    return (
+        f"{top['segment']}: {int(top['customers']):,} customers ({_pct(top['customer_share'] or 0)}), "
+        f"{_pct(top['revenue_share'] or 0)} of revenue"
+    )
+
+
+def _answer_return_rates(recs: list[dict[str, Any]]) -> str:
+    categories = [r for r in recs if r["dimension"] == "category"]
+    top = max(categories, key=lambda r: (float(r["return_rate"] or 0), r["dimension_value"]))
+    return (
+        f"{top['dimension_value']}: {_pct(top['return_rate'])} returned "
+        f"({int(top['returns']):,} of {int(top['orders']):,} orders)"
+    )
+
+
+def _answer_daily_kpis(recs: list[dict[str, Any]]) -> str:
+    last = max(recs, key=lambda r: r["date"])
+    return (
+        f"{last['date']}: revenue {_money(last['revenue'])}, {int(last['orders']):,} orders, "
+        f"AOV {_money(last['avg_order_value'])}"
+    )
+
+
+# query -> (business question, headline from the query's records)
+ANSWERS: dict[str, tuple[str, Callable[[list[dict[str, Any]]], str]]] = {
+    "top_products": ("Best-selling product by revenue", _answer_top_products),
+    "customer_ltv": ("Most valuable customers", _answer_customer_ltv),
+    "conversion_funnel": ("Page view -> purchase conversion", _answer_conversion_funnel),
+    "product_recommendations": ("Bought together / viewed not bought", _answer_recommendations),
+    "revenue_trends": ("Latest revenue and growth", _answer_revenue_trends),
+    "customer_segments": ("Largest customer segment", _answer_customer_segments),
+    "return_rates": ("Category returned most", _answer_return_rates),
+    "daily_kpis": ("Latest day", _answer_daily_kpis),
+}
+
+
+def answers(results: dict[str, Any]) -> list[Answer]:
+    """One headline per business question from the query results (objects with columns and rows)."""
+    out = []
+    for name, (question, headline) in ANSWERS.items():
+        result = results.get(name)
+        recs = _records(result) if result is not None else []
+        out.append(Answer(name, question, headline(recs) if recs else "no rows"))
+    return out
+
+
+# --------------------------------------------------------------------------- summary (lake reads)
+
+
+def read_etl_summaries(lake: Path, jobs: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Every per-date ETL summary under _reports/etl/<job>/date=*.json (raw -> processed jobs by default)."""
+    from ecomlake.contract import PARALLEL_ETL_JOBS, Zone
+
+    out: list[dict[str, Any]] = []
+    for job in jobs or tuple(str(j) for j in PARALLEL_ETL_JOBS):
+        for path in sorted((lake / Zone.REPORTS / "etl" / job).glob("date=*.json")):
+            out.extend(json.loads(path.read_text()))
+    return out
+
+
+def read_dq_reports(lake: Path, dates: list[str]) -> list[dict[str, Any]]:
+    from ecomlake.contract import Zone
+
+    paths = [lake / Zone.REPORTS / "dq" / f"date={day}.json" for day in dates]
+    return [json.loads(p.read_text()) for p in paths if p.is_file()]
+
+
+def count_rows(lake: Path, zone: str) -> dict[str, int]:
+    """Rows per table of a Parquet zone, from the Parquet footers (no data read)."""
+    import duckdb
+
+    out: dict[str, int] = {}
+    root = lake / zone
+    con = duckdb.connect()
+    try:
+        for table in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+            if not any(table.rglob("*.parquet")):
+                continue
+            glob = f"{table.as_posix()}/**/*.parquet"
+            count = con.execute("select coalesce(sum(num_rows), 0) from parquet_file_metadata(?)", [glob]).fetchone()
+            out[table.name] = int(count[0])
+    finally:
+        con.close()
+    return out
+
+
+def _rejected_files(landed: list[Any]) -> list[RejectedFile]:
+    out = []
+    for r in landed:
+        if r.rejected:
+            rejection = r.report.rejection
+            out.append(RejectedFile(r.dataset, r.date, r.file, str(rejection.rule if rejection else "rejected")))
+    return out
+
+
+# --------------------------------------------------------------------------- run
+
 
 def run_demo(lake: Path, config: DemoConfig = DemoConfig(), progress: Progress | None = None) -> DemoResult:
+    from ecomlake.contract import Zone
     from ecomlake.dashboard import build
     from ecomlake.generate import generate
     from ecomlake.ingest import land_tree
@@ -89,8 +389,21 @@ def run_demo(lake: Path, config: DemoConfig = DemoConfig(), progress: Progress |
         raise PipelineStepError(str(run.get("failed_step", "pipeline")), str(run.get("error", "run failed")))
 
     say("running the analytics queries")
-    rows = {spec.name: len(run_query(spec.name, lake).rows) for spec in list_queries()}
+    results = {spec.name: run_query(spec.name, lake) for spec in list_queries()}
+    rows = {name: len(result.rows) for name, result in results.items()}
+    if "customer_ltv" in results:
+        results["customer_ltv"] = run_query("customer_ltv", lake, LTV_ALL_PARAMS)
 
     say("building the dashboard")
     site = build(lake)
-    return DemoResult(lake, manifest, len(landed), rejected, run, rows, site)
+
+    say("summarising")
+    summary = DemoSummary(
+        steps=collapse_steps(run.get("steps", [])),
+        zones=zone_rows(manifest, read_etl_summaries(lake)),
+        curated=count_rows(lake, Zone.CURATED),
+        rejected_files=_rejected_files(landed),
+        dq=dq_status(read_dq_reports(lake, dates)),
+        answers=answers(results),
+    )
+    return DemoResult(lake, manifest, len(landed), rejected, run, rows, site, summary)

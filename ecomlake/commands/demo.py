@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ecomlake.commands.common import LakeOption, console, positive, print_table
+from ecomlake.demo import DASHBOARD_COMMAND, DASHBOARD_URL, DemoResult
 from ecomlake.exceptions import InvalidArgumentError
 from ecomlake.storage import resolve_lake
 
@@ -50,15 +51,77 @@ def register(app: typer.Typer) -> None:
             engine=engine,
         )
         root = resolve_lake(lake)
-        with console.status("starting") as status:
-            result = run_demo(root, config, progress=lambda msg: status.update(msg))
+        with _StepProgress() as step:
+            result = run_demo(root, config, progress=step)
+        _print_summary(result)
 
-        print_table(
-            "Pipeline steps",
-            ["step", "status", "seconds"],
-            [(s.get("name"), s.get("status"), s.get("seconds")) for s in result.run.get("steps", [])],
+
+class _StepProgress:
+    """A spinner and elapsed time per demo step; a finished step stays on screen, ticked."""
+
+    def __enter__(self) -> _StepProgress:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            SpinnerColumn(finished_text="[green]✓"),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
         )
-        print_table("Query results", ["query", "rows"], sorted(result.queries.items()))
-        console.print(f"files landed: {result.files_landed}, rejected whole: {result.files_rejected}")
-        console.print(f"lake: {result.lake}")
-        console.print(f"dashboard: {result.site}/index.html  (serve it: ecomlake dashboard --serve)")
+        self._progress.__enter__()
+        self._task: int | None = None
+        return self
+
+    def __call__(self, message: str) -> None:
+        self._finish()
+        self._task = self._progress.add_task(message, total=1)
+
+    def _finish(self) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=1)
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self._finish()
+        self._progress.__exit__(*exc)
+
+
+def _print_summary(result: DemoResult) -> None:
+    summary = result.summary
+    if summary is None:
+        return
+    print_table(
+        "Pipeline steps", ["step", "status", "seconds"], [(s.name, s.status, f"{s.seconds:.2f}") for s in summary.steps]
+    )
+    print_table(
+        "Rows per zone",
+        ["dataset", "raw", "processed", "quarantined", "quarantine reasons"],
+        [
+            (
+                z.name,
+                "" if z.raw is None else f"{z.raw:,}",
+                f"{z.processed:,}",
+                f"{z.quarantined:,}",
+                ", ".join(f"{reason} {n:,}" for reason, n in z.quarantined_by_reason.items()),
+            )
+            for z in summary.zones
+        ],
+    )
+    print_table("Curated tables", ["table", "rows"], [(t, f"{n:,}") for t, n in summary.curated.items()])
+    if summary.rejected_files:
+        print_table(
+            "Files rejected whole",
+            ["dataset", "date", "file", "reason"],
+            [(f.dataset, f.date, f.file, f.reason) for f in summary.rejected_files],
+        )
+    else:
+        console.print(f"files landed: {result.files_landed}, rejected whole: 0")
+    dq = summary.dq
+    failed = f" ({', '.join(dq.failed_dates)})" if dq.failed_dates else ""
+    console.print(
+        f"data quality: {dq.passed} of {dq.dates} dates passed, {dq.failed} failed{failed}, "
+        f"{dq.warnings} warning check(s) failed"
+    )
+    print_table("Answers", ["question", "answer"], [(a.question, a.answer) for a in summary.answers])
+    console.print(f"lake: {result.lake}")
+    console.print(f"dashboard built in {result.site}; open it with: {DASHBOARD_COMMAND}  ->  {DASHBOARD_URL}")

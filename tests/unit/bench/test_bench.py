@@ -1,0 +1,135 @@
+"""Bench report shape, target evaluation (pure) and the floor copy on a tiny generated lake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ecomlake.bench import (
+    DASHBOARD,
+    DQ,
+    ETL,
+    FLOOR,
+    GENERATE,
+    INGEST,
+    QUERY,
+    BenchReport,
+    StageResult,
+    evaluate_targets,
+    floor_copy,
+    scaled_sizes,
+)
+from ecomlake.generate import generate
+from ecomlake.ingest import land_tree
+
+MACHINE = {"cpus": 2, "cpu_model": "test", "memory_gib": 1.0}
+
+
+def _report(transactions: int, stages: list[StageResult], engine: str = "both") -> BenchReport:
+    return BenchReport(transactions, engine, MACHINE, stages)
+
+
+def _seed_stages(query_seconds: float = 0.05, etl_seconds: float = 10.0) -> list[StageResult]:
+    return [
+        StageResult("generate", 150_000, 100.0, 100.0, GENERATE),  # not part of the demo pipeline target
+        StageResult("ingest (copy + validate)", 150_000, 2.0, 100.0, INGEST),
+        StageResult("floor", 100_000, 50.0, 100.0, FLOOR, "duckdb"),  # comparison only
+        StageResult("etl: transaction_etl", 100_000, etl_seconds, 300.0, ETL, "duckdb"),
+        StageResult("etl: transaction_etl", 100_000, 500.0, 300.0, ETL, "spark", 1500.0),  # comparison only
+        StageResult("data quality (30 dates)", 30, 5.0, 300.0, DQ),
+        StageResult("query: top_products", 90, query_seconds, 300.0, QUERY),
+        StageResult("query: daily_kpis", 30, 0.03, 300.0, QUERY),
+        StageResult("dashboard build", 1, 1.0, 300.0, DASHBOARD),
+    ]
+
+
+def test_report_json_shape() -> None:
+    report = _report(100_000, _seed_stages())
+    payload = json.loads(json.dumps(report.to_dict()))
+    assert set(payload) == {"transactions", "days", "engine", "machine", "total_seconds", "stages", "targets"}
+    assert payload["total_seconds"] == pytest.approx(668.08)
+    etl = payload["stages"][3]
+    assert etl == {
+        "stage": "etl: transaction_etl",
+        "rows": 100_000,
+        "seconds": 10.0,
+        "peak_rss_mb": 300.0,
+        "kind": ETL,
+        "engine": "duckdb",
+        "child_peak_rss_mb": None,
+        "rows_per_second": 10_000,
+    }
+    # A query's figure is its time: no rows/s.
+    assert payload["stages"][6]["rows_per_second"] is None
+    assert {t["verdict"] for t in payload["targets"]} == {"PASS"}
+
+
+def test_seed_targets_count_only_the_pipeline_stages() -> None:
+    targets = {t.name: t for t in evaluate_targets(_report(100_000, _seed_stages()))}
+    assert set(targets) == {"demo pipeline part (seed scale)", "query top_products", "query daily_kpis"}
+    # ingest 2 + duckdb ETL 10 + DQ 5 + queries 0.08 + dashboard 1: generate, floor and Spark excluded.
+    assert targets["demo pipeline part (seed scale)"].measured == "18.1 s"
+    assert targets["query top_products"].measured == "50 ms"
+
+
+def test_seed_targets_miss() -> None:
+    targets = {t.name: t for t in evaluate_targets(_report(100_000, _seed_stages(0.25, 85.0)))}
+    assert targets["demo pipeline part (seed scale)"].verdict == "MISS"
+    assert targets["query top_products"].verdict == "MISS"
+    assert targets["query daily_kpis"].verdict == "PASS"
+
+
+def test_ten_million_targets() -> None:
+    stages = [
+        StageResult("generate", 10_000_000, 200.0, 2000.0, GENERATE),
+        StageResult("etl: transaction_etl", 10_000_000, 300.0, 9000.0, ETL, "duckdb"),
+        StageResult("etl: transaction_etl", 10_000_000, 900.0, 500.0, ETL, "spark", 20000.0),
+        StageResult("query: top_products", 90, 0.5, 1000.0, QUERY),
+    ]
+    targets = {t.name: t for t in evaluate_targets(_report(10_000_000, stages))}
+    assert set(targets) == {"end to end (10M transactions)", "peak memory (10M transactions)"}
+    assert targets["end to end (10M transactions)"].measured == "8.3 min (500 s)"
+    assert targets["end to end (10M transactions)"].passed
+    assert targets["peak memory (10M transactions)"].measured == "8.79 GiB"
+    assert not targets["peak memory (10M transactions)"].passed
+
+
+def test_no_target_between_the_scales() -> None:
+    assert evaluate_targets(_report(1_000_000, _seed_stages())) == []
+
+
+def test_spark_only_report_counts_the_spark_etl() -> None:
+    stages = [
+        StageResult("etl: transaction_etl", 100_000, 95.0, 300.0, ETL, "spark", 1500.0),
+        StageResult("dashboard build", 1, 1.0, 300.0, DASHBOARD),
+    ]
+    (pipeline,) = evaluate_targets(_report(100_000, stages, engine="spark"))
+    assert pipeline.measured == "96.0 s"
+    assert pipeline.verdict == "MISS"
+
+
+def test_scaled_sizes_keep_the_seed_proportions() -> None:
+    assert scaled_sizes(100_000) == {"transactions": 100_000, "clickstream": 50_000, "reviews": 2_000, "products": 500}
+    assert scaled_sizes(1_000_000)["products"] == 2_000
+
+
+def test_floor_copies_raw_transactions_to_date_partitions(tmp_path: Path) -> None:
+    manifest = generate(
+        tmp_path / "gen", days=2, transactions=300, products=20, clickstream=50, reviews=10, seed=3, bad_rate=0.0
+    )
+    land_tree(tmp_path / "lake", tmp_path / "gen")
+    out = tmp_path / "floor"
+    copied = floor_copy(tmp_path / "lake", out)
+    assert copied == manifest["counts"]["transactions"]
+    assert sorted(p.name for p in out.iterdir()) == ["date=2025-01-01", "date=2025-01-02"]
+    per_date = duckdb.sql(
+        f"select date, count(*), count(distinct transaction_id) from read_parquet('{out}/*/*.parquet', "
+        "hive_partitioning=true) group by date order by date"
+    ).fetchall()
+    assert sum(n for _, n, _ in per_date) == copied
+    assert all(n == distinct for _, n, distinct in per_date)
+    # A second copy replaces the first rather than adding to it.
+    assert floor_copy(tmp_path / "lake", out) == copied

@@ -1,0 +1,37 @@
+"""`ecomlake bench` on a tiny lake: the stages it times and the JSON it writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ecomlake.cli import run
+from ecomlake.queries import list_queries
+
+
+def test_bench_duckdb_writes_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lake = tmp_path / "lake"
+    args = ["bench", "--transactions", "2000", "--days", "2", "--engine", "duckdb", "--lake", str(lake)]
+    assert run([*args, "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    saved = lake / "_reports" / "bench" / "transactions=2000-engine=duckdb.json"
+    assert printed["report_path"] == str(saved)
+    written = json.loads(saved.read_text())
+    assert written["stages"] == printed["stages"]
+    stages = [s["stage"] for s in written["stages"]]
+    assert stages[:3] == ["generate", "ingest (copy + validate)", "floor: transactions CSV -> Parquet"]
+    assert [s for s in stages if s.startswith("query: ")] == [f"query: {q.name}" for q in list_queries()]
+    assert "etl: master_data_merge" in stages
+    assert not any(s["engine"] == "spark" for s in written["stages"])
+    floor = next(s for s in written["stages"] if s["kind"] == "floor")
+    assert 0 < floor["rows"] <= 2000
+    assert all(s["peak_rss_mb"] and s["peak_rss_mb"] > 0 for s in written["stages"])
+    # 2,000 transactions is below the seed scale: the seed targets apply.
+    assert {t["name"] for t in written["targets"]} >= {"demo pipeline part (seed scale)"}
+
+
+def test_bench_rejects_unknown_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["bench", "--transactions", "10", "--engine", "polars"]) == 2
+    assert "--engine" in capsys.readouterr().err
