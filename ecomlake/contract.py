@@ -241,6 +241,7 @@ class EnvVar(StrEnum):
     MAX_FILE_BYTES = "ECOMLAKE_MAX_FILE_BYTES"
     LOG_LEVEL = "LOG_LEVEL"
     SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+    DUCKDB_MEMORY_LIMIT = "ECOMLAKE_DUCKDB_MEMORY_LIMIT"  # local ETL engine's memory cap, e.g. "4GB"
     DASHBOARD_ORIGIN = "ECOMLAKE_DASHBOARD_ORIGIN"  # https://<cloudfront domain>: the API's only CORS origin
     API_CACHE_SECONDS = "ECOMLAKE_API_CACHE_SECONDS"  # TTL of the API's in-memory and CloudFront cache
     DASHBOARD_BUCKET = "ECOMLAKE_DASHBOARD_BUCKET"  # the dashboard site bucket (cloud dashboard refresh writes there)

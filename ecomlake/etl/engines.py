@@ -96,6 +96,8 @@ def duckdb_session(conn: duckdb.DuckDBPyConnection | None = None) -> Any:
     connection = conn if conn is not None else duckdb.connect()
     # Zone-less timestamps everywhere; UTC only matters for functions that consult it.
     connection.execute("SET TimeZone = 'UTC'")
+    if conn is None:
+        _bound_memory(connection)
     # sqlframe sessions are process-wide singletons: DuckDBSession(conn=...) would hand back
     # an earlier session still bound to its old connection. Build a fresh one instead, and
     # make it the active session, which sqlframe's functions consult for the SQL dialect.
@@ -103,6 +105,24 @@ def duckdb_session(conn: duckdb.DuckDBPyConnection | None = None) -> Any:
     session.__init__(conn=connection)
     _BaseSession._instance = session
     return session
+
+
+# DuckDB's default cap is 80% of RAM, which a 30-day backfill of 10M rows nearly reaches.
+# A fixed cap makes it spill to disk instead, so a laptop stays usable during a big run.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
+
+
+def _bound_memory(connection: Any) -> None:
+    import os
+    import tempfile
+
+    from ecomlake.contract import EnvVar
+
+    limit = os.environ.get(EnvVar.DUCKDB_MEMORY_LIMIT) or DEFAULT_DUCKDB_MEMORY_LIMIT
+    connection.execute("SET memory_limit = ?", [limit])
+    # In-memory databases spill to ./.tmp by default; keep spill files out of the caller's cwd.
+    spill = os.path.join(tempfile.gettempdir(), f"ecomlake-duckdb-{os.getpid()}")
+    connection.execute("SET temp_directory = ?", [spill])
 
 
 def new_session(engine: str, app_name: str = "ecomlake") -> Any:
