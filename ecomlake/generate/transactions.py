@@ -21,6 +21,9 @@ from ecomlake.schemas import TRANSACTION_STATUSES
 COMPLETED, RETURNED, REFUNDED = (TRANSACTION_STATUSES.index(s) for s in ("completed", "returned", "refunded"))
 RETURNED_SHARE: Final = 0.6  # of returns: item sent back; the rest refunded without a return
 MAX_UNITS: Final = 10
+# Share of order lines that are the companion of the line before (same customer, same day):
+# the co-purchase signal the "bought together" analysis is there to find.
+COMPANION_SHARE: Final = 0.12
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ def make_transactions(
     customer = np.concatenate([customers.sample(d, int(n), rng) for d, n in enumerate(per_day)])
     n = len(day)
     product = rng.choice(catalog.count, size=n, p=catalog.popularity)
+    customer, product = add_companion_lines(day, customer, product, catalog, rng)
     quantity_p = np.array([c.quantity_p for c in CATEGORIES])[catalog.category[product]]
     quantity = np.minimum(rng.geometric(quantity_p), MAX_UNITS).astype(np.int64)
     price = prices.cents[day, product]
@@ -72,3 +76,33 @@ def make_transactions(
     status = np.where(is_return, np.where(rng.random(n) < RETURNED_SHARE, RETURNED, REFUNDED), COMPLETED)
     day_start = np.concatenate([[0], np.cumsum(per_day)])
     return Transactions(day, customer, product, quantity, price, status, day_start)
+
+
+def add_companion_lines(
+    day: np.ndarray,
+    customer: np.ndarray,
+    product: np.ndarray,
+    catalog: Catalog,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Turn some lines into the companion purchase of the line before.
+
+    Every product has one companion (another product, drawn by popularity), and a share of
+    lines become "the same customer, the same day, also bought the companion", so some pairs
+    are bought together far more often than chance, as in real baskets.
+    """
+    companion = rng.choice(catalog.count, size=catalog.count, p=catalog.popularity)
+    clash = companion == np.arange(catalog.count)
+    companion[clash] = (companion[clash] + 1) % catalog.count
+    n = len(day)
+    pick = rng.random(n) < COMPANION_SHARE
+    pick[0] = False
+    pick[1:] &= day[1:] == day[:-1]  # never across a day boundary: a basket is one day
+    idx = np.flatnonzero(pick)
+    customer, product = customer.copy(), product.copy()
+    # In order, so a run of picked lines chains (A, companion of A, its companion, ...)
+    # like a basket built item by item.
+    for i in idx.tolist():
+        customer[i] = customer[i - 1]
+        product[i] = companion[product[i - 1]]
+    return customer, product
