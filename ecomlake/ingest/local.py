@@ -9,7 +9,9 @@ file is never written over a landed one unless the caller asks (``replace=True``
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -154,7 +156,7 @@ def land_tree(lake: Path, src_dir: Path, *, replace: bool = True, max_bytes: int
     src = Path(src_dir)
     if not src.is_dir():
         raise InvalidArgumentError(f"no such directory: {src}")
-    results: list[IngestResult] = []
+    batches: list[tuple[list[Path], Dataset, str]] = []
     for dataset_dir in sorted(p for p in src.iterdir() if p.is_dir() and _visible(p)):
         dataset = parse_dataset(dataset_dir.name)
         for partition in sorted(p for p in dataset_dir.iterdir() if _visible(p)):
@@ -163,5 +165,32 @@ def land_tree(lake: Path, src_dir: Path, *, replace: bool = True, max_bytes: int
                 raise InvalidKeyError(f"{partition}: expected only {PARTITION_KEY}=YYYY-MM-DD folders in {dataset_dir}")
             files = sorted(p for p in partition.iterdir() if p.is_file() and _visible(p))
             if files:
-                results.extend(ingest_files(lake, files, dataset, day, replace=replace, max_bytes=max_bytes))
-    return results
+                batches.append((files, dataset, parse_date(day)))
+
+    jobs = [(lake, files, dataset, day, replace, max_bytes) for files, dataset, day in batches]
+    workers = _landing_workers(batches)
+    if workers <= 1:
+        return [result for job in jobs for result in _land_batch(*job)]
+    # Each partition is validated independently and writes only its own keys, so big trees
+    # are landed by one process per core; results keep the tree's order.
+    # The platform's default start method (fork on Linux): workers only read files and
+    # write their own keys, so they never touch DuckDB or JVM state the caller may hold.
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [result for results in pool.map(_land_batch, *zip(*jobs, strict=True)) for result in results]
+
+
+def _land_batch(
+    lake: Path, files: list[Path], dataset: Dataset, day: str, replace: bool, max_bytes: int | None
+) -> list[IngestResult]:
+    return ingest_files(lake, files, dataset, day, replace=replace, max_bytes=max_bytes)
+
+
+# Below this much data, starting worker processes costs more than it saves.
+PARALLEL_LANDING_BYTES = 64 * 1024 * 1024
+
+
+def _landing_workers(batches: list[tuple[list[Path], Dataset, str]]) -> int:
+    total = sum(f.stat().st_size for files, _, _ in batches for f in files)
+    if total < PARALLEL_LANDING_BYTES or len(batches) < 2:
+        return 1
+    return min(os.cpu_count() or 1, len(batches))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,34 @@ def test_land_tree_walks_a_generator_tree(lake: Path, tmp_path: Path) -> None:
     ]
     assert not (lake / "raw" / "manifest.json").exists()
     assert sorted({r.date for r in results if not r.rejected}) == ["2025-01-01"]
+
+
+def test_land_tree_in_worker_processes_lands_the_same_as_serially(
+    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ecomlake.ingest.local as local
+
+    tree = tmp_path / "generated"
+    write(tree / "transactions" / "date=2025-01-01" / "transactions.csv", transactions_csv())
+    write(tree / "transactions" / "date=2025-01-02" / "transactions.csv", b"oops\n")
+    write(tree / "products" / "date=2025-01-01" / "products.json", products_array())
+    serial = land_tree(tmp_path / "serial-lake", tree)
+    monkeypatch.setattr(local, "PARALLEL_LANDING_BYTES", 0)  # any tree counts as big
+    assert local._landing_workers([([f], "x", "d") for f in tree.rglob("*.*")]) > 1 or (os.cpu_count() or 1) == 1
+
+    parallel = land_tree(lake, tree)
+
+    def summary(results):
+        return [(r.dataset, r.date, r.file, r.status, r.rows, r.report.faults) for r in results]
+
+    assert summary(parallel) == summary(serial)
+    assert summary(parallel)[-1][3] == "rejected"
+    landed = sorted(p.relative_to(lake).as_posix() for p in lake.rglob("*") if p.is_file())
+    expected = sorted(
+        p.relative_to(tmp_path / "serial-lake").as_posix() for p in (tmp_path / "serial-lake").rglob("*") if p.is_file()
+    )
+    assert landed == expected
+    assert "quarantine/transactions/date=2025-01-02/transactions.csv.reason.json" in landed
 
 
 def test_land_tree_refuses_unknown_folders(lake: Path, tmp_path: Path) -> None:
