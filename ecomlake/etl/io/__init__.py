@@ -1,0 +1,35 @@
+"""Reading raw files and writing partitioned Parquet, once per engine.
+
+Everything engine-specific about I/O lives in this package, so transforms never touch a path:
+
+* ``lake``        -- :class:`LakeIO` (where a run reads and writes) and :func:`raw_files`;
+* ``raw``         -- :func:`read_raw`: the accepted raw files of a dataset as one DataFrame of
+                     text columns plus ``_error``, ``_line``, ``_file`` and ``date``;
+* ``raw_duckdb``, ``raw_spark`` -- each engine's raw readers;
+* ``tables``      -- :func:`read_table` (processed and curated tables), :func:`materialize`;
+* ``writer``      -- :func:`write_partitioned` and :func:`write_quarantine`.
+"""
+
+from ecomlake.etl.io.lake import LakeIO, RawFile, raw_file_name, raw_files
+from ecomlake.etl.io.raw import ERROR, FILE, LINE, read_raw
+from ecomlake.etl.io.tables import duckdb_sql, engine_name, materialize, read_table, release
+from ecomlake.etl.io.writer import partition_dir, write_partitioned, write_quarantine
+
+__all__ = [
+    "ERROR",
+    "FILE",
+    "LINE",
+    "LakeIO",
+    "RawFile",
+    "duckdb_sql",
+    "engine_name",
+    "materialize",
+    "partition_dir",
+    "raw_file_name",
+    "raw_files",
+    "read_raw",
+    "read_table",
+    "release",
+    "write_partitioned",
+    "write_quarantine",
+]
