@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ecomlake.demo import DemoConfig, run_demo
+from ecomlake.local.demo import DemoConfig, run_demo
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,8 @@ from typing import Final
 _EXCLUDED_DIRS: Final = frozenset({"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"})
 _EXCLUDED_SUFFIXES: Final = (".pyc", ".pyo", ".swp")
 PACKAGE_SUFFIXES: Final = (".py", ".typed", ".json", ".sql")
+# Local-only tools (runner, lock, demo, bench, dashboard server) never ship to AWS.
+LOCAL_ONLY_PACKAGE: Final = "ecomlake/local/"
 _ZIP_DATE: Final = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold
 
 
@@ -54,8 +56,9 @@ def collect(root: Path, directory: str, suffixes: Iterable[str]) -> dict[str, Pa
 
 
 def package_sources(root: Path) -> dict[str, Path]:
-    """The ``ecomlake`` package (Python modules and the data files it reads)."""
-    return collect(root, "ecomlake", PACKAGE_SUFFIXES)
+    """The ``ecomlake`` package (Python modules and the data files it reads), without ``ecomlake.local``."""
+    files = collect(root, "ecomlake", PACKAGE_SUFFIXES)
+    return {name: path for name, path in files.items() if not name.startswith(LOCAL_ONLY_PACKAGE)}
 
 
 def lambda_sources(root: Path) -> dict[str, Path]:

@@ -3,7 +3,7 @@
 ``definition(resources)`` returns the state machine as a plain dict. Pulumi calls it with
 the real job names, function ARNs and topic ARN once they are known
 (``Output.all(...).apply(...)``); ``ecomlake asl`` calls it with placeholders. The same
-spec drives the local runner (``ecomlake.runner``), so the two cannot drift.
+spec drives the local runner (``ecomlake.local.runner``), so the two cannot drift.
 
 Service integrations:
 

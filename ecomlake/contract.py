@@ -145,9 +145,7 @@ def raw_key(dataset: Dataset | str, day: str, file_name: str) -> str:
 
 
 # raw/<dataset>/date=YYYY-MM-DD/<file> -- the only shape the router accepts.
-RAW_KEY_RE: Final = re.compile(
-    r"^raw/(?P<dataset>[a-z_]+)/date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<file>[^/]+)$"
-)
+RAW_KEY_RE: Final = re.compile(r"^raw/(?P<dataset>[a-z_]+)/date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<file>[^/]+)$")
 
 # Quarantine: a whole file is copied beside a reason document; bad rows go to rows.parquet.
 QUARANTINE_REASON_SUFFIX: Final = ".reason.json"

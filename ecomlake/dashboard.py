@@ -10,8 +10,8 @@ into a site directory (``<lake>/_site`` by default) and writes, under ``data/``:
 - ``manifest.json``  what the files were generated from, the date range, and the build time.
 
 The data files are deterministic -- the same lake gives byte-identical files -- so the only
-wall-clock value lives in ``manifest.json`` (``generated_at``). ``serve`` publishes the site
-on 127.0.0.1 with Python's ``http.server``; it never listens on another interface.
+wall-clock value lives in ``manifest.json`` (``generated_at``). The local server that
+publishes the site on 127.0.0.1 is ``ecomlake.local.server``.
 
 ``cloud_data_files`` produces the same ``data/`` files from Athena (same SQL, same parameter
 binding), for the cloud pipeline's refresh step to upload next to the deployed page.
@@ -19,13 +19,11 @@ binding), for the cloud pipeline's refresh step to upload next to the deployed p
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,7 +37,7 @@ from ecomlake.dashboard_api import (
     prepare_sql,
     query_payload,
 )
-from ecomlake.exceptions import InvalidArgumentError, LakeNotFoundError
+from ecomlake.exceptions import LakeNotFoundError
 
 SITE_DIR = "_site"
 DATA_DIR = "data"
@@ -52,7 +50,6 @@ DQ_COLUMNS = ("date", "passed", "checks_failed", "critical_failures", "report", 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "dashboard"
 STATIC_FILES = ("index.html", "app.js", "styles.css", "config.js")
 VENDOR_DIR = "vendor"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # The dashboard charts the latest WINDOW_DAYS of data; the daily KPIs reach one more window
 # back so the tiles can compare any range inside it with the period before.
 WINDOW_DAYS = 90
@@ -356,70 +353,3 @@ def _dq_row(
         "report": link,
         "error": error,
     }
-
-
-# --------------------------------------------------------------------------- serve
-
-
-class SiteHandler(SimpleHTTPRequestHandler):
-    """Static files plus headers that keep the page self-contained and fresh after a rebuild."""
-
-    def end_headers(self) -> None:
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-        )
-        super().end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # one line per request would drown the CLI output
-
-
-def make_server(site: Path, *, port: int = 8050, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """An HTTP server for ``site`` on a loopback address (``port=0`` picks a free port)."""
-    if host not in LOOPBACK_HOSTS:
-        raise InvalidArgumentError(f"the dashboard server only binds to loopback (127.0.0.1), not {host!r}")
-    if not 0 <= port <= 65535:
-        raise InvalidArgumentError(f"port must be between 0 and 65535, got {port}")
-    if not (Path(site) / "index.html").is_file():
-        raise LakeNotFoundError(f"no dashboard at {site}; run `ecomlake dashboard` first")
-    handler = functools.partial(SiteHandler, directory=str(site))
-    bind = "127.0.0.1" if host == "localhost" else host
-    if bind == "::1":
-        import socket
-
-        class _V6Server(ThreadingHTTPServer):
-            address_family = socket.AF_INET6
-
-        return _V6Server((bind, port), handler)
-    return ThreadingHTTPServer((bind, port), handler)
-
-
-def server_url(server: ThreadingHTTPServer) -> str:
-    host, port = server.server_address[:2]
-    host = f"[{host}]" if ":" in str(host) else host
-    return f"http://{host}:{port}/"
-
-
-def serve(
-    lake: Path,
-    port: int = 8050,
-    host: str = "127.0.0.1",
-    *,
-    site: Path | None = None,
-    on_ready: Callable[[str], None] | None = None,
-) -> None:
-    """Serve the built site until interrupted (Ctrl-C). ``on_ready`` receives the URL."""
-    server = make_server(site or default_site_dir(lake), port=port, host=host)
-    try:
-        if on_ready:
-            on_ready(server_url(server))
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()

@@ -36,9 +36,7 @@ class FileRejectedError(EcomlakeError):
 
     def __init__(self, rule: str, detail: str, line: int | None = None, column: str | None = None):
         self.rule, self.detail, self.line, self.column = rule, detail, line, column
-        where = "".join(
-            [f" line {line}" if line is not None else "", f" column {column!r}" if column else ""]
-        )
+        where = "".join([f" line {line}" if line is not None else "", f" column {column!r}" if column else ""])
         super().__init__(f"{rule}:{where} {detail}".replace(": ", ": ", 1).strip())
 
 

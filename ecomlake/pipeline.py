@@ -4,7 +4,7 @@ Two engines read this one spec, so they cannot drift apart:
 
 - ``ecomlake.asl`` renders it as an Amazon States Language definition, which Pulumi deploys
   as the Step Functions state machine (Glue, Lambda and SNS service integrations);
-- ``ecomlake.runner`` walks it on one machine, calling the same library code
+- ``ecomlake.local.runner`` walks it on one machine, calling the same library code
   (``ecomlake.etl.run_job``, ``ecomlake.dq.run_checks``, ``ecomlake.dashboard.build``).
 
 The order::

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
 
         Targets are reported PASS or MISS; a miss does not fail the command.
         """
-        from ecomlake.bench import ENGINES, QUERY, evaluate_targets, report_path, run_bench
+        from ecomlake.local.bench import ENGINES, QUERY, evaluate_targets, report_path, run_bench
 
         positive("transactions", transactions)
         positive("days", days)

@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the analytics queries and write the dashboard (HTML + JSON); --serve to view it."""
         from ecomlake import dashboard as dash
+        from ecomlake.local import server
 
         if not 0 <= port <= 65535:
             raise InvalidArgumentError(f"--port must be between 0 and 65535, got {port}")
@@ -41,7 +42,7 @@ def register(app: typer.Typer) -> None:
         console.print(f"dates: {span['start'] or '-'} .. {span['end'] or '-'}")
         console.print(f"site: {site / 'index.html'}")
         if serve:
-            dash.serve(
+            server.serve(
                 root,
                 port=port,
                 site=site,

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from ecomlake.commands.common import LakeOption, console, positive, print_table
-from ecomlake.demo import DASHBOARD_COMMAND, DASHBOARD_URL, DemoResult
 from ecomlake.exceptions import InvalidArgumentError
+from ecomlake.local.demo import DASHBOARD_COMMAND, DASHBOARD_URL, DemoResult
 from ecomlake.storage import resolve_lake
 
 
@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         engine: Annotated[str, typer.Option(help="ETL engine: duckdb (fast) or spark.")] = "duckdb",
     ) -> None:
         """Run the whole pipeline locally on generated data and build the dashboard."""
-        from ecomlake.demo import DemoConfig, run_demo
+        from ecomlake.local.demo import DemoConfig, run_demo
 
         for name, value in (
             ("days", days),

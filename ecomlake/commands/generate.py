@@ -16,7 +16,7 @@ _OUT_HELP = "Output directory (default: <lake>/_generated, where `ecomlake demo`
 
 def default_out(lake: Path | None) -> Path:
     """Generated files sit beside the lake's zones, as an upstream delivery would."""
-    from ecomlake.demo import GENERATED_DIR
+    from ecomlake.local.demo import GENERATED_DIR
 
     return resolve_lake(lake) / GENERATED_DIR
 

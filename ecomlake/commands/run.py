@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the pipeline (ETL, data quality, merge, dashboard data, notify) on the local lake."""
         from ecomlake.contract import parse_date
-        from ecomlake.runner import ENGINES, raw_dates, run_pipeline
+        from ecomlake.local.runner import ENGINES, raw_dates, run_pipeline
         from ecomlake.storage import require_lake
 
         if (date is None) == (not all_dates):

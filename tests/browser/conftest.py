@@ -19,6 +19,7 @@ import pytest
 
 from ecomlake import dashboard
 from ecomlake.dashboard_api import Api, ApiConfig, TTLCache
+from ecomlake.local import server as local_server
 from tests.unit.dashboard.dashboard_fakes import FakeAthena, FakeRunner, write_dq_reports, write_partitions
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -90,15 +91,15 @@ def built_site(lake: Path) -> Path:
 
 @pytest.fixture
 def site_url(built_site: Path) -> Iterator[str]:
-    server = dashboard.make_server(built_site, port=0)
+    server = local_server.make_server(built_site, port=0)
     serve_in_thread(server)
-    yield dashboard.server_url(server)
+    yield local_server.server_url(server)
     server.shutdown()
     server.server_close()
 
 
 def _api_handler(site: Path, api: Api) -> type:
-    class Handler(dashboard.SiteHandler):
+    class Handler(local_server.SiteHandler):
         """The static site plus /api/* answered by the Lambda API's code, as CloudFront would route it."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -158,7 +159,7 @@ def make_api_site(tmp_path: Path) -> Iterator[Callable[..., ApiSite]]:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _api_handler(site, api))
         servers.append(server)
         serve_in_thread(server)
-        return ApiSite(dashboard.server_url(server), athena)
+        return ApiSite(local_server.server_url(server), athena)
 
     yield _make
     for server in servers:

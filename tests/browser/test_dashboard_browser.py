@@ -11,6 +11,7 @@ import pytest
 
 from ecomlake import dashboard
 from ecomlake.dashboard_api import QUERY_NAMES
+from ecomlake.local import server as local_server
 from tests.browser.conftest import OUTPUT_DIR, serve_in_thread
 from tests.unit.dashboard.dashboard_fakes import (
     DATES,
@@ -192,10 +193,10 @@ def test_phone_width_has_no_horizontal_scroll(open_page, site_url: str) -> None:
 
 def test_empty_datasets_show_no_data_notes(open_page, lake: Path, tmp_path: Path) -> None:
     site = dashboard.build(lake, tmp_path / "empty-site", runner=FakeRunner(empty=frozenset(QUERY_NAMES)))
-    server = dashboard.make_server(site, port=0)
+    server = local_server.make_server(site, port=0)
     serve_in_thread(server)
     try:
-        page, log = open_page(dashboard.server_url(server) + "index.html")
+        page, log = open_page(local_server.server_url(server) + "index.html")
         assert page.get_attribute("body", "data-state") == "ready"
         empty = page.eval_on_selector_all(".panel.is-empty", "els => els.map(e => e.dataset.panel)")
         assert sorted(empty) == sorted(
@@ -286,7 +287,7 @@ def test_manifest_date_range_drives_the_selector(open_page, site_url: str, built
 
 def test_dashboard_of_a_real_pipeline_run_shows_what_the_sql_returns(open_page, lake: Path) -> None:
     """Generated data through the whole local pipeline: the tiles equal daily_kpis.sql's numbers."""
-    from ecomlake.demo import DemoConfig, run_demo
+    from ecomlake.local.demo import DemoConfig, run_demo
     from ecomlake.queries import run_query
 
     config = DemoConfig(days=3, transactions=3000, products=100, clickstream=3000, reviews=200, bad_rate=0.0)
@@ -294,10 +295,10 @@ def test_dashboard_of_a_real_pipeline_run_shows_what_the_sql_returns(open_page, 
     kpis = run_query("daily_kpis", lake, {"start_date": "2025-01-01", "end_date": "2025-01-03"})
     assert len(kpis.rows) == 3
 
-    server = dashboard.make_server(result.site, port=0)
+    server = local_server.make_server(result.site, port=0)
     serve_in_thread(server)
     try:
-        url = dashboard.server_url(server)
+        url = local_server.server_url(server)
         page, log = open_page(url + "index.html")
         assert page.get_attribute("body", "data-state") == "ready"
         assert_charts_drawn(page)

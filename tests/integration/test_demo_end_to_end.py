@@ -16,7 +16,7 @@ import pytest
 
 from ecomlake.cli import run
 from ecomlake.contract import DATASETS, JOB_INPUTS, PARALLEL_ETL_JOBS, Table, Zone, run_summary_key
-from ecomlake.demo import GENERATED_DIR, DemoConfig, run_demo
+from ecomlake.local.demo import GENERATED_DIR, DemoConfig, run_demo
 from ecomlake.queries import list_queries
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ecomlake.bench import (
+from ecomlake.generate import generate
+from ecomlake.ingest import land_tree
+from ecomlake.local.bench import (
     DASHBOARD,
     DQ,
     ETL,
@@ -22,8 +24,6 @@ from ecomlake.bench import (
     floor_copy,
     scaled_sizes,
 )
-from ecomlake.generate import generate
-from ecomlake.ingest import land_tree
 
 MACHINE = {"cpus": 2, "cpu_model": "test", "memory_gib": 1.0}
 

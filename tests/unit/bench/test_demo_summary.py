@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ecomlake.demo import ANSWERS, answers, collapse_steps, dq_status, zone_rows
+from ecomlake.local.demo import ANSWERS, answers, collapse_steps, dq_status, zone_rows
 from ecomlake.queries import list_queries
 
 

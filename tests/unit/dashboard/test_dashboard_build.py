@@ -15,6 +15,7 @@ import pytest
 from ecomlake import dashboard
 from ecomlake.dashboard_api import QUERY_NAMES, jsonable, query_payload
 from ecomlake.exceptions import InvalidArgumentError, LakeNotFoundError
+from ecomlake.local import server as local_server
 from tests.unit.dashboard.dashboard_fakes import (
     COLUMNS,
     DATES,
@@ -277,10 +278,10 @@ def test_query_payload_pairs_columns_with_values() -> None:
 @pytest.fixture
 def served(lake: Path):
     site = _build(lake)
-    server = dashboard.make_server(site, port=0)
+    server = local_server.make_server(site, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield dashboard.server_url(server)
+    yield local_server.server_url(server)
     server.shutdown()
     server.server_close()
 
@@ -306,12 +307,12 @@ def test_server_does_not_serve_outside_the_site(served: str) -> None:
 def test_server_refuses_non_loopback_hosts(lake: Path, host: str) -> None:
     site = _build(lake)
     with pytest.raises(InvalidArgumentError, match="loopback"):
-        dashboard.make_server(site, port=0, host=host)
+        local_server.make_server(site, port=0, host=host)
 
 
 def test_server_needs_a_built_site(tmp_path: Path) -> None:
     with pytest.raises(LakeNotFoundError, match="ecomlake dashboard"):
-        dashboard.make_server(tmp_path, port=0)
+        local_server.make_server(tmp_path, port=0)
 
 
 # --------------------------------------------------------------------------- cloud refresh

@@ -9,6 +9,7 @@ import pytest
 
 from ecomlake import dashboard
 from ecomlake.cli import run
+from ecomlake.local import server
 from tests.unit.dashboard.dashboard_fakes import FakeRunner, write_partitions
 
 
@@ -56,7 +57,7 @@ def test_dashboard_serve_prints_the_loopback_url(
         seen.update(root=root, port=port, host=host, site=site)
         on_ready(f"http://{host}:{port}/")
 
-    monkeypatch.setattr(dashboard, "serve", fake_serve)
+    monkeypatch.setattr(server, "serve", fake_serve)
 
     assert run(["dashboard", "--lake", str(lake), "--serve", "--port", "8123"]) == 0
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ecomlake.local.runner import StepContext
 from ecomlake.pipeline import PIPELINE, GlueJobStep, LambdaStep
-from ecomlake.runner import StepContext
 
 
 class Recorder:

@@ -8,10 +8,10 @@ import re
 import pytest
 from pipeline_fakes import Recorder, ServiceError
 
-from ecomlake import runner
 from ecomlake.asl import PipelineResources, definition, mermaid
 from ecomlake.cli import run
 from ecomlake.commands import common
+from ecomlake.local import runner
 
 DAY = "2025-01-01"
 

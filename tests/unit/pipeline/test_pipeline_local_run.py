@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ecomlake.contract import PARALLEL_ETL_JOBS, Job
-from ecomlake.runner import notification_key, run_pipeline
+from ecomlake.local.runner import notification_key, run_pipeline
 
 pytestmark = pytest.mark.integration
 

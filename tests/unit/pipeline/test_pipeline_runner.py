@@ -10,8 +10,7 @@ from pipeline_fakes import Recorder, ServiceError
 
 from ecomlake.contract import run_record_key
 from ecomlake.exceptions import DataQualityError, InvalidArgumentError, LakeNotFoundError
-from ecomlake.pipeline import GLUE_RETRY
-from ecomlake.runner import (
+from ecomlake.local.runner import (
     PipelineRunner,
     RunEvent,
     StepContext,
@@ -21,6 +20,7 @@ from ecomlake.runner import (
     run_pipeline,
     summarise_etl,
 )
+from ecomlake.pipeline import GLUE_RETRY
 
 DAY = "2025-01-01"
 DAYS = ["2025-01-02", "2025-01-01", "2025-01-03"]
@@ -331,8 +331,8 @@ def test_default_callables_call_the_library_interfaces(lake, monkeypatch):
 
 def test_default_data_quality_raises_on_a_critical_failure(lake, monkeypatch):
     import ecomlake.dq
+    from ecomlake.local.runner import default_registry
     from ecomlake.pipeline import PIPELINE
-    from ecomlake.runner import default_registry
 
     class Check:
         def __init__(self, rule_id):

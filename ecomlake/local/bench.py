@@ -370,11 +370,11 @@ def run_bench(
 ) -> BenchReport:
     """Generate ``transactions`` rows (other sources scaled with them) and time every stage."""
     from ecomlake.dashboard import build
-    from ecomlake.demo import GENERATED_DIR
     from ecomlake.dq import run_checks
     from ecomlake.etl import run_job
     from ecomlake.generate import generate
     from ecomlake.ingest import land_tree
+    from ecomlake.local.demo import GENERATED_DIR
     from ecomlake.queries import list_queries, run_query
 
     say = progress or (lambda _msg: None)

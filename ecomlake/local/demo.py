@@ -357,8 +357,8 @@ def run_demo(lake: Path, config: DemoConfig = DemoConfig(), progress: Progress |
     from ecomlake.dashboard import build
     from ecomlake.generate import generate
     from ecomlake.ingest import land_tree
+    from ecomlake.local.runner import run_pipeline
     from ecomlake.queries import list_queries, run_query
-    from ecomlake.runner import run_pipeline
 
     say = progress or (lambda _msg: None)
     lake.mkdir(parents=True, exist_ok=True)
