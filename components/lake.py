@@ -26,7 +26,7 @@ from components.buckets import BucketSpec, SecureBucket, attach_policy, lifecycl
 from components.settings import LakeSettings
 from ecomlake.contract import ZONE_BUCKET_ENV, EnvVar, Zone
 
-# The zones that get a bucket (RUNS lives in the reports bucket).
+# The zones that get a bucket (RUNS and CATALOG live in the reports bucket).
 BUCKET_ZONES: Final = (
     Zone.RAW,
     Zone.PROCESSED,
@@ -50,8 +50,8 @@ class DataLakeArgs:
 
 
 def bucket_zone(zone: Zone) -> Zone:
-    """The zone whose bucket holds ``zone``'s keys (RUNS shares the REPORTS bucket)."""
-    return Zone.REPORTS if zone == Zone.RUNS else zone
+    """The zone whose bucket holds ``zone``'s keys (RUNS and CATALOG share the REPORTS bucket)."""
+    return Zone.REPORTS if zone in (Zone.RUNS, Zone.CATALOG) else zone
 
 
 def zone_lifecycle(zone: Zone, s: LakeSettings) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:

@@ -26,13 +26,15 @@ starts with three small states that join the list in the state machine itself::
 A one-date run takes two transitions, a 30-day backfill sixty (a fraction of a cent).
 An execution whose ``dates`` is empty or missing fails right there, before any job runs.
 
-Error handling. Every task has a ``Retry`` (from the spec). The top-level states (the
-Parallel, the per-date Map, the merge and dashboard tasks, the success notification)
-have a ``Catch`` on ``States.ALL`` with ``ResultPath: "$.error"`` that goes to the
-failure notification. Tasks inside a Parallel branch or a Map iteration cannot catch
-to a state outside their branch, so their container's Catch covers them. The failure
-notification itself catches into the final ``Fail`` state, so an execution whose alert
-could not be sent still ends failed with the original error (``ErrorPath``/``CausePath``).
+Error handling. Every task has a ``Retry`` (from the spec). The top-level states have a
+``Catch`` on ``States.ALL`` with ``ResultPath: "$.error"`` that goes to the failure path:
+the cleanup steps (releasing the lake's lock), then the failure notification. Tasks inside
+a Parallel branch or a Map iteration cannot catch to a state outside their branch, so their
+container's Catch covers them. A cleanup step that fails still goes on to the notification,
+and the notification itself catches into the final ``Fail`` state, so an execution whose
+alert could not be sent still ends failed with the original error (``ErrorPath``/``CausePath``).
+The execution's ``TimeoutSeconds`` covers every step's worst case (``Pipeline.worst_case_seconds``),
+so no run dies where no Catch sees it.
 """
 
 from __future__ import annotations
@@ -63,12 +65,17 @@ from ecomlake.pipeline import (
 JOINED_DATES: Final = "$.joined_dates"
 INPUT_PATHS: Final[dict[Input, str]] = {
     Input.RUN_ID: "$$.Execution.Name",
+    Input.EXECUTION_ID: "$$.Execution.Id",
     Input.DATES: f"$.{Input.DATES}",
     Input.DATES_CSV: f"{JOINED_DATES}.csv",
     Input.DATE_COUNT: f"{JOINED_DATES}.count",
     Input.DATE: "$$.Map.Item.Value",
     Input.ERROR: "$.error.Error",
     Input.CAUSE: "$.error.Cause",
+}
+# Message arguments that are expressions rather than paths (States.Format takes no arrays).
+MESSAGE_ARGUMENTS: Final[dict[Input, str]] = {
+    Input.DATES_TEXT: f"States.JsonToString({INPUT_PATHS[Input.DATES]})",
 }
 
 # States that join the dates list into the Glue argument (see the module docstring).
@@ -136,6 +143,9 @@ def definition(resources: PipelineResources, pipeline: Pipeline = PIPELINE) -> d
     for index, step in enumerate(pipeline.steps):
         following = pipeline.steps[index + 1].name if index + 1 < len(pipeline.steps) else None
         states[step.name] = render.top_level(step, following)
+    for index, step in enumerate(pipeline.cleanup):
+        following = pipeline.cleanup[index + 1].name if index + 1 < len(pipeline.cleanup) else None
+        states[step.name] = render.cleanup(step, following or pipeline.on_failure.name)
     states[pipeline.on_failure.name] = render.failure_notification()
     states[pipeline.fail_state] = {
         "Type": "Fail",
@@ -188,7 +198,7 @@ def format_expression(template: str, static: Mapping[Input, str]) -> tuple[str, 
             literal.append(static[key])
         else:
             literal.append("\0")  # marks an argument slot until escaping is done
-            args.append(INPUT_PATHS[key])
+            args.append(MESSAGE_ARGUMENTS.get(key) or INPUT_PATHS[key])
     joined = "".join(literal)
     if not args:
         return joined, False
@@ -258,9 +268,22 @@ class _Renderer:
                 {
                     "ErrorEquals": list(step.catch.errors),
                     "ResultPath": step.catch.result_path,
-                    "Next": self.pipeline.on_failure.name,
+                    "Next": self.failure_path,
                 }
             ]
+        return state
+
+    @property
+    def failure_path(self) -> str:
+        """The first state a caught error goes to: the cleanup, else the notification."""
+        cleanup = self.pipeline.cleanup
+        return cleanup[0].name if cleanup else self.pipeline.on_failure.name
+
+    def cleanup(self, step: LambdaStep, following: str) -> dict[str, Any]:
+        """A failure-path step: whatever happens, go on towards the notification, keeping ``$.error``."""
+        state = self.task(step, f"$.{step.name}")
+        state["Next"] = following
+        state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": f"$.{step.name}_error", "Next": following}]
         return state
 
     def failure_notification(self) -> dict[str, Any]:
@@ -282,7 +305,10 @@ class _Renderer:
         if isinstance(step, GlueJobStep):
             state = self.glue(step)
         elif isinstance(step, LambdaStep):
-            payload = None if map_item else {f"{k}.$": INPUT_PATHS[k] for k in step.payload}
+            payload = None
+            if not map_item:
+                payload = {f"{k}.$": INPUT_PATHS[k] for k in step.payload}
+                payload.update(dict(step.constants))
             state = self.lambda_invoke(step, payload)
         elif isinstance(step, NotifyStep):
             state = self.notify(step)

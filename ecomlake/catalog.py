@@ -1,15 +1,17 @@
-"""The local catalog: one DuckDB view per catalog table over the lake's Parquet tree.
+"""The local catalog: one DuckDB view per catalog table over the published snapshot's Parquet files.
 
-In AWS the Glue Data Catalog maps each table to its S3 prefix, with partition projection on
-``date``. Locally the same role is played by DuckDB views, so the SQL in ``sql/`` reads the
-same unqualified table names in both places:
+In AWS the Glue Data Catalog maps each table partition to its S3 location. Locally the
+same role is played by DuckDB views, so the SQL in ``sql/`` reads the same unqualified
+table names in both places. A view reads exactly the versions one snapshot names
+(``ecomlake.snapshots``: the published one unless told otherwise), so every view of a
+connection shows the same publication, never a run in progress:
 
-- a partitioned table reads ``<lake>/<zone>/<table>/date=*/*.parquet`` with Hive
-  partitioning, the ``date`` column typed DATE (a filter on it prunes whole files, as
-  partition projection does in Athena);
-- an unpartitioned table (the dimensions) reads ``<lake>/<zone>/<table>/*.parquet``;
-- a table with no files yet is an empty view with the schema's column types, so a query
-  over a young lake returns no rows instead of failing.
+- a partitioned table reads the current version folder of each date,
+  ``<lake>/<zone>/<table>/date=D/run=R/*.parquet``, with Hive partitioning, the ``date``
+  column typed DATE (a filter on it prunes whole files, as partition projection does in Athena);
+- an unpartitioned table (the dimensions) reads its current ``<zone>/<table>/run=R/*.parquet``;
+- a table with no published version yet is an empty view with the schema's column types,
+  so a query over a young lake returns no rows instead of failing.
 
 Every view selects exactly the columns of ``ecomlake.schemas`` (cast to their declared
 types, partition column last, as Athena lists it), so a file with a drifted schema fails
@@ -25,9 +27,11 @@ from pathlib import Path
 
 import duckdb
 
-from ecomlake.contract import PARTITION_KEY, Table, table_zone
+from ecomlake.contract import PARTITION_KEY, RUN_KEY, Table, table_zone
 from ecomlake.exceptions import EcomlakeError
 from ecomlake.schemas import TableSchema, athena_to_duckdb, table_schema
+from ecomlake.snapshots import Snapshot, load_published, table_unit
+from ecomlake.storage import LocalStorage
 
 _PARTITION_DIR_RE = re.compile(rf"^{PARTITION_KEY}=(\d{{4}}-\d{{2}}-\d{{2}})$")
 
@@ -51,40 +55,37 @@ def table_dir(lake: Path, table: Table | str) -> Path:
     return Path(lake) / table_zone(table) / Table(table)
 
 
-def table_glob(lake: Path, table: Table | str) -> str:
-    """The glob the view reads; partitioned tables only look inside ``date=...`` folders."""
-    schema = table_schema(table)
-    pattern = f"{PARTITION_KEY}=*/*.parquet" if schema.partition_key else "*.parquet"
-    return str(table_dir(lake, table) / pattern)
+def published(lake: Path) -> Snapshot:
+    """The snapshot readers of the local lake see now."""
+    return load_published(LocalStorage(Path(lake)))
 
 
-def table_files(lake: Path, table: Table | str) -> list[DataFile]:
+def version_dirs(lake: Path, table: Table | str, snapshot: Snapshot | None = None) -> list[tuple[str | None, Path]]:
+    """(date, folder) of every current version of ``table`` in ``snapshot`` (default: the published one)."""
+    view = snapshot if snapshot is not None else published(lake)
+    return [(day, Path(lake) / prefix) for day, prefix in view.prefixes(table_unit(table))]
+
+
+def table_files(lake: Path, table: Table | str, snapshot: Snapshot | None = None) -> list[DataFile]:
     """Every Parquet file the table's view reads, in path order."""
     schema = table_schema(table)
-    root = table_dir(lake, table)
-    if not root.is_dir():
-        return []
     files: list[DataFile] = []
-    if schema.partition_key:
-        for part in sorted(root.iterdir()):
-            match = _PARTITION_DIR_RE.match(part.name)
-            if not match or not part.is_dir():
-                continue
-            day = match.group(1)
-            files.extend(DataFile(str(schema.name), f, day, f.stat().st_size) for f in sorted(part.glob("*.parquet")))
-    else:
-        files.extend(DataFile(str(schema.name), f, None, f.stat().st_size) for f in sorted(root.glob("*.parquet")))
+    for day, folder in version_dirs(lake, table, snapshot):
+        if folder.is_dir():
+            files.extend(DataFile(str(schema.name), f, day, f.stat().st_size) for f in sorted(folder.glob("*.parquet")))
     return files
 
 
-def partition_files(lake: Path, table: Table | str, start: str | None, end: str | None) -> list[DataFile]:
+def partition_files(
+    lake: Path, table: Table | str, start: str | None, end: str | None, snapshot: Snapshot | None = None
+) -> list[DataFile]:
     """Files of the partitions whose date lies in [start, end] (all files when unpartitioned).
 
     This is the set a query with ``"date" between start and end`` reads -- what partition
     pruning leaves for Athena to scan. A missing bound (None) selects nothing, matching SQL
     where ``date between null and ...`` is never true.
     """
-    files = table_files(lake, table)
+    files = table_files(lake, table, snapshot)
     if not table_schema(table).partition_key:
         return files
     if start is None or end is None:
@@ -111,30 +112,36 @@ def _columns_sql(schema: TableSchema, *, empty: bool) -> list[str]:
     return cols
 
 
-def view_sql(lake: Path, table: Table | str) -> str:
-    """DuckDB ``create view`` statement for one catalog table."""
+def view_sql(lake: Path, table: Table | str, snapshot: Snapshot | None = None) -> str:
+    """DuckDB ``create view`` statement for one catalog table, over ``snapshot``'s versions."""
     schema = table_schema(table)
     name = _quote_ident(str(schema.name))
-    if not table_files(lake, table):
+    folders = [folder for _day, folder in version_dirs(lake, table, snapshot)]
+    if not folders:
         cols = ",\n    ".join(_columns_sql(schema, empty=True))
         return f"create or replace view {name} as\nselect\n    {cols}\nwhere false"
+    globs = "[" + ", ".join(_quote_literal(str(folder / "*.parquet")) for folder in folders) + "]"
     if schema.partition_key:
         # Declaring the partition type keeps `date` a DATE whatever the folder names look
         # like, and lets a filter on it prune files before any is opened.
-        source = (
-            f"read_parquet({_quote_literal(table_glob(lake, table))}, hive_partitioning = true, "
-            f"hive_types = {{{_quote_literal(schema.partition_key)}: 'DATE'}})"
-        )
+        types = f"{{{_quote_literal(schema.partition_key)}: 'DATE', {_quote_literal(RUN_KEY)}: 'VARCHAR'}}"
     else:
-        source = f"read_parquet({_quote_literal(table_glob(lake, table))}, hive_partitioning = false)"
+        types = f"{{{_quote_literal(RUN_KEY)}: 'VARCHAR'}}"
+    source = f"read_parquet({globs}, hive_partitioning = true, hive_types = {types})"
     cols = ",\n    ".join(_columns_sql(schema, empty=False))
     return f"create or replace view {name} as\nselect\n    {cols}\nfrom {source}"
 
 
-def register_views(con: duckdb.DuckDBPyConnection, lake: Path, tables: Iterable[Table | str] | None = None) -> None:
-    """(Re)create the views of ``tables`` (default: every catalog table) on a connection."""
+def register_views(
+    con: duckdb.DuckDBPyConnection,
+    lake: Path,
+    tables: Iterable[Table | str] | None = None,
+    snapshot: Snapshot | None = None,
+) -> None:
+    """(Re)create the views of ``tables`` (default: every catalog table) on a connection, over one snapshot."""
+    view = snapshot if snapshot is not None else published(lake)
     for table in tables if tables is not None else tuple(Table):
-        statement = view_sql(lake, table)
+        statement = view_sql(lake, table, view)
         try:
             con.execute(statement)
         except duckdb.Error as err:
@@ -143,12 +150,14 @@ def register_views(con: duckdb.DuckDBPyConnection, lake: Path, tables: Iterable[
             raise CatalogError(f"table {Table(table)} at {where} does not match its schema: {first}") from None
 
 
-def connect(lake: Path, *, tables: Iterable[Table | str] | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with one view per catalog table over ``lake``.
+def connect(
+    lake: Path, *, tables: Iterable[Table | str] | None = None, snapshot: Snapshot | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with one view per catalog table over ``lake``'s published snapshot.
 
-    Views are bound when created, so files added later need a new connection (the local
-    equivalent of a catalog refresh, which partition projection makes unnecessary in AWS).
+    Every view reads the same snapshot (``snapshot``, default the published one), so a query
+    joining tables never mixes two publications. A later publication needs a new connection.
     """
     con = duckdb.connect(database=":memory:")
-    register_views(con, Path(lake), tables)
+    register_views(con, Path(lake), tables, snapshot)
     return con

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Final
 
-from ecomlake.exceptions import InvalidDateError, UnknownDatasetError
+from ecomlake.exceptions import InvalidArgumentError, InvalidDateError, UnknownDatasetError
 
 PROJECT: Final = "ecomlake"
 
@@ -30,6 +30,8 @@ class Zone(StrEnum):
     # Operational zones: run summaries, DQ reports, run records, query results.
     REPORTS = "_reports"
     RUNS = "_runs"
+    # The published snapshot: which version of every table partition readers see.
+    CATALOG = "_catalog"
     ATHENA_RESULTS = "athena-results"
     ARTIFACTS = "artifacts"
 
@@ -74,6 +76,7 @@ class Table(StrEnum):
     SESSIONS = "sessions"
     # curated zone: analytics-ready
     FACT_SALES = "fact_sales"
+    PRODUCT_ACTIVITY = "product_activity"
     DIM_PRODUCTS = "dim_products"
     DIM_CUSTOMERS = "dim_customers"
     FCT_SESSIONS = "fct_sessions"
@@ -83,6 +86,7 @@ class Table(StrEnum):
 PROCESSED_TABLES: Final = (Table.TRANSACTIONS, Table.PRODUCTS, Table.CLICKSTREAM, Table.REVIEWS, Table.SESSIONS)
 CURATED_TABLES: Final = (
     Table.FACT_SALES,
+    Table.PRODUCT_ACTIVITY,
     Table.DIM_PRODUCTS,
     Table.DIM_CUSTOMERS,
     Table.FCT_SESSIONS,
@@ -152,6 +156,8 @@ QUARANTINE_REASON_SUFFIX: Final = ".reason.json"
 QUARANTINE_ROWS_FILE: Final = "rows.parquet"
 QUARANTINE_REASON_COLUMN: Final = "_reason"
 QUARANTINE_DETAIL_COLUMN: Final = "_detail"
+# The date a duplicate_key row's key first landed on (the same date for a duplicate within a date).
+QUARANTINE_FIRST_DATE_COLUMN: Final = "_first_date"
 SOURCE_LINE_COLUMN: Final = "_line"
 SOURCE_FILE_COLUMN: Final = "_file"
 
@@ -174,6 +180,53 @@ def dq_report_key(day: str, ext: str = "json") -> str:
 
 def run_record_key(run_id: str) -> str:
     return f"{Zone.RUNS}/{run_id}.json"
+
+
+# --------------------------------------------------------------------------- versions and snapshots
+
+# A run never writes where readers look: every table partition it writes is a new version,
+# ``<zone>/<table>/date=D/run=<run_id>/`` (``<zone>/<table>/run=<run_id>/`` unpartitioned), and
+# readers resolve which version is current through the published snapshot (SNAPSHOT_KEY).
+RUN_KEY: Final = "run"
+_RUN_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+SNAPSHOT_KEY: Final = f"{Zone.CATALOG}/current.json"
+SNAPSHOT_HISTORY_PREFIX: Final = f"{Zone.CATALOG}/history/"
+
+
+def parse_run_id(value: str) -> str:
+    """A run id as it may appear in a key: letters, digits, ``_ . -``; at most 80 characters."""
+    text = str(value).strip()
+    if not _RUN_ID_RE.match(text):
+        raise InvalidArgumentError(
+            f"invalid run id {value!r}; use letters, digits, '_', '.' and '-' (at most 80, not starting with a symbol)"
+        )
+    return text
+
+
+def unit_name(zone: Zone | str, name: str) -> str:
+    """A versioned unit of the lake: a table (``processed/transactions``) or quarantine rows of a dataset."""
+    return f"{Zone(zone)}/{name}"
+
+
+def version_prefix(unit: str, run_id: str, day: str | None = None) -> str:
+    """Where one run's version of a unit's partition (or of an unpartitioned unit) lives."""
+    if day is None:
+        return f"{unit}/{RUN_KEY}={parse_run_id(run_id)}/"
+    return f"{unit}/{PARTITION_KEY}={parse_date(day)}/{RUN_KEY}={parse_run_id(run_id)}/"
+
+
+def snapshot_history_key(seq: int) -> str:
+    return f"{SNAPSHOT_HISTORY_PREFIX}{seq:010d}.json"
+
+
+def run_prefix(run_id: str) -> str:
+    """A run's own folder: its plan, the outputs each job wrote, its reports before publication."""
+    return f"{Zone.RUNS}/{parse_run_id(run_id)}/"
+
+
+def run_output_key(run_id: str, job: str) -> str:
+    """What one job of a run wrote (units and partitions), read by the later steps and by publish."""
+    return f"{run_prefix(run_id)}outputs/{job}.json"
 
 
 # --------------------------------------------------------------------------- jobs
@@ -203,6 +256,7 @@ class JobArg(StrEnum):
 
     JOB_NAME = "JOB_NAME"
     DATES = "dates"  # comma-separated YYYY-MM-DD list: one date, or a backfill
+    RUN_ID = "run_id"  # the run the job belongs to (its versions are named after it)
     RAW_URI = "raw_uri"  # root URI of each zone: s3://bucket or a local directory
     PROCESSED_URI = "processed_uri"
     CURATED_URI = "curated_uri"
@@ -243,6 +297,8 @@ class EnvVar(StrEnum):
     DASHBOARD_ORIGIN = "ECOMLAKE_DASHBOARD_ORIGIN"  # https://<cloudfront domain>: the API's only CORS origin
     API_CACHE_SECONDS = "ECOMLAKE_API_CACHE_SECONDS"  # TTL of the API's in-memory and CloudFront cache
     DASHBOARD_BUCKET = "ECOMLAKE_DASHBOARD_BUCKET"  # the dashboard site bucket (cloud dashboard refresh writes there)
+    # Data-quality thresholds (JSON object, see ecomlake.dq.rules.Thresholds), per stack.
+    DQ_THRESHOLDS = "ECOMLAKE_DQ_THRESHOLDS"
     # Comma list of datasets a date needs (an accepted file each) before the router starts the pipeline.
     REQUIRED_DATASETS = "ECOMLAKE_REQUIRED_DATASETS"
 
@@ -256,6 +312,7 @@ ZONE_BUCKET_ENV: Final[dict[Zone, EnvVar]] = {
     Zone.QUARANTINE: EnvVar.QUARANTINE_BUCKET,
     Zone.REPORTS: EnvVar.REPORTS_BUCKET,
     Zone.RUNS: EnvVar.REPORTS_BUCKET,
+    Zone.CATALOG: EnvVar.REPORTS_BUCKET,
     Zone.ATHENA_RESULTS: EnvVar.ATHENA_RESULTS_BUCKET,
 }
 

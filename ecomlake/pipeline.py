@@ -5,37 +5,37 @@ Two engines read this one spec, so they cannot drift apart:
 - ``ecomlake.asl`` renders it as an Amazon States Language definition, which Pulumi deploys
   as the Step Functions state machine (Glue, Lambda and SNS service integrations);
 - ``ecomlake.local.runner`` walks it on one machine, calling the same library code
-  (``ecomlake.etl.run_job``, ``ecomlake.dq.run_checks``, ``ecomlake.dashboard.build``).
+  (``ecomlake.runs``, ``ecomlake.etl.run_job``, ``ecomlake.dashboard.build``).
 
-The order::
+A run is a transaction: it writes where readers do not look, audits what it wrote, and
+only then publishes, all under a lock on the lake::
 
-    etl (parallel: transaction_etl | product_enrichment | clickstream_aggregation)
-      -> data_quality        Lambda, once per date (critical failure stops the run)
-      -> master_data_merge   Glue
-      -> dashboard_refresh   Lambda: run the analytics queries, write the dashboard data
-      -> notify_success      SNS
-    any step fails (after its retries) -> notify_failure (SNS) -> failed (Fail)
+    acquire_lock        one writer per lake (cloud: a DynamoDB lease; locally a file lock)
+    plan                the published snapshot the run starts from, the dates it computes
+    etl                 in parallel: transaction_etl | product_enrichment | clickstream_aggregation
+    master_data_merge   curated partitions from the run's earliest change on, dimensions
+    audit               every data-quality check on the run's unpublished view; critical -> stop
+    publish             one atomic snapshot switch, then reports into place, garbage collected
+    dashboard_refresh   the analytics queries over the published lake, into the dashboard data
+    release_lock
+    notify_success
+    any step fails (after its retries) -> release_lock_after_failure -> notify_failure -> failed
 
 Decisions the seed's workflow leaves open:
 
 - **No "validate files" step.** Validation happens per file as it lands (the validator
-  handler on S3 "Object Created"); a rejected file never reaches ``raw/`` partitions the
-  ETL reads, so the pipeline starts at the ETL.
-- **No "catalog refresh" step.** Every table uses partition projection (Glue table
-  properties computed from the key layout), so Athena sees a new ``date=`` partition as
-  soon as its files exist: there is nothing to crawl and no ``MSCK REPAIR``. Locally the
-  catalog is a set of DuckDB views over globbed Parquet, equally always current. A state
-  that does nothing would only cost a transition and mislead the reader of the diagram;
-  ``dashboard_refresh`` is the first reader of the new partitions, so a catalog problem
-  still fails the run there.
+  handler on S3 "Object Created"); a rejected file never reaches a job.
+- **"Catalog refresh" is the publication.** Readers resolve tables through the published
+  snapshot (and in AWS through the Glue partitions ``publish`` points at the new versions),
+  so there is nothing to crawl; the switch is the refresh.
 - **One run per batch of dates.** A backfill is one execution whose input lists every
-  date; each job runs once over all of them (``--dates`` is a comma-separated list), which
-  is what makes a 30-day backfill one Spark start per job rather than thirty.
+  date; each job runs once over all of them (``--dates`` is a comma-separated list).
 - **Retries only where a retry can help.** Glue and Lambda API refusals (throttling,
-  concurrency limits, service errors) are retried with exponential backoff and full
-  jitter. A failed Glue job *run* is retried once: Spark jobs fail transiently (lost
-  executors, S3 throttling) and every job overwrites exactly its own partitions, so a
-  re-run is safe. A data-quality failure is never retried: the data will not change.
+  concurrency limits, service errors, a Lambda that timed out before answering) are retried
+  with exponential backoff and full jitter. A failed Glue job *run* is retried once: jobs
+  write only their run's own versions, so a re-run is safe. A data-quality failure is never
+  retried: the data will not change. Every task's worst case (attempts x timeout + waits)
+  fits inside the execution timeout, so a failure always reaches the failure notification.
 """
 
 from __future__ import annotations
@@ -90,6 +90,9 @@ class RetryPolicy:
     max_delay_seconds: int | None = None
     jitter: Jitter = Jitter.FULL
     comment: str = ""
+    # The errors it retries are refusals to start (throttling, a concurrency limit): an
+    # attempt that ends in one cost no run time, only the wait before the next.
+    refusals: bool = False
 
     def __post_init__(self) -> None:
         if not self.errors:
@@ -106,6 +109,10 @@ class RetryPolicy:
         """Seconds before retry number ``retry`` (1-based), before jitter, capped by ``max_delay_seconds``."""
         seconds = self.interval_seconds * self.backoff_rate ** (retry - 1)
         return float(min(seconds, self.max_delay_seconds) if self.max_delay_seconds else seconds)
+
+    def total_delay(self) -> float:
+        """Seconds of waiting if every retry is used, before jitter (jitter only shortens them)."""
+        return sum(self.delay(n) for n in range(1, self.max_attempts + 1))
 
 
 @dataclass(frozen=True)
@@ -138,16 +145,22 @@ LAMBDA_SERVICE_ERRORS: Final = (
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    # The function's environment failed or the invoke timed out before an answer: transient.
+    "Lambda.Unknown",
+    "Lambda.ClientExecutionTimeoutException",
 )
+# Raised by the lock step while another execution holds the lake.
+RUN_LOCK_BUSY: Final = "RunLockBusyError"
 
 GLUE_RETRY: Final = (
     RetryPolicy(
         GLUE_API_ERRORS,
         interval_seconds=30,
-        max_attempts=5,
+        max_attempts=8,
         backoff_rate=2.0,
         max_delay_seconds=300,
         comment="Glue refused to start the run (concurrency limit, throttling): wait and ask again",
+        refusals=True,
     ),
     RetryPolicy(
         (STATES_TASK_FAILED,),
@@ -161,10 +174,10 @@ LAMBDA_RETRY: Final = (
     RetryPolicy(
         LAMBDA_SERVICE_ERRORS,
         interval_seconds=2,
-        max_attempts=6,
+        max_attempts=3,
         backoff_rate=2.0,
         max_delay_seconds=60,
-        comment="Lambda service errors and throttling are transient",
+        comment="Lambda service errors, throttling and invokes that timed out are transient",
     ),
 )
 DATA_QUALITY_RETRY: Final = (
@@ -173,6 +186,18 @@ DATA_QUALITY_RETRY: Final = (
         max_attempts=0,
         jitter=Jitter.NONE,
         comment="a failed critical check is a verdict on the data: never retried",
+    ),
+    *LAMBDA_RETRY,
+)
+LOCK_RETRY: Final = (
+    RetryPolicy(
+        (RUN_LOCK_BUSY,),
+        interval_seconds=60,
+        max_attempts=24,
+        backoff_rate=1.5,
+        max_delay_seconds=300,
+        comment="another execution holds the lake: queue behind it (about 2 hours at most)",
+        refusals=True,
     ),
     *LAMBDA_RETRY,
 )
@@ -197,6 +222,7 @@ class Input(StrEnum):
     """
 
     RUN_ID = "run_id"  # Step Functions: the execution name; locally the run id
+    EXECUTION_ID = "execution_id"  # Step Functions: the execution ARN (the lock's holder); locally the run id
     DATES = EXECUTION_INPUT_DATES  # every date of the run, YYYY-MM-DD
     DATES_CSV = "dates_csv"  # the same, comma-separated: the Glue ``--dates`` argument
     DATE_COUNT = "date_count"
@@ -204,6 +230,7 @@ class Input(StrEnum):
     ERROR = "error"  # failure path: the error name
     CAUSE = "cause"  # failure path: its message
     STAGE = "stage"  # dev / prod in the cloud, "local" on one machine
+    DATES_TEXT = "dates_text"  # the dates as JSON text, for messages (valid even when the plan failed)
 
 
 def execution_input(dates: Iterable[str]) -> dict[str, Any]:
@@ -235,7 +262,10 @@ def template_fields(template: str) -> tuple[Input, ...]:
 class PipelineFunction(StrEnum):
     """Lambda functions the pipeline invokes (Pulumi supplies their ARNs)."""
 
+    RUN_LOCK = "run_lock"
+    PLAN = "plan"
     DATA_QUALITY = "data_quality"
+    PUBLISH = "publish"
     DASHBOARD_REFRESH = "dashboard_refresh"
 
 
@@ -257,10 +287,10 @@ class GlueJobStep:
 
     job: Job
     # Glue ``--key`` arguments taken from the run; zone URIs are the job's DefaultArguments.
-    arguments: tuple[tuple[JobArg, Input], ...] = ((JobArg.DATES, Input.DATES_CSV),)
+    arguments: tuple[tuple[JobArg, Input], ...] = ((JobArg.DATES, Input.DATES_CSV), (JobArg.RUN_ID, Input.RUN_ID))
     retry: tuple[RetryPolicy, ...] = GLUE_RETRY
     catch: Catch | None = CATCH_ALL
-    timeout_seconds: int = 2 * 60 * 60
+    timeout_seconds: int = 60 * 60
     kind: StepKind = field(default=StepKind.GLUE, init=False)
 
     @property
@@ -279,6 +309,8 @@ class LambdaStep:
     name: str
     function: PipelineFunction
     payload: tuple[Input, ...] = (Input.DATES, Input.RUN_ID)
+    # Fixed payload fields (e.g. the lock step's ``action``), the same in every execution.
+    constants: tuple[tuple[str, str], ...] = ()
     for_each_date: bool = False
     max_concurrency: int = 4
     retry: tuple[RetryPolicy, ...] = LAMBDA_RETRY
@@ -328,16 +360,35 @@ class NotifyStep:
 Step = GlueJobStep | LambdaStep | ParallelStep | NotifyStep
 
 
+def worst_case_seconds(step: Step) -> float:
+    """How long a step can take if everything that can go wrong does, within its retry policy.
+
+    Each attempt may run to the task's timeout, except those that end in an error a
+    ``refusals`` retrier matches (a refusal to start costs no run time); every retry waits
+    its full backoff. A Parallel takes as long as its slowest branch.
+    """
+    if isinstance(step, ParallelStep):
+        return max(worst_case_seconds(b) for b in step.branches)
+    slow_attempts = 1 + sum(p.max_attempts for p in step.retry if not p.refusals)
+    waits = sum(p.total_delay() for p in step.retry)
+    return slow_attempts * step.timeout_seconds + waits
+
+
 @dataclass(frozen=True)
 class Pipeline:
-    """Steps in order; each step's unrecovered failure goes to ``on_failure``, then ``fail_state``."""
+    """Steps in order; a step's unrecovered failure runs ``cleanup``, then ``on_failure``, then ``fail_state``.
+
+    ``timeout_seconds`` must cover the worst case of every step (``worst_case_seconds``),
+    so that a run never dies of the execution timeout, which no Catch sees.
+    """
 
     name: str
     steps: tuple[Step, ...]
     on_failure: NotifyStep
+    cleanup: tuple[LambdaStep, ...] = ()
     fail_state: str = "failed"
     fail_error: str = "PipelineFailed"
-    timeout_seconds: int = 6 * 60 * 60
+    timeout_seconds: int = 10 * 60 * 60
     comment: str = ""
 
     def __post_init__(self) -> None:
@@ -347,13 +398,23 @@ class Pipeline:
             raise ValueError(f"step names must be unique; repeated: {duplicates}")
         if not self.steps:
             raise ValueError("a pipeline needs at least one step")
+        if self.worst_case_seconds() > self.timeout_seconds:
+            raise ValueError(
+                f"the execution timeout ({self.timeout_seconds} s) is shorter than the worst case of its steps "
+                f"({self.worst_case_seconds():.0f} s): a run could time out where no Catch sees it"
+            )
+
+    def worst_case_seconds(self) -> float:
+        """The longest a run can take: every step's worst case, then the failure path's."""
+        return sum(worst_case_seconds(s) for s in (*self.steps, *self.cleanup, self.on_failure))
 
     def walk(self) -> Iterator[Step]:
-        """Every step, branches included, in order, then the failure notification."""
+        """Every step, branches included, in order, then the failure path (cleanup, notification)."""
         for step in self.steps:
             yield step
             if isinstance(step, ParallelStep):
                 yield from step.branches
+        yield from self.cleanup
         yield self.on_failure
 
     def step(self, name: str) -> Step:
@@ -371,23 +432,44 @@ class Pipeline:
         return tuple(s.function for s in self.walk() if isinstance(s, LambdaStep))
 
 
+def _lock_step(name: str, action: str) -> LambdaStep:
+    return LambdaStep(
+        name,
+        PipelineFunction.RUN_LOCK,
+        payload=(Input.RUN_ID, Input.EXECUTION_ID),
+        constants=(("action", action),),
+        retry=LOCK_RETRY if action == "acquire" else LAMBDA_RETRY,
+        timeout_seconds=60,
+    )
+
+
 PIPELINE: Final = Pipeline(
     name=PROJECT,
     comment=(
-        "ecomlake pipeline: per-dataset ETL in parallel, data quality per date, master merge, "
-        "dashboard refresh, notification. Generated from ecomlake/pipeline.py by ecomlake/asl.py; do not edit."
+        "ecomlake pipeline: lock, plan, per-dataset ETL in parallel, master merge, audit (data quality), "
+        "publish, dashboard refresh, unlock, notification. Generated from ecomlake/pipeline.py by ecomlake/asl.py; "
+        "do not edit."
     ),
     steps=(
+        _lock_step("acquire_lock", "acquire"),
+        LambdaStep("plan", PipelineFunction.PLAN, payload=(Input.DATES, Input.RUN_ID), timeout_seconds=120),
         ParallelStep("etl", branches=tuple(GlueJobStep(job) for job in PARALLEL_ETL_JOBS)),
-        LambdaStep(
-            "data_quality",
-            PipelineFunction.DATA_QUALITY,
-            payload=(Input.DATE, Input.RUN_ID),
-            for_each_date=True,
-            retry=DATA_QUALITY_RETRY,
-        ),
         GlueJobStep(Job.MASTER_DATA_MERGE),
-        LambdaStep("dashboard_refresh", PipelineFunction.DASHBOARD_REFRESH, payload=(Input.DATES, Input.RUN_ID)),
+        LambdaStep(
+            "audit",
+            PipelineFunction.DATA_QUALITY,
+            payload=(Input.RUN_ID,),
+            retry=DATA_QUALITY_RETRY,
+            timeout_seconds=15 * 60,
+        ),
+        LambdaStep("publish", PipelineFunction.PUBLISH, payload=(Input.RUN_ID,), timeout_seconds=5 * 60),
+        LambdaStep(
+            "dashboard_refresh",
+            PipelineFunction.DASHBOARD_REFRESH,
+            payload=(Input.DATES, Input.RUN_ID),
+            timeout_seconds=5 * 60,
+        ),
+        _lock_step("release_lock", "release"),
         NotifyStep(
             "notify_success",
             Outcome.SUCCEEDED,
@@ -395,10 +477,11 @@ PIPELINE: Final = Pipeline(
             message="ecomlake pipeline run {run_id} succeeded for {date_count} date(s): {dates_csv}.",
         ),
     ),
+    cleanup=(_lock_step("release_lock_after_failure", "release"),),
     on_failure=NotifyStep(
         "notify_failure",
         Outcome.FAILED,
         subject="ecomlake {stage}: pipeline run FAILED",
-        message="ecomlake pipeline run {run_id} failed for {dates_csv}. Error: {error}. Cause: {cause}",
+        message="ecomlake pipeline run {run_id} failed for {dates_text}. Error: {error}. Cause: {cause}",
     ),
 )

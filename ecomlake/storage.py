@@ -50,6 +50,8 @@ class Storage(Protocol):
 
     def write_bytes(self, key: str, data: bytes) -> None: ...
 
+    def create_bytes(self, key: str, data: bytes) -> bool: ...
+
     def exists(self, key: str) -> bool: ...
 
     def list(self, prefix: str) -> list[str]: ...
@@ -80,6 +82,24 @@ class LocalStorage:
         tmp = target.with_name(f".{target.name}.tmp")
         tmp.write_bytes(data)
         tmp.replace(target)
+
+    def create_bytes(self, key: str, data: bytes) -> bool:
+        """Write ``key`` only if it does not exist yet; False (nothing written) when it does.
+
+        The whole file appears at once or not at all: it is written aside, then hard-linked
+        into place, which fails atomically when the name is taken.
+        """
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.new")
+        tmp.write_bytes(data)
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -139,6 +159,18 @@ class S3Storage:
     def write_bytes(self, key: str, data: bytes) -> None:
         # Buckets enforce SSE-KMS by default encryption; nothing to set per object.
         self.client.put_object(Bucket=self.bucket(key), Key=key, Body=data)
+
+    def create_bytes(self, key: str, data: bytes) -> bool:
+        """Write ``key`` only if it does not exist yet (S3 conditional write, ``If-None-Match: *``)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket(key), Key=key, Body=data, IfNoneMatch="*")
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                return False
+            raise
+        return True
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

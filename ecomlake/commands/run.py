@@ -80,28 +80,42 @@ def register(app: typer.Typer) -> None:
         all_dates: Annotated[
             bool, typer.Option("--all", help="Backfill: one run over every date landed under raw/.")
         ] = False,
+        pending: Annotated[
+            bool,
+            typer.Option("--pending", help="One run over the dates whose raw files changed since they were published."),
+        ] = False,
         engine: Annotated[str, typer.Option(help="ETL engine: duckdb (fast) or spark (Glue parity).")] = "duckdb",
+        wait: Annotated[
+            float,
+            typer.Option(help="Seconds to wait for another run holding the lake's lock (0: fail at once).", min=0),
+        ] = 0.0,
         lake: LakeOption = None,
     ) -> None:
-        """Run the pipeline (ETL, data quality, merge, dashboard data, notify) on the local lake."""
+        """Run the pipeline (lock, plan, ETL, merge, audit, publish, dashboard data, notify) on the local lake."""
         from ecomlake.contract import parse_date
-        from ecomlake.local.runner import ENGINES, raw_dates, run_pipeline
+        from ecomlake.local.runner import ENGINES, pending_dates, raw_dates, run_pipeline
         from ecomlake.storage import require_lake
 
-        if (date is None) == (not all_dates):
-            raise InvalidArgumentError("give exactly one of --date YYYY-MM-DD or --all")
+        if sum((date is not None, all_dates, pending)) != 1:
+            raise InvalidArgumentError("give exactly one of --date YYYY-MM-DD, --all or --pending")
         if engine not in ENGINES:
             raise InvalidArgumentError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         day = parse_date(date) if date is not None else None
         root = require_lake(lake)
-        dates = [day] if day else raw_dates(root)
+        if pending:
+            dates = pending_dates(root)
+            if not dates:
+                console.print("nothing pending: every date's published partitions match its landed files")
+                return
+        else:
+            dates = [day] if day else raw_dates(root)
         what = dates[0] if len(dates) == 1 else f"{len(dates)} dates ({dates[0]} .. {dates[-1]})"
         console.print(f"pipeline run over {what} on {engine}, lake {root}")
 
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=False
         ) as progress:
-            record = run_pipeline(root, dates, engine, on_event=_ProgressView(progress))
+            record = run_pipeline(root, dates, engine, on_event=_ProgressView(progress), wait=wait)
 
         print_table(
             f"Run {record.run_id}: {record.status}",

@@ -223,11 +223,35 @@ def anomaly_sql(rule: Rule, day: str) -> str:
 
 
 def _no_rows(rule: Rule, day: str) -> CheckResult:
-    why = (
-        " (curated tables are built by the master merge, which runs after this check)" if is_curated(rule.table) else ""
-    )
     where = f"for {day}" if is_partitioned(rule.table) else "at all"
-    return _result(rule, Status.SKIP, 0, detail=f"no {rule.table} rows {where}{why}")
+    return _result(rule, Status.SKIP, 0, detail=f"no {rule.table} rows {where}")
+
+
+def _tiered(rule: Rule, rate: float, *, below: bool = False) -> tuple[Status, Severity]:
+    """PASS, or FAIL at the severity of the threshold ``rate`` crosses (``*_above`` / ``*_below`` params)."""
+    p = rule.params
+    if below:
+        crossed_critical = rate < float(p["critical_below"])
+        crossed_warning = rate < float(p["warning_below"])
+    else:
+        crossed_critical = rate > float(p["critical_above"])
+        crossed_warning = rate > float(p["warning_above"])
+    if crossed_critical:
+        return Status.FAIL, Severity.CRITICAL
+    if crossed_warning:
+        return Status.FAIL, Severity.WARNING
+    return Status.PASS, Severity(rule.severity)
+
+
+def _tiers(rule: Rule, unit: str = "", *, below: bool = False) -> str:
+    p = rule.params
+    if below:
+        warn, crit = float(p["warning_below"]), float(p["critical_below"])
+        return f"warning below {warn:.0%}{unit}, critical below {crit:.0%}{unit}"
+    warn, crit = float(p["warning_above"]), float(p["critical_above"])
+    if warn == crit == 0:
+        return "none"
+    return f"warning above {warn:.2%}, critical above {crit:.2%}"
 
 
 def judge_row_level(rule: Rule, rows: int, bad: int, day: str, sql: str = "") -> CheckResult:
@@ -282,16 +306,15 @@ def judge_referential(rule: Rule, rows: int, orphans: int, orphan_keys: int, day
     if rows == 0:
         return _no_rows(rule, day)
     p = rule.params
-    limit = float(p.get("max_orphan_rate", 0.0))
     rate = orphans / rows
     detail = (
         f"{orphans} of {rows} rows ({rate:.2%}, {orphan_keys} distinct {p['column']}) "
         f"not in {p['ref_table']}.{p['ref_column']}"
     )
-    expected = "every key found" if limit == 0 else f"orphan rate <= {limit:.2%}"
-    return _result(
-        rule, Status.FAIL if rate > limit else Status.PASS, orphans, expected=expected, detail=detail, sql=sql
-    )
+    tiers = _tiers(rule)
+    expected = "every key found" if tiers == "none" else f"orphan rate: {tiers}"
+    status, severity = _tiered(rule, rate)
+    return _result(rule, status, orphans, severity=severity, expected=expected, detail=detail, sql=sql)
 
 
 def anomaly_score(method: AnomalyMethod | str, value: float, history: Sequence[float]) -> tuple[float, float]:
@@ -356,6 +379,23 @@ def judge_anomaly(rule: Rule, series: Mapping[str, float | None], day: str, sql:
     )
 
 
+def judge_volume(rule: Rule, series: Mapping[str, float | None], day: str, sql: str = "") -> CheckResult:
+    """The day's rows against the median of the previous days that had data (a collapse check)."""
+    p = rule.params
+    value = series.get(day) or 0.0
+    history = [float(v) for d, v in sorted(series.items()) if d < day and v]
+    expected = f"rows vs median of previous {p['window_days']} days: {_tiers(rule, ' of it', below=True)}"
+    needed = int(p.get("min_history", 1))
+    if len(history) < needed:
+        detail = f"{len(history)} previous days with data; {needed} needed"
+        return _result(rule, Status.SKIP, value, expected=expected, detail=detail, sql=sql)
+    median = float(statistics.median(history))
+    share = value / median if median else 1.0
+    status, severity = _tiered(rule, share, below=True)
+    detail = f"{_show(value)} rows vs median {_show(median)} of {len(history)} days ({share:.0%} of it)"
+    return _result(rule, status, value, severity=severity, expected=expected, detail=detail, sql=sql)
+
+
 # --------------------------------------------------------------------------- facts from the run summaries
 
 
@@ -390,10 +430,9 @@ def judge_conservation(rule: Rule, facts: LakeFacts, processed_rows: int | None,
     summary = facts.summaries.get(rule.table)
     expected = "rows_in == rows_out + rows_quarantined"
     if summary is None:
+        # Without the summary nothing proves the rows of the day are all accounted for.
         where = "no run summary" if job not in facts.summary_jobs else f"no {rule.table} entry in the run summary"
-        return _result(
-            rule, Status.FAIL, None, severity=Severity.WARNING, expected=expected, detail=f"{where} of {job} for {day}"
-        )
+        return _result(rule, Status.FAIL, None, expected=expected, detail=f"{where} of {job} for {day}")
     rows_in, rows_out, quarantined = (int(summary.get(k) or 0) for k in ("rows_in", "rows_out", "rows_quarantined"))
     gap = rows_in - rows_out - quarantined
     problems = []
@@ -412,8 +451,7 @@ def judge_conservation(rule: Rule, facts: LakeFacts, processed_rows: int | None,
 
 def judge_quarantine_rate(rule: Rule, facts: LakeFacts, day: str) -> CheckResult:
     summary = facts.summaries.get(rule.table)
-    limit = float(rule.params["max_rate"])
-    expected = f"<= {limit:.0%} of rows quarantined"
+    expected = f"share quarantined: {_tiers(rule)}"
     if summary is None:
         return _result(rule, Status.SKIP, None, expected=expected, detail=f"no run summary for {day}")
     rows_in, quarantined = int(summary.get("rows_in") or 0), int(summary.get("rows_quarantined") or 0)
@@ -425,7 +463,8 @@ def judge_quarantine_rate(rule: Rule, facts: LakeFacts, day: str) -> CheckResult
     if rows_in < min_rows:
         detail += f"; fewer than {min_rows} rows in, not judged"
         return _result(rule, Status.SKIP, round(rate, 6), expected=expected, detail=detail)
-    return _result(rule, Status.FAIL if rate > limit else Status.PASS, round(rate, 6), expected=expected, detail=detail)
+    status, severity = _tiered(rule, rate)
+    return _result(rule, status, round(rate, 6), severity=severity, expected=expected, detail=detail)
 
 
 def judge_schema_drift(rule: Rule, facts: LakeFacts, day: str) -> CheckResult:
@@ -578,11 +617,12 @@ class _Evaluator:
                 got = _one(self.con, referential_sql(rule, day)) if rows else {"orphans": 0, "orphan_keys": 0}
                 result = judge_referential(rule, rows, int(got["orphans"]), int(got["orphan_keys"]), day, sql)
                 return _with_samples(self.con, result, f"SELECT DISTINCT * FROM ({sql}) ORDER BY 1")
-            if kind is Kind.ANOMALY:
+            if kind in (Kind.ANOMALY, Kind.VOLUME):
                 sql = anomaly_sql(rule, day)
                 _, data = _fetch(self.con, sql)
                 series = {str(d): (None if v is None else float(v)) for d, v in data}
-                return judge_anomaly(rule, series, day, sql)
+                judge = judge_anomaly if kind is Kind.ANOMALY else judge_volume
+                return judge(rule, series, day, sql)
         except duckdb.Error as err:
             return _error(rule, err)
         raise ValueError(f"{rule.id}: no evaluator for kind {kind}")

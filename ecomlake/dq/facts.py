@@ -1,31 +1,37 @@
-"""Read the operational records a date's checks need from a local lake directory.
+"""Read the operational records a date's checks need, through the snapshot being checked.
 
-ETL run summaries (``contract.run_summary_key``), quarantined rows
-(``quarantine/<dataset>/date=D/*.parquet`` with a ``_reason`` column), whole-file rejects
-(``<file>.reason.json`` beside the quarantined copy) and the validator's per-file reports
-(``contract.validation_report_key``). The cloud handler stages the same keys from S3 into a
-temporary directory first, so this module only ever reads files.
+* ETL run summaries: the snapshot names, per dataset and date, the run that computed it
+  (``Snapshot.computed_by``); that run's journal (``ecomlake.snapshots.journal``) holds the
+  summary, so an audit judges exactly the summary of the rows it checks;
+* quarantined rows: the current version of ``quarantine/<dataset>/date=D/`` (a ``_reason``
+  column), counted per reason;
+* whole-file rejects (``<file>.reason.json`` beside the quarantined copy) and the
+  validator's per-file reports (``contract.validation_report_key``), which belong to the
+  landed files, not to a run.
 """
 
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from ecomlake.contract import (
-    PARALLEL_ETL_JOBS,
     QUARANTINE_REASON_COLUMN,
     QUARANTINE_REASON_SUFFIX,
     Dataset,
     Zone,
     partition_prefix,
-    run_summary_key,
     validation_report_key,
 )
 from ecomlake.dq.checks import LakeFacts
+from ecomlake.dq.rules import job_for_dataset
+from ecomlake.snapshots import Snapshot, quarantine_unit
+from ecomlake.snapshots.journal import JobOutput, read_outputs
+from ecomlake.storage import LocalStorage, Storage
 
 # Keys a run summary may name its dataset under (RunSummary.to_dict writes one of them).
 _DATASET_KEYS = ("dataset", "table", "dataset_or_table")
@@ -43,27 +49,11 @@ def entry_dataset(entry: dict[str, Any]) -> str | None:
     return next((str(entry[k]) for k in _DATASET_KEYS if entry.get(k)), None)
 
 
-def _read_json(path: Path) -> Any:
+def _json(storage: Storage, key: str) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(storage.read_bytes(key))
     except (OSError, ValueError):
         return None
-
-
-def read_summaries(lake: Path, day: str, facts: LakeFacts) -> None:
-    for job in PARALLEL_ETL_JOBS:
-        document = _read_json(lake / run_summary_key(job, day))
-        if document is None:
-            continue
-        facts.summary_jobs.add(str(job))
-        for entry in summary_entries(document):
-            dataset = entry_dataset(entry)
-            if dataset and str(entry.get("date") or day) == day:
-                facts.summaries[dataset] = {**entry, "job": entry.get("job", str(job))}
-
-
-def quarantine_dir(lake: Path, dataset: str, day: str) -> Path:
-    return lake / partition_prefix(Zone.QUARANTINE, dataset, day)
 
 
 def count_reasons(paths: list[Path]) -> dict[str, int]:
@@ -79,28 +69,6 @@ def count_reasons(paths: list[Path]) -> dict[str, int]:
     return dict(sorted((str(k), int(n)) for k, n in rows))
 
 
-def read_quarantine(lake: Path, day: str, facts: LakeFacts) -> None:
-    for dataset in Dataset:
-        folder = quarantine_dir(lake, dataset, day)
-        if not folder.is_dir():
-            continue
-        reasons = count_reasons(sorted(folder.glob("*.parquet")))
-        if reasons:
-            facts.quarantined[str(dataset)] = dict(sorted(reasons.items()))
-        rejected = []
-        for path in sorted(folder.glob(f"*{QUARANTINE_REASON_SUFFIX}")):
-            doc = _read_json(path) or {}
-            rejected.append(
-                {
-                    "file": path.name.removesuffix(QUARANTINE_REASON_SUFFIX),
-                    "rule": str(doc.get("rule", "unknown")),
-                    "detail": str(doc.get("detail", "")),
-                }
-            )
-        if rejected:
-            facts.rejected_files[str(dataset)] = rejected
-
-
 def drift_of(document: Any, file_name: str) -> dict[str, Any]:
     """Schema drift a validation report names: undeclared columns present, optional columns absent."""
     doc = document if isinstance(document, dict) else {}
@@ -111,19 +79,78 @@ def drift_of(document: Any, file_name: str) -> dict[str, Any]:
     }
 
 
-def read_validation(lake: Path, day: str, facts: LakeFacts) -> None:
-    for dataset in Dataset:
-        folder = (lake / validation_report_key(dataset, day, "_")).parent
-        if not folder.is_dir():
-            continue
-        files = [drift_of(_read_json(p), p.name.removesuffix(".json")) for p in sorted(folder.glob("*.json"))]
-        if files:
-            facts.drift[str(dataset)] = files
+class FactsLoader:
+    """Loads :class:`LakeFacts` of dates of one snapshot; each run journal is read once."""
+
+    def __init__(self, storage: Storage, view: Snapshot) -> None:
+        if not isinstance(storage, LocalStorage):
+            raise NotImplementedError("facts are read from a local lake (the cloud audit stages its inputs)")
+        self.storage, self.view = storage, view
+        self._journal = cache(self._outputs)
+
+    def _outputs(self, run_id: str) -> tuple[JobOutput, ...]:
+        return tuple(read_outputs(self.storage, run_id))
+
+    def load(self, day: str) -> LakeFacts:
+        facts = LakeFacts()
+        self.summaries(day, facts)
+        self.quarantine(day, facts)
+        self.validation(day, facts)
+        return facts
+
+    def summaries(self, day: str, facts: LakeFacts) -> None:
+        for dataset in Dataset:
+            run = self.view.computed_by(dataset, day)
+            if run is None:
+                continue
+            job = str(job_for_dataset(dataset))
+            for output in self._journal(run):
+                if output.job != job:
+                    continue
+                facts.summary_jobs.add(job)
+                for entry in summary_entries(output.summaries):
+                    if entry_dataset(entry) == str(dataset) and str(entry.get("date")) == day:
+                        facts.summaries[str(dataset)] = {**entry, "job": entry.get("job", job)}
+
+    def quarantine(self, day: str, facts: LakeFacts) -> None:
+        for dataset in Dataset:
+            versions = self.view.prefixes(quarantine_unit(dataset), [day])
+            paths = sorted(p for _d, prefix in versions for p in self.storage.path(prefix).glob("*.parquet"))
+            reasons = count_reasons(paths)
+            if reasons:
+                facts.quarantined[str(dataset)] = reasons
+            folder = partition_prefix(Zone.QUARANTINE, dataset, day)
+            rejected = []
+            for key in self.storage.list(folder):
+                name = key.rsplit("/", 1)[-1]
+                if key.count("/") != folder.count("/") or not name.endswith(QUARANTINE_REASON_SUFFIX):
+                    continue  # versioned row files live one folder down
+                doc = _json(self.storage, key) or {}
+                rejected.append(
+                    {
+                        "file": name.removesuffix(QUARANTINE_REASON_SUFFIX),
+                        "rule": str(doc.get("rule", "unknown")),
+                        "detail": str(doc.get("detail", "")),
+                    }
+                )
+            if rejected:
+                facts.rejected_files[str(dataset)] = rejected
+
+    def validation(self, day: str, facts: LakeFacts) -> None:
+        for dataset in Dataset:
+            folder = validation_report_key(dataset, day, "_").rsplit("/", 1)[0] + "/"
+            files = [
+                drift_of(_json(self.storage, key), key.rsplit("/", 1)[-1].removesuffix(".json"))
+                for key in self.storage.list(folder)
+                if key.endswith(".json")
+            ]
+            if files:
+                facts.drift[str(dataset)] = files
 
 
-def load_facts(lake: Path, day: str) -> LakeFacts:
-    facts = LakeFacts()
-    read_summaries(lake, day, facts)
-    read_quarantine(lake, day, facts)
-    read_validation(lake, day, facts)
-    return facts
+def load_facts(lake: Path, day: str, view: Snapshot | None = None) -> LakeFacts:
+    """The facts of ``day`` in ``view`` (default: the published snapshot) of the local lake."""
+    from ecomlake.snapshots import load_published
+
+    storage = LocalStorage(Path(lake))
+    return FactsLoader(storage, view if view is not None else load_published(storage)).load(day)

@@ -6,19 +6,25 @@ an ``enum`` an ``enum`` rule and ``min``/``max`` a ``range`` rule. The rest -- f
 row counts, referential integrity, row conservation, quarantine rate, schema drift and
 anomalies -- are written out below, each with the reason it has the severity it has.
 
-Severity: ``critical`` fails the pipeline (the DQ step raises, the state machine stops
-before the master merge and alerts); ``warning`` is reported, published as a metric and
-alerted on, but lets the pipeline go on.
+Severity: ``critical`` fails the run (the audit raises, nothing of the run is published,
+and the failure alert names the check); ``warning`` is reported, published as a metric
+and alerted on, but lets the run publish. Rules that measure a rate -- the share of a day's
+rows quarantined, of references that find nothing, the day's volume against its recent
+history -- carry two thresholds: past the warning one they warn, past the critical one they
+fail the run. Those thresholds are data too (:class:`Thresholds`), set per stack.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Final
 
-from ecomlake.contract import CURATED_TABLES, JOB_INPUTS, PARALLEL_ETL_JOBS, Dataset, Job, Table
+from ecomlake.contract import CURATED_TABLES, JOB_INPUTS, PARALLEL_ETL_JOBS, Dataset, EnvVar, Job, Table
+from ecomlake.exceptions import InvalidArgumentError
 from ecomlake.schemas import TABLES, TableSchema
 
 
@@ -41,6 +47,7 @@ class Kind(StrEnum):
     QUARANTINE_RATE = "quarantine_rate"
     SCHEMA_DRIFT = "schema_drift"
     ANOMALY = "anomaly"
+    VOLUME = "volume"
 
 
 # Kinds measured by one aggregate per row over a table's partition; they are batched
@@ -99,6 +106,69 @@ def _plain(value: Any) -> Any:
         return value
     return str(value)
 
+
+# --------------------------------------------------------------------------- thresholds
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where a measured share turns a check into a warning, and into a failure that stops the run.
+
+    Rates are fractions of the day's rows (0.05 = 5 %). Volumes compare the day's rows with the
+    median of the previous days that had data: below ``volume_warning_below`` of it warns,
+    below ``volume_critical_below`` of it is a collapse that stops the run. Set per stack
+    (``ecomlake:dqThresholds`` in the Pulumi stack file, ``$ECOMLAKE_DQ_THRESHOLDS`` locally),
+    any subset of the fields, as a JSON object.
+    """
+
+    quarantine_warning_above: float = 0.05
+    quarantine_critical_above: float = 0.20
+    orphan_warning_above: float = 0.0
+    orphan_critical_above: float = 0.05
+    volume_warning_below: float = 0.5
+    volume_critical_below: float = 0.1
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+                raise InvalidArgumentError(f"DQ threshold {f.name} must be a number from 0 to 1, got {value!r}")
+        pairs = (
+            ("quarantine_warning_above", "quarantine_critical_above"),
+            ("orphan_warning_above", "orphan_critical_above"),
+            ("volume_critical_below", "volume_warning_below"),
+        )
+        for low, high in pairs:
+            if getattr(self, low) > getattr(self, high):
+                raise InvalidArgumentError(f"DQ threshold {low} must not exceed {high}")
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Thresholds:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidArgumentError(f"unknown DQ thresholds {unknown}; known: {', '.join(sorted(known))}")
+        return cls(**{k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in data.items()})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Thresholds:
+        """``$ECOMLAKE_DQ_THRESHOLDS`` (a JSON object of any of the fields), else the defaults."""
+        text = (os.environ if environ is None else environ).get(EnvVar.DQ_THRESHOLDS, "").strip()
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+        except ValueError as err:
+            raise InvalidArgumentError(f"{EnvVar.DQ_THRESHOLDS} is not valid JSON: {err}") from None
+        if not isinstance(data, dict):
+            raise InvalidArgumentError(f"{EnvVar.DQ_THRESHOLDS} must be a JSON object")
+        return cls.from_mapping(data)
+
+
+DEFAULT_THRESHOLDS: Final = Thresholds()
 
 # --------------------------------------------------------------------------- derived from schemas
 
@@ -187,19 +257,20 @@ _ROW_COUNTS: Final[list[tuple[Table, int, int, Severity, str]]] = [
     (Table.DAILY_KPIS, 1, 1, Severity.CRITICAL, "exactly one KPI row per date"),
 ]
 
-# Referential integrity. Severities follow the design: a transaction or review naming a
-# product missing from the catalog is kept (fact_sales carries null product attributes),
-# so it warns; a fact row whose customer is missing from dim_customers means the merge
-# lost rows, because the dimension is built from the same transactions. A partitioned
-# parent is read up to the checked date (catalog snapshots known by then), except where
-# both tables share the same partitioning (sessions), which compares that date alone.
-_REFERENCES: Final[list[tuple[Table, str, Table, str, Severity, str]]] = [
+# Referential integrity. A transaction, review or sale naming a product missing from the
+# catalog is kept (fact_sales carries null product attributes): a few such rows warn, a day
+# where many do (a catalog feed gone missing) stops the run -- the orphan thresholds. A sale
+# whose customer is missing from dim_customers, or a curated session without its processed
+# session, means the merge lost rows: any is critical. A partitioned parent is read up to the
+# checked date (catalog snapshots known by then), except where both tables share the same
+# partitioning (sessions), which compares that date alone.
+_REFERENCES: Final[list[tuple[Table, str, Table, str, bool, str]]] = [
     (
         Table.TRANSACTIONS,
         "product_id",
         Table.PRODUCTS,
         "product_id",
-        Severity.WARNING,
+        True,
         "every transaction's product is in a catalog snapshot up to that date",
     ),
     (
@@ -207,7 +278,7 @@ _REFERENCES: Final[list[tuple[Table, str, Table, str, Severity, str]]] = [
         "product_id",
         Table.PRODUCTS,
         "product_id",
-        Severity.WARNING,
+        True,
         "every review's product is in a catalog snapshot up to that date",
     ),
     (
@@ -215,7 +286,7 @@ _REFERENCES: Final[list[tuple[Table, str, Table, str, Severity, str]]] = [
         "product_id",
         Table.DIM_PRODUCTS,
         "product_id",
-        Severity.WARNING,
+        True,
         "every sale's product is in dim_products",
     ),
     (
@@ -223,7 +294,7 @@ _REFERENCES: Final[list[tuple[Table, str, Table, str, Severity, str]]] = [
         "customer_id",
         Table.DIM_CUSTOMERS,
         "customer_id",
-        Severity.CRITICAL,
+        False,
         "every sale's customer is in dim_customers",
     ),
     (
@@ -231,7 +302,7 @@ _REFERENCES: Final[list[tuple[Table, str, Table, str, Severity, str]]] = [
         "session_id",
         Table.SESSIONS,
         "session_id",
-        Severity.CRITICAL,
+        False,
         "every curated session comes from a processed session",
     ),
 ]
@@ -255,11 +326,12 @@ _ANOMALIES: Final[list[tuple[Table, str, str, AnomalyMethod, float, str]]] = [
     (Table.DAILY_KPIS, "conversion_rate", "max(conversion_rate)", AnomalyMethod.PCT, 0.5, "conversion rate"),
     (Table.DAILY_KPIS, "avg_order_value", "max(avg_order_value)", AnomalyMethod.PCT, 0.5, "average order value"),
 ]
+# Volume collapse: the day's rows against the same trailing median. Half of it warns; a
+# tenth of it (a truncated extract, a feed that stopped) stops the run.
+_VOLUMES: Final = (Table.TRANSACTIONS, Table.CLICKSTREAM)
 
-# Row conservation per raw dataset, from the ETL run summaries: nothing may be lost.
-MAX_QUARANTINE_RATE: Final = 0.05
-# A rate over a handful of rows (a small catalog update) says little: below this the rate is
-# reported but not judged.
+# A rate over a handful of rows (a small catalog update) says little: below this the
+# quarantine rate is reported but not judged.
 QUARANTINE_RATE_MIN_ROWS: Final = 20
 
 
@@ -269,7 +341,7 @@ def job_for_dataset(dataset: Dataset | str) -> Job:
     return next(job for job in PARALLEL_ETL_JOBS if ds in JOB_INPUTS[job])
 
 
-def hand_written_rules() -> list[Rule]:
+def hand_written_rules(thresholds: Thresholds = DEFAULT_THRESHOLDS) -> list[Rule]:
     rules: list[Rule] = []
     for table, severity in _FRESHNESS.items():
         rules.append(
@@ -284,19 +356,24 @@ def hand_written_rules() -> list[Rule]:
         )
     for table, low, high, severity, text in _ROW_COUNTS:
         rules.append(Rule(f"{table}.row_count", str(table), Kind.ROW_COUNT, severity, {"min": low, "max": high}, text))
-    for child, column, parent, parent_column, severity, text in _REFERENCES:
+    for child, column, parent, parent_column, tiered, text in _REFERENCES:
+        limits = (
+            {"warning_above": thresholds.orphan_warning_above, "critical_above": thresholds.orphan_critical_above}
+            if tiered
+            else {"warning_above": 0.0, "critical_above": 0.0}
+        )
         rules.append(
             Rule(
                 f"{child}.referential_integrity.{column}",
                 str(child),
                 Kind.REFERENTIAL_INTEGRITY,
-                severity,
+                Severity.CRITICAL,
                 {
                     "column": column,
                     "ref_table": str(parent),
                     "ref_column": parent_column,
                     "ref_dates": "same" if parent is Table.SESSIONS else "up_to",
-                    "max_orphan_rate": 0.0,
+                    **limits,
                 },
                 text,
             )
@@ -310,17 +387,18 @@ def hand_written_rules() -> list[Rule]:
                 Kind.CONSERVATION,
                 Severity.CRITICAL,
                 {"job": job},
-                "rows_in == rows_out + rows_quarantined, and both match the files in the lake",
+                "a run summary exists, rows_in == rows_out + rows_quarantined, and both match the files in the lake",
             )
         )
+        warn, fail = thresholds.quarantine_warning_above, thresholds.quarantine_critical_above
         rules.append(
             Rule(
                 f"{dataset}.quarantine_rate",
                 str(dataset),
                 Kind.QUARANTINE_RATE,
-                Severity.WARNING,
-                {"job": job, "max_rate": MAX_QUARANTINE_RATE, "min_rows": QUARANTINE_RATE_MIN_ROWS},
-                f"at most {MAX_QUARANTINE_RATE:.0%} of the day's rows quarantined "
+                Severity.CRITICAL,
+                {"job": job, "warning_above": warn, "critical_above": fail, "min_rows": QUARANTINE_RATE_MIN_ROWS},
+                f"quarantined share of the day's rows: warning above {warn:.0%}, critical above {fail:.0%} "
                 f"(judged from {QUARANTINE_RATE_MIN_ROWS} rows in)",
             )
         )
@@ -352,13 +430,32 @@ def hand_written_rules() -> list[Rule]:
                 f"{text}: {method} score <= {threshold} against the median of the previous {ANOMALY_WINDOW_DAYS} days",
             )
         )
+    for table in _VOLUMES:
+        warn, fail = thresholds.volume_warning_below, thresholds.volume_critical_below
+        rules.append(
+            Rule(
+                f"{table}.volume",
+                str(table),
+                Kind.VOLUME,
+                Severity.CRITICAL,
+                {
+                    "expr": "count(*)",
+                    "warning_below": warn,
+                    "critical_below": fail,
+                    "window_days": ANOMALY_WINDOW_DAYS,
+                    "min_history": ANOMALY_MIN_HISTORY,
+                },
+                f"the day's rows against the median of the previous {ANOMALY_WINDOW_DAYS} days: "
+                f"warning below {warn:.0%} of it, critical below {fail:.0%}",
+            )
+        )
     return rules
 
 
-def default_rules() -> tuple[Rule, ...]:
+def default_rules(thresholds: Thresholds = DEFAULT_THRESHOLDS) -> tuple[Rule, ...]:
     """Every rule the DQ step runs: schema-derived for every table, then the hand-written ones."""
     rules = [rule for schema in TABLES.values() for rule in schema_rules(schema)]
-    rules.extend(hand_written_rules())
+    rules.extend(hand_written_rules(thresholds))
     ids = [r.id for r in rules]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:  # a programming error in this module, caught at import
@@ -367,6 +464,12 @@ def default_rules() -> tuple[Rule, ...]:
 
 
 RULES: Final = default_rules()
+
+
+def configured_rules(environ: Mapping[str, str] | None = None) -> tuple[Rule, ...]:
+    """The rules with this stack's thresholds (``$ECOMLAKE_DQ_THRESHOLDS``), what a run audits with."""
+    thresholds = Thresholds.from_env(environ)
+    return RULES if thresholds == DEFAULT_THRESHOLDS else default_rules(thresholds)
 
 
 def rules_for(tables: Iterable[str], rules: Iterable[Rule] = RULES) -> list[Rule]:

@@ -19,9 +19,10 @@ from urllib.parse import urlparse
 from ecomlake.contract import JobArg, Zone
 from ecomlake.etl.engines import configure_spark, spark_session
 from ecomlake.etl.io import LakeIO
-from ecomlake.etl.jobs import execute, normalize_dates, parse_job
+from ecomlake.etl.jobs import execute, normalize_dates, open_scope, parse_job
 from ecomlake.etl.summary import RunSummary
 from ecomlake.exceptions import InvalidArgumentError
+from ecomlake.runs.plan import read_plan
 from ecomlake.storage import LocalStorage, S3Storage
 
 ZONE_ARGS: dict[Zone, JobArg] = {
@@ -31,7 +32,7 @@ ZONE_ARGS: dict[Zone, JobArg] = {
     Zone.QUARANTINE: JobArg.QUARANTINE_URI,
     Zone.REPORTS: JobArg.REPORTS_URI,
 }
-REQUIRED_ARGS: tuple[str, ...] = (JobArg.JOB_NAME, JobArg.DATES, *ZONE_ARGS.values())
+REQUIRED_ARGS: tuple[str, ...] = (JobArg.JOB_NAME, JobArg.DATES, JobArg.RUN_ID, *ZONE_ARGS.values())
 
 
 def _parse_argv(argv: Sequence[str], names: Sequence[str]) -> dict[str, str]:
@@ -96,12 +97,22 @@ def glue_session(job_name: str, args: dict[str, str]) -> tuple[Any, Any]:
 
 
 def main(job: str, argv: Sequence[str] | None = None) -> list[RunSummary]:
-    """Entry point of ``glue_jobs/<job>.py``: run the job for ``--dates`` and commit."""
+    """Entry point of ``glue_jobs/<job>.py``: run the job for its run and commit.
+
+    The run's plan (``_runs/<run_id>/plan.json``, written by the plan step) decides the
+    dates -- those asked for plus any repairs -- and the snapshot the run is based on;
+    ``--dates`` serves when there is no plan (a job started by hand).
+    """
     args = resolve_args(argv)
-    dates = normalize_dates([d for d in args[str(JobArg.DATES)].split(",") if d.strip()])
-    lake = lake_from_args(args)
-    spark, glue_job = glue_session(str(parse_job(job)), args)
-    summaries = execute(spark, parse_job(job), dates, lake)
+    name = parse_job(job)
+    run_id = args[str(JobArg.RUN_ID)]
+    storage = lake_from_args(args).storage
+    plan = read_plan(storage, run_id)
+    asked = [d for d in args[str(JobArg.DATES)].split(",") if d.strip()]
+    dates = normalize_dates(plan.dates if plan else asked)
+    lake = LakeIO(storage, open_scope(storage, run_id, name, base_seq=plan.base_seq if plan else None))
+    spark, glue_job = glue_session(str(name), args)
+    summaries = execute(spark, name, dates, lake)
     if glue_job is not None:
         glue_job.commit()
     for summary in summaries:

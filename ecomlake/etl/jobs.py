@@ -1,41 +1,46 @@
-"""The four ETL jobs: read -> transform -> write -> run summary, over one or many dates.
+"""The four ETL jobs: read -> transform -> write a new version -> record what was written.
 
 ``run_job`` is the local entry point (a lake directory, either engine); ``execute`` is
-what it and the Glue scripts share, given a session and a :class:`~ecomlake.etl.io.LakeIO`.
-A run over several dates (a backfill) reads them all at once and writes each date's
-partitions, so each job runs once however many dates are pending.
+what it and the Glue scripts share, given a session and a :class:`~ecomlake.etl.io.LakeIO`
+whose :class:`~ecomlake.etl.io.RunScope` names the run. A job writes only versions of the
+run (invisible to readers until the run publishes) and ends by recording them, with its
+row-conservation summaries, in the run's journal (``ecomlake.snapshots.journal``).
+
+A per-dataset job over several dates reads them all at once and writes each date's
+partitions. For a dataset keyed across the whole lake it may also recompute later dates
+whose duplicates the run's dates change (``ecomlake.etl.dedupe``); the summaries and the
+journal list every date it wrote.
 """
 
 # ruff: noqa: N806 -- F, T and Window are the PySpark aliases (functions, types, Window)
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ecomlake.contract import JOB_INPUTS, PARTITION_KEY, Dataset, Job, Table, parse_date
-from ecomlake.etl import io
-from ecomlake.etl.cleaning import REASON
-from ecomlake.etl.engines import api, check_engine, engine_of, new_session
-from ecomlake.etl.summary import RunSummary, write_summaries
-from ecomlake.etl.transforms import curated, processed, sessions
-from ecomlake.exceptions import InvalidArgumentError
-from ecomlake.schemas import (
-    DAILY_KPIS,
-    DIM_CUSTOMERS,
-    DIM_PRODUCTS,
-    FACT_SALES,
-    FCT_SESSIONS,
-    PROCESSED_CLICKSTREAM,
-    PROCESSED_PRODUCTS,
-    PROCESSED_REVIEWS,
-    PROCESSED_SESSIONS,
-    PROCESSED_TRANSACTIONS,
-    Reason,
-    TableSchema,
+from ecomlake.contract import (
+    JOB_INPUTS,
+    PARTITION_KEY,
+    Dataset,
+    Job,
+    Table,
+    parse_date,
+    parse_run_id,
+    validation_report_key,
 )
+from ecomlake.etl import cleaning, dedupe, io
+from ecomlake.etl.engines import api, check_engine, engine_of, new_session
+from ecomlake.etl.summary import RunSummary
+from ecomlake.etl.transforms import processed, sessions
+from ecomlake.exceptions import InvalidArgumentError
+from ecomlake.schemas import PROCESSED_CLICKSTREAM, PROCESSED_SESSIONS, RAW_SCHEMAS, Reason, TableSchema
+from ecomlake.snapshots import PublishConflictError, load_published, quarantine_unit, table_unit
+from ecomlake.snapshots.journal import JobOutput, run_changes, write_output
+from ecomlake.storage import LocalStorage, Storage
 
 
 def parse_job(job: Job | str) -> Job:
@@ -54,23 +59,49 @@ def normalize_dates(dates: Sequence[str]) -> list[str]:
     return days
 
 
+def open_scope(storage: Storage, run_id: str, job: Job | str, *, base_seq: int | None = None) -> io.RunScope:
+    """The scope of ``job`` in run ``run_id``: the published snapshot plus the run's other jobs' writes.
+
+    ``base_seq`` is the snapshot the run planned against; if another run has published since,
+    the job stops before writing anything (the run must be planned again).
+    """
+    run = parse_run_id(run_id)
+    base = load_published(storage)
+    if base_seq is not None and base.seq != base_seq:
+        raise PublishConflictError(
+            f"run {run} was planned on snapshot {base_seq} but snapshot {base.seq} is published now; run it again"
+        )
+    others = [str(j) for j in Job if j != parse_job(job)]
+    return io.RunScope(run, base, prior=run_changes(storage, run, others))
+
+
 def run_job(
-    job: Job | str, dates: Sequence[str], lake: Path, engine: str = "duckdb", *, session: Any = None
+    job: Job | str,
+    dates: Sequence[str],
+    lake: Path,
+    engine: str = "duckdb",
+    *,
+    run_id: str,
+    session: Any = None,
+    base_seq: int | None = None,
 ) -> list[RunSummary]:
-    """Run one job over ``dates`` on the local lake ``lake``; returns one summary per dataset and date.
+    """Run one job of run ``run_id`` over ``dates`` on the local lake ``lake``; one summary per dataset/table and date.
 
     ``engine`` is "duckdb" (sqlframe, the default) or "spark" (local[*]). A ``session`` of
     the matching engine may be passed to reuse it (a Spark session is costly to start).
+    Nothing becomes visible to readers until the run is published.
     """
     chosen = check_engine(engine)
     name, days = parse_job(job), normalize_dates(dates)
+    storage = LocalStorage(Path(lake))
+    lake_io = io.LakeIO(storage, open_scope(storage, run_id, name, base_seq=base_seq))
     if session is not None:
         if engine_of(session) != chosen:
             raise InvalidArgumentError(f"the session given is a {engine_of(session)} session, not {chosen}")
-        return execute(session, name, days, io.LakeIO.local(lake))
+        return execute(session, name, days, lake_io)
     own = new_session(chosen, app_name=f"ecomlake-{name}")
     try:
-        return execute(own, name, days, io.LakeIO.local(lake))
+        return execute(own, name, days, lake_io)
     finally:
         # A DuckDB session is cheap and holds the run's tables in memory: drop it. The Spark
         # session is kept, so the next job in this process reuses the running JVM.
@@ -79,16 +110,31 @@ def run_job(
 
 
 def execute(session: Any, job: Job, dates: list[str], lake: io.LakeIO) -> list[RunSummary]:
-    """Run ``job`` for ``dates`` with ``session`` and persist its summaries."""
+    """Run ``job`` for ``dates`` with ``session``, then record what it wrote in the run's journal."""
+    from ecomlake.etl import merge
+
+    started = time.perf_counter()
+    scope = lake.run
     if job is Job.MASTER_DATA_MERGE:
-        summaries = master_data_merge(session, dates, lake)
+        from ecomlake.runs.plan import read_plan
+
+        plan = read_plan(lake.storage, scope.run_id)
+        summaries = merge.master_data_merge(session, dates, lake, force_full=bool(plan and plan.full_merge))
     else:
         summaries = []
         for dataset in JOB_INPUTS[job]:
             summaries.extend(clean_dataset(session, job, dataset, dates, lake))
         if job is Job.CLICKSTREAM_AGGREGATION:
-            summaries.extend(build_sessions(session, job, dates, lake))
-    write_summaries(lake.storage, summaries)
+            written = sorted({s.date for s in summaries if s.dataset_or_table == Dataset.CLICKSTREAM})
+            summaries.extend(build_sessions(session, job, written, lake))
+    output = JobOutput(
+        job=str(job),
+        run_id=scope.run_id,
+        changes=scope.changes,
+        summaries=[s.to_dict() for s in summaries],
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    write_output(lake.storage, output)
     return summaries
 
 
@@ -96,31 +142,80 @@ def execute(session: Any, job: Job, dates: list[str], lake: io.LakeIO) -> list[R
 
 
 def clean_dataset(session: Any, job: Job, dataset: Dataset, dates: list[str], lake: io.LakeIO) -> list[RunSummary]:
-    """Raw -> processed + quarantine for one dataset; a summary per date."""
+    """Raw -> processed + quarantine for one dataset; a summary per date written."""
     started = time.perf_counter()
     F = api(session).F
-    files = io.raw_files(lake, dataset, dates)
-    raw = io.read_raw(session, lake, dataset, files)
-    classified = io.materialize(processed.classify(raw, dataset), f"classified_{dataset}")
+    days = list(dates)
+    while True:
+        files = io.raw_files(lake, dataset, days)
+        classified = processed.classify(io.read_raw(session, lake, dataset, files), dataset)
+        marked, extra = _with_duplicates(session, classified, dataset, days, lake)
+        if not extra:
+            break
+        io.release(marked)
+        days = sorted(set(days) | set(extra))
     try:
-        counts = classified.groupBy(PARTITION_KEY, REASON).agg(F.count(F.lit(1)).alias("n")).collect()
+        counts = marked.groupBy(PARTITION_KEY, cleaning.REASON).agg(F.count(F.lit(1)).alias("n")).collect()
         schema = processed.PROCESSED_SCHEMAS[dataset]
-        io.write_partitioned(
-            processed.processed(processed.good_rows(classified), dataset),
-            lake.table_uri(schema.name),
-            dates,
-            order_by=_sort_keys(schema),
-        )
-        io.write_quarantine(processed.bad_rows(classified, dataset), lake, dataset, dates)
+        io.write_partitioned(processed.processed(processed.good_rows(marked), dataset), lake, schema.name, days)
+        io.write_quarantine(_bad_rows(marked, dataset), lake, dataset, days)
     finally:
-        io.release(classified)
+        io.release(marked)
+    for day in days:
+        lake.run.changes.set_input(
+            dataset, day, input_fingerprint(lake.storage, [f for f in files if f.date == day]), lake.run.run_id
+        )
     seconds = round(time.perf_counter() - started, 3)
-    return _dataset_summaries(job, dataset, dates, counts, engine_of(session), seconds)
+    return _dataset_summaries(job, dataset, days, counts, engine_of(session), seconds)
 
 
-def _sort_keys(schema: TableSchema) -> tuple[str, ...]:
-    keys = tuple(k for k in schema.primary_key if k != PARTITION_KEY)
-    return keys or tuple(schema.column_names[:1])
+def _with_duplicates(
+    session: Any, classified: Any, dataset: Dataset, days: list[str], lake: io.LakeIO
+) -> tuple[Any, list[str]]:
+    """(classified rows with cross-date duplicates marked, kept; later dates that must be recomputed too)."""
+    F = api(classified).F
+    if not dedupe.is_lake_keyed(dataset):
+        first = F.when(F.col(cleaning.REASON) == F.lit(Reason.DUPLICATE_KEY.value), F.col(PARTITION_KEY))
+        return io.materialize(classified.select("*", first.alias(dedupe.FIRST_DATE)), f"marked_{dataset}"), []
+    view = lake.view()
+    schema = processed.PROCESSED_SCHEMAS[dataset]
+    published = view.dates(table_unit(schema.name))
+    earlier = [d for d in published if d not in days and d < days[-1]]
+    claims = dedupe.processed_claims(io.read_table(session, lake, schema, dates=earlier), dataset) if earlier else None
+    marked = io.materialize(dedupe.mark(classified, dataset, claims), f"marked_{dataset}")
+    later = sorted({d for d in (*published, *view.dates(quarantine_unit(dataset))) if d not in days and d > days[0]})
+    if not later:
+        return marked, []
+    later_processed = dedupe.processed_claims(io.read_table(session, lake, schema, dates=later), dataset)
+    quarantined = io.read_quarantine(session, lake, dataset, dates=later)
+    later_dups = dedupe.quarantined_duplicates(quarantined, dataset) if quarantined is not None else None
+    return marked, dedupe.later_dates_to_rerun(marked, dataset, days, later_processed, later_dups)
+
+
+def _bad_rows(marked: Any, dataset: Dataset) -> Any:
+    """Quarantine rows: original text, reason, detail, line, file, first date of a duplicate key, date."""
+    F = api(marked).F
+    bad = cleaning.explain(marked.where(F.col(cleaning.REASON).isNotNull()), dataset)
+    key = ", ".join(RAW_SCHEMAS[dataset].primary_key)
+    across = (F.col(cleaning.REASON) == F.lit(Reason.DUPLICATE_KEY.value)) & (
+        F.col(dedupe.FIRST_DATE) < F.col(PARTITION_KEY)
+    )
+    detail = F.when(
+        across,
+        F.concat(F.lit(f"({key}) first landed on "), F.col(dedupe.FIRST_DATE), F.lit(": "), F.col(cleaning.DETAIL)),
+    ).otherwise(F.col(cleaning.DETAIL))
+    worded = bad.withColumn(cleaning.DETAIL, detail)
+    return worded.select(*cleaning.quarantine_columns(worded, dataset), F.col(dedupe.FIRST_DATE), F.col(PARTITION_KEY))
+
+
+def input_fingerprint(storage: Storage, files: Sequence[io.RawFile]) -> str:
+    """Which accepted raw files (and which landing of each) a date was computed from."""
+    digest = hashlib.sha256()
+    for file in sorted(files, key=lambda f: f.key):
+        report_key = validation_report_key(file.dataset, file.date, file.name)
+        report = storage.read_bytes(report_key) if storage.exists(report_key) else b""
+        digest.update(file.key.encode() + b"\0" + hashlib.sha256(report).digest())
+    return digest.hexdigest()[:32]
 
 
 def _dataset_summaries(
@@ -152,7 +247,7 @@ def _dataset_summaries(
     return out
 
 
-def _built_summaries(
+def built_summaries(
     job: Job, table: Table | str, dates: list[str], df: Any, engine: str, seconds: float
 ) -> list[RunSummary]:
     """Summaries of a derived table: rows built per date (nothing is quarantined there)."""
@@ -177,17 +272,15 @@ def _built_summaries(
     ]
 
 
-def _write_built(
+def write_built(
     job: Job, schema: TableSchema, df: Any, dates: list[str], lake: io.LakeIO, started: float
 ) -> list[RunSummary]:
-    """Materialise a derived table, write it, and summarise it."""
+    """Materialise a derived table, write it as the run's version, and summarise it."""
     kept = io.materialize(df, f"out_{schema.name}")
     try:
-        io.write_partitioned(
-            kept, lake.table_uri(schema.name), dates if schema.partition_key else None, order_by=_sort_keys(schema)
-        )
+        io.write_partitioned(kept, lake, schema.name, dates if schema.partition_key else None)
         seconds = round(time.perf_counter() - started, 3)
-        return _built_summaries(job, schema.name, dates, kept, engine_of(df), seconds)
+        return built_summaries(job, schema.name, dates, kept, engine_of(df), seconds)
     finally:
         io.release(kept)
 
@@ -195,38 +288,7 @@ def _write_built(
 def build_sessions(session: Any, job: Job, dates: list[str], lake: io.LakeIO) -> list[RunSummary]:
     """processed/clickstream (the dates just written) -> processed/sessions."""
     started = time.perf_counter()
-    F = api(session).F
-    clicks = io.read_table(session, lake, PROCESSED_CLICKSTREAM).where(F.col(PARTITION_KEY).isin(*dates))
-    return _write_built(job, PROCESSED_SESSIONS, sessions.sessions(clicks), dates, lake, started)
-
-
-# --------------------------------------------------------------------------- master merge
-
-
-def master_data_merge(session: Any, dates: list[str], lake: io.LakeIO) -> list[RunSummary]:
-    """Processed -> curated: facts for ``dates``, dimensions rebuilt from every partition."""
-    job = Job.MASTER_DATA_MERGE
-    F, T, _ = api(session)
-    transactions = io.materialize(io.read_table(session, lake, PROCESSED_TRANSACTIONS), "m_transactions")
-    products = io.read_table(session, lake, PROCESSED_PRODUCTS)
-    reviews = io.read_table(session, lake, PROCESSED_REVIEWS)
-    sessions_all = io.read_table(session, lake, PROCESSED_SESSIONS)
-    clicks = io.read_table(session, lake, PROCESSED_CLICKSTREAM).where(F.col(PARTITION_KEY).isin(*dates))
-    dates_frame = session.createDataFrame(
-        [(d,) for d in dates], T.StructType([T.StructField(PARTITION_KEY, T.StringType(), False)])
-    )
-    builds = (
-        (FACT_SALES, lambda: curated.fact_sales(transactions, products, dates)),
-        (DIM_PRODUCTS, lambda: curated.dim_products(products, reviews, transactions)),
-        (DIM_CUSTOMERS, lambda: curated.dim_customers(transactions)),
-        (FCT_SESSIONS, lambda: curated.fct_sessions(sessions_all, clicks, transactions, dates)),
-        (DAILY_KPIS, lambda: curated.daily_kpis(dates_frame, transactions, sessions_all, reviews, dates)),
-    )
-    summaries: list[RunSummary] = []
-    try:
-        for schema, build in builds:
-            started = time.perf_counter()
-            summaries.extend(_write_built(job, schema, build(), dates, lake, started))
-    finally:
-        io.release(transactions)
-    return summaries
+    if not dates:
+        return []
+    clicks = io.read_table(session, lake, PROCESSED_CLICKSTREAM, dates=dates)
+    return write_built(job, PROCESSED_SESSIONS, sessions.sessions(clicks), dates, lake, started)

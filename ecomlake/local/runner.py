@@ -1,18 +1,22 @@
 """The local pipeline runner: walks the same spec the Step Functions definition is built from.
 
-Each step kind maps to a local callable (the same library code the cloud runs):
+A run holds the lake's lock (``ecomlake.local.lock``) from start to end, and each step kind
+maps to a local callable -- the same library code the cloud runs:
 
-- a Glue job            -> ``ecomlake.etl.run_job(job, dates, lake, engine)``, once over all dates
-- ``data_quality``      -> ``ecomlake.dq.run_checks(lake, day)`` per date; a failed critical
-                           check raises ``DataQualityError`` (as the Lambda does in the cloud)
+- ``acquire_lock`` / ``release_lock`` -> nothing more: the file lock is held around the run
+- ``plan``              -> ``ecomlake.runs.plan.plan_run``: base snapshot, dates, repairs
+- a Glue job            -> ``ecomlake.etl.run_job(job, plan.dates, lake, engine, run_id=...)``
+- ``audit``             -> ``ecomlake.runs.audit.audit_run``: a failed critical check raises
+                           ``DataQualityError`` (as the Lambda does in the cloud)
+- ``publish``           -> ``ecomlake.runs.publish.publish_run``: the atomic snapshot switch
 - ``dashboard_refresh`` -> ``ecomlake.dashboard.build(lake)``
 - a notification        -> a JSON file under ``_reports/notifications/`` plus the console
 
 Semantics follow the state machine's: each task's ``Retry`` policies are honoured with
 the same attempt counts, backoff and jitter (the wait is injectable, so tests never
-sleep); an error no retrier absorbs goes to the step's ``Catch`` -> the failure
-notification -> a failed run. Error names are the cloud's: a failed Glue job run is
-``States.TaskFailed`` (Glue's ``.sync`` integration reports no finer name), a failed
+sleep); an error no retrier absorbs goes to the step's ``Catch`` -> the cleanup steps ->
+the failure notification -> a failed run. Error names are the cloud's: a failed Glue job
+run is ``States.TaskFailed`` (Glue's ``.sync`` integration reports no finer name), a failed
 Lambda is its exception's class name (the Lambda ``errorType``), so ``DataQualityError``
 is matched by the same never-retry policy in both places. An exception may carry an
 ``error_name`` attribute to stand for a specific service error.
@@ -23,11 +27,15 @@ threads would only contend for the same cores and interleave the logs. A branch 
 stops the remaining branches (Step Functions stops the others too). Per-task timeouts
 are not enforced locally; a Python call cannot be safely interrupted.
 
-Every run writes its record to ``_runs/<run_id>.json`` (``contract.run_record_key``).
+Every run writes its record to ``_runs/<run_id>.json`` (``contract.run_record_key``) when it
+starts and again when it ends; a record still ``RUNNING`` when the next run takes the lock
+belongs to a run that died, and is marked ``ABORTED``. Whatever a dead run wrote is a
+version no snapshot names: the next publication collects it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -39,8 +47,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from ecomlake.contract import Dataset, Zone, parse_date, run_record_key
-from ecomlake.exceptions import DataQualityError, EcomlakeError, InvalidArgumentError, LakeNotFoundError
+from ecomlake.contract import Dataset, Zone, parse_date, parse_run_id, run_record_key
+from ecomlake.exceptions import EcomlakeError, InvalidArgumentError, LakeNotFoundError
+from ecomlake.local.lock import LOCK_FILE, LakeLock
 from ecomlake.pipeline import (
     PIPELINE,
     STATES_TASK_FAILED,
@@ -68,6 +77,7 @@ class Status:
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"  # never started: an earlier step failed
     RUNNING = "RUNNING"
+    ABORTED = "ABORTED"  # the process died mid-run (found by the next run)
 
 
 # --------------------------------------------------------------------------- records
@@ -106,6 +116,9 @@ class RunRecord:
     failed_step: str | None = None
     error: dict[str, str] | None = None
     notification: dict[str, Any] | None = None
+    plan: dict[str, Any] | None = None
+    published: dict[str, Any] | None = None  # the snapshot this run published (seq, garbage collected)
+    audit: dict[str, Any] | None = None
 
     @property
     def key(self) -> str:
@@ -134,6 +147,9 @@ class RunRecord:
             "failed_step": self.failed_step,
             "error": self.error,
             "notification": self.notification,
+            "plan": self.plan,
+            "published": self.published,
+            "audit": self.audit,
             "steps": [s.to_dict() for s in self.steps],
             "record_key": self.key,
         }
@@ -155,12 +171,20 @@ class StepContext:
     error: Mapping[str, str] | None = None
     subject: str = ""
     message: str = ""
+    plan: Mapping[str, Any] | None = None  # the plan step's output, once it ran
+
+    @property
+    def run_dates(self) -> list[str]:
+        """The dates the jobs compute: the plan's (asked for plus repairs), else the ones asked for."""
+        return list(self.plan["dates"]) if self.plan else list(self.dates)
 
     def values(self) -> dict[Input, Any]:
         """The named inputs (``ecomlake.pipeline.Input``), as the state machine would see them."""
         error = self.error or {}
         return {
             Input.RUN_ID: self.run_id,
+            Input.EXECUTION_ID: self.run_id,
+            Input.DATES_TEXT: json.dumps(list(self.dates)),
             Input.DATES: list(self.dates),
             Input.DATES_CSV: ",".join(self.dates),
             Input.DATE_COUNT: len(self.dates),
@@ -175,7 +199,7 @@ class StepContext:
         if not isinstance(self.step, LambdaStep):
             return {}
         values = self.values()
-        return {str(name): values[name] for name in self.step.payload}
+        return {**{str(name): values[name] for name in self.step.payload}, **dict(self.step.constants)}
 
 
 StepFn = Callable[[StepContext], Any]
@@ -216,21 +240,35 @@ def _glue_job(step: GlueJobStep) -> StepFn:
     def run(ctx: StepContext) -> dict[str, Any]:
         from ecomlake.etl import run_job
 
-        return summarise_etl(run_job(step.job, list(ctx.dates), ctx.lake, ctx.engine))
+        base = ctx.plan["base_seq"] if ctx.plan else None
+        summaries = run_job(step.job, ctx.run_dates, ctx.lake, ctx.engine, run_id=ctx.run_id, base_seq=base)
+        return summarise_etl(summaries)
 
     return run
 
 
-def _data_quality(ctx: StepContext) -> dict[str, Any]:
-    from ecomlake.dq import run_checks
+def _lock(ctx: StepContext) -> dict[str, Any]:
+    """The lake's file lock is held around the whole run (``LakeLock``); the step only says so."""
+    return {"holder": ctx.run_id, "lock": str(ctx.lake / LOCK_FILE)}
 
-    day = str(ctx.date)
-    report = run_checks(ctx.lake, day)
-    if not report.passed:
-        failed = sorted({str(getattr(c, "rule_id", c)) for c in report.critical_failures})
-        shown = ", ".join(failed[:10]) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
-        raise DataQualityError(f"{day}: {len(failed)} critical data-quality check(s) failed: {shown}")
-    return {"date": day, "passed": True}
+
+def _plan(ctx: StepContext) -> dict[str, Any]:
+    from ecomlake.runs.plan import plan_run
+
+    return plan_run(LocalStorage(ctx.lake), ctx.run_id, ctx.dates).to_dict()
+
+
+def _audit(ctx: StepContext) -> dict[str, Any]:
+    from ecomlake.runs.audit import audit_run
+
+    return audit_run(ctx.lake, ctx.run_id).summary()
+
+
+def _publish(ctx: StepContext) -> dict[str, Any]:
+    from ecomlake.runs.publish import publish_run
+
+    base = int(ctx.plan["base_seq"]) if ctx.plan else 0
+    return publish_run(LocalStorage(ctx.lake), ctx.run_id, base).to_dict()
 
 
 def _dashboard_refresh(ctx: StepContext) -> dict[str, Any]:
@@ -259,7 +297,10 @@ def _notify(ctx: StepContext) -> dict[str, Any]:
 
 
 LAMBDA_CALLABLES: Final[dict[PipelineFunction, StepFn]] = {
-    PipelineFunction.DATA_QUALITY: _data_quality,
+    PipelineFunction.RUN_LOCK: _lock,
+    PipelineFunction.PLAN: _plan,
+    PipelineFunction.DATA_QUALITY: _audit,
+    PipelineFunction.PUBLISH: _publish,
     PipelineFunction.DASHBOARD_REFRESH: _dashboard_refresh,
 }
 
@@ -325,6 +366,7 @@ class PipelineRunner:
         rng: random.Random | None = None,
         on_event: Callable[[RunEvent], None] | None = None,
         run_id: str | None = None,
+        wait: float = 0.0,
     ) -> None:
         if engine not in ENGINES:
             raise InvalidArgumentError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
@@ -336,16 +378,25 @@ class PipelineRunner:
         self.sleep = sleep or time.sleep
         self.rng = rng or random.Random()  # noqa: S311 -- retry jitter, not security
         self.on_event = on_event or (lambda _event: None)
-        self.run_id = run_id or new_run_id()
+        self.run_id = parse_run_id(run_id) if run_id else new_run_id()
+        self.wait = wait
         self.record = RunRecord(self.run_id, list(self.dates), engine, str(self.lake))
+        self.plan: dict[str, Any] | None = None
 
     # -- public
 
     def run(self) -> RunRecord:
+        """Take the lake's lock, run every step, write the record; raises if the lock cannot be had."""
+        with LakeLock(self.lake, self.run_id, wait=self.wait):
+            abort_dead_runs(self.lake)
+            return self._run_locked()
+
+    def _run_locked(self) -> RunRecord:
         record = self.record
         record.started_at = _utc_now()
         started = time.perf_counter()
-        record.steps = self._plan()
+        record.steps = self._plan_records()
+        self._write_record()  # RUNNING: if the process dies, the next run finds and aborts it
         try:
             self._run_steps()
         finally:
@@ -353,14 +404,26 @@ class PipelineRunner:
             record.finished_at = _utc_now()
             if record.status == Status.RUNNING:  # only an escaping bug leaves it so
                 record.status = Status.FAILED
-            LocalStorage(self.lake).write_bytes(record.key, json.dumps(record.to_dict(), indent=2).encode())
+            self._collect_outputs()
+            self._write_record()
         return record
 
-    # -- plan: one record per step, branch and date, all SKIPPED until they run
+    def _write_record(self) -> None:
+        LocalStorage(self.lake).write_bytes(self.record.key, json.dumps(self.record.to_dict(), indent=2).encode())
 
-    def _plan(self) -> list[StepRecord]:
+    def _collect_outputs(self) -> None:
+        """Lift what the plan, audit and publish steps said into the record's top level."""
+        for field_name, step_name in (("plan", "plan"), ("audit", "audit"), ("published", "publish")):
+            with contextlib.suppress(KeyError):
+                step = self.record.step(step_name)
+                if step.status == Status.SUCCEEDED:
+                    setattr(self.record, field_name, step.output)
+
+    # -- one record per step, branch and date, all SKIPPED until they run
+
+    def _plan_records(self) -> list[StepRecord]:
         records: list[StepRecord] = []
-        for step in (*self.pipeline.steps, self.pipeline.on_failure):
+        for step in (*self.pipeline.steps, *self.pipeline.cleanup, self.pipeline.on_failure):
             records.append(StepRecord(step.name, _kind(step)))
             if isinstance(step, ParallelStep):
                 records += [StepRecord(b.name, _kind(b), parent=step.name) for b in step.branches]
@@ -387,6 +450,9 @@ class PipelineRunner:
         record.error = failure.as_error()
         if step.catch is None or not step.catch.matches(failure.error):
             return  # no Catch: the execution fails without a notification
+        for cleanup in self.pipeline.cleanup:
+            with contextlib.suppress(StepFailedError):  # a failed cleanup still goes on to the alert
+                self._run_task(cleanup, error=failure.as_error())
         try:
             self._run_task(self.pipeline.on_failure, error=failure.as_error())
             record.notification = record.step(self.pipeline.on_failure.name).output
@@ -422,7 +488,7 @@ class PipelineRunner:
         assert not isinstance(step, ParallelStep)
         name = item_name(step, date) if date else step.name
         record = self.record.step(name)
-        ctx = StepContext(step, self.lake, self.dates, self.engine, self.run_id, date=date, error=error)
+        ctx = StepContext(step, self.lake, self.dates, self.engine, self.run_id, date=date, error=error, plan=self.plan)
         if isinstance(step, NotifyStep):
             values = {str(k): v for k, v in ctx.values().items()}
             ctx = replace(ctx, subject=step.subject.format(**values), message=step.message.format(**values))
@@ -445,6 +511,8 @@ class PipelineRunner:
                 self.sleep(delay)
                 continue
             self._finish(record, started, Status.SUCCEEDED, output=_jsonable(output))
+            if isinstance(step, LambdaStep) and step.function is PipelineFunction.PLAN and isinstance(output, dict):
+                self.plan = output
             if isinstance(step, NotifyStep):
                 self.on_event(RunEvent("notified", record, message=f"{ctx.subject}\n{ctx.message}"))
             return record
@@ -487,10 +555,53 @@ def run_pipeline(lake: Path, dates: Sequence[str], engine: str = "duckdb", **opt
     """Run the pipeline once over ``dates`` (one date, or a whole backfill) on the local lake.
 
     ``options`` go to :class:`PipelineRunner`: ``registry`` (step name -> callable, replacing
-    the defaults), ``sleep`` (the retry wait), ``rng``, ``on_event``, ``run_id``, ``pipeline``.
+    the defaults), ``sleep`` (the retry wait), ``rng``, ``on_event``, ``run_id``, ``pipeline``,
+    ``wait`` (seconds to wait for another run's lock; ``LakeLockedError`` after that).
     The run record is returned and written to ``<lake>/_runs/<run_id>.json``.
     """
     return PipelineRunner(lake, dates, engine, **options).run()
+
+
+def abort_dead_runs(lake: Path) -> list[str]:
+    """Mark ``ABORTED`` the records still ``RUNNING`` (call only while holding the lake's lock)."""
+    storage = LocalStorage(lake)
+    aborted = []
+    for key in storage.list(f"{Zone.RUNS}/"):
+        if key.count("/") != 1 or not key.endswith(".json"):
+            continue  # a run's own folder, the lock file
+        try:
+            document = json.loads(storage.read_bytes(key))
+        except (OSError, ValueError):
+            continue
+        if isinstance(document, dict) and document.get("status") == Status.RUNNING:
+            document["status"] = Status.ABORTED
+            document["error"] = {"Error": "Aborted", "Cause": "the process running it stopped before it finished"}
+            storage.write_bytes(key, json.dumps(document, indent=2).encode())
+            aborted.append(str(document.get("run_id")))
+    return aborted
+
+
+def pending_dates(lake: Path) -> list[str]:
+    """Dates whose accepted raw files differ from those their published partitions were computed from.
+
+    A date never run, or run before a file of it landed, is pending; ``run --pending`` runs them.
+    """
+    from ecomlake.etl.io import LakeIO, raw_files
+    from ecomlake.etl.jobs import input_fingerprint
+    from ecomlake.snapshots import load_published
+
+    storage = LocalStorage(lake)
+    published = load_published(storage)
+    io_ = LakeIO(storage)
+    pending = []
+    for day in raw_dates(lake):
+        for dataset in Dataset:
+            files = raw_files(io_, dataset, [day])
+            known = published.inputs.get(str(dataset), {}).get(day)
+            if (files or known) and known != input_fingerprint(storage, files):
+                pending.append(day)
+                break
+    return pending
 
 
 # --------------------------------------------------------------------------- helpers

@@ -10,10 +10,10 @@ Everything engine-specific about I/O lives in this package, so transforms never 
 * ``writer``      -- :func:`write_partitioned` and :func:`write_quarantine`.
 """
 
-from ecomlake.etl.io.lake import LakeIO, RawFile, raw_file_name, raw_files
+from ecomlake.etl.io.lake import LakeIO, RawFile, RunScope, raw_file_name, raw_files
 from ecomlake.etl.io.raw import ERROR, FILE, LINE, read_raw
-from ecomlake.etl.io.tables import duckdb_sql, engine_name, materialize, read_table, release
-from ecomlake.etl.io.writer import partition_dir, write_partitioned, write_quarantine
+from ecomlake.etl.io.tables import duckdb_sql, engine_name, materialize, read_quarantine, read_table, release
+from ecomlake.etl.io.writer import partition_dir, write_partitioned, write_quarantine, write_unit
 
 __all__ = [
     "ERROR",
@@ -21,15 +21,18 @@ __all__ = [
     "LINE",
     "LakeIO",
     "RawFile",
+    "RunScope",
     "duckdb_sql",
     "engine_name",
     "materialize",
     "partition_dir",
     "raw_file_name",
     "raw_files",
+    "read_quarantine",
     "read_raw",
     "read_table",
     "release",
     "write_partitioned",
     "write_quarantine",
+    "write_unit",
 ]

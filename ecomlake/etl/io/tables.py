@@ -4,76 +4,89 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ecomlake.contract import (
-    PARTITION_KEY,
-)
+from ecomlake.contract import PARTITION_KEY, RUN_KEY, Dataset
 from ecomlake.etl.engines import api, duckdb_connection, engine_of, is_sqlframe, spark_type
 from ecomlake.etl.io.lake import LakeIO
-from ecomlake.etl.io.raw_duckdb import _ident, _sql_str
 from ecomlake.schemas import TableSchema, athena_to_duckdb
+from ecomlake.snapshots import Snapshot, quarantine_unit, table_unit
+from ecomlake.sqltext import ident, literal
 
 # --------------------------------------------------------------------------- processed / curated readers
 
+# Each read gets its own view name: a job may read one table twice with different dates.
+_views = itertools.count()
+# The Hive keys of a version folder, read as text (``date=2025-01-01/run=<run_id>``, or ``run=<run_id>``).
+_HIVE_TEXT = f"{{{literal(PARTITION_KEY)}: VARCHAR, {literal(RUN_KEY)}: VARCHAR}}"
+_HIVE_RUN_TEXT = f"{{{literal(RUN_KEY)}: VARCHAR}}"
+
 
 def _empty_table_sql(schema: TableSchema) -> str:
-    cols = [f"CAST(NULL AS {athena_to_duckdb(c.type)}) AS {_ident(c.name)}" for c in schema.columns]
+    cols = [f"CAST(NULL AS {athena_to_duckdb(c.type)}) AS {ident(c.name)}" for c in schema.columns]
     if schema.partition_key:
-        cols.append(f"CAST(NULL AS VARCHAR) AS {_ident(schema.partition_key)}")
+        cols.append(f"CAST(NULL AS VARCHAR) AS {ident(schema.partition_key)}")
     return f"SELECT {', '.join(cols)} WHERE false"
 
 
-def read_table(session: Any, lake: LakeIO, schema: TableSchema) -> Any:
-    """Every partition of a processed or curated table (typed, ``date`` as text), or an empty frame."""
-    uri = lake.table_uri(schema.name)
+def version_uris(
+    lake: LakeIO, unit: str, view: Snapshot | None = None, dates: Iterable[str] | None = None
+) -> list[str]:
+    """The folders of the current versions of ``unit`` in ``view`` (default: the job's view), of ``dates`` if given."""
+    snapshot = view if view is not None else lake.view()
+    return [lake.uri(prefix).rstrip("/") for _day, prefix in snapshot.prefixes(unit, dates)]
+
+
+def read_table(
+    session: Any,
+    lake: LakeIO,
+    schema: TableSchema,
+    *,
+    view: Snapshot | None = None,
+    dates: Iterable[str] | None = None,
+) -> Any:
+    """The current partitions of a processed or curated table (typed, ``date`` as text), or an empty frame.
+
+    "Current" is what the job's view names (``LakeIO.view``): the published snapshot, plus
+    the partitions this run has written so far. ``dates`` reads only those partitions (the
+    others' files are never opened).
+    """
     names = [*schema.column_names, *([schema.partition_key] if schema.partition_key else [])]
+    folders = version_uris(lake, table_unit(schema.name), view, dates)
     if is_sqlframe(session):
         conn = duckdb_connection(session)
-        view = f"in_{schema.zone}_{schema.name}"
-        pattern = f"{PARTITION_KEY}=*/*.parquet" if schema.partition_key else "*.parquet"
-        has_files = Path(uri).is_dir() and any(Path(uri).glob(pattern))
-        if has_files:
+        name = f"in_{schema.zone}_{schema.name}_{next(_views)}"
+        if folders:
             cols = ", ".join(
-                f"CAST({_ident(c.name)} AS {athena_to_duckdb(c.type)}) AS {_ident(c.name)}" for c in schema.columns
+                f"CAST({ident(c.name)} AS {athena_to_duckdb(c.type)}) AS {ident(c.name)}" for c in schema.columns
             )
-            part = f", CAST({_ident(PARTITION_KEY)} AS VARCHAR) AS {PARTITION_KEY}" if schema.partition_key else ""
-            source = (
-                f"read_parquet({_sql_str(str(Path(uri) / pattern))}, hive_partitioning = "
-                f"{'true' if schema.partition_key else 'false'}"
-                + (", hive_types = {'date': VARCHAR}" if schema.partition_key else "")
-                + ")"
-            )
-            conn.execute(f"CREATE OR REPLACE VIEW {_ident(view)} AS SELECT {cols}{part} FROM {source}")
+            part = f", CAST({ident(PARTITION_KEY)} AS VARCHAR) AS {PARTITION_KEY}" if schema.partition_key else ""
+            globs = "[" + ", ".join(literal(str(Path(f) / "*.parquet")) for f in folders) + "]"
+            types = _HIVE_TEXT if schema.partition_key else _HIVE_RUN_TEXT
+            source = f"read_parquet({globs}, hive_partitioning = true, hive_types = {types})"
+            conn.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS SELECT {cols}{part} FROM {source}")
         else:
-            conn.execute(f"CREATE OR REPLACE VIEW {_ident(view)} AS {_empty_table_sql(schema)}")
-        return session.table(view).select(*names)
+            conn.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS {_empty_table_sql(schema)}")
+        return session.table(name).select(*names)
     T = api(session).T
     fields = [T.StructField(c.name, spark_type(c.type, T), True) for c in schema.columns]
     if schema.partition_key:
         fields.append(T.StructField(schema.partition_key, T.StringType(), True))
+    fields.append(T.StructField(RUN_KEY, T.StringType(), True))
     struct = T.StructType(fields)
-    if not _spark_path_exists(session, uri):
-        return session.createDataFrame([], struct)
-    return session.read.schema(struct).option("basePath", uri).parquet(uri).select(*names)
+    if not folders:
+        return session.createDataFrame([], struct).select(*names)
+    base = lake.uri(table_unit(schema.name))
+    return session.read.schema(struct).option("basePath", base).parquet(*folders).select(*names)
 
 
 def _hadoop_fs(spark: Any, uri: str) -> tuple[Any, Any]:
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(uri)
     return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
-
-
-def _spark_path_exists(spark: Any, uri: str) -> bool:
-    fs, path = _hadoop_fs(spark, uri)
-    return bool(fs.exists(path))
-
-
-def _spark_delete(spark: Any, uri: str) -> None:
-    fs, path = _hadoop_fs(spark, uri)
-    if fs.exists(path):
-        fs.delete(path, True)
 
 
 # --------------------------------------------------------------------------- materialising
@@ -95,7 +108,7 @@ def materialize(df: Any, name: str) -> Any:
     """
     if is_sqlframe(df):
         conn = duckdb_connection(df)
-        conn.execute(f"CREATE OR REPLACE TABLE {_ident(name)} AS {duckdb_sql(df)}")
+        conn.execute(f"CREATE OR REPLACE TABLE {ident(name)} AS {duckdb_sql(df)}")
         return df.session.table(name)
     return df.cache()
 
@@ -108,3 +121,28 @@ def release(df: Any) -> None:
 
 def engine_name(df: Any) -> str:
     return engine_of(df)
+
+
+def read_quarantine(
+    session: Any, lake: LakeIO, dataset: Dataset | str, *, dates: Iterable[str] | None = None
+) -> Any | None:
+    """The quarantined rows of ``dataset`` in the job's view (text columns as stored, plus ``date``).
+
+    None when no partition of ``dates`` has quarantined rows.
+    """
+    folders = version_uris(lake, quarantine_unit(dataset), None, dates)
+    if not folders:
+        return None
+    if is_sqlframe(session):
+        conn = duckdb_connection(session)
+        name = f"in_quarantine_{Dataset(dataset)}_{next(_views)}"
+        globs = "[" + ", ".join(literal(str(Path(f) / "*.parquet")) for f in folders) + "]"
+        conn.execute(
+            f"CREATE OR REPLACE VIEW {ident(name)} AS SELECT * EXCLUDE ({ident(RUN_KEY)}) FROM read_parquet({globs}, "
+            f"hive_partitioning = true, hive_types = {_HIVE_TEXT})"
+        )
+        return session.table(name)
+    base = lake.uri(quarantine_unit(dataset))
+    df = session.read.option("basePath", base).parquet(*folders)
+    F = api(session).F
+    return df.drop(RUN_KEY).withColumn(PARTITION_KEY, F.col(PARTITION_KEY).cast("string"))

@@ -1,182 +1,157 @@
-"""The writer: Parquet partitions of a table, and the quarantine's ``rows.parquet``, replaced exactly.
+"""The writer: a run's new versions of table partitions, never where readers look.
 
-DuckDB writes with ``COPY ... PARTITION_BY`` into a staging folder whose partitions are
-then swapped in (sqlframe's own ``partitionBy`` write fails on DuckDB 2.0); Spark writes
-with ``partitionOverwriteMode=dynamic``.
+Every write belongs to a run (``LakeIO.scope``) and lands in version folders of its own,
+``<unit>/date=D/run=<run_id>/part-*.parquet`` (``<unit>/run=<run_id>/`` for an
+unpartitioned table), so nothing a reader resolves through the published snapshot changes
+until the run publishes. The writer records in the run's :class:`~ecomlake.snapshots.Changes`
+which dates got a version and which came out empty -- an empty date drops its partition on
+publication, so a re-run never leaves stale rows behind.
+
+DuckDB writes with ``COPY ... PARTITION_BY (date, run)`` (sqlframe's own ``partitionBy``
+write fails on DuckDB 2.0); Spark with ``partitionBy(date, run)`` in append mode. Before
+writing, the run's own earlier versions of the same partitions are removed, so a retried
+job replaces what its first attempt wrote.
 """
 
 # ruff: noqa: N806 -- F, T and Window are the PySpark aliases (functions, types, Window)
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from ecomlake.contract import (
-    PARTITION_KEY,
-    QUARANTINE_ROWS_FILE,
-    Dataset,
-    Zone,
-    partition_prefix,
-)
+from ecomlake.contract import PARTITION_KEY, RUN_KEY, Dataset, parse_date
 from ecomlake.etl.engines import api, duckdb_connection, is_sqlframe
 from ecomlake.etl.io.lake import LakeIO
 from ecomlake.etl.io.raw import FILE, LINE
-from ecomlake.etl.io.raw_duckdb import _ident, _sql_str
-from ecomlake.etl.io.tables import _hadoop_fs, _spark_delete, duckdb_sql
+from ecomlake.etl.io.tables import _hadoop_fs, duckdb_sql
+from ecomlake.snapshots import is_partitioned, quarantine_unit, table_unit
+from ecomlake.sqltext import ident, literal
 
 _PART_PREFIX: Final = "part"
-
-
-# --------------------------------------------------------------------------- the writer
 
 
 def partition_dir(root: str | Path, day: str) -> Path:
     return Path(root) / f"{PARTITION_KEY}={day}"
 
 
-def _swap_in(staging: Path, target: Path, dates: Sequence[str] | None) -> None:
-    """Replace the written partitions (or the whole table) with the staged ones."""
-    target.mkdir(parents=True, exist_ok=True)
+def _version_dirs(unit_uri: str, run_id: str, dates: Sequence[str] | None) -> list[str]:
+    base = unit_uri.rstrip("/")
     if dates is None:
-        for old in target.iterdir():
-            if old.is_dir():
-                shutil.rmtree(old)
-            else:
-                old.unlink()
-        for new in staging.iterdir():
-            new.rename(target / new.name)
-        return
-    staged = {p.name for p in staging.iterdir()} if staging.exists() else set()
-    unexpected = staged - {f"{PARTITION_KEY}={d}" for d in dates}
-    if unexpected:
-        raise ValueError(f"rows for partitions outside the run: {sorted(unexpected)}")
-    for day in dates:
-        current = partition_dir(target, day)
-        if current.exists():
-            shutil.rmtree(current)
-        fresh = partition_dir(staging, day)
-        if fresh.exists():
-            fresh.rename(current)
+        return [f"{base}/{RUN_KEY}={run_id}"]
+    return [f"{base}/{PARTITION_KEY}={parse_date(d)}/{RUN_KEY}={run_id}" for d in dates]
 
 
-def write_partitioned(
-    df: Any, target: str | Path, dates: Sequence[str] | None, *, order_by: Sequence[str] = ()
-) -> None:
-    """Write ``df`` as Parquet under ``target``, replacing exactly the partitions of ``dates``.
+def write_unit(
+    df: Any, lake: LakeIO, unit: str, dates: Sequence[str] | None, *, order_by: Sequence[str] = ()
+) -> list[str]:
+    """Write ``df`` as the run's new version of ``unit``; returns the dates that got rows.
 
-    ``dates=None`` writes an unpartitioned table and replaces all of it. A date in ``dates``
-    with no rows ends with no partition (an older partition of it is removed), so a re-run
-    never leaves stale rows behind. ``order_by`` sorts rows within each file, so two runs
-    over the same input write the same files.
-
-    Files: DuckDB writes ``date=D/part-0.parquet`` (``part-0.parquet`` unpartitioned);
-    Spark writes ``date=D/part-<n>-<uuid>.c000.snappy.parquet``. Both Snappy-compressed.
+    ``dates`` are the partitions the run is (re)computing: each ends with a new version,
+    or -- with no rows -- with none, which publication turns into "no partition". ``None``
+    writes an unpartitioned unit whole. Rows for a date outside ``dates`` are a bug and
+    fail the write. ``order_by`` sorts rows within each file (used for small outputs people
+    read, such as the quarantine).
     """
+    scope = lake.run
+    partitioned = is_partitioned(unit)
+    if partitioned != (dates is not None):
+        raise ValueError(f"{unit}: {'dates are needed' if partitioned else 'an unpartitioned unit takes no dates'}")
+    uri = lake.unit_uri(unit)
+    days = sorted({parse_date(d) for d in dates}) if dates is not None else None
     if is_sqlframe(df):
-        _duckdb_write(df, Path(target), dates, order_by)
+        present = _duckdb_write(df, uri, scope.run_id, days, order_by)
     else:
-        _spark_write(df, str(target), dates, order_by)
+        present = _spark_write(df, uri, scope.run_id, days, order_by)
+    if days is None:
+        scope.changes.set_whole(unit, scope.run_id)
+        return []
+    stray = sorted(set(present) - set(days))
+    if stray:
+        raise ValueError(f"{unit}: rows for partitions outside the run's dates: {stray}")
+    for day in days:
+        scope.changes.set_partition(unit, day, scope.run_id if day in present else None)
+    return sorted(present)
 
 
-def _duckdb_write(df: Any, target: Path, dates: Sequence[str] | None, order_by: Sequence[str]) -> None:
+def write_partitioned(df: Any, lake: LakeIO, table: str, dates: Sequence[str] | None) -> list[str]:
+    """Write a processed or curated table (its partitions for ``dates``, or whole when unpartitioned)."""
+    return write_unit(df, lake, table_unit(table), dates)
+
+
+def write_quarantine(df: Any, lake: LakeIO, dataset: Dataset | str, dates: Sequence[str]) -> list[str]:
+    """Bad rows of ``dates`` as the run's version of ``quarantine/<dataset>/date=D/``.
+
+    Whole-file rejects live beside, in the same date folders (the validator copies them
+    there); they are outside the version layout and never touched here.
+    """
+    return write_unit(df, lake, quarantine_unit(dataset), dates, order_by=(PARTITION_KEY, FILE, LINE))
+
+
+# --------------------------------------------------------------------------- DuckDB
+
+
+def _duckdb_write(df: Any, uri: str, run_id: str, dates: list[str] | None, order_by: Sequence[str]) -> list[str]:
     conn = duckdb_connection(df)
-    staging = target.parent / ".staging" / f"{target.name}-{uuid.uuid4().hex}"
-    staging.mkdir(parents=True)
-    try:
-        query = duckdb_sql(df)
-        if order_by:
-            query = f"SELECT * FROM ({query}) ORDER BY {', '.join(_ident(c) for c in order_by)}"
-        if dates is None:
-            conn.execute(
-                f"COPY ({query}) TO {_sql_str(str(staging / (_PART_PREFIX + '-0.parquet')))} "
-                "(FORMAT parquet, COMPRESSION snappy)"
-            )
-        else:
-            conn.execute(
-                f"COPY ({query}) TO {_sql_str(str(staging))} (FORMAT parquet, COMPRESSION snappy, "
-                f"PARTITION_BY ({PARTITION_KEY}), OVERWRITE_OR_IGNORE, FILENAME_PATTERN '{_PART_PREFIX}-{{i}}')"
-            )
-        _swap_in(staging, target, dates)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            staging.parent.rmdir()
+    target = Path(uri)
+    for folder in _version_dirs(uri, run_id, dates):
+        shutil.rmtree(folder, ignore_errors=True)
+    query = duckdb_sql(df)
+    if order_by:
+        query = f"SELECT * FROM ({query}) ORDER BY {', '.join(ident(c) for c in order_by)}"
+    if dates is None:
+        folder = Path(_version_dirs(uri, run_id, None)[0])
+        folder.mkdir(parents=True, exist_ok=True)
+        conn.execute(
+            f"COPY ({query}) TO {literal(str(folder / (_PART_PREFIX + '-0.parquet')))} "
+            "(FORMAT parquet, COMPRESSION snappy)"
+        )
+        return []
+    target.mkdir(parents=True, exist_ok=True)
+    tagged = f"SELECT *, {literal(run_id)} AS {ident(RUN_KEY)} FROM ({query})"
+    conn.execute(
+        f"COPY ({tagged}) TO {literal(str(target))} (FORMAT parquet, COMPRESSION snappy, "
+        f"PARTITION_BY ({ident(PARTITION_KEY)}, {ident(RUN_KEY)}), OVERWRITE_OR_IGNORE, "
+        f"FILENAME_PATTERN '{_PART_PREFIX}-{{i}}')"
+    )
+    suffix = f"{RUN_KEY}={run_id}"
+    return sorted(
+        part.name.split("=", 1)[1]
+        for part in target.glob(f"{PARTITION_KEY}=*")
+        if (part / suffix).is_dir() and any((part / suffix).glob("*.parquet"))
+    )
 
 
-def _spark_write(df: Any, target: str, dates: Sequence[str] | None, order_by: Sequence[str]) -> None:
+# --------------------------------------------------------------------------- Spark
+
+
+def _spark_delete(spark: Any, uri: str) -> None:
+    fs, path = _hadoop_fs(spark, uri)
+    if fs.exists(path):
+        fs.delete(path, True)
+
+
+def _spark_write(df: Any, uri: str, run_id: str, dates: list[str] | None, order_by: Sequence[str]) -> list[str]:
     spark = df.sparkSession
     F = api(df).F
+    for folder in _version_dirs(uri, run_id, dates):
+        _spark_delete(spark, folder)
     if dates is None:
         out = df.coalesce(1)
         if order_by:
             out = out.sortWithinPartitions(*order_by)
-        out.write.mode("overwrite").parquet(target)
-        return
-    data = df.repartition(F.col(PARTITION_KEY))
+        out.write.mode("overwrite").parquet(_version_dirs(uri, run_id, None)[0])
+        return []
+    data = df.select("*", F.lit(run_id).alias(RUN_KEY)).repartition(F.col(PARTITION_KEY))
     if order_by:
-        data = data.sortWithinPartitions(PARTITION_KEY, *order_by)
-    data = data.cache()
-    present = {r[0] for r in data.select(PARTITION_KEY).distinct().collect()}
-    unexpected = present - set(dates)
-    if unexpected:
-        data.unpersist()
-        raise ValueError(f"rows for partitions outside the run: {sorted(unexpected)}")
-    if present:
-        # Dynamic overwrite (SPARK_RUNTIME_CONF): only the partitions in the data are replaced.
-        data.write.mode("overwrite").partitionBy(PARTITION_KEY).parquet(target)
-    data.unpersist()
-    for day in sorted(set(dates) - present):
-        _spark_delete(spark, f"{target.rstrip('/')}/{PARTITION_KEY}={day}")
-
-
-def write_quarantine(df: Any, lake: LakeIO, dataset: Dataset | str, dates: Sequence[str]) -> None:
-    """Bad rows to ``quarantine/<dataset>/date=D/rows.parquet``, replacing that file only.
-
-    Whole-file rejects live in the same folders (copied there by the validator), so the
-    folder is never cleared: only ``rows.parquet`` is replaced, or removed when a re-run
-    finds no bad rows for the date.
-    """
-    ds = Dataset(dataset)
-    root = lake.quarantine_uri(ds)
-    if is_sqlframe(df):
-        staging = Path(root).parent / ".staging" / f"{ds}-{uuid.uuid4().hex}"
-        try:
-            _duckdb_write(df, staging / "out", dates, (PARTITION_KEY, LINE, FILE))
-            for day in dates:
-                final = Path(lake.uri(partition_prefix(Zone.QUARANTINE, ds, day) + QUARANTINE_ROWS_FILE))
-                final.unlink(missing_ok=True)
-                written = sorted(partition_dir(staging / "out", day).glob("*.parquet"))
-                if written:
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    written[0].rename(final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                staging.parent.rmdir()
-        return
-    spark = df.sparkSession
-    staging_uri = f"{root.rstrip('/')}/_staging-{uuid.uuid4().hex}"
-    try:
-        _spark_write(df, staging_uri, dates, (LINE,))
-        fs, _ = _hadoop_fs(spark, staging_uri)
-        jvm = spark.sparkContext._jvm
-        for day in dates:
-            final = jvm.org.apache.hadoop.fs.Path(
-                lake.uri(partition_prefix(Zone.QUARANTINE, ds, day) + QUARANTINE_ROWS_FILE)
-            )
-            if fs.exists(final):
-                fs.delete(final, False)
-            part = jvm.org.apache.hadoop.fs.Path(f"{staging_uri}/{PARTITION_KEY}={day}")
-            if not fs.exists(part):
-                continue
-            files = [s.getPath() for s in fs.listStatus(part) if s.getPath().getName().endswith(".parquet")]
-            if files:
-                fs.mkdirs(final.getParent())
-                fs.rename(files[0], final)
-    finally:
-        _spark_delete(spark, staging_uri)
+        data = data.sortWithinPartitions(*order_by)
+    # Append: the run's folders are new (its own earlier attempt was removed above), and
+    # no other run's version of a partition may be touched.
+    data.write.mode("append").partitionBy(PARTITION_KEY, RUN_KEY).parquet(uri.rstrip("/"))
+    fs, _ = _hadoop_fs(spark, uri.rstrip("/"))
+    jvm = spark.sparkContext._jvm
+    pattern = jvm.org.apache.hadoop.fs.Path(f"{uri.rstrip('/')}/{PARTITION_KEY}=*/{RUN_KEY}={run_id}")
+    found = fs.globStatus(pattern) or []
+    return sorted(str(s.getPath().getParent().getName()).split("=", 1)[1] for s in found)

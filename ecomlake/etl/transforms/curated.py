@@ -1,14 +1,23 @@
-"""Processed tables -> curated marts: fact_sales, dim_products, dim_customers, fct_sessions, daily_kpis.
+"""Processed tables -> curated marts: fact_sales, product_activity, dim_products, dim_customers, fct_sessions,
+daily_kpis.
 
-Inputs are whole processed tables (every partition, with ``date``); partitioned outputs
-are built for the requested dates only, the dimensions from everything.
+The **as-of rule**: a curated partition of date D depends only on processed partitions of
+dates up to D. A sale takes the attributes of its product's newest catalog snapshot on or
+before its date (unknown until the product is catalogued); a customer is new on the first
+date any of their transactions landed; a session's order revenue counts the completed
+transactions that landed on the session's date. That is what lets a run recompute only the
+dates from its earliest change onwards (``ecomlake.etl.merge``) and still equal a backfill.
 
-Two rules apply throughout:
-* a transaction landed on more than one date counts once in lookups and aggregates (its
-  newest partition wins); fact_sales keeps each partition's rows as landed;
-* the latest catalog row of a product (newest partition) gives its attributes.
+The dimensions are current state over every date. They are built from two *activity*
+states -- per customer (``dim_customers``' own measures) and per product (``product_activity``:
+sales and review sums for every product id, catalogued or not) -- which are sums, minima and
+maxima, so a run that only adds newer dates folds its delta into the published state instead
+of re-reading the history (``merge_*_activity``); both paths give the same rows.
+
+Inputs carry ``date`` (the partition, YYYY-MM-DD text). Processed transactions, reviews and
+clickstream hold each key once across all dates (later duplicates are quarantined), so no
+transform has to deduplicate again.
 """
-
 # ruff: noqa: N803, N806 -- F, T and Window are the PySpark aliases (functions, types, Window)
 
 from __future__ import annotations
@@ -20,7 +29,16 @@ from ecomlake.contract import PARTITION_KEY
 from ecomlake.etl.engines import api
 from ecomlake.etl.transforms.common import conform, latest_per_key, money_mean, partition_order, price_band, ratio
 from ecomlake.etl.transforms.rfm import segment_expr
-from ecomlake.schemas import DAILY_KPIS, DIM_CUSTOMERS, DIM_PRODUCTS, FACT_SALES, FCT_SESSIONS, MONEY, MONEY_TOTAL
+from ecomlake.schemas import (
+    DAILY_KPIS,
+    DIM_CUSTOMERS,
+    DIM_PRODUCTS,
+    FACT_SALES,
+    FCT_SESSIONS,
+    MONEY,
+    MONEY_TOTAL,
+    PRODUCT_ACTIVITY,
+)
 
 COMPLETED = "completed"
 
@@ -34,10 +52,18 @@ def _zero_money(F: Any, type_: str = MONEY_TOTAL) -> Any:
     return F.lit(Decimal("0.00")).cast(type_)
 
 
-def unique_transactions(transactions: Any) -> Any:
-    """One row per transaction_id: the newest partition's."""
-    F = api(transactions).F
-    return latest_per_key(transactions, ["transaction_id"], [partition_order(F)])
+def product_versions(products: Any) -> Any:
+    """Each catalog snapshot of a product with the date the next one replaced it (null: still current)."""
+    F, _, Window = api(products)
+    following = Window.partitionBy(F.col("product_id")).orderBy(F.col(PARTITION_KEY).asc())
+    return products.select(
+        F.col("product_id"),
+        F.col("name").alias("product_name"),
+        F.col("category"),
+        F.col("brand"),
+        F.col(PARTITION_KEY).alias("valid_from"),
+        F.lead(F.col(PARTITION_KEY)).over(following).alias("valid_to"),
+    )
 
 
 def latest_products(products: Any) -> Any:
@@ -51,13 +77,21 @@ def latest_products(products: Any) -> Any:
 
 
 def fact_sales(transactions: Any, products: Any, dates: list[str]) -> Any:
-    """Transactions of ``dates`` with their product's latest attributes (null when unknown)."""
+    """Transactions of ``dates`` with their product's attributes as of the sale's date (null when unknown).
+
+    ``products`` must hold every catalog snapshot up to the last of ``dates``.
+    """
     F = api(transactions).F
-    attrs = latest_products(products).select(
-        F.col("product_id"), F.col("name").alias("product_name"), F.col("category"), F.col("brand")
+    sales = _in_dates(transactions, dates)
+    valid = F.col("valid_from") <= F.col(PARTITION_KEY)
+    current = F.col("valid_to").isNull() | (F.col(PARTITION_KEY) < F.col("valid_to"))
+    attrs = (
+        sales.select("transaction_id", "product_id", PARTITION_KEY)
+        .join(product_versions(products), on="product_id", how="inner")
+        .where(valid & current)
+        .select("transaction_id", "product_name", "category", "brand")
     )
-    sales = _in_dates(transactions, dates).join(attrs, on="product_id", how="left")
-    out = sales.select(
+    out = sales.join(attrs, on="transaction_id", how="left").select(
         "*",
         price_band(F, F.col("price")).alias("price_band"),
         F.when(F.col("status") == F.lit(COMPLETED), F.col("total_amount"))
@@ -67,46 +101,130 @@ def fact_sales(transactions: Any, products: Any, dates: list[str]) -> Any:
     return conform(out, FACT_SALES)
 
 
-def _sales_by(transactions: Any, key: str) -> Any:
-    """Orders, completed units and revenue, and returns per ``key`` over unique transactions."""
+# --------------------------------------------------------------------------- activity states
+
+
+def _completed(F: Any) -> Any:
+    return F.col("status") == F.lit(COMPLETED)
+
+
+def product_activity(transactions: Any, reviews: Any) -> Any:
+    """Sales and review sums per product id over the rows given (catalogued or not)."""
     F = api(transactions).F
+    zero = F.lit(0).cast("bigint")
+    sales = transactions.select(
+        F.col("product_id"),
+        F.lit(1).cast("bigint").alias("orders"),
+        F.when(_completed(F), F.col("quantity")).otherwise(F.lit(0)).cast("bigint").alias("units_sold"),
+        F.when(_completed(F), F.col("total_amount"))
+        .otherwise(_zero_money(F, MONEY))
+        .cast(MONEY_TOTAL)
+        .alias("revenue"),
+        F.when(F.col("is_return"), F.lit(1)).otherwise(F.lit(0)).cast("bigint").alias("returns"),
+        zero.alias("review_count"),
+        zero.alias("rating_sum"),
+    )
+    rated = reviews.select(
+        F.col("product_id"),
+        zero.alias("orders"),
+        zero.alias("units_sold"),
+        _zero_money(F).alias("revenue"),
+        zero.alias("returns"),
+        F.lit(1).cast("bigint").alias("review_count"),
+        F.col("rating").cast("bigint").alias("rating_sum"),
+    )
+    # A union, not a full outer join: every product id keeps its key whichever side names it.
+    return _summed_activity(sales.unionByName(rated))
 
-    def completed() -> Any:
-        return F.col("status") == F.lit(COMPLETED)
 
-    return (
-        unique_transactions(transactions)
-        .groupBy(key)
-        .agg(
-            F.count(F.lit(1)).alias("all_orders"),
-            F.sum(F.when(completed(), F.lit(1)).otherwise(F.lit(0))).alias("completed_orders"),
-            F.sum(F.when(completed(), F.col("quantity")).otherwise(F.lit(0))).alias("units"),
-            F.sum(F.when(completed(), F.col("total_amount")).otherwise(_zero_money(F, MONEY))).alias("revenue"),
-            F.sum(F.when(F.col("is_return"), F.lit(1)).otherwise(F.lit(0))).alias("returns"),
-            F.min("transaction_date").alias("first_date"),
-            F.max("transaction_date").alias("last_date"),
-        )
+def _summed_activity(rows: Any) -> Any:
+    F = api(rows).F
+    sums = ("orders", "units_sold", "revenue", "returns", "review_count", "rating_sum")
+    return _product_activity_out(rows.groupBy("product_id").agg(*[F.sum(F.col(c)).alias(c) for c in sums]))
+
+
+def _product_activity_out(df: Any) -> Any:
+    F = api(df).F
+    out = df.select(
+        F.col("product_id"),
+        *[F.coalesce(F.col(c), F.lit(0)).alias(c) for c in ("orders", "units_sold", "returns", "review_count")],
+        F.coalesce(F.col("revenue").cast(MONEY_TOTAL), _zero_money(F)).alias("revenue"),
+        F.coalesce(F.col("rating_sum"), F.lit(0)).alias("rating_sum"),
+    )
+    return conform(out, PRODUCT_ACTIVITY)
+
+
+def merge_product_activity(published: Any, delta: Any) -> Any:
+    """The published product activity plus the activity of dates newer than any it covers."""
+    names = PRODUCT_ACTIVITY.column_names
+    return _summed_activity(published.select(*names).unionByName(delta.select(*names)))
+
+
+_CUSTOMER_STATE = (
+    "customer_id",
+    "first_purchase_date",
+    "last_purchase_date",
+    "orders",
+    "units",
+    "lifetime_value",
+    "returns",
+)
+
+
+def customer_activity(transactions: Any) -> Any:
+    """Per customer over the rows given: first and last transaction dates, completed orders, units, value, returns."""
+    F = api(transactions).F
+    return transactions.groupBy("customer_id").agg(
+        F.min("transaction_date").alias("first_purchase_date"),
+        F.max("transaction_date").alias("last_purchase_date"),
+        F.sum(F.when(_completed(F), F.lit(1)).otherwise(F.lit(0))).alias("orders"),
+        F.sum(F.when(_completed(F), F.col("quantity")).otherwise(F.lit(0))).alias("units"),
+        F.coalesce(
+            F.sum(F.when(_completed(F), F.col("total_amount")).otherwise(_zero_money(F, MONEY))).cast(MONEY_TOTAL),
+            _zero_money(F),
+        ).alias("lifetime_value"),
+        F.sum(F.when(F.col("is_return"), F.lit(1)).otherwise(F.lit(0))).alias("returns"),
     )
 
 
-def dim_products(products: Any, reviews: Any, transactions: Any) -> Any:
-    """Every catalogued product: latest attributes, review and sales aggregates."""
+def merge_customer_activity(published: Any, delta: Any) -> Any:
+    """Published customer state (``dim_customers``' measures) plus the activity of newer dates."""
+    F = api(delta).F
+    both = published.select(*_CUSTOMER_STATE).unionByName(delta.select(*_CUSTOMER_STATE))
+    return both.groupBy("customer_id").agg(
+        F.min("first_purchase_date").alias("first_purchase_date"),
+        F.max("last_purchase_date").alias("last_purchase_date"),
+        F.sum("orders").alias("orders"),
+        F.sum("units").alias("units"),
+        F.sum("lifetime_value").cast(MONEY_TOTAL).alias("lifetime_value"),
+        F.sum("returns").alias("returns"),
+    )
+
+
+def first_purchases(transactions: Any) -> Any:
+    """(customer_id, date): the partition date each customer's first transaction landed on."""
+    F = api(transactions).F
+    return transactions.groupBy("customer_id").agg(F.min(PARTITION_KEY).alias(PARTITION_KEY))
+
+
+def new_customers_by_date(firsts: Any) -> Any:
+    """(date, new_customers) from :func:`first_purchases`."""
+    F = api(firsts).F
+    return firsts.groupBy(PARTITION_KEY).agg(F.count(F.lit(1)).alias("new_customers"))
+
+
+# --------------------------------------------------------------------------- dimensions
+
+
+def dim_products(products: Any, activity: Any) -> Any:
+    """Every catalogued product: latest attributes, with its sales and review activity."""
     F = api(products).F
-    review_stats = reviews.groupBy("product_id").agg(
-        F.count(F.lit(1)).alias("review_count"),
-        # sum/count as doubles: one division, so both engines give the same bits.
-        (F.sum("rating").cast("double") / F.count(F.lit(1)).cast("double")).alias("avg_rating"),
-    )
-    sales = _sales_by(transactions, "product_id")
-    joined = (
-        latest_products(products)
-        .join(review_stats, on="product_id", how="left")
-        .join(sales, on="product_id", how="left")
-    )
+    joined = latest_products(products).join(activity, on="product_id", how="left")
     counted = joined.select(
         "*",
-        F.coalesce(F.col("all_orders"), F.lit(0)).alias("orders"),
+        F.coalesce(F.col("orders"), F.lit(0)).alias("orders_"),
         F.coalesce(F.col("returns"), F.lit(0)).alias("returns_"),
+        F.coalesce(F.col("review_count"), F.lit(0)).alias("reviews_"),
     )
     out = counted.select(
         "product_id",
@@ -118,31 +236,38 @@ def dim_products(products: Any, reviews: Any, transactions: Any) -> Any:
         "price_band",
         F.col("first_seen_date").cast("date").alias("first_seen_date"),
         F.col("last_updated_date").cast("date").alias("last_updated_date"),
-        F.coalesce(F.col("review_count"), F.lit(0)).alias("review_count"),
-        F.col("avg_rating"),
-        F.col("orders"),
-        F.coalesce(F.col("units"), F.lit(0)).alias("units_sold"),
+        F.col("reviews_").alias("review_count"),
+        # sum/count as doubles: one division, so both engines give the same bits.
+        F.when(F.col("reviews_") > 0, F.col("rating_sum").cast("double") / F.col("reviews_").cast("double")).alias(
+            "avg_rating"
+        ),
+        F.col("orders_").alias("orders"),
+        F.coalesce(F.col("units_sold"), F.lit(0)).alias("units_sold"),
         F.coalesce(F.col("revenue").cast(MONEY_TOTAL), _zero_money(F)).alias("revenue"),
         F.col("returns_").alias("returns"),
-        ratio(F, "returns_", "orders").alias("return_rate"),
+        ratio(F, "returns_", "orders_").alias("return_rate"),
     )
     return conform(out, DIM_PRODUCTS)
 
 
 def dim_customers(transactions: Any) -> Any:
-    """Every customer with a transaction: lifetime value and RFM scores and segment.
+    """Every customer with a transaction: lifetime value and RFM scores and segment (see :func:`dim_customers_from`)."""
+    return dim_customers_from(customer_activity(transactions))
+
+
+def dim_customers_from(state: Any) -> Any:
+    """``dim_customers`` from customer activity.
 
     ``orders``, ``units`` and ``lifetime_value`` count completed transactions; first and
     last purchase dates and recency use every transaction; ``as_of_date`` is the newest
     transaction date in the lake, so a rebuild over the same data gives the same scores.
     """
-    F, _, Window = api(transactions)
-    stats = _sales_by(transactions, "customer_id")
-    as_of = stats.agg(F.max("last_date").alias("as_of_date"))
-    base = stats.crossJoin(as_of).select(
+    F, _, Window = api(state)
+    as_of = state.agg(F.max("last_purchase_date").alias("as_of_date"))
+    base = state.crossJoin(as_of).select(
         "*",
-        F.datediff(F.col("as_of_date"), F.col("last_date")).alias("recency_days"),
-        F.coalesce(F.col("revenue").cast(MONEY_TOTAL), _zero_money(F)).alias("lifetime_value"),
+        F.datediff(F.col("as_of_date"), F.col("last_purchase_date")).alias("recency_days"),
+        F.coalesce(F.col("lifetime_value").cast(MONEY_TOTAL), _zero_money(F)).alias("ltv_"),
     )
 
     def quintile(measure: Any) -> Any:
@@ -151,17 +276,17 @@ def dim_customers(transactions: Any) -> Any:
     scored = base.select(
         "*",
         quintile(F.col("recency_days").desc()).alias("r_score"),
-        quintile(F.col("completed_orders").asc()).alias("f_score"),
-        quintile(F.col("lifetime_value").asc()).alias("m_score"),
+        quintile(F.col("orders").asc()).alias("f_score"),
+        quintile(F.col("ltv_").asc()).alias("m_score"),
     )
     out = scored.select(
         "customer_id",
-        F.col("first_date").alias("first_purchase_date"),
-        F.col("last_date").alias("last_purchase_date"),
-        F.col("completed_orders").alias("orders"),
+        F.col("first_purchase_date"),
+        F.col("last_purchase_date"),
+        F.col("orders"),
         F.col("units"),
-        F.col("lifetime_value"),
-        money_mean(F, "lifetime_value", "completed_orders").alias("avg_order_value"),
+        F.col("ltv_").alias("lifetime_value"),
+        money_mean(F, "ltv_", "orders").alias("avg_order_value"),
         F.col("returns"),
         F.col("recency_days"),
         F.col("r_score"),
@@ -176,8 +301,14 @@ def dim_customers(transactions: Any) -> Any:
     return conform(out, DIM_CUSTOMERS)
 
 
+# --------------------------------------------------------------------------- facts
+
+
 def fct_sessions(sessions: Any, clicks: Any, transactions: Any, dates: list[str]) -> Any:
-    """Sessions of ``dates`` with the completed revenue of the orders their pages name."""
+    """Sessions of ``dates`` with the completed revenue of the orders their pages name.
+
+    An order counts when its transaction landed on the session's own date (as-of rule).
+    """
     F = api(sessions).F
     placed = (
         _in_dates(clicks, dates)
@@ -185,9 +316,11 @@ def fct_sessions(sessions: Any, clicks: Any, transactions: Any, dates: list[str]
         .select(PARTITION_KEY, "session_id", F.col("order_id").alias("transaction_id"))
         .distinct()
     )
-    completed = unique_transactions(transactions).where(F.col("status") == F.lit(COMPLETED))
+    completed = (
+        _in_dates(transactions, dates).where(_completed(F)).select(PARTITION_KEY, "transaction_id", "total_amount")
+    )
     revenue = (
-        placed.join(completed.select("transaction_id", "total_amount"), on="transaction_id", how="inner")
+        placed.join(completed, on=[PARTITION_KEY, "transaction_id"], how="inner")
         .groupBy(PARTITION_KEY, "session_id")
         .agg(F.sum("total_amount").alias("order_revenue"))
     )
@@ -205,11 +338,20 @@ def fct_sessions(sessions: Any, clicks: Any, transactions: Any, dates: list[str]
     return conform(out, FCT_SESSIONS)
 
 
-def daily_kpis(dates_frame: Any, transactions: Any, sessions: Any, reviews: Any, dates: list[str]) -> Any:
+def daily_kpis(
+    dates_frame: Any,
+    transactions: Any,
+    sessions: Any,
+    reviews: Any,
+    dates: list[str],
+    new_customers: Any | None = None,
+) -> Any:
     """One row per requested date (``dates_frame``: one ``date`` column), zeros when nothing landed.
 
     Every figure is by partition date (the business day the data landed). A customer is
-    new on the first date any of their transactions landed.
+    new on the first date any of their transactions landed: ``new_customers`` gives
+    (date, new_customers) when the caller knows it (an incremental merge); otherwise it is
+    counted from ``transactions``, which must then hold every date up to the last of ``dates``.
     """
     F = api(transactions).F
 
@@ -225,8 +367,7 @@ def daily_kpis(dates_frame: Any, transactions: Any, sessions: Any, reviews: Any,
         F.countDistinct("customer_id").alias("customers"),
         F.sum(F.when(F.col("is_return"), F.lit(1)).otherwise(F.lit(0))).alias("returns"),
     )
-    firsts = transactions.groupBy("customer_id").agg(F.min(PARTITION_KEY).alias(PARTITION_KEY))
-    new = firsts.groupBy(PARTITION_KEY).agg(F.count(F.lit(1)).alias("new_customers"))
+    new = new_customers if new_customers is not None else new_customers_by_date(first_purchases(transactions))
     visits = (
         _in_dates(sessions, dates)
         .groupBy(PARTITION_KEY)

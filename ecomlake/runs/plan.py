@@ -1,0 +1,135 @@
+"""The first step of a run: what it will compute, against which published snapshot.
+
+A run is asked for some dates. Before any job starts, the plan
+
+* loads the published snapshot (rolling forward a publication interrupted after its commit,
+  or recovering ``current.json`` from the history) -- the run's *base*; every job checks it
+  is still the published one, and publication fails if another run got there first;
+* checks that every version the base names is really there (a folder deleted by hand, a
+  disk restored from an old backup) and adds what is missing to the run: a lost processed or
+  curated partition adds its date, a lost dimension makes the merge rebuild the dimensions;
+* records all of it at ``_runs/<run_id>/plan.json`` for the jobs, the audit and the record.
+
+Nothing here reads table data: the plan is a few object listings, cheap enough for a Lambda.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ecomlake.contract import Dataset, parse_run_id, raw_key, run_prefix
+from ecomlake.exceptions import InvalidArgumentError
+from ecomlake.snapshots import UNITS, Snapshot, is_partitioned
+from ecomlake.snapshots import store as snapshot_store
+from ecomlake.snapshots.gc import version_of
+from ecomlake.storage import Storage
+
+
+@dataclass
+class RunPlan:
+    """What one run computes. ``dates`` drive every job; the rest explains where they come from."""
+
+    run_id: str
+    base_seq: int
+    requested: list[str]
+    dates: list[str]
+    repair: dict[str, list[str]] = field(default_factory=dict)  # unit -> dates (or ["*"]) found missing
+    full_merge: bool = False  # a dimension was lost: rebuild the dimensions from every date
+    raw_bytes: int = 0  # accepted raw input of the run's dates (picks the engine in the cloud)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def dates_csv(self) -> str:
+        return ",".join(self.dates)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "dates_csv": self.dates_csv, "date_count": len(self.dates)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunPlan:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+def plan_key(run_id: str) -> str:
+    return f"{run_prefix(run_id)}plan.json"
+
+
+def missing_versions(storage: Storage, snapshot: Snapshot) -> dict[str, list[str]]:
+    """Versions ``snapshot`` names whose folder holds no file: unit -> dates (``["*"]`` for a whole unit)."""
+    present: set[str] = set()
+    for unit in sorted(UNITS):
+        for key in storage.list(f"{unit}/"):
+            parsed = version_of(key)
+            if parsed is not None:
+                present.add(parsed[0])
+    missing: dict[str, list[str]] = {}
+    for unit, day, _run in snapshot.iter_versions():
+        prefixes = snapshot.prefixes(unit, [day] if day else None)
+        if prefixes and prefixes[0][1] not in present:
+            missing.setdefault(unit, []).append(day if is_partitioned(unit) and day else "*")
+    return missing
+
+
+def raw_bytes(storage: Storage, dates: Iterable[str]) -> int:
+    """Bytes of raw files landed for ``dates`` (every dataset), when the store can tell sizes."""
+    total = 0
+    path_of = getattr(storage, "path", None)
+    sizer = getattr(storage, "size", None)
+    for day in dates:
+        for dataset in Dataset:
+            prefix = raw_key(dataset, day, "")
+            for key in storage.list(prefix):
+                if callable(sizer):
+                    total += int(sizer(key))
+                elif callable(path_of):
+                    total += path_of(key).stat().st_size
+    return total
+
+
+def plan_run(storage: Storage, run_id: str, requested: Iterable[str]) -> RunPlan:
+    """Plan run ``run_id`` for ``requested`` dates and write the plan (see the module docstring)."""
+    from ecomlake.contract import parse_date
+
+    run = parse_run_id(run_id)
+    asked = sorted({parse_date(d) for d in requested})
+    if not asked:
+        raise InvalidArgumentError("a run needs at least one date")
+    loaded = snapshot_store.load(storage)
+    base = loaded.snapshot
+    notes = [loaded.note] if loaded.note else []
+    if loaded.source == "history":
+        snapshot_store.restore_current(storage, base)
+    missing = missing_versions(storage, base)
+    extra: set[str] = set()
+    full = False
+    for unit, days in missing.items():
+        if "*" in days:
+            full = True
+            notes.append(f"{unit}: its published version is missing; the merge rebuilds the dimensions")
+        else:
+            extra.update(days)
+            notes.append(f"{unit}: published partitions missing for {', '.join(days)}; recomputed by this run")
+    dates = sorted(set(asked) | extra)
+    plan = RunPlan(
+        run_id=run,
+        base_seq=base.seq,
+        requested=asked,
+        dates=dates,
+        repair=missing,
+        full_merge=full,
+        raw_bytes=raw_bytes(storage, dates),
+        notes=notes,
+    )
+    storage.write_bytes(plan_key(run), (json.dumps(plan.to_dict(), indent=1) + "\n").encode())
+    return plan
+
+
+def read_plan(storage: Storage, run_id: str) -> RunPlan | None:
+    key = plan_key(run_id)
+    if not storage.exists(key):
+        return None
+    return RunPlan.from_dict(json.loads(storage.read_bytes(key)))
