@@ -98,11 +98,24 @@ def plan_run(storage: Storage, run_id: str, requested: Iterable[str]) -> RunPlan
     asked = sorted({parse_date(d) for d in requested})
     if not asked:
         raise InvalidArgumentError("a run needs at least one date")
+    notes: list[str] = []
+    root = getattr(storage, "root", None)
+    if root is not None:  # a local lake written before versions existed upgrades itself
+        from ecomlake.snapshots.adopt import adopt_unversioned
+
+        adopted = adopt_unversioned(root)
+        if adopted is not None:
+            notes.append(f"adopted unversioned table files as snapshot {adopted.seq} ({adopted.run_id})")
     loaded = snapshot_store.load(storage)
     base = loaded.snapshot
-    notes = [loaded.note] if loaded.note else []
+    notes += [loaded.note] if loaded.note else []
     if loaded.source == "history":
         snapshot_store.restore_current(storage, base)
+    from ecomlake.runs.publish import finish_publication, publication_unfinished
+
+    if publication_unfinished(storage, base):
+        finish_publication(storage, base)
+        notes.append(f"finished the publication of snapshot {base.seq} (its run stopped after the commit)")
     missing = missing_versions(storage, base)
     extra: set[str] = set()
     full = False
