@@ -19,7 +19,16 @@ from components.dashboard import function_url_host, site_files
 from components.etl import default_arguments
 from components.functions import handler_file
 from components.orchestration import REJECTED_ALERT_PATHS, file_rejected_pattern, rejected_alert_template
-from components.packaging import LAYERS, build_zip, built_layer, collect, lambda_sources, pinned
+from components.packaging import (
+    LAYERS,
+    LOCAL_ONLY_PACKAGE,
+    build_zip,
+    built_layer,
+    collect,
+    lambda_sources,
+    package_sources,
+    pinned,
+)
 from components.settings import SettingsError, load_settings
 from ecomlake import schemas
 from ecomlake.contract import Table, Zone
@@ -384,6 +393,22 @@ def test_lambda_sources_ship_code_and_sql_but_no_caches() -> None:
     assert {f"sql/{f.name}.sql" for f in sql_files(REPO_ROOT / "sql")} <= set(files)
     assert not any("__pycache__" in k or k.endswith(".pyc") for k in files)
     assert not any(k.startswith("tests/") for k in files)
+
+
+def test_local_only_tools_never_ship_to_aws(tmp_path: Path) -> None:
+    """``ecomlake/local/`` (runner, demo, bench, server) is on disk but in neither package."""
+    on_disk = sorted(p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "ecomlake" / "local").glob("*.py"))
+    assert {"ecomlake/local/runner.py", "ecomlake/local/server.py", "ecomlake/local/demo.py"} <= set(on_disk)
+    assert LOCAL_ONLY_PACKAGE == "ecomlake/local/"
+    for name, files in (("lambda", lambda_sources(REPO_ROOT)), ("glue", package_sources(REPO_ROOT))):
+        assert [k for k in files if k.startswith("ecomlake/local")] == [], name
+        # The rest of the package does ship (the filter is not simply dropping ecomlake/).
+        assert {"ecomlake/contract.py", "ecomlake/etl/jobs.py", "ecomlake/queries.py"} <= set(files), name
+    # The Glue zip as uploaded (components.etl builds it from package_sources).
+    with zipfile.ZipFile(build_zip(package_sources(REPO_ROOT), tmp_path / "glue.zip")) as z:
+        names = z.namelist()
+    assert "ecomlake/etl/jobs.py" in names
+    assert not any(n.startswith("ecomlake/local/") for n in names)
 
 
 def test_zip_is_reproducible(tmp_path: Path) -> None:
