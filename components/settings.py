@@ -51,6 +51,9 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class LakeSettings:
     force_destroy: bool
+    # Pulumi ``protect`` + ``retain_on_delete`` on the lake key and the lake's buckets: a
+    # ``pulumi destroy`` (or a change that would replace them) stops instead of deleting data.
+    protect_data: bool
     kms_deletion_window_days: int
     raw_infrequent_access_days: int
     raw_glacier_days: int
@@ -184,6 +187,7 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
 
     lake = LakeSettings(
         force_destroy=r.boolean("forceDestroy"),
+        protect_data=r.boolean("protectData"),
         kms_deletion_window_days=r.integer("kmsDeletionWindowDays", minimum=7, maximum=30),
         raw_infrequent_access_days=r.integer("rawInfrequentAccessDays", minimum=30),
         raw_glacier_days=r.integer("rawGlacierDays", minimum=1),
@@ -192,6 +196,8 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
         quarantine_expiration_days=r.integer("quarantineExpirationDays", minimum=1),
         access_logs_expiration_days=r.integer("accessLogsExpirationDays", minimum=1),
     )
+    if lake.protect_data and lake.force_destroy:
+        raise r.error("protectData", "a protected lake cannot also have forceDestroy true (set one of them false)")
     # S3 requires objects to spend 30 days in STANDARD_IA before a later transition.
     if lake.raw_glacier_days < lake.raw_infrequent_access_days + 30:
         raise r.error(

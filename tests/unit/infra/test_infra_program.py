@@ -252,6 +252,49 @@ def test_kms_keys_rotate(run: ProgramRun) -> None:
     assert lake.inputs["deletionWindowInDays"] == int(cfg(run, "kmsDeletionWindowDays"))
 
 
+# Every resource that hardens a bucket (a retained bucket must keep all of them).
+BUCKET_HARDENING = (SSE, VERSIONING, PAB, POLICY, OWNERSHIP, LOGGING, LIFECYCLE)
+
+
+def lake_bucket_names(run: ProgramRun) -> set[str]:
+    """The DataLake's buckets: one per zone plus the server-access-log bucket."""
+    names = {b.inputs["bucket"] for b in run.of_type(BUCKET) if b.inputs["bucket"] != run.outputs["dashboardBucket"]}
+    assert len(names) == len(BUCKET_ZONES) + 1
+    return names
+
+
+def test_prod_keeps_the_lake_through_pulumi_destroy(programs: dict[str, ProgramRun]) -> None:
+    """prod: the lake key, its alias, every lake bucket and each bucket's hardening are protected
+    and retained on delete; nothing else is (the dashboard site and its key are re-creatable)."""
+    prod = programs["prod"]
+    assert cfg(prod, "protectData") == "true"
+    lake = lake_bucket_names(prod)
+    kept = {(r.typ, r.name) for r in prod.resources if r.protect is True and r.retain_on_delete is True}
+    expected = {("aws:kms/key:Key", "lake-key"), ("aws:kms/alias:Alias", "lake-key-alias")}
+    expected |= {(BUCKET, b.name) for b in prod.of_type(BUCKET) if b.inputs["bucket"] in lake}
+    for typ in BUCKET_HARDENING:
+        expected |= {(typ, r.name) for r in prod.of_type(typ) if r.inputs["bucket"] in lake}
+    expected |= {
+        ("aws:s3/bucketNotification:BucketNotification", n.name)
+        for n in prod.of_type("aws:s3/bucketNotification:BucketNotification")
+    }
+    assert kept == expected
+    # 8 buckets, each with encryption, versioning, access block, policy, ownership and lifecycle;
+    # 7 of them log to the eighth.
+    assert len(kept) == 2 + 8 * 7 + 7 + 1
+    # A protected resource is always retained too, and the other way round.
+    assert {(r.typ, r.name) for r in prod.resources if r.protect or r.retain_on_delete} == kept
+    site_key = prod.one("aws:kms/key:Key", "dashboard-key")
+    assert not site_key.protect
+
+
+def test_dev_is_disposable(programs: dict[str, ProgramRun]) -> None:
+    dev = programs["dev"]
+    assert cfg(dev, "protectData") == "false"
+    assert [r.name for r in dev.resources if r.protect or r.retain_on_delete] == []
+    assert dev.one("aws:kms/key:Key", "lake-key").inputs["deletionWindowInDays"] == 7
+
+
 # --------------------------------------------------------------------------- IAM
 
 

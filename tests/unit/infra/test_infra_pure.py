@@ -320,6 +320,7 @@ def test_stack_files_load(stack: str) -> None:
     assert s.stage == stack
     assert s.default_tags == {"Project": "ecomlake", "Stage": stack, "ManagedBy": "pulumi"}
     assert s.lake.force_destroy is (stack == "dev")
+    assert s.lake.protect_data is (stack == "prod")
     assert s.alerts.https_endpoint is None  # secrets are never in the stack files
 
 
@@ -331,6 +332,8 @@ def test_stack_files_load(stack: str) -> None:
         ("glueWorkerType", "G.025X", "must be one of"),
         ("glueNumberOfWorkers", "1", ">= 2"),
         ("forceDestroy", "yes", "true or false"),
+        ("protectData", "true", "cannot also have forceDestroy true"),
+        ("protectData", "1", "true or false"),
         ("athenaBytesScannedCutoff", "1000", ">= 10485760"),
         ("pandasLayerArn", "arn:aws:lambda:eu-west-1:336392948345:layer:AWSSDKPandas-Python311:1", "region"),
         ("alertEmail", "not-an-email", "email"),
