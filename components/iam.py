@@ -466,14 +466,15 @@ def glue_job_policy(
     code_prefixes: Sequence[str],
     temp_prefix: str,
     key_arn: str,
-    log_group_arn_pattern: str,
+    log_group_arns: Sequence[str],
     metric_namespaces: Sequence[str],
 ) -> Document:
     """Glue ETL role: read raw, read/write/delete the zones it produces, read its code.
 
     Delete is needed because a re-run overwrites the date's partitions (idempotency).
-    Logs: Glue creates its own groups under ``/aws-glue/`` and, with a security
-    configuration, associates the KMS key with them.
+    Logs: only the job's two pre-created groups (``components.etl``: ``<prefix>/error`` and
+    ``<prefix>/output``). ``CreateLogGroup`` is granted on exactly those names because the
+    Glue runtime may ask for the group before writing; the group exists, so nothing is created.
     """
     statements: list[Statement] = []
     for i, arn in enumerate(read_buckets):
@@ -483,13 +484,8 @@ def glue_job_policy(
     statements += s3_read("ReadCode", artifacts_bucket, code_prefixes)
     statements += s3_read_write("TempDir", artifacts_bucket, [temp_prefix], delete=True)
     statements.append(kms_use("UseLakeKey", key_arn, extra=["kms:Encrypt"]))
-    statements.append(
-        statement(
-            "GlueLogs",
-            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
-            [log_group_arn_pattern, log_streams_arn(log_group_arn_pattern)],
-        )
-    )
+    statements.append(statement("GlueLogGroups", ["logs:CreateLogGroup"], list(log_group_arns)))
+    statements.append(logs_write("GlueLogStreams", log_group_arns))
     statements.append(put_metrics("PublishMetrics", metric_namespaces))
     return document(*statements)
 

@@ -431,7 +431,11 @@ def test_glue_jobs(run: ProgramRun) -> None:
         assert f"--{JobArg.DATES}" not in args  # every run passes its own dates
         assert args["--job-bookmark-option"] == "job-bookmark-disable"
         assert args["--extra-py-files"] == f"s3://{artifacts}/glue/libs/ecomlake.zip"
-        assert args["--enable-continuous-cloudwatch-log"] == "true"
+        # Glue 5.0 logging: one prefix for the job's error and output groups; the Glue 4.0
+        # continuous-logging switches are gone (5.0 always logs in real time).
+        assert args["--custom-logGroup-prefix"] == f"/aws-glue/jobs/ecomlake-{run.stack}-etl"
+        assert "--enable-continuous-cloudwatch-log" not in args
+        assert "--continuous-log-logGroup" not in args
         assert j["workerType"] == cfg(run, "glueWorkerType")
         assert j["numberOfWorkers"] == int(cfg(run, "glueNumberOfWorkers"))
         assert j["timeout"] == int(cfg(run, "glueTimeoutMinutes"))
@@ -447,8 +451,33 @@ def test_glue_security_configuration_uses_the_lake_key(run: ProgramRun) -> None:
     enc = sec.inputs["encryptionConfiguration"]
     key = run.outputs["kmsKeyArn"]
     assert enc["s3Encryption"] == {"s3EncryptionMode": "SSE-KMS", "kmsKeyArn": key}
-    assert enc["cloudwatchEncryption"] == {"cloudwatchEncryptionMode": "SSE-KMS", "kmsKeyArn": key}
+    # Off on purpose: with it Glue renames the log group (role + configuration) and bypasses
+    # the encrypted, retention-bound groups below, which carry the lake key themselves.
+    assert enc["cloudwatchEncryption"] == {"cloudwatchEncryptionMode": "DISABLED"}
     assert enc["jobBookmarksEncryption"] == {"jobBookmarksEncryptionMode": "CSE-KMS", "kmsKeyArn": key}
+
+
+def test_glue_logs_land_in_encrypted_retained_groups_the_role_may_write(run: ProgramRun) -> None:
+    prefix = f"/aws-glue/jobs/ecomlake-{run.stack}-etl"
+    groups = {g.inputs["name"]: g.inputs for g in run.of_type(LOG_GROUP) if g.inputs["name"].startswith("/aws-glue/")}
+    assert sorted(groups) == [f"{prefix}/error", f"{prefix}/output"]
+    for group in groups.values():
+        assert group["kmsKeyId"] == run.outputs["kmsKeyArn"]
+        assert group["retentionInDays"] == int(cfg(run, "logRetentionDays"))
+    doc = role_policy(run, f"ecomlake-{run.stack}-glue-etl")
+    by_sid = {s["Sid"]: s for s in statements(doc)}
+    arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{prefix}"
+    assert by_sid["GlueLogGroups"] == {
+        "Sid": "GlueLogGroups",
+        "Effect": "Allow",
+        "Action": "logs:CreateLogGroup",
+        "Resource": [f"{arn}/error", f"{arn}/output"],
+    }
+    assert by_sid["GlueLogStreams"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert by_sid["GlueLogStreams"]["Resource"] == [f"{arn}/error:log-stream:*", f"{arn}/output:log-stream:*"]
+    # No other statement of the role touches CloudWatch Logs (no /aws-glue/* wildcard left).
+    logs = [s["Sid"] for s in statements(doc) if any(a.startswith("logs:") for a in as_list(s["Action"]))]
+    assert sorted(logs) == ["GlueLogGroups", "GlueLogStreams"]
 
 
 # --------------------------------------------------------------------------- catalog
@@ -885,7 +914,7 @@ def test_function_layers(run: ProgramRun) -> None:
 
 def test_log_groups_are_encrypted_and_retained(run: ProgramRun) -> None:
     groups = run.of_type(LOG_GROUP)
-    assert len(groups) == 5 + 2  # functions + state machine + Glue
+    assert len(groups) == 5 + 1 + 2  # functions + state machine + Glue (error, output)
     for g in groups:
         assert g.inputs["kmsKeyId"] == run.outputs["kmsKeyArn"]
         assert g.inputs["retentionInDays"] == int(cfg(run, "logRetentionDays"))

@@ -132,7 +132,9 @@ def test_role_policies_lint_clean() -> None:
         code_prefixes=["glue/scripts/", "glue/libs/"],
         temp_prefix="glue/tmp/",
         key_arn=key,
-        log_group_arn_pattern=f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws-glue/*",
+        log_group_arns=[
+            f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws-glue/jobs/x/{s}" for s in ("error", "output")
+        ],
         metric_namespaces=["Glue", "Ecomlake/Pipeline"],
     )
     sfn = iam.state_machine_policy(
@@ -459,7 +461,8 @@ def test_projection_parameters_of_a_partitioned_and_an_unpartitioned_table() -> 
 
 def test_glue_default_arguments_never_carry_dates() -> None:
     buckets = {z: f"b-{z}" for z in Zone}
-    args = default_arguments(zone_buckets=buckets, artifacts_bucket="art", log_group="/aws-glue/jobs/x")
+    args = default_arguments(zone_buckets=buckets, artifacts_bucket="art", log_group_prefix="/aws-glue/jobs/x")
+    assert args["--custom-logGroup-prefix"] == "/aws-glue/jobs/x"
     assert args["--raw_uri"] == "s3://b-raw"
     assert args["--reports_uri"] == "s3://b-_reports"
     assert "--dates" not in args
