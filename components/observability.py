@@ -18,6 +18,8 @@ Alarms (all notify the topic on ALARM and on OK):
 - functions: Lambda ``Errors`` >= the stack's threshold in 5 minutes, per function;
 - dead letters: any message visible in a function's DLQ (an event that failed every retry);
 - data quality: ``DQCriticalFailed`` (``contract.Metric``, dimension Stage) >= 1;
+- invalid events: ``InvalidEvents`` (dimension Stage) >= 1 -- an event a handler could not
+  read is answered without a retry (so it never reaches a DLQ); this alarm is how it is seen;
 - freshness: ``DataFreshnessHours`` above the stack's threshold; in prod a day with no DQ
   run at all also alarms (missing data = breaching), in dev it does not.
 """
@@ -172,6 +174,17 @@ class Observability(pulumi.ComponentResource):
             metric_name=str(Metric.DQ_CRITICAL_FAILED),
             dimensions=stage_dim,
             statistic="Maximum",
+            threshold=1,
+            period=FIVE_MINUTES,
+        )
+        self._alarm(
+            "invalid-events",
+            f"{prefix} invalid events",
+            "A Lambda handler received an event it could not read (logged with the reason; not retried).",
+            namespace=METRICS_NAMESPACE,
+            metric_name=str(Metric.INVALID_EVENTS),
+            dimensions=stage_dim,
+            statistic="Sum",
             threshold=1,
             period=FIVE_MINUTES,
         )

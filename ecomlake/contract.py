@@ -284,6 +284,7 @@ class Metric(StrEnum):
     ROWS_OUT = "RowsOut"
     ROWS_QUARANTINED = "RowsQuarantined"
     FILES_REJECTED = "FilesRejected"
+    INVALID_EVENTS = "InvalidEvents"  # events a Lambda handler could not read (answered, never retried)
     DATA_FRESHNESS_HOURS = "DataFreshnessHours"
 
 

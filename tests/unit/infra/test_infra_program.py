@@ -899,17 +899,34 @@ def test_function_roles_touch_only_their_buckets(run: ProgramRun, purpose: str, 
     assert writes == expected_writes
 
 
+POWERTOOLS_311 = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:27"
+POWERTOOLS_312 = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27"
+
+
 def test_function_layers(run: ProgramRun) -> None:
+    # Every function runs with the AWS-managed Powertools layer of its runtime, last.
     assert function(run, "data-quality").inputs["layers"] == [
-        f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:ecomlake-{run.stack}-duckdb:1"
+        f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:ecomlake-{run.stack}-duckdb:1",
+        POWERTOOLS_312,
     ]
-    assert function(run, "api").inputs["layers"] == [
-        cfg(run, "pandasLayerArn"),
-        f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:ecomlake-{run.stack}-sqlglot:1",
-    ]
-    assert "layers" not in function(run, "validator").inputs
+    sqlglot = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:ecomlake-{run.stack}-sqlglot:1"
+    assert function(run, "api").inputs["layers"] == [cfg(run, "pandasLayerArn"), sqlglot, POWERTOOLS_311]
+    assert function(run, "refresh").inputs["layers"] == [cfg(run, "pandasLayerArn"), sqlglot, POWERTOOLS_311]
+    assert function(run, "validator").inputs["layers"] == [POWERTOOLS_311]
+    assert function(run, "router").inputs["layers"] == [POWERTOOLS_311]
     reserved = int(cfg(run, "validatorReservedConcurrency"))
     assert function(run, "validator").inputs["reservedConcurrentExecutions"] == reserved
+    # The library comes from the layer: the code package never bundles it.
+    archive = function(run, "validator").inputs["code"].assets
+    assert "handlers/_powertools.py" in archive
+    assert not any(name.startswith(("aws_lambda_powertools/", "aws_xray_sdk/")) for name in archive)
+
+
+def test_metrics_are_emf_so_no_function_may_call_put_metric_data(run: ProgramRun) -> None:
+    for purpose in ("validator", "router", "data-quality", "api", "dashboard-refresh"):
+        doc = role_policy(run, f"ecomlake-{run.stack}-{purpose}")
+        actions = {a for st in statements(doc) for a in as_list(st["Action"])}
+        assert "cloudwatch:PutMetricData" not in actions, purpose
 
 
 def test_log_groups_are_encrypted_and_retained(run: ProgramRun) -> None:
@@ -971,6 +988,14 @@ def test_alarms(run: ProgramRun) -> None:
     dq = alarms["dq-critical-failed"]
     assert (dq["namespace"], dq["metricName"]) == (METRICS_NAMESPACE, str(Metric.DQ_CRITICAL_FAILED))
     assert dq["dimensions"] == {"Stage": run.stack}
+    invalid = alarms["invalid-events"]
+    assert (invalid["namespace"], invalid["metricName"], invalid["statistic"]) == (
+        METRICS_NAMESPACE,
+        "InvalidEvents",
+        "Sum",
+    )
+    assert invalid["dimensions"] == {"Stage": run.stack}
+    assert (invalid["threshold"], invalid["comparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
     for purpose, fn in run.outputs["functions"].items():
         errors = alarms[f"{purpose}-errors"]
         assert errors["dimensions"] == {"FunctionName": fn}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -440,6 +441,23 @@ def test_layers_use_the_pinned_versions_and_say_how_to_build(tmp_path: Path) -> 
         built_layer(tmp_path, LAYERS["duckdb"], REPO_ROOT / "pyproject.toml")
     (tmp_path / "duckdb" / "python" / "duckdb").mkdir(parents=True)
     assert built_layer(tmp_path, LAYERS["duckdb"], REPO_ROOT / "pyproject.toml") == tmp_path / "duckdb"
+
+
+def test_powertools_layer_matches_the_tested_library() -> None:
+    from components import powertools
+
+    dev = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    assert f"aws-lambda-powertools[tracer]=={powertools.POWERTOOLS_VERSION}" in dev
+    constraints = (REPO_ROOT / "constraints.txt").read_text().splitlines()
+    assert f"aws-lambda-powertools=={powertools.POWERTOOLS_VERSION}" in constraints
+    assert (powertools.POWERTOOLS_VERSION, powertools.LAYER_VERSION) == ("3.23.0", 27)
+    assert powertools.layer_arn("aws", "eu-west-1", "python3.12", "arm64") == (
+        "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:27"
+    )
+    with pytest.raises(ValueError, match="partition 'aws-cn'"):
+        powertools.layer_arn("aws-cn", "cn-north-1", "python3.11", "x86_64")
+    with pytest.raises(ValueError, match="architecture"):
+        powertools.layer_arn("aws", "us-east-1", "python3.11", "sparc")
 
 
 def test_handler_file() -> None:
