@@ -19,7 +19,8 @@ from datetime import date
 from typing import Any, Final, Protocol
 
 from ecomlake.contract import DATASETS, PROJECT, parse_dataset
-from ecomlake.exceptions import UnknownDatasetError
+from ecomlake.cost import Prices
+from ecomlake.exceptions import InvalidArgumentError, UnknownDatasetError
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192)
@@ -105,6 +106,13 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class CostSettings:
+    monthly_budget_usd: float  # AWS Budgets limit for this stack's tagged cost
+    budget_alert_percent: int  # alert (SNS) when the month's actual cost passes this % of the limit
+    prices: Prices  # list prices for cost estimates and the dashboard's cost widgets
+
+
+@dataclass(frozen=True)
 class DashboardSettings:
     price_class: str
     domain_name: str | None = None
@@ -124,6 +132,7 @@ class StackSettings:
     analytics: AnalyticsSettings
     alerts: AlertSettings
     dashboard: DashboardSettings
+    cost: CostSettings
     default_tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -245,6 +254,23 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
     if certificate and not _ACM_ARN_RE.match(certificate):
         raise r.error("dashboardCertificateArn", "must be an ACM certificate ARN in us-east-1 (CloudFront's region)")
 
+    budget = r.text("monthlyBudgetUsd")
+    try:
+        budget_usd = float(budget)
+    except ValueError:
+        raise r.error("monthlyBudgetUsd", f"must be a number of US dollars, got {budget!r}") from None
+    if not budget_usd > 0:
+        raise r.error("monthlyBudgetUsd", f"must be > 0, got {budget!r}")
+    try:
+        prices = Prices.from_mapping(config.get_object("prices") or {}, source="prices")
+    except InvalidArgumentError as err:
+        raise r.error("prices", str(err).removeprefix("prices: ")) from None
+    cost = CostSettings(
+        monthly_budget_usd=budget_usd,
+        budget_alert_percent=r.integer("budgetAlertPercent", minimum=1, maximum=1000),
+        prices=prices,
+    )
+
     return StackSettings(
         project=PROJECT,
         stage=stage,
@@ -270,6 +296,7 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
             domain_name=domain,
             certificate_arn=certificate,
         ),
+        cost=cost,
         default_tags=_tags(default_tags),
     )
 

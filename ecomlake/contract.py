@@ -245,6 +245,9 @@ class EnvVar(StrEnum):
     DASHBOARD_BUCKET = "ECOMLAKE_DASHBOARD_BUCKET"  # the dashboard site bucket (cloud dashboard refresh writes there)
     # Comma list of datasets a date needs (an accepted file each) before the router starts the pipeline.
     REQUIRED_DATASETS = "ECOMLAKE_REQUIRED_DATASETS"
+    # Prices ecomlake.cost estimates a run with: a JSON object (stack config ecomlake:prices), or a JSON file.
+    PRICES = "ECOMLAKE_PRICES"
+    PRICES_FILE = "ECOMLAKE_PRICES_FILE"
 
 
 # Which bucket variable holds each zone (reports share the processed bucket in AWS

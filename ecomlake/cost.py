@@ -39,10 +39,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
+from ecomlake.contract import EnvVar
 from ecomlake.exceptions import InvalidArgumentError
 
-PRICES_ENV: Final = "ECOMLAKE_PRICES"
-PRICES_FILE_ENV: Final = "ECOMLAKE_PRICES_FILE"
+PRICES_ENV: Final = EnvVar.PRICES.value
+PRICES_FILE_ENV: Final = EnvVar.PRICES_FILE.value
 MB: Final = 1024 * 1024
 TB: Final = 1024**4
 # DPUs per worker of each Glue 5.0 worker type (a G.1X worker is 1 DPU: 4 vCPU, 16 GB).

@@ -778,7 +778,40 @@ def test_topic_policy_admits_exactly_the_rejected_files_rule(run: ProgramRun) ->
     }
     assert by_sid["AllowAlarmPublishing"]["Principal"] == {"Service": ["cloudwatch.amazonaws.com"]}
     assert by_sid["DenyInsecureTransport"]["Effect"] == "Deny"
-    assert set(by_sid) == {"AllowAlarmPublishing", "AllowEventRulePublishing", "DenyInsecureTransport"}
+    assert set(by_sid) == {
+        "AllowAlarmPublishing",
+        "AllowEventRulePublishing",
+        "AllowBudgetsPublishing",
+        "DenyInsecureTransport",
+    }
+    # AWS Budgets may publish the budget alerts, for this account's budgets only.
+    assert by_sid["AllowBudgetsPublishing"] == {
+        "Sid": "AllowBudgetsPublishing",
+        "Effect": "Allow",
+        "Principal": {"Service": "budgets.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": run.outputs["alertsTopicArn"],
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:budgets::{ACCOUNT}:*"},
+        },
+    }
+
+
+def test_lake_key_lets_budgets_encrypt_for_this_account_only(run: ProgramRun) -> None:
+    key = run.one("aws:kms/key:Key", "lake-key")
+    by_sid = {st["Sid"]: st for st in statements(json.loads(key.inputs["policy"]))}
+    assert by_sid["BudgetsPublishToEncryptedTopic"] == {
+        "Sid": "BudgetsPublishToEncryptedTopic",
+        "Effect": "Allow",
+        "Principal": {"Service": "budgets.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:budgets::{ACCOUNT}:*"},
+        },
+    }
 
 
 def test_lake_key_lets_eventbridge_encrypt_for_the_alerts_topic_only(run: ProgramRun) -> None:
@@ -1016,7 +1049,79 @@ def test_cloudwatch_dashboard_names_the_real_resources(run: ProgramRun) -> None:
     assert run.outputs["stateMachineArn"] in body
     assert all(job in body for job in run.outputs["glueJobs"].values())
     assert run.outputs["athenaWorkgroup"] in body
-    assert len(json.loads(body)["widgets"]) == 8
+    assert len(json.loads(body)["widgets"]) == 8 + 4  # the pipeline, then the cost section
+
+
+def cost_section(run: ProgramRun) -> dict[str, dict[str, Any]]:
+    (dash,) = run.of_type("aws:cloudwatch/dashboard:Dashboard")
+    widgets = json.loads(dash.inputs["dashboardBody"])["widgets"][8:]
+    assert widgets[0]["type"] == "text"
+    assert widgets[0]["properties"]["markdown"].startswith("## Cost drivers")
+    return {w["properties"]["title"]: w for w in widgets[1:]}
+
+
+def test_cost_section_converts_raw_metrics_with_metric_math(run: ProgramRun) -> None:
+    section = cost_section(run)
+    assert all(w["y"] == 25 and w["properties"]["period"] == 86400 for w in section.values())
+    wg = run.outputs["athenaWorkgroup"]
+    athena = section["Athena data scanned (GiB) and its price"]["properties"]["metrics"]
+    assert athena[0][0]["expression"] == (
+        f'SEARCH(\'{{AWS/Athena,QueryState,QueryType,WorkGroup}} WorkGroup="{wg}" '
+        "MetricName=\"ProcessedBytes\"', 'Sum', 86400)"
+    )
+    assert athena[1] == [{"expression": "SUM(scanned)/1073741824", "id": "gib", "label": "GiB scanned"}]
+    assert athena[2] == [{"expression": "SUM(scanned)/1099511627776*5.0", "id": "athenausd", "label": "USD at 5.0/TB"}]
+    # Glue: wall time (ms) of each job's runs x the stack's DPUs (workers x DPUs per worker type).
+    dpus = {"dev": "2", "prod": "20"}[run.stack]  # 2 x G.1X = 2 DPUs; 10 x G.2X = 20 DPUs
+    glue = section["Glue DPU-seconds per job (largest run of the day)"]["properties"]["metrics"]
+    jobs = list(run.outputs["glueJobs"].values())
+    assert [m[3] for m in glue[0::2]] == jobs
+    assert [m[-1] for m in glue[0::2]] == [{"id": f"elapsed{i}", "stat": "Maximum", "visible": False} for i in range(4)]
+    assert [m[0] for m in glue[1::2]] == [
+        {"expression": f"elapsed{i}/1000*{dpus}", "id": f"dpus{i}", "label": job} for i, job in enumerate(jobs)
+    ]
+    # Lambda: summed Duration (ms) x memory (MB) / 1024 = GB-seconds, per function.
+    memory = cfg(run, "lambdaMemoryMb")
+    lam = section["Lambda GB-seconds per function"]["properties"]["metrics"]
+    functions = sorted(run.outputs["functions"].values())
+    assert [m[3] for m in lam[0::2]] == functions
+    assert [m[0]["expression"] for m in lam[1::2]] == [f"ms{i}/1000*{memory}/1024" for i in range(len(functions))]
+
+
+def test_monthly_budget_alerts_the_topic_at_the_configured_threshold(run: ProgramRun) -> None:
+    (budget,) = run.of_type("aws:budgets/budget:Budget")
+    b = budget.inputs
+    topic = run.outputs["alertsTopicArn"]
+    assert (b["name"], b["budgetType"], b["timeUnit"]) == (f"ecomlake-{run.stack}-monthly-cost", "COST", "MONTHLY")
+    assert (b["limitAmount"], b["limitUnit"]) == ({"dev": "50.00", "prod": "1000.00"}[run.stack], "USD")
+    assert b["costFilters"] == [{"name": "TagKeyValue", "values": [f"user:Stage${run.stack}"]}]
+    assert b["notifications"] == [
+        {
+            "comparisonOperator": "GREATER_THAN",
+            "threshold": 80,
+            "thresholdType": "PERCENTAGE",
+            "notificationType": "ACTUAL",
+            "subscriberSnsTopicArns": [topic],
+        },
+        {
+            "comparisonOperator": "GREATER_THAN",
+            "threshold": 100,
+            "thresholdType": "PERCENTAGE",
+            "notificationType": "FORECASTED",
+            "subscriberSnsTopicArns": [topic],
+        },
+    ]
+    assert run.outputs["budgetName"] == f"ecomlake-{run.stack}-monthly-cost"
+
+
+def test_functions_get_the_stack_prices(run: ProgramRun, layers_dir: Path) -> None:
+    env = function(run, "data-quality").inputs["environment"]["variables"]
+    assert json.loads(env[EnvVar.PRICES])["glue_per_dpu_hour"] == 0.44
+    cheaper = run_program(run.stack, layers_dir, overrides={"ecomlake:prices": '{"athena_per_tb_scanned": 6.25}'})
+    env = function(cheaper, "validator").inputs["environment"]["variables"]
+    assert json.loads(env[EnvVar.PRICES])["athena_per_tb_scanned"] == 6.25
+    athena = cost_section(cheaper)["Athena data scanned (GiB) and its price"]["properties"]["metrics"]
+    assert athena[2][0]["expression"] == "SUM(scanned)/1099511627776*6.25"
 
 
 # --------------------------------------------------------------------------- dashboard / CloudFront

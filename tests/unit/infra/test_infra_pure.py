@@ -324,6 +324,9 @@ def test_stack_files_load(stack: str) -> None:
     assert s.default_tags == {"Project": "ecomlake", "Stage": stack, "ManagedBy": "pulumi"}
     assert s.lake.force_destroy is (stack == "dev")
     assert s.lake.protect_data is (stack == "prod")
+    assert s.cost.budget_alert_percent == 80
+    assert s.cost.monthly_budget_usd == {"dev": 50.0, "prod": 1000.0}[stack]
+    assert s.cost.prices.athena_per_tb_scanned == 5.0  # no override in the stack files: list prices
     assert s.alerts.https_endpoint is None  # secrets are never in the stack files
 
 
@@ -337,6 +340,11 @@ def test_stack_files_load(stack: str) -> None:
         ("forceDestroy", "yes", "true or false"),
         ("protectData", "true", "cannot also have forceDestroy true"),
         ("protectData", "1", "true or false"),
+        ("monthlyBudgetUsd", "0", "must be > 0"),
+        ("monthlyBudgetUsd", "lots", "must be a number of US dollars"),
+        ("budgetAlertPercent", "0", ">= 1"),
+        ("prices", '{"athena_per_tb": 5}', "unknown price\\(s\\) athena_per_tb"),
+        ("prices", '{"glue_per_dpu_hour": -1}', "glue_per_dpu_hour must be a number >= 0"),
         ("athenaBytesScannedCutoff", "1000", ">= 10485760"),
         ("pandasLayerArn", "arn:aws:lambda:eu-west-1:336392948345:layer:AWSSDKPandas-Python311:1", "region"),
         ("alertEmail", "not-an-email", "email"),
