@@ -72,7 +72,7 @@ def step_input(event: Any) -> tuple[list[str], str | None]:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # results hold business data
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         dates, run_id = step_input(event)

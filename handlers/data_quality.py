@@ -140,7 +140,7 @@ def run(
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # results hold business data
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         dates = parse_dates(event)

@@ -45,7 +45,7 @@ logger, tracer = tools.logger, tools.tracer
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # results hold business data
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     env = require_env(EnvVar.STATE_MACHINE_ARN, EnvVar.REPORTS_BUCKET)
     required = required_datasets()  # a bad ECOMLAKE_REQUIRED_DATASETS is configuration, not the event

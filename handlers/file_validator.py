@@ -30,7 +30,7 @@ logger, tracer = tools.logger, tools.tracer
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # results hold business data
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     max_bytes = max_file_bytes()  # configuration: a bad value raises, it is not the event's fault
     try:
