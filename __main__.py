@@ -4,7 +4,8 @@ Order (each component receives what the earlier ones created, nothing is looked 
 
     DataLake (KMS key, zone buckets) -> Catalog (Glue tables) -> Alerts (SNS)
       -> Etl (Glue jobs) -> Analytics (Athena) -> Dashboard (site, CDN, API, refresh)
-      -> Orchestration (ingestion functions, rules, state machine) -> Observability (alarms)
+      -> Orchestration (ingestion functions, rules, state machine)
+      -> Observability (alarms, dashboard with its cost section, monthly budget)
 
 Run with ``pulumi preview`` / ``pulumi up`` from the repository root (see docs/infrastructure.md).
 Before deploying, build the Lambda dependency layers (the error message says how if missing).
@@ -12,6 +13,7 @@ Before deploying, build the Lambda dependency layers (the error message says how
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from components.orchestration import Orchestration, OrchestrationArgs
 from components.packaging import LAYERS, built_layer
 from components.settings import load_settings
 from ecomlake.contract import METRICS_NAMESPACE, PROJECT, EnvVar, Zone, glue_database
+from ecomlake.cost import GLUE_WORKER_DPUS
 from ecomlake.pipeline import PipelineFunction
 
 REPO_ROOT = Path(__file__).resolve().parent
@@ -131,6 +134,8 @@ common_env: dict[str, pulumi.Input[str]] = {
     EnvVar.GLUE_DATABASE.value: catalog.database_name,
     EnvVar.METRICS_NAMESPACE.value: METRICS_NAMESPACE,
     EnvVar.LOG_LEVEL.value: settings.functions.log_level,
+    # The stack's prices, for the run-cost estimates (ecomlake.cost.load_prices).
+    EnvVar.PRICES.value: json.dumps(settings.cost.prices.to_dict(), sort_keys=True),
 }
 
 query_statements = pulumi.Output.all(
@@ -221,6 +226,9 @@ observability = Observability(
         },
         job_names=etl.job_names,
         workgroup_name=analytics.workgroup_name,
+        cost=settings.cost,
+        function_memory_mb={k: settings.functions.memory_mb for k in functions},
+        glue_dpus_per_run=GLUE_WORKER_DPUS[settings.etl.worker_type] * settings.etl.number_of_workers,
     ),
 )
 
@@ -238,6 +246,7 @@ OUTPUTS: dict[str, object] = {
     "dashboardUrl": dashboard.url,
     "dashboardBucket": dashboard.site_bucket_name,
     "cloudwatchDashboard": observability.dashboard.dashboard_name,
+    "budgetName": observability.budget.name,
 }
 for output_name, value in OUTPUTS.items():
     pulumi.export(output_name, value)

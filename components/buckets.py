@@ -8,6 +8,11 @@ policy that refuses non-TLS requests.
 
 The one exception to SSE-KMS is the server-access-log bucket: S3 log delivery cannot
 write to a bucket whose default encryption is SSE-KMS, so that bucket uses SSE-S3 (AES256).
+
+Protection (``BucketSpec.protect``, prod's lake): the bucket *and every hardening resource*
+get Pulumi ``protect`` and ``retain_on_delete``. Retaining only the bucket would be worse
+than nothing: a destroy would keep the data but delete its public access block, default
+encryption, TLS-only policy and lifecycle rules.
 """
 
 from __future__ import annotations
@@ -34,6 +39,16 @@ class BucketSpec:
     lifecycle_rules: Sequence[aws.s3.BucketLifecycleConfigurationRuleArgs] = ()
     access_log_bucket: pulumi.Input[str] | None = None
     eventbridge_notifications: bool = False
+    protect: bool = False  # Pulumi protect + retain_on_delete on the bucket and its hardening
+
+
+def protection(protect: bool) -> pulumi.ResourceOptions:
+    """Options that keep a resource through ``pulumi destroy`` (both ``False`` when not protected).
+
+    ``protect`` makes Pulumi refuse to delete or replace the resource; ``retain_on_delete``
+    leaves it in AWS even if someone unprotects it and deletes it from the stack.
+    """
+    return pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)
 
 
 @dataclass
@@ -58,10 +73,11 @@ class SecureBucket:
 
 def secure_bucket(spec: BucketSpec, parent: pulumi.Resource) -> SecureBucket:
     """Create the bucket and its hardening resources as children of ``parent``."""
-    opts = pulumi.ResourceOptions(parent=parent)
+    keep = protection(spec.protect)
+    opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=parent), keep)
     n = spec.logical_name
     bucket = aws.s3.Bucket(n, bucket=spec.bucket_name, force_destroy=spec.force_destroy, opts=opts)
-    child = pulumi.ResourceOptions(parent=parent, depends_on=[bucket])
+    child = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=parent, depends_on=[bucket]), keep)
 
     if spec.kms_key_arn is None:
         default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
@@ -107,7 +123,7 @@ def secure_bucket(spec: BucketSpec, parent: pulumi.Resource) -> SecureBucket:
                 f"{n}-lifecycle",
                 bucket=bucket.id,
                 rules=list(spec.lifecycle_rules),
-                opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]),
+                opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=parent, depends_on=[versioning]), keep),
             )
         )
     if spec.access_log_bucket is not None:
@@ -143,7 +159,10 @@ def attach_policy(
         f"{secure.spec.logical_name}-policy",
         bucket=secure.bucket.id,
         policy=policy,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[secure.public_access_block]),
+        opts=pulumi.ResourceOptions.merge(
+            pulumi.ResourceOptions(parent=parent, depends_on=[secure.public_access_block]),
+            protection(secure.spec.protect),
+        ),
     )
 
 

@@ -13,9 +13,20 @@ arguments; ``--dates`` is passed per run by the state machine. Job bookmarks are
 on purpose: runs name their dates explicitly and overwrite those partitions, which is what
 makes re-runs idempotent -- a bookmark would silently skip data on a re-run.
 
-Security: a Glue security configuration encrypts S3 output (SSE-KMS), CloudWatch logs and
-(unused) bookmarks with the lake key; the role reads raw and its code, and reads/writes/
-deletes only the zones the jobs produce.
+Logging (Glue 5.0): every job logs in real time -- there is no continuous-logging switch
+any more (``--enable-continuous-cloudwatch-log`` / ``--continuous-log-logGroup`` are Glue 4.0
+and earlier settings). System, Spark and GlueLogger lines go to ``<prefix>/error`` and the
+script's stdout/stderr to ``<prefix>/output``, where ``<prefix>`` is the job argument
+``--custom-logGroup-prefix`` (default ``/aws-glue/jobs``). Both groups are created here,
+encrypted with the lake key and bound to the stack's retention, so the jobs' logs land in
+them and nowhere else. The security configuration does *not* enable its own CloudWatch
+encryption: with it, Glue writes to a log group whose name carries the role and the
+security configuration (``/aws-glue/jobs-<role>-<configuration>/...``), which would bypass the
+groups created here; the groups' own KMS key encrypts every event written to them instead.
+
+Security: the security configuration encrypts S3 output (SSE-KMS) and (unused) bookmarks
+with the lake key; the role reads raw and its code, reads/writes/deletes only the zones
+the jobs produce, and writes only to the two log groups above.
 """
 
 from __future__ import annotations
@@ -40,6 +51,8 @@ LIBS_PREFIX: Final = "glue/libs/"
 TEMP_PREFIX: Final = "glue/tmp/"
 PACKAGE_KEY: Final = f"{LIBS_PREFIX}ecomlake.zip"
 PACKAGE_ZIP: Final = Path("build") / "ecomlake-glue.zip"
+# Glue 5.0 writes to "<--custom-logGroup-prefix>/error" and ".../output".
+LOG_STREAMS: Final = ("error", "output")
 
 # The zone each URI argument points at (the argument names are the contract's).
 ZONE_ARGS: Final[dict[JobArg, Zone]] = {
@@ -80,11 +93,20 @@ def script_path(repo_root: Path, job: Job) -> Path:
     return path
 
 
+def log_group_prefix(project: str, stage: str) -> str:
+    """The ``--custom-logGroup-prefix`` of the stack's jobs (Glue appends ``/error`` and ``/output``)."""
+    return naming.log_group_name("aws-glue/jobs", naming.resource_name(project, stage, "etl"))
+
+
+def log_group_names(prefix: str) -> list[str]:
+    return [f"{prefix}/{stream}" for stream in LOG_STREAMS]
+
+
 def default_arguments(
     *,
     zone_buckets: Mapping[Zone, str],
     artifacts_bucket: str,
-    log_group: str,
+    log_group_prefix: str,
 ) -> dict[str, str]:
     """Arguments every run gets; a run adds ``--dates`` (``contract.job_arguments``)."""
     args = {
@@ -92,8 +114,7 @@ def default_arguments(
         "--job-bookmark-option": "job-bookmark-disable",
         "--enable-metrics": "true",
         "--enable-observability-metrics": "true",
-        "--enable-continuous-cloudwatch-log": "true",
-        "--continuous-log-logGroup": log_group,
+        "--custom-logGroup-prefix": log_group_prefix,
         "--enable-spark-ui": "false",
         "--extra-py-files": naming.s3_uri(artifacts_bucket, PACKAGE_KEY),
         "--TempDir": naming.s3_uri(artifacts_bucket, TEMP_PREFIX),
@@ -134,13 +155,17 @@ class Etl(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=naming.log_group_name("aws-glue/jobs", naming.resource_name(args.project, args.stage, "etl")),
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.kms_key_arn,
-            opts=child,
-        )
+        prefix = log_group_prefix(args.project, args.stage)
+        self.log_groups = {
+            stream: aws.cloudwatch.LogGroup(
+                f"{name}-logs-{stream}",
+                name=group,
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.kms_key_arn,
+                opts=child,
+            )
+            for stream, group in zip(LOG_STREAMS, log_group_names(prefix), strict=True)
+        }
         self.security_configuration = aws.glue.SecurityConfiguration(
             f"{name}-security",
             name=naming.resource_name(args.project, args.stage, "etl-security"),
@@ -148,8 +173,9 @@ class Etl(pulumi.ComponentResource):
                 s3_encryption=aws.glue.SecurityConfigurationEncryptionConfigurationS3EncryptionArgs(
                     s3_encryption_mode="SSE-KMS", kms_key_arn=args.kms_key_arn
                 ),
+                # The log groups carry the lake key themselves (see the module docstring).
                 cloudwatch_encryption=aws.glue.SecurityConfigurationEncryptionConfigurationCloudwatchEncryptionArgs(
-                    cloudwatch_encryption_mode="SSE-KMS", kms_key_arn=args.kms_key_arn
+                    cloudwatch_encryption_mode="DISABLED"
                 ),
                 job_bookmarks_encryption=aws.glue.SecurityConfigurationEncryptionConfigurationJobBookmarksEncryptionArgs(
                     job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=args.kms_key_arn
@@ -166,7 +192,9 @@ class Etl(pulumi.ComponentResource):
             assume_role_policy=json.dumps(iam.assume_role_policy("glue"), sort_keys=True),
             opts=child,
         )
-        glue_logs = iam.log_group_arn(args.partition, args.region, args.account_id, "/aws-glue/*")
+        glue_logs = [
+            iam.log_group_arn(args.partition, args.region, args.account_id, group) for group in log_group_names(prefix)
+        ]
         arns = args.zone_bucket_arns
 
         def render(values: list[str]) -> str:
@@ -181,7 +209,7 @@ class Etl(pulumi.ComponentResource):
                     code_prefixes=[SCRIPTS_PREFIX, LIBS_PREFIX],
                     temp_prefix=TEMP_PREFIX,
                     key_arn=key_arn,
-                    log_group_arn_pattern=glue_logs,
+                    log_group_arns=glue_logs,
                     metric_namespaces=["Glue", METRICS_NAMESPACE],
                 ),
                 sort_keys=True,
@@ -200,13 +228,11 @@ class Etl(pulumi.ComponentResource):
             opts=child,
         )
 
-        arguments = pulumi.Output.all(
-            self.log_group.name, artifacts, *(args.zone_buckets[z] for z in ZONE_ARGS.values())
-        ).apply(
+        arguments = pulumi.Output.all(artifacts, *(args.zone_buckets[z] for z in ZONE_ARGS.values())).apply(
             lambda v: default_arguments(
-                zone_buckets=dict(zip(ZONE_ARGS.values(), v[2:], strict=True)),
-                artifacts_bucket=v[1],
-                log_group=v[0],
+                zone_buckets=dict(zip(ZONE_ARGS.values(), v[1:], strict=True)),
+                artifacts_bucket=v[0],
+                log_group_prefix=prefix,
             )
         )
         s = args.settings
@@ -232,7 +258,10 @@ class Etl(pulumi.ComponentResource):
                 max_retries=0,  # retries belong to the state machine, which knows the whole run
                 execution_property=aws.glue.JobExecutionPropertyArgs(max_concurrent_runs=s.max_concurrent_runs),
                 security_configuration=self.security_configuration.name,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[scripts[job], package, self.policy]),
+                # The log groups exist (encrypted, with retention) before a run can write to them.
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[scripts[job], package, self.policy, *self.log_groups.values()]
+                ),
             )
 
         self.job_names: dict[Job, pulumi.Output[str]] = {j: r.name for j, r in self.jobs.items()}

@@ -8,7 +8,9 @@ Used by Orchestration (validator, router, data quality) and Dashboard (API). Eve
 - has its own IAM role holding only the statements its caller passes, plus writing to its
   own log group, its dead-letter queue and X-Ray;
 - logs as JSON to a pre-created, KMS-encrypted log group with the stack's retention;
-- traces with X-Ray (active), and sends events that failed every async retry to an SQS DLQ.
+- traces with X-Ray (active), and sends events that failed every async retry to an SQS DLQ;
+- runs with the AWS-managed Powertools layer for its runtime (``components.powertools``),
+  added after the function's own layers.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Final
 import pulumi
 import pulumi_aws as aws
 
-from components import iam, naming
+from components import iam, naming, powertools
 from components.packaging import lambda_sources
 
 RUNTIME: Final = "python3.11"  # the project's Python (Glue 5.0 runs 3.11 too)
@@ -135,7 +137,7 @@ class LambdaFunction(pulumi.ComponentResource):
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,
             reserved_concurrent_executions=args.reserved_concurrency,
-            layers=list(args.layers) or None,
+            layers=[*args.layers, powertools.layer_arn(args.partition, args.region, args.runtime, ARCHITECTURE)],
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
             dead_letter_config=aws.lambda_.FunctionDeadLetterConfigArgs(target_arn=self.dead_letter_queue.arn),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),

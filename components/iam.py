@@ -221,10 +221,13 @@ def lake_key_policy(partition: str, region: str, account_id: str, *, alerts_topi
     CloudWatch Logs (encrypted log groups: Lambda, Step Functions, Glue) -- limited by the
     encryption context to this account's log groups in this region --, CloudWatch
     alarms, which publish to the KMS-encrypted SNS alerts topic, and (with
-    ``alerts_topic_arn``) EventBridge, which delivers "Raw File Rejected" events to it.
+    ``alerts_topic_arn``) EventBridge, which delivers "Raw File Rejected" events to it, and
+    AWS Budgets, which sends the budget alerts there (:func:`budgets_topic_key_use`).
     """
     logs_arns = f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
-    extra = [eventbridge_topic_key_use(alerts_topic_arn)] if alerts_topic_arn else []
+    extra = [budgets_topic_key_use(partition, account_id)]
+    if alerts_topic_arn:
+        extra.append(eventbridge_topic_key_use(alerts_topic_arn))
     return document(
         key_admin(partition, account_id),
         statement(
@@ -274,6 +277,30 @@ def eventbridge_topic_key_use(topic_arn_: str) -> Statement:
     )
 
 
+def budgets_source_arn(partition: str, account_id: str) -> str:
+    """The ``aws:SourceArn`` AWS Budgets sends: this account's budgets (a budget ARN has no region)."""
+    return f"arn:{partition}:budgets::{account_id}:*"
+
+
+def budgets_topic_key_use(partition: str, account_id: str) -> Statement:
+    """Key-policy grant letting AWS Budgets publish its alerts to the KMS-encrypted alerts topic.
+
+    As AWS documents for budget notifications to an encrypted topic: the Budgets service
+    principal may generate a data key and decrypt, only on behalf of this account's budgets
+    (``aws:SourceAccount`` and ``aws:SourceArn``, which Budgets sends).
+    """
+    return statement(
+        "BudgetsPublishToEncryptedTopic",
+        ["kms:GenerateDataKey*", "kms:Decrypt"],
+        "*",
+        principal=service_principal("budgets.amazonaws.com"),
+        conditions={
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": budgets_source_arn(partition, account_id)},
+        },
+    )
+
+
 def site_key_policy(partition: str, account_id: str, distribution_arn: str) -> Document:
     """Key policy of the dashboard site's key: CloudFront (this distribution only) may decrypt."""
     return document(
@@ -294,9 +321,27 @@ def topic_policy(
     publishers: Iterable[str] = ("cloudwatch.amazonaws.com",),
     *,
     event_rule_arns: Sequence[str] = (),
+    budgets_partition: str | None = None,
 ) -> Document:
     """SNS topic policy: this account's CloudWatch alarms may publish, and so may EventBridge
-    for exactly ``event_rule_arns`` (``aws:SourceArn``); no plain-HTTP publishing."""
+    for exactly ``event_rule_arns`` (``aws:SourceArn``) and, with ``budgets_partition``, AWS
+    Budgets for this account's budgets; no plain-HTTP publishing."""
+    budgets = (
+        [
+            statement(
+                "AllowBudgetsPublishing",
+                ["sns:Publish"],
+                [topic_arn],
+                principal=service_principal("budgets.amazonaws.com"),
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": budgets_source_arn(budgets_partition, account_id)},
+                },
+            )
+        ]
+        if budgets_partition
+        else []
+    )
     rules = [
         statement(
             "AllowEventRulePublishing",
@@ -315,6 +360,7 @@ def topic_policy(
             conditions={"StringEquals": {"aws:SourceAccount": account_id}},
         ),
         *(rules if event_rule_arns else []),
+        *budgets,
         statement(
             "DenyInsecureTransport",
             ["sns:Publish"],
@@ -466,14 +512,15 @@ def glue_job_policy(
     code_prefixes: Sequence[str],
     temp_prefix: str,
     key_arn: str,
-    log_group_arn_pattern: str,
+    log_group_arns: Sequence[str],
     metric_namespaces: Sequence[str],
 ) -> Document:
     """Glue ETL role: read raw, read/write/delete the zones it produces, read its code.
 
     Delete is needed because a re-run overwrites the date's partitions (idempotency).
-    Logs: Glue creates its own groups under ``/aws-glue/`` and, with a security
-    configuration, associates the KMS key with them.
+    Logs: only the job's two pre-created groups (``components.etl``: ``<prefix>/error`` and
+    ``<prefix>/output``). ``CreateLogGroup`` is granted on exactly those names because the
+    Glue runtime may ask for the group before writing; the group exists, so nothing is created.
     """
     statements: list[Statement] = []
     for i, arn in enumerate(read_buckets):
@@ -483,13 +530,8 @@ def glue_job_policy(
     statements += s3_read("ReadCode", artifacts_bucket, code_prefixes)
     statements += s3_read_write("TempDir", artifacts_bucket, [temp_prefix], delete=True)
     statements.append(kms_use("UseLakeKey", key_arn, extra=["kms:Encrypt"]))
-    statements.append(
-        statement(
-            "GlueLogs",
-            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
-            [log_group_arn_pattern, log_streams_arn(log_group_arn_pattern)],
-        )
-    )
+    statements.append(statement("GlueLogGroups", ["logs:CreateLogGroup"], list(log_group_arns)))
+    statements.append(logs_write("GlueLogStreams", log_group_arns))
     statements.append(put_metrics("PublishMetrics", metric_namespaces))
     return document(*statements)
 

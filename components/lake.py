@@ -10,6 +10,12 @@ Lifecycle, from stack config:
 - athena-results and quarantine: expire after N days (results are re-creatable; quarantined
   files are kept long enough to be inspected and replayed).
 - every bucket: noncurrent versions expire after N days; stale multipart uploads are aborted.
+
+Protection (``protectData``, true in prod): the key, its alias, every bucket of the lake
+(the access-log bucket too: it is the audit trail) and their hardening resources are
+Pulumi-``protect``ed and ``retain_on_delete``: ``pulumi destroy`` stops, and a resource
+removed from the program stays in AWS. Otherwise a destroy would schedule the key for
+deletion while versioned buckets full of data encrypted with it remain.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam, naming
-from components.buckets import BucketSpec, SecureBucket, attach_policy, lifecycle_rule, secure_bucket
+from components.buckets import BucketSpec, SecureBucket, attach_policy, lifecycle_rule, protection, secure_bucket
 from components.settings import LakeSettings
 from ecomlake.contract import ZONE_BUCKET_ENV, EnvVar, Zone
 
@@ -86,6 +92,7 @@ class DataLake(pulumi.ComponentResource):
             args.account_id,
             naming.resource_name(args.project, args.stage, naming.ALERTS_TOPIC),
         )
+        keep = protection(s.protect_data)
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"{args.project} {args.stage}: lake data, logs and alerts",
@@ -95,13 +102,13 @@ class DataLake(pulumi.ComponentResource):
                 iam.lake_key_policy(args.partition, args.region, args.account_id, alerts_topic_arn=alerts_topic),
                 sort_keys=True,
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), keep),
         )
         aws.kms.Alias(
             f"{name}-key-alias",
             name=f"alias/{naming.resource_name(args.project, args.stage, 'lake')}",
             target_key_id=self.key.key_id,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), keep),
         )
 
         def physical(purpose: str) -> str:
@@ -113,6 +120,7 @@ class DataLake(pulumi.ComponentResource):
                 bucket_name=physical(ACCESS_LOGS),
                 kms_key_arn=None,  # S3 log delivery supports SSE-S3 only
                 force_destroy=s.force_destroy,
+                protect=s.protect_data,
                 lifecycle_rules=[
                     lifecycle_rule(
                         "expire-access-logs",
@@ -143,6 +151,7 @@ class DataLake(pulumi.ComponentResource):
                     bucket_name=physical(purpose),
                     kms_key_arn=self.key.arn,
                     force_destroy=s.force_destroy,
+                    protect=s.protect_data,
                     lifecycle_rules=zone_lifecycle(zone, s),
                     access_log_bucket=self.access_logs.name,
                     # Raw object-created events drive the validator through EventBridge.

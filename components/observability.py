@@ -18,6 +18,8 @@ Alarms (all notify the topic on ALARM and on OK):
 - functions: Lambda ``Errors`` >= the stack's threshold in 5 minutes, per function;
 - dead letters: any message visible in a function's DLQ (an event that failed every retry);
 - data quality: ``DQCriticalFailed`` (``contract.Metric``, dimension Stage) >= 1;
+- invalid events: ``InvalidEvents`` (dimension Stage) >= 1 -- an event a handler could not
+  read is answered without a retry (so it never reaches a DLQ); this alarm is how it is seen;
 - freshness: ``DataFreshnessHours`` above the stack's threshold; in prod a day with no DQ
   run at all also alarms (missing data = breaching), in dev it does not.
 """
@@ -33,8 +35,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam, naming
-from components.settings import AlertSettings
+from components.settings import AlertSettings, CostSettings
 from ecomlake.contract import METRICS_NAMESPACE, Job, Metric, MetricDimension
+from ecomlake.cost import Prices
 from ecomlake.dq.rules import RULES, Kind
 
 FIVE_MINUTES: Final = 300
@@ -73,7 +76,10 @@ class Alerts(pulumi.ComponentResource):
             policy=self.topic.arn.apply(
                 lambda arn: json.dumps(
                     iam.topic_policy(
-                        arn, args.account_id, event_rule_arns=[iam.event_rule_arn(*iam.arn_scope(arn), rejected_rule)]
+                        arn,
+                        args.account_id,
+                        event_rule_arns=[iam.event_rule_arn(*iam.arn_scope(arn), rejected_rule)],
+                        budgets_partition=iam.arn_scope(arn)[0],
                     ),
                     sort_keys=True,
                 )
@@ -112,6 +118,9 @@ class ObservabilityArgs:
     dead_letter_queue_names: Mapping[str, pulumi.Input[str]]  # purpose -> SQS queue name
     job_names: Mapping[Job, pulumi.Input[str]]
     workgroup_name: pulumi.Input[str]
+    cost: CostSettings
+    function_memory_mb: Mapping[str, int]  # purpose -> memory size (for Lambda GB-seconds)
+    glue_dpus_per_run: float  # workers x DPUs per worker (for Glue DPU-seconds)
 
 
 class Observability(pulumi.ComponentResource):
@@ -176,6 +185,17 @@ class Observability(pulumi.ComponentResource):
             period=FIVE_MINUTES,
         )
         self._alarm(
+            "invalid-events",
+            f"{prefix} invalid events",
+            "A Lambda handler received an event it could not read (logged with the reason; not retried).",
+            namespace=METRICS_NAMESPACE,
+            metric_name=str(Metric.INVALID_EVENTS),
+            dimensions=stage_dim,
+            statistic="Sum",
+            threshold=1,
+            period=FIVE_MINUTES,
+        )
+        self._alarm(
             "data-freshness",
             f"{prefix} data freshness",
             f"The newest checked data is older than {s.freshness_hours_threshold} hours"
@@ -191,6 +211,7 @@ class Observability(pulumi.ComponentResource):
             missing="breaching" if s.freshness_alarm_on_missing_data else "notBreaching",
         )
 
+        purposes = sorted(args.function_names)
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=f"{prefix}-pipeline",
@@ -199,11 +220,32 @@ class Observability(pulumi.ComponentResource):
                 args.workgroup_name,
                 pulumi.Output.all(*args.function_names.values()),
                 pulumi.Output.all(*args.job_names.values()),
-            ).apply(lambda v: json.dumps(dashboard_body(args.stage, args.region, v[0], v[1], v[2], v[3]))),
+                pulumi.Output.all(*(args.function_names[p] for p in purposes)),
+            ).apply(
+                lambda v: json.dumps(
+                    {
+                        "widgets": dashboard_body(args.stage, args.region, v[0], v[1], v[2], v[3])["widgets"]
+                        + cost_widgets(
+                            args.region,
+                            v[1],
+                            v[3],
+                            {fn: args.function_memory_mb[p] for p, fn in zip(purposes, v[4], strict=True)},
+                            args.glue_dpus_per_run,
+                            args.cost.prices,
+                            top=COST_SECTION_TOP,
+                        )
+                    }
+                )
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.budget = monthly_budget(name, args, parent=self)
         self.register_outputs(
-            {"dashboardName": self.dashboard.dashboard_name, "alarms": [a.name for a in self.alarms.values()]}
+            {
+                "dashboardName": self.dashboard.dashboard_name,
+                "alarms": [a.name for a in self.alarms.values()],
+                "budgetName": self.budget.name,
+            }
         )
 
     def _alarm(
@@ -270,6 +312,138 @@ class Observability(pulumi.ComponentResource):
             **common,
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+def monthly_budget(name: str, args: ObservabilityArgs, *, parent: pulumi.Resource) -> aws.budgets.Budget:
+    """An AWS Budgets cost budget on the resources tagged with this stack's ``Stage``.
+
+    Two alerts go to the alerts topic: the month's actual cost passing the configured
+    percentage of the limit, and the forecast passing the limit itself. The ``Stage`` tag
+    is on every resource (``aws:defaultTags``); Billing only sees it once it is activated
+    as a cost allocation tag (docs/infrastructure.md).
+    """
+    c = args.cost
+    notify = [args.topic_arn]
+    return aws.budgets.Budget(
+        f"{name}-budget",
+        name=f"{args.project}-{args.stage}-monthly-cost",
+        budget_type="COST",
+        time_unit="MONTHLY",
+        limit_amount=f"{c.monthly_budget_usd:.2f}",
+        limit_unit="USD",
+        cost_filters=[aws.budgets.BudgetCostFilterArgs(name="TagKeyValue", values=[f"user:Stage${args.stage}"])],
+        notifications=[
+            aws.budgets.BudgetNotificationArgs(
+                comparison_operator="GREATER_THAN",
+                threshold=c.budget_alert_percent,
+                threshold_type="PERCENTAGE",
+                notification_type="ACTUAL",
+                subscriber_sns_topic_arns=notify,
+            ),
+            aws.budgets.BudgetNotificationArgs(
+                comparison_operator="GREATER_THAN",
+                threshold=100,
+                threshold_type="PERCENTAGE",
+                notification_type="FORECASTED",
+                subscriber_sns_topic_arns=notify,
+            ),
+        ],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+COST_SECTION_TOP: Final = 24  # below the eight pipeline widgets (4 rows of height 6)
+GIB: Final = 1024**3
+TIB: Final = 1024**4
+
+
+def cost_widgets(
+    region: str,
+    workgroup: str,
+    job_names: Sequence[str],
+    function_memory_mb: Mapping[str, int],
+    glue_dpus_per_run: float,
+    prices: Prices,
+    *,
+    top: int,
+) -> list[dict[str, Any]]:
+    """The dashboard's cost-drivers section: Athena bytes scanned, Glue DPU-seconds, Lambda GB-seconds.
+
+    None of the three is published in those units, so metric math converts what is:
+    Athena ``ProcessedBytes`` (bytes) -> GiB and list-price USD; Glue
+    ``glue.driver.aggr.elapsedTime`` (ms, the run's wall time) x the job's DPUs -> DPU-seconds
+    (exact for these fixed-capacity jobs; the 1-minute billing minimum is not applied);
+    Lambda ``Duration`` (ms, summed) x memory -> GB-seconds. Daily periods; prices from the
+    stack (``ecomlake:prices``).
+    """
+
+    def metric_widget(title: str, metrics: list[list[Any]], x: int, y: int, *, label: str) -> dict[str, Any]:
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": 8,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": region,
+                "view": "timeSeries",
+                "stat": "Sum",
+                "period": 86400,
+                "metrics": metrics,
+                "yAxis": {"left": {"label": label, "showUnits": False}},
+            },
+        }
+
+    y = top + 1
+    header = {
+        "type": "text",
+        "x": 0,
+        "y": top,
+        "width": 24,
+        "height": 1,
+        "properties": {
+            "markdown": "## Cost drivers (per day, list prices from the stack config; estimates, not the bill)"
+        },
+    }
+    athena_query = f'{{AWS/Athena,QueryState,QueryType,WorkGroup}} WorkGroup="{workgroup}" MetricName="ProcessedBytes"'
+    athena = [
+        [{"expression": f"SEARCH('{athena_query}', 'Sum', 86400)", "id": "scanned", "visible": False}],
+        [{"expression": f"SUM(scanned)/{GIB}", "id": "gib", "label": "GiB scanned"}],
+        [
+            {
+                "expression": f"SUM(scanned)/{TIB}*{prices.athena_per_tb_scanned}",
+                "id": "athenausd",
+                "label": f"{prices.currency} at {prices.athena_per_tb_scanned}/TB",
+            }
+        ],
+    ]
+    glue: list[list[Any]] = []
+    for i, job in enumerate(job_names):
+        glue.append(
+            [
+                "Glue",
+                "glue.driver.aggr.elapsedTime",
+                "JobName",
+                job,
+                "JobRunId",
+                "ALL",
+                "Type",
+                "count",
+                {"id": f"elapsed{i}", "stat": "Maximum", "visible": False},
+            ]
+        )
+        glue.append([{"expression": f"elapsed{i}/1000*{glue_dpus_per_run:g}", "id": f"dpus{i}", "label": job}])
+    lambdas: list[list[Any]] = []
+    for i, (fn, memory) in enumerate(sorted(function_memory_mb.items())):
+        lambdas.append(["AWS/Lambda", "Duration", "FunctionName", fn, {"id": f"ms{i}", "visible": False}])
+        lambdas.append([{"expression": f"ms{i}/1000*{memory}/1024", "id": f"gbs{i}", "label": fn}])
+    return [
+        header,
+        metric_widget("Athena data scanned (GiB) and its price", athena, 0, y, label="GiB / USD"),
+        metric_widget("Glue DPU-seconds per job (largest run of the day)", glue, 8, y, label="DPU-seconds"),
+        metric_widget("Lambda GB-seconds per function", lambdas, 16, y, label="GB-seconds"),
+    ]
 
 
 def freshness_tables() -> list[str]:

@@ -183,7 +183,6 @@ class Orchestration(pulumi.ComponentResource):
                         ["events:PutEvents"],
                         [f"arn:{args.partition}:events:{args.region}:{args.account_id}:event-bus/default"],
                     ),
-                    iam.put_metrics("PublishMetrics", [METRICS_NAMESPACE]),
                 ]
             ),
             reserved=args.functions.validator_reserved_concurrency,
@@ -209,7 +208,6 @@ class Orchestration(pulumi.ComponentResource):
                     *iam.s3_read_write("Reports", v[3]),
                     iam.sns_publish("Alert", v[4]),
                     iam.kms_use("UseLakeKey", v[5]),
-                    iam.put_metrics("PublishMetrics", [METRICS_NAMESPACE]),
                 ]
             ),
             layers=args.data_quality_layers,

@@ -19,7 +19,8 @@ from datetime import date
 from typing import Any, Final, Protocol
 
 from ecomlake.contract import DATASETS, PROJECT, parse_dataset
-from ecomlake.exceptions import UnknownDatasetError
+from ecomlake.cost import Prices
+from ecomlake.exceptions import InvalidArgumentError, UnknownDatasetError
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192)
@@ -51,6 +52,9 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class LakeSettings:
     force_destroy: bool
+    # Pulumi ``protect`` + ``retain_on_delete`` on the lake key and the lake's buckets: a
+    # ``pulumi destroy`` (or a change that would replace them) stops instead of deleting data.
+    protect_data: bool
     kms_deletion_window_days: int
     raw_infrequent_access_days: int
     raw_glacier_days: int
@@ -102,6 +106,13 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class CostSettings:
+    monthly_budget_usd: float  # AWS Budgets limit for this stack's tagged cost
+    budget_alert_percent: int  # alert (SNS) when the month's actual cost passes this % of the limit
+    prices: Prices  # list prices for cost estimates and the dashboard's cost widgets
+
+
+@dataclass(frozen=True)
 class DashboardSettings:
     price_class: str
     domain_name: str | None = None
@@ -121,6 +132,7 @@ class StackSettings:
     analytics: AnalyticsSettings
     alerts: AlertSettings
     dashboard: DashboardSettings
+    cost: CostSettings
     default_tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -184,6 +196,7 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
 
     lake = LakeSettings(
         force_destroy=r.boolean("forceDestroy"),
+        protect_data=r.boolean("protectData"),
         kms_deletion_window_days=r.integer("kmsDeletionWindowDays", minimum=7, maximum=30),
         raw_infrequent_access_days=r.integer("rawInfrequentAccessDays", minimum=30),
         raw_glacier_days=r.integer("rawGlacierDays", minimum=1),
@@ -192,6 +205,8 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
         quarantine_expiration_days=r.integer("quarantineExpirationDays", minimum=1),
         access_logs_expiration_days=r.integer("accessLogsExpirationDays", minimum=1),
     )
+    if lake.protect_data and lake.force_destroy:
+        raise r.error("protectData", "a protected lake cannot also have forceDestroy true (set one of them false)")
     # S3 requires objects to spend 30 days in STANDARD_IA before a later transition.
     if lake.raw_glacier_days < lake.raw_infrequent_access_days + 30:
         raise r.error(
@@ -239,6 +254,23 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
     if certificate and not _ACM_ARN_RE.match(certificate):
         raise r.error("dashboardCertificateArn", "must be an ACM certificate ARN in us-east-1 (CloudFront's region)")
 
+    budget = r.text("monthlyBudgetUsd")
+    try:
+        budget_usd = float(budget)
+    except ValueError:
+        raise r.error("monthlyBudgetUsd", f"must be a number of US dollars, got {budget!r}") from None
+    if not budget_usd > 0:
+        raise r.error("monthlyBudgetUsd", f"must be > 0, got {budget!r}")
+    try:
+        prices = Prices.from_mapping(config.get_object("prices") or {}, source="prices")
+    except InvalidArgumentError as err:
+        raise r.error("prices", str(err).removeprefix("prices: ")) from None
+    cost = CostSettings(
+        monthly_budget_usd=budget_usd,
+        budget_alert_percent=r.integer("budgetAlertPercent", minimum=1, maximum=1000),
+        prices=prices,
+    )
+
     return StackSettings(
         project=PROJECT,
         stage=stage,
@@ -264,6 +296,7 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
             domain_name=domain,
             certificate_arn=certificate,
         ),
+        cost=cost,
         default_tags=_tags(default_tags),
     )
 

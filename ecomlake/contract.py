@@ -301,6 +301,9 @@ class EnvVar(StrEnum):
     DQ_THRESHOLDS = "ECOMLAKE_DQ_THRESHOLDS"
     # Comma list of datasets a date needs (an accepted file each) before the router starts the pipeline.
     REQUIRED_DATASETS = "ECOMLAKE_REQUIRED_DATASETS"
+    # Prices ecomlake.cost estimates a run with: a JSON object (stack config ecomlake:prices), or a JSON file.
+    PRICES = "ECOMLAKE_PRICES"
+    PRICES_FILE = "ECOMLAKE_PRICES_FILE"
 
 
 # Which bucket variable holds each zone (reports share the processed bucket in AWS
@@ -341,6 +344,7 @@ class Metric(StrEnum):
     ROWS_OUT = "RowsOut"
     ROWS_QUARANTINED = "RowsQuarantined"
     FILES_REJECTED = "FilesRejected"
+    INVALID_EVENTS = "InvalidEvents"  # events a Lambda handler could not read (answered, never retried)
     DATA_FRESHNESS_HOURS = "DataFreshnessHours"
 
 

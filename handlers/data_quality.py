@@ -9,9 +9,14 @@ local pipeline and the unit tests alike; the cost is a copy sized by one day of 
 which fits Lambda's ephemeral storage at this lake's volumes (see docs/data-quality.md).
 
 Then: the JSON + HTML report is written to the reports bucket, metrics go to CloudWatch
-(``contract.METRICS_NAMESPACE``; dimensions Stage / Dataset / Check), an SNS alert goes to
+as embedded-metric-format log lines (``contract.METRICS_NAMESPACE``; dimensions Stage /
+Dataset / Check; Powertools, see handlers/_powertools.py), an SNS alert goes to
 ``ECOMLAKE_ALERTS_TOPIC_ARN`` when any check failed, and ``DataQualityError`` is raised
 when a critical one did, so the state machine's Catch routes to the failure branch.
+
+A step input that is not ``{"dates": [...]}`` raises ``InvalidArgumentError`` with one
+logged line: Step Functions does not retry it (it is not a Lambda service error) and the
+Catch records the message.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from ecomlake.contract import EXECUTION_INPUT_DATES, METRICS_NAMESPACE, EnvVar, Zone, parse_date
 from ecomlake.dq.inputs import inputs_for, stage
 from ecomlake.dq.publish import alert_message, metric_data
@@ -31,17 +38,17 @@ from ecomlake.dq.rules import RULES, Rule
 from ecomlake.dq.runner import check_lake, open_catalog, write_report
 from ecomlake.exceptions import DataQualityError, InvalidArgumentError
 from ecomlake.storage import S3Storage, Storage
-from handlers._aws import Logger, aws_client, boto3_session, lake_buckets
+from handlers._aws import aws_client, boto3_session, lake_buckets
+from handlers._powertools import emit_metric_data, namespace, powertools
 
-logger = Logger(service="data_quality")
-
-METRIC_BATCH = 500  # PutMetricData accepts up to 1000 data per call
+tools = powertools("data_quality")
+logger, tracer = tools.logger, tools.tracer
 
 
 def parse_dates(event: Any) -> list[str]:
     """The dates to check: ``{"dates": [...]}`` (the execution input) or ``{"date": "..."}``."""
     if not isinstance(event, dict):
-        raise InvalidArgumentError("event must be an object with a 'dates' list")
+        raise InvalidArgumentError(f"event must be an object with a 'dates' list, got {type(event).__name__}")
     raw = event.get(EXECUTION_INPUT_DATES)
     if raw is None and event.get("date"):
         raw = [event["date"]]
@@ -49,7 +56,9 @@ def parse_dates(event: Any) -> list[str]:
         raw = [raw]
     if not raw or not isinstance(raw, list):
         raise InvalidArgumentError("event has no 'dates' list")
-    return sorted({parse_date(str(d)) for d in raw})
+    if not all(isinstance(d, str) for d in raw):
+        raise InvalidArgumentError(f"'dates' must hold YYYY-MM-DD strings, got {raw!r}")
+    return sorted({parse_date(d) for d in raw})
 
 
 def check_date(storage: Storage, day: str, rules: Sequence[Rule], now: datetime) -> tuple[DQReport, dict[str, str]]:
@@ -67,17 +76,10 @@ def check_date(storage: Storage, day: str, rules: Sequence[Rule], now: datetime)
     return report, write_report(storage, report)
 
 
-def publish_metrics(cloudwatch: Any, namespace: str, data: list[dict[str, Any]]) -> int:
-    for start in range(0, len(data), METRIC_BATCH):
-        cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + METRIC_BATCH])
-    return len(data)
-
-
 def run(
     dates: Sequence[str],
     *,
     storage: Storage,
-    cloudwatch: Any,
     sns: Any,
     stage_name: str,
     topic_arn: str | None,
@@ -99,7 +101,7 @@ def run(
         data += metric_data(report, stage_name, now, freshness=day == latest)
         logger.info("checked", date=day, report_passed=report.passed, counts=report.counts())
 
-    published = publish_metrics(cloudwatch, namespace, data)
+    published = emit_metric_data(data, namespace)
     alerted = False
     if any(r.failures for r in reports) and topic_arn:
         subject, message = alert_message(reports, stage_name, locations)
@@ -138,15 +140,19 @@ def run(
 
 
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    dates = parse_dates(event)
+@tracer.capture_lambda_handler(capture_response=False)  # results hold business data
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    try:
+        dates = parse_dates(event)
+    except InvalidArgumentError as err:
+        logger.error(f"invalid event: {err}", error=str(err), error_type=type(err).__name__)
+        raise
     logger.info("data quality", dates=dates)
     return run(
         dates,
         storage=S3Storage(lake_buckets(), boto3_session()),
-        cloudwatch=aws_client("cloudwatch"),
         sns=aws_client("sns"),
         stage_name=os.environ.get(EnvVar.STAGE, "dev"),
         topic_arn=os.environ.get(EnvVar.ALERTS_TOPIC_ARN),
-        namespace=os.environ.get(EnvVar.METRICS_NAMESPACE, METRICS_NAMESPACE),
+        namespace=namespace(),
     )

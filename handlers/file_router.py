@@ -22,37 +22,45 @@ Infrastructure wiring (environment and IAM this function needs):
 * ``kms:Decrypt`` on the lake's KMS key (the reports bucket is SSE-KMS encrypted).
 * Optional ``ECOMLAKE_REQUIRED_DATASETS`` -- comma list of datasets a date needs before it
   runs (default: transactions, products, clickstream, reviews).
+
+A malformed event gets one logged error, ``{"status": "invalid_event", ...}`` and an
+``InvalidEvents`` metric, never a retry; a missing variable above is a deployment fault
+and raises (retried, then dead-lettered and alarmed).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ecomlake.contract import EnvVar
 from ecomlake.ingest.router import required_datasets
 from ecomlake.ingest.service import route_event
-from handlers._aws import Logger, aws_client, lake_storage
+from handlers._aws import aws_client, lake_storage
+from handlers._powertools import MALFORMED_EVENT_ERRORS, invalid_event, log_fields, powertools, require_env
 
-logger = Logger(service="file_router")
-
-_REQUIRED_ENV = (EnvVar.STATE_MACHINE_ARN, EnvVar.REPORTS_BUCKET)
+tools = powertools("file_router")
+logger, tracer = tools.logger, tools.tracer
 
 
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    missing = [str(var) for var in _REQUIRED_ENV if not os.environ.get(var)]
-    if missing:
-        raise RuntimeError(f"{', '.join(missing)} not set")
-    result = route_event(
-        event,
-        sfn_client=aws_client("stepfunctions"),
-        state_machine_arn=os.environ[EnvVar.STATE_MACHINE_ARN],
-        storage_for=lake_storage,
-        required=required_datasets(),
-    )
+@tracer.capture_lambda_handler(capture_response=False)  # results hold business data
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    env = require_env(EnvVar.STATE_MACHINE_ARN, EnvVar.REPORTS_BUCKET)
+    required = required_datasets()  # a bad ECOMLAKE_REQUIRED_DATASETS is configuration, not the event
+    try:
+        result = route_event(
+            event,
+            sfn_client=aws_client("stepfunctions"),
+            state_machine_arn=env[EnvVar.STATE_MACHINE_ARN],
+            storage_for=lake_storage,
+            required=required,
+        )
+    except MALFORMED_EVENT_ERRORS as err:
+        return {**invalid_event(tools, err, event), "runs": [], "started": 0, "waiting": 0}
     for run in result["runs"]:
         log = logger.warning if run["status"] == "ignored" else logger.info
         detail = f" ({run['detail']})" if run.get("detail") else ""
-        log(f"{run['status']}: {run['key']}{detail}", **run)
+        log(f"{run['status']}: {run['key']}{detail}", **log_fields(run, "execution"))
     return result

@@ -2,13 +2,21 @@
 
 Accepted shapes:
 
-* S3 -> EventBridge ``Object Created`` (``source: aws.s3``): keys arrive as written.
+* S3 -> EventBridge ``Object Created`` (``source: aws.s3``): keys arrive URL-encoded
+  (``date%3D2025-01-01``, spaces as ``+``), as in S3's own notifications, and are decoded
+  here -- the rule of Powertools' ``S3EventBridgeNotificationObject.key``; an undecoded key
+  names no object (404, retried, dead-lettered).
 * ``Raw File Accepted`` (``source: ecomlake.ingestion``), emitted by the validator; its
   ``detail`` repeats the S3 shape (``bucket.name``, ``object.key/size/etag``), so one
-  parser reads both.
+  parser reads both. Its key is the decoded one (the validator writes it): not decoded again.
 * Classic S3 notifications (``Records[]``, ``eventName: ObjectCreated:*``): keys arrive
-  URL-encoded (``date%3D2025-01-01``, spaces as ``+``) and are decoded here.
-* A direct invocation ``{"dates": [...], "datasets": [...]}`` (validate whole partitions).
+  URL-encoded too and are decoded here.
+* A direct invocation ``{"dates": [...], "datasets": [...]}`` (validate whole partitions);
+  a single ``"dates": "YYYY-MM-DD"`` / ``"datasets": "name"`` is read as a list of one.
+
+Anything else -- a ``Records`` that is not a list of objects, a size that is not a whole
+number, a key that is not text -- is an :class:`UnsupportedEventError` naming the field: the
+handlers answer it with one logged error and no retry (retrying cannot fix an event).
 """
 
 from __future__ import annotations
@@ -64,42 +72,70 @@ class ObjectEvent:
         return Trigger(self.key, self.bucket, self.etag, self.size, self.version_id)
 
 
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
+def _size(value: Any, where: str) -> int | None:
+    """An object size in bytes: a whole, non-negative number (S3 sends an integer)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+        raise UnsupportedEventError(f"{where} must be a whole number of bytes, got {value!r}")
+    return int(value)
 
 
-def _from_detail(detail: Mapping[str, Any], kind: str) -> ObjectEvent:
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise UnsupportedEventError(f"{where} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _optional_text(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise UnsupportedEventError(f"{where} must be a string, got {value!r}")
+    return value
+
+
+def _from_detail(detail: Any, kind: str, *, url_encoded: bool) -> ObjectEvent:
     try:
         bucket = detail["bucket"]["name"]
         obj = detail["object"]
         key = obj["key"]
     except (KeyError, TypeError):
         raise UnsupportedEventError(f"{kind} event without detail.bucket.name and detail.object.key") from None
+    if not isinstance(obj, Mapping):
+        raise UnsupportedEventError(f"{kind} event: detail.object must be an object, got {obj!r}")
+    key = _text(key, "detail.object.key")
     return ObjectEvent(
-        bucket=str(bucket),
-        key=str(key),
-        size=_int(obj.get("size")),
-        etag=normalize_etag(obj.get("etag")),
-        version_id=obj.get("version-id"),
-        sequencer=obj.get("sequencer"),
+        bucket=_text(bucket, "detail.bucket.name"),
+        key=unquote_plus(key) if url_encoded else key,
+        size=_size(obj.get("size"), "detail.object.size"),
+        etag=normalize_etag(_optional_text(obj.get("etag"), "detail.object.etag")),
+        version_id=_optional_text(obj.get("version-id"), "detail.object.version-id"),
+        sequencer=_optional_text(obj.get("sequencer"), "detail.object.sequencer"),
         kind=kind,
     )
 
 
-def _from_record(record: Mapping[str, Any]) -> ObjectEvent | None:
+def _from_record(record: Any, index: int) -> ObjectEvent | None:
+    where = f"Records[{index}]"
+    if not isinstance(record, Mapping):
+        raise UnsupportedEventError(f"{where} must be an S3 event record (an object), got {record!r}")
     if record.get("eventSource") != "aws:s3":
-        raise UnsupportedEventError(f"record from {record.get('eventSource')!r}, expected aws:s3")
+        raise UnsupportedEventError(f"{where} comes from {record.get('eventSource')!r}, expected aws:s3")
     if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
         return None
-    s3 = record.get("s3") or {}
-    obj = s3.get("object") or {}
+    s3 = record.get("s3")
+    bucket = s3.get("bucket") if isinstance(s3, Mapping) else None
+    obj = s3.get("object") if isinstance(s3, Mapping) else None
+    if not isinstance(bucket, Mapping) or not isinstance(obj, Mapping):
+        raise UnsupportedEventError(f"{where} has no s3.bucket and s3.object")
     return ObjectEvent(
-        bucket=str(s3.get("bucket", {}).get("name")),
-        key=unquote_plus(str(obj.get("key", ""))),
-        size=_int(obj.get("size")),
-        etag=normalize_etag(obj.get("eTag")),
-        version_id=obj.get("versionId"),
-        sequencer=obj.get("sequencer"),
+        bucket=_text(bucket.get("name"), f"{where}.s3.bucket.name"),
+        key=unquote_plus(_text(obj.get("key"), f"{where}.s3.object.key")),
+        size=_size(obj.get("size"), f"{where}.s3.object.size"),
+        etag=normalize_etag(_optional_text(obj.get("eTag"), f"{where}.s3.object.eTag")),
+        version_id=_optional_text(obj.get("versionId"), f"{where}.s3.object.versionId"),
+        sequencer=_optional_text(obj.get("sequencer"), f"{where}.s3.object.sequencer"),
         kind=str(record.get("eventName")),
     )
 
@@ -111,10 +147,13 @@ def parse_object_events(event: Mapping[str, Any]) -> list[ObjectEvent]:
     if "detail-type" in event:
         source, kind = event.get("source"), event.get("detail-type")
         if (source, kind) in {(S3_SOURCE, OBJECT_CREATED), (EVENT_SOURCE, EVENT_FILE_ACCEPTED)}:
-            return [_from_detail(event.get("detail") or {}, str(kind))]
+            return [_from_detail(event.get("detail") or {}, str(kind), url_encoded=source == S3_SOURCE)]
         raise UnsupportedEventError(f"unsupported event {source!r} / {kind!r}")
     if "Records" in event:
-        found = (_from_record(r) for r in event["Records"])
+        records = event["Records"]
+        if not isinstance(records, list):
+            raise UnsupportedEventError(f"'Records' must be a list of S3 event records, got {records!r}")
+        found = (_from_record(r, i) for i, r in enumerate(records))
         return [e for e in found if e is not None]
     raise UnsupportedEventError("not an S3 event: no 'detail-type' and no 'Records'")
 
@@ -123,9 +162,20 @@ def parse_partitions(event: Mapping[str, Any]) -> tuple[list[str], list[Dataset]
     """``{"dates": [...], "datasets": [...]}`` (datasets optional: all) or None for other events."""
     if not isinstance(event, Mapping) or EXECUTION_INPUT_DATES not in event:
         return None
-    dates = [parse_date(str(d)) for d in event[EXECUTION_INPUT_DATES]]
-    names = event.get(EXECUTION_INPUT_DATASETS) or list(DATASETS)
+    dates = [parse_date(d) for d in _names(event[EXECUTION_INPUT_DATES], EXECUTION_INPUT_DATES, required=True)]
+    names = _names(event.get(EXECUTION_INPUT_DATASETS), EXECUTION_INPUT_DATASETS, required=False) or list(DATASETS)
     return dates, [parse_dataset(str(n)) for n in names]
+
+
+def _names(value: Any, field: str, *, required: bool) -> list[str]:
+    """A list of strings; one string is a list of one (never iterated character by character)."""
+    if isinstance(value, str):
+        value = [value]
+    if value is None and not required:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or (required and not value):
+        raise UnsupportedEventError(f"{field!r} must be a list of strings, got {value!r}")
+    return value
 
 
 def file_event(report: ValidationReport, bucket: str, *, event_bus: str = DEFAULT_EVENT_BUS) -> dict[str, Any]:

@@ -17,6 +17,10 @@ from ecomlake import dashboard_api
 from ecomlake.dashboard_api import QUERY_NAMES, Api, ApiConfig, TTLCache
 from ecomlake.queries import load_query, render, resolve_params
 from tests.unit.dashboard.dashboard_fakes import BUILDERS, COLUMNS, FakeAthena
+from tests.unit.lambda_support import LambdaContext, log_lines
+from tests.unit.lambda_support import load_event as load_shared_event
+
+CONTEXT = LambdaContext(function_name="ecomlake-dev-api")
 
 EVENTS = Path(__file__).parent / "events"
 ORIGIN = "https://d111111abcdef8.cloudfront.net"
@@ -132,7 +136,7 @@ def test_handler_module_uses_the_module_level_api(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(handler_module.API, "cache", TTLCache())
 
     res = handler_module.handler(
-        http_event("/api/return_rates", {"start_date": "2025-01-01", "end_date": "2025-01-30"}), None
+        http_event("/api/return_rates", {"start_date": "2025-01-01", "end_date": "2025-01-30"}), CONTEXT
     )
 
     assert res["statusCode"] == 200
@@ -148,15 +152,66 @@ def test_handler_logs_one_json_line_per_request_and_the_cause_of_failures(
     monkeypatch.setattr(handler_module.API, "cache", TTLCache())
 
     res = handler_module.handler(
-        http_event("/api/daily_kpis", {"start_date": "2025-01-01", "end_date": "2025-01-30"}), None
+        http_event("/api/daily_kpis", {"start_date": "2025-01-01", "end_date": "2025-01-30"}), CONTEXT
     )
 
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    lines = log_lines(capsys.readouterr().out)
     assert res["statusCode"] == 502
     assert lines[0]["message"] == "dashboard API request failed"
+    assert lines[0]["level"] == "ERROR"
     assert lines[0]["exception_name"] == "RuntimeError"
+    assert lines[0]["function_request_id"] == CONTEXT.aws_request_id
     assert lines[-1]["message"] == "request"
     assert (lines[-1]["path"], lines[-1]["status"], lines[-1]["service"]) == ("/api/daily_kpis", 502, "dashboard_api")
+
+
+@pytest.mark.parametrize(
+    ("fixture", "message"),
+    [
+        ("api_list_query_parameter", "query parameter 'start_date' must be given once, as text"),
+        ("api_query_parameters_not_an_object", "queryStringParameters must be an object of name -> value, got list"),
+        (
+            "api_rest_multi_value_parameters_not_an_object",
+            "multiValueQueryStringParameters must be an object, got list",
+        ),
+        ("api_event_is_a_list", "the request must be an HTTP event object, got list"),
+        ("api_not_an_http_event", "not an HTTP request event (no requestContext.http and no httpMethod)"),
+    ],
+)
+def test_handler_answers_a_malformed_request_with_a_400(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fixture: str, message: str
+) -> None:
+    from handlers import api as handler_module
+
+    athena = FakeAthena()
+    monkeypatch.setattr(handler_module.API, "runner", athena)
+    monkeypatch.setattr(handler_module.API, "cache", TTLCache())
+
+    res = handler_module.handler(load_shared_event(fixture), CONTEXT)
+
+    assert res["statusCode"] == 400
+    assert body(res) == {"error": "bad_request", "message": message}
+    assert res["headers"]["Cache-Control"] == "no-store"
+    assert athena.sqls == []  # nothing reached Athena
+    (line,) = log_lines(capsys.readouterr().out)
+    assert (line["level"], line["message"], line["status"]) == ("WARNING", f"bad request: {message}", 400)
+
+
+def test_handler_reads_a_rest_api_event_through_its_typed_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    from handlers import api as handler_module
+
+    monkeypatch.setattr(handler_module.API, "runner", FakeAthena())
+    monkeypatch.setattr(handler_module.API, "cache", TTLCache())
+    assert handler_module.request_event(load_event("api_rest_v1.json")) == {
+        "rawPath": "/api/top_products",
+        "requestContext": {"http": {"method": "GET"}},
+        "queryStringParameters": {"start_date": "2025-01-01", "end_date": "2025-01-30", "top_n": "3"},
+    }
+    repeated = load_event("api_rest_v1.json")
+    repeated["multiValueQueryStringParameters"]["top_n"] = ["3", "4"]
+    res = handler_module.handler(repeated, CONTEXT)
+    assert res["statusCode"] == 400
+    assert body(res)["message"] == "query parameter 'top_n' is given more than once"
 
 
 # --------------------------------------------------------------------------- cache

@@ -10,7 +10,12 @@ from moto import mock_aws
 
 from ecomlake.contract import EnvVar
 from ecomlake.dashboard_api import QUERY_NAMES
+from ecomlake.exceptions import InvalidArgumentError
+from handlers._powertools import MissingConfigurationError
 from tests.unit.dashboard.dashboard_fakes import LATEST, FakeAthena
+from tests.unit.lambda_support import LambdaContext, load_event, log_lines
+
+CONTEXT = LambdaContext(function_name="ecomlake-dev-dashboard-refresh")
 
 BUCKET = "ecomlake-dev-dashboard"
 
@@ -53,7 +58,7 @@ def test_handler_reads_the_bucket_from_the_environment(s3, monkeypatch: pytest.M
     monkeypatch.setattr(module, "athena_runner", lambda **_kw: FakeAthena())
     monkeypatch.setattr(module, "aws_client", lambda _service: s3)
 
-    result = module.handler({"dates": ["2025-01-30"], "run_id": "r1"}, None)
+    result = module.handler({"dates": ["2025-01-30"], "run_id": "r1"}, CONTEXT)
 
     assert result["bucket"] == BUCKET
     assert "data/top_products.json" in result["files"]
@@ -64,4 +69,42 @@ def test_a_failing_query_fails_the_step_and_writes_nothing(s3) -> None:
 
     with pytest.raises(RuntimeError, match="SYNTAX_ERROR"):
         refresh(FakeAthena(fail=True), s3.put_object, BUCKET)
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET)
+
+
+def test_a_missing_bucket_variable_is_one_clear_error(
+    s3, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import handlers.dashboard_refresh as module
+
+    monkeypatch.delenv(EnvVar.DASHBOARD_BUCKET, raising=False)
+    athena = FakeAthena()
+    monkeypatch.setattr(module, "athena_runner", lambda **_kw: athena)
+    with pytest.raises(MissingConfigurationError, match=r"^ECOMLAKE_DASHBOARD_BUCKET not set: the stack sets it"):
+        module.handler({"dates": ["2025-01-30"], "run_id": "r1"}, CONTEXT)
+    (line,) = log_lines(capsys.readouterr().out)
+    assert line["level"] == "ERROR"
+    assert line["error_type"] == "MissingConfigurationError"
+    assert athena.query_sqls == []  # failed before any query ran
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ("malformed_event_is_a_list", "event must be an object like {'dates': [...]}, got list"),
+        ("partitions_dates_not_a_list", "'dates' must be a list of YYYY-MM-DD strings, got {'from': '2025-01-15'}"),
+        ("partitions_invalid_date", "invalid date '2025-02-30'; no such calendar day"),
+    ],
+)
+def test_a_malformed_step_input_is_one_clear_error(
+    s3, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], event: str, message: str
+) -> None:
+    import handlers.dashboard_refresh as module
+
+    monkeypatch.setenv(EnvVar.DASHBOARD_BUCKET, BUCKET)
+    with pytest.raises(InvalidArgumentError) as err:
+        module.handler(load_event(event), CONTEXT)
+    assert str(err.value) == message
+    (line,) = log_lines(capsys.readouterr().out)
+    assert line["message"] == f"cannot refresh the dashboard: {message}"
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -14,6 +13,8 @@ from ecomlake.contract import METRICS_NAMESPACE, ZONE_BUCKET_ENV, EnvVar, Zone
 from ecomlake.exceptions import DataQualityError, InvalidArgumentError
 from ecomlake.storage import S3Storage
 from handlers import _aws, data_quality
+from tests.unit.lambda_support import LambdaContext, emf_metrics, json_lines, log_lines
+from tests.unit.lambda_support import metric_sum as emf_sum
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 
@@ -46,7 +47,7 @@ def aws(monkeypatch):
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
         monkeypatch.setenv(EnvVar.ALERTS_TOPIC_ARN, topic)
         monkeypatch.setenv(EnvVar.STAGE, "test")
-        yield {"s3": s3, "sqs": sqs, "queue": queue_url, "cloudwatch": boto3.client("cloudwatch")}
+        yield {"s3": s3, "sqs": sqs, "queue": queue_url}
     _aws.reset_clients()
 
 
@@ -62,35 +63,20 @@ def alerts(aws) -> list[dict]:
     return [json.loads(m["Body"]) for m in got.get("Messages", [])]
 
 
-def metric_sum(aws, name: str, dims: dict[str, str]) -> float | None:
-    now = datetime.now(UTC)
-    got = aws["cloudwatch"].get_metric_data(
-        MetricDataQueries=[
-            {
-                "Id": "m",
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": METRICS_NAMESPACE,
-                        "MetricName": name,
-                        "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
-                    },
-                    "Period": 60,
-                    "Stat": "Sum",
-                },
-            }
-        ],
-        StartTime=now - timedelta(hours=1),
-        EndTime=now + timedelta(hours=1),
-    )
-    values = got["MetricDataResults"][0]["Values"]
-    return sum(values) if values else None
+CONTEXT = LambdaContext(function_name="ecomlake-test-data-quality")
 
 
-def test_clean_day_passes_publishes_metrics_and_sends_no_alert(aws, build, lake):
+def test_clean_day_passes_publishes_metrics_and_sends_no_alert(aws, build, lake, capsys):
     build.clean_day(DAY)
     upload(lake)
 
-    out = data_quality.handler(event("dq_step_input.json"), None)
+    out = data_quality.handler(event("dq_step_input.json"), CONTEXT)
+    printed = capsys.readouterr().out
+    metrics = emf_metrics(printed)
+    namespaces = {
+        d["Namespace"] for line in json_lines(printed) if "_aws" in line for d in line["_aws"]["CloudWatchMetrics"]
+    }
+    assert namespaces == {METRICS_NAMESPACE}
 
     assert out["passed"] is True
     assert (out["dates"], out["checks"], out["failed"], out["critical_failed"]) == ([DAY], 207, 0, 0)
@@ -105,23 +91,26 @@ def test_clean_day_passes_publishes_metrics_and_sends_no_alert(aws, build, lake)
     html = aws["s3"].get_object(Bucket=BUCKETS[Zone.REPORTS], Key=f"_reports/dq/date={DAY}.html")["Body"].read()
     assert b"PASSED" in html
 
-    names = {m["MetricName"] for m in aws["cloudwatch"].list_metrics(Namespace=METRICS_NAMESPACE)["Metrics"]}
+    # Metrics are EMF log lines (CloudWatch extracts them): names, dimensions and values.
+    names = {name for name, _dims, _value in metrics}
     assert {"DQChecksFailed", "DQCriticalFailed", "RowsIn", "RowsOut", "RowsQuarantined"} <= names
     assert "DataFreshnessHours" in names
-    assert metric_sum(aws, "DQChecksFailed", {"Stage": "test"}) == 0
-    assert metric_sum(aws, "RowsIn", {"Stage": "test", "Dataset": "transactions"}) == 10
-    assert metric_sum(aws, "RowsOut", {"Stage": "test", "Dataset": "clickstream"}) == 5
+    assert out["metrics_published"] == len(metrics)
+    assert emf_sum(metrics, "DQChecksFailed", {"Stage": "test"}) == 0
+    assert emf_sum(metrics, "RowsIn", {"Stage": "test", "Dataset": "transactions"}) == 10
+    assert emf_sum(metrics, "RowsOut", {"Stage": "test", "Dataset": "clickstream"}) == 5
     assert alerts(aws) == []
 
 
-def test_critical_failure_alerts_publishes_and_raises(aws, build, lake):
+def test_critical_failure_alerts_publishes_and_raises(aws, build, lake, capsys):
     txns = build.clean_day(DAY)["transactions"]
     txns[2]["customer_id"] = None
     build.write("transactions", txns, DAY)
     upload(lake)
 
     with pytest.raises(DataQualityError, match=r"1 critical data-quality check\(s\) failed: transactions.not_null"):
-        data_quality.handler(event("dq_step_input.json"), None)
+        data_quality.handler(event("dq_step_input.json"), CONTEXT)
+    metrics = emf_metrics(capsys.readouterr().out)
 
     [message] = alerts(aws)
     assert message["Subject"] == f"[ecomlake test] data quality FAILED {DAY}: 1 critical, 0 warning"
@@ -129,12 +118,11 @@ def test_critical_failure_alerts_publishes_and_raises(aws, build, lake):
     assert f"report: s3://{BUCKETS[Zone.REPORTS]}/_reports/dq/date={DAY}.html" in message["Message"]
     assert message["MessageAttributes"]["severity"]["Value"] == "critical"
 
-    assert metric_sum(aws, "DQCriticalFailed", {"Stage": "test"}) == 1
-    assert metric_sum(aws, "DQCriticalFailed", {"Stage": "test", "Dataset": "transactions"}) == 1
+    assert emf_sum(metrics, "DQCriticalFailed", {"Stage": "test"}) == 1
+    assert emf_sum(metrics, "DQCriticalFailed", {"Stage": "test", "Dataset": "transactions"}) == 1
     check = {"Stage": "test", "Dataset": "transactions", "Check": "transactions.not_null.customer_id"}
-    assert metric_sum(aws, "DQChecksFailed", check) == 1
-    listed = aws["cloudwatch"].list_metrics(Namespace=METRICS_NAMESPACE, MetricName="DQChecksFailed")["Metrics"]
-    with_check = [m for m in listed if any(d["Name"] == "Check" for d in m["Dimensions"])]
+    assert emf_sum(metrics, "DQChecksFailed", check) == 1
+    with_check = [dims for name, dims, _v in metrics if name == "DQChecksFailed" and "Check" in dims]
     assert len(with_check) == 1  # a per-check series only for the check that failed
 
     report = json.loads(
@@ -150,7 +138,7 @@ def test_warnings_alert_but_do_not_stop_the_pipeline(aws, build, lake):
     build.write("transactions", txns, DAY)
     upload(lake)
 
-    out = data_quality.handler(event("dq_step_input_backfill.json"), None)
+    out = data_quality.handler(event("dq_step_input_backfill.json"), CONTEXT)
 
     assert out["passed"] is True
     assert out["dates"] == ["2025-01-03", DAY]
@@ -174,3 +162,36 @@ def test_warnings_alert_but_do_not_stop_the_pipeline(aws, build, lake):
 def test_bad_events_are_rejected_before_any_work(bad, message):
     with pytest.raises(InvalidArgumentError, match=message):
         data_quality.parse_dates(bad)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "message", "error_type"),
+    [
+        (
+            "dq_step_input_dates_not_strings.json",
+            "'dates' must hold YYYY-MM-DD strings, got [20250104]",
+            "InvalidArgumentError",
+        ),
+        (
+            "malformed_event_is_a_list.json",
+            "event must be an object with a 'dates' list, got list",
+            "InvalidArgumentError",
+        ),
+        ("partitions_invalid_date.json", "invalid date '2025-02-30'; no such calendar day", "InvalidDateError"),
+    ],
+)
+def test_handler_fails_a_malformed_step_input_with_one_clear_error(aws, capsys, fixture, message, error_type):
+    # Raised, not returned: the state machine's Catch records it; InvalidArgumentError is not
+    # one of the Lambda service errors its retrier retries.
+    with pytest.raises(InvalidArgumentError) as err:
+        data_quality.handler(event(fixture), CONTEXT)
+    assert str(err.value) == message
+    (line,) = [entry for entry in log_lines(capsys.readouterr().out) if entry["level"] == "ERROR"]
+    assert line["message"] == f"invalid event: {message}"
+    assert line["error_type"] == error_type
+    assert "Contents" not in aws["s3"].list_objects_v2(Bucket=BUCKETS[Zone.REPORTS])
+    assert alerts(aws) == []
+
+
+def test_a_single_date_string_is_one_date():
+    assert data_quality.parse_dates(event("dq_step_input_single_date_string.json")) == [DAY]

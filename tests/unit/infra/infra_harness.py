@@ -36,6 +36,9 @@ class Registered:
     inputs: dict[str, Any]
     state: dict[str, Any]
     urn_parent: str | None = None
+    # Resource options as the engine receives them (None: not set by the program).
+    protect: bool | None = None
+    retain_on_delete: bool | None = None
 
 
 @dataclass
@@ -171,6 +174,24 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return rid, state
 
 
+class OptionsMonitor(pulumi.runtime.mocks.MockMonitor):
+    """The mock engine, also keeping the resource options of each registration request.
+
+    ``MockResourceArgs`` carries no options, but the ``RegisterResourceRequest`` the SDK
+    sends does (``protect``, ``retainOnDelete``): exactly what a real engine would act on.
+    """
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.options: dict[tuple[str, str], tuple[bool | None, bool | None]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # the gRPC method name
+        protect = request.protect if request.HasField("protect") else None
+        retain = request.retainOnDelete if request.HasField("retainOnDelete") else None
+        self.options[(request.type, request.name)] = (protect, retain)
+        return super().RegisterResource(request)
+
+
 def stack_config(stack: str) -> dict[str, str]:
     """``Pulumi.<stack>.yaml`` as the engine hands it to a program: every value a string."""
     data = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
@@ -217,7 +238,8 @@ def run_program(
     os.environ["ECOMLAKE_LAYERS_DIR"] = str(layers_dir)
     pulumi.runtime.config.set_all_config({}, [])  # nothing cached from a previous run
     pulumi_settings.ROOT.set(None)  # a fresh root Stack for this run
-    pulumi.runtime.set_mocks(mocks, project="ecomlake", stack=stack, preview=preview)
+    monitor = OptionsMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="ecomlake", stack=stack, preview=preview, monitor=monitor)
     result: dict[str, Any] = {}
     sys.path.insert(0, str(REPO_ROOT))
     try:
@@ -242,5 +264,7 @@ def run_program(
         k: module[k]
         for k in ("lake", "catalog", "alerts", "etl", "analytics", "dashboard", "orchestration", "observability")
     }
+    for r in mocks.resources:
+        r.protect, r.retain_on_delete = monitor.options.get((r.typ, r.name), (None, None))
     outputs = result.get("outputs", {})  # unknown in a preview
     return ProgramRun(stack, config, mocks.resources, outputs, mocks.calls, components, urns)

@@ -252,6 +252,49 @@ def test_kms_keys_rotate(run: ProgramRun) -> None:
     assert lake.inputs["deletionWindowInDays"] == int(cfg(run, "kmsDeletionWindowDays"))
 
 
+# Every resource that hardens a bucket (a retained bucket must keep all of them).
+BUCKET_HARDENING = (SSE, VERSIONING, PAB, POLICY, OWNERSHIP, LOGGING, LIFECYCLE)
+
+
+def lake_bucket_names(run: ProgramRun) -> set[str]:
+    """The DataLake's buckets: one per zone plus the server-access-log bucket."""
+    names = {b.inputs["bucket"] for b in run.of_type(BUCKET) if b.inputs["bucket"] != run.outputs["dashboardBucket"]}
+    assert len(names) == len(BUCKET_ZONES) + 1
+    return names
+
+
+def test_prod_keeps_the_lake_through_pulumi_destroy(programs: dict[str, ProgramRun]) -> None:
+    """prod: the lake key, its alias, every lake bucket and each bucket's hardening are protected
+    and retained on delete; nothing else is (the dashboard site and its key are re-creatable)."""
+    prod = programs["prod"]
+    assert cfg(prod, "protectData") == "true"
+    lake = lake_bucket_names(prod)
+    kept = {(r.typ, r.name) for r in prod.resources if r.protect is True and r.retain_on_delete is True}
+    expected = {("aws:kms/key:Key", "lake-key"), ("aws:kms/alias:Alias", "lake-key-alias")}
+    expected |= {(BUCKET, b.name) for b in prod.of_type(BUCKET) if b.inputs["bucket"] in lake}
+    for typ in BUCKET_HARDENING:
+        expected |= {(typ, r.name) for r in prod.of_type(typ) if r.inputs["bucket"] in lake}
+    expected |= {
+        ("aws:s3/bucketNotification:BucketNotification", n.name)
+        for n in prod.of_type("aws:s3/bucketNotification:BucketNotification")
+    }
+    assert kept == expected
+    # 8 buckets, each with encryption, versioning, access block, policy, ownership and lifecycle;
+    # 7 of them log to the eighth.
+    assert len(kept) == 2 + 8 * 7 + 7 + 1
+    # A protected resource is always retained too, and the other way round.
+    assert {(r.typ, r.name) for r in prod.resources if r.protect or r.retain_on_delete} == kept
+    site_key = prod.one("aws:kms/key:Key", "dashboard-key")
+    assert not site_key.protect
+
+
+def test_dev_is_disposable(programs: dict[str, ProgramRun]) -> None:
+    dev = programs["dev"]
+    assert cfg(dev, "protectData") == "false"
+    assert [r.name for r in dev.resources if r.protect or r.retain_on_delete] == []
+    assert dev.one("aws:kms/key:Key", "lake-key").inputs["deletionWindowInDays"] == 7
+
+
 # --------------------------------------------------------------------------- IAM
 
 
@@ -388,7 +431,11 @@ def test_glue_jobs(run: ProgramRun) -> None:
         assert f"--{JobArg.DATES}" not in args  # every run passes its own dates
         assert args["--job-bookmark-option"] == "job-bookmark-disable"
         assert args["--extra-py-files"] == f"s3://{artifacts}/glue/libs/ecomlake.zip"
-        assert args["--enable-continuous-cloudwatch-log"] == "true"
+        # Glue 5.0 logging: one prefix for the job's error and output groups; the Glue 4.0
+        # continuous-logging switches are gone (5.0 always logs in real time).
+        assert args["--custom-logGroup-prefix"] == f"/aws-glue/jobs/ecomlake-{run.stack}-etl"
+        assert "--enable-continuous-cloudwatch-log" not in args
+        assert "--continuous-log-logGroup" not in args
         assert j["workerType"] == cfg(run, "glueWorkerType")
         assert j["numberOfWorkers"] == int(cfg(run, "glueNumberOfWorkers"))
         assert j["timeout"] == int(cfg(run, "glueTimeoutMinutes"))
@@ -404,8 +451,33 @@ def test_glue_security_configuration_uses_the_lake_key(run: ProgramRun) -> None:
     enc = sec.inputs["encryptionConfiguration"]
     key = run.outputs["kmsKeyArn"]
     assert enc["s3Encryption"] == {"s3EncryptionMode": "SSE-KMS", "kmsKeyArn": key}
-    assert enc["cloudwatchEncryption"] == {"cloudwatchEncryptionMode": "SSE-KMS", "kmsKeyArn": key}
+    # Off on purpose: with it Glue renames the log group (role + configuration) and bypasses
+    # the encrypted, retention-bound groups below, which carry the lake key themselves.
+    assert enc["cloudwatchEncryption"] == {"cloudwatchEncryptionMode": "DISABLED"}
     assert enc["jobBookmarksEncryption"] == {"jobBookmarksEncryptionMode": "CSE-KMS", "kmsKeyArn": key}
+
+
+def test_glue_logs_land_in_encrypted_retained_groups_the_role_may_write(run: ProgramRun) -> None:
+    prefix = f"/aws-glue/jobs/ecomlake-{run.stack}-etl"
+    groups = {g.inputs["name"]: g.inputs for g in run.of_type(LOG_GROUP) if g.inputs["name"].startswith("/aws-glue/")}
+    assert sorted(groups) == [f"{prefix}/error", f"{prefix}/output"]
+    for group in groups.values():
+        assert group["kmsKeyId"] == run.outputs["kmsKeyArn"]
+        assert group["retentionInDays"] == int(cfg(run, "logRetentionDays"))
+    doc = role_policy(run, f"ecomlake-{run.stack}-glue-etl")
+    by_sid = {s["Sid"]: s for s in statements(doc)}
+    arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{prefix}"
+    assert by_sid["GlueLogGroups"] == {
+        "Sid": "GlueLogGroups",
+        "Effect": "Allow",
+        "Action": "logs:CreateLogGroup",
+        "Resource": [f"{arn}/error", f"{arn}/output"],
+    }
+    assert by_sid["GlueLogStreams"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert by_sid["GlueLogStreams"]["Resource"] == [f"{arn}/error:log-stream:*", f"{arn}/output:log-stream:*"]
+    # No other statement of the role touches CloudWatch Logs (no /aws-glue/* wildcard left).
+    logs = [s["Sid"] for s in statements(doc) if any(a.startswith("logs:") for a in as_list(s["Action"]))]
+    assert sorted(logs) == ["GlueLogGroups", "GlueLogStreams"]
 
 
 # --------------------------------------------------------------------------- catalog
@@ -706,7 +778,40 @@ def test_topic_policy_admits_exactly_the_rejected_files_rule(run: ProgramRun) ->
     }
     assert by_sid["AllowAlarmPublishing"]["Principal"] == {"Service": ["cloudwatch.amazonaws.com"]}
     assert by_sid["DenyInsecureTransport"]["Effect"] == "Deny"
-    assert set(by_sid) == {"AllowAlarmPublishing", "AllowEventRulePublishing", "DenyInsecureTransport"}
+    assert set(by_sid) == {
+        "AllowAlarmPublishing",
+        "AllowEventRulePublishing",
+        "AllowBudgetsPublishing",
+        "DenyInsecureTransport",
+    }
+    # AWS Budgets may publish the budget alerts, for this account's budgets only.
+    assert by_sid["AllowBudgetsPublishing"] == {
+        "Sid": "AllowBudgetsPublishing",
+        "Effect": "Allow",
+        "Principal": {"Service": "budgets.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": run.outputs["alertsTopicArn"],
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:budgets::{ACCOUNT}:*"},
+        },
+    }
+
+
+def test_lake_key_lets_budgets_encrypt_for_this_account_only(run: ProgramRun) -> None:
+    key = run.one("aws:kms/key:Key", "lake-key")
+    by_sid = {st["Sid"]: st for st in statements(json.loads(key.inputs["policy"]))}
+    assert by_sid["BudgetsPublishToEncryptedTopic"] == {
+        "Sid": "BudgetsPublishToEncryptedTopic",
+        "Effect": "Allow",
+        "Principal": {"Service": "budgets.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:budgets::{ACCOUNT}:*"},
+        },
+    }
 
 
 def test_lake_key_lets_eventbridge_encrypt_for_the_alerts_topic_only(run: ProgramRun) -> None:
@@ -827,22 +932,39 @@ def test_function_roles_touch_only_their_buckets(run: ProgramRun, purpose: str, 
     assert writes == expected_writes
 
 
+POWERTOOLS_311 = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:27"
+POWERTOOLS_312 = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27"
+
+
 def test_function_layers(run: ProgramRun) -> None:
+    # Every function runs with the AWS-managed Powertools layer of its runtime, last.
     assert function(run, "data-quality").inputs["layers"] == [
-        f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:ecomlake-{run.stack}-duckdb:1"
+        f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:ecomlake-{run.stack}-duckdb:1",
+        POWERTOOLS_312,
     ]
-    assert function(run, "api").inputs["layers"] == [
-        cfg(run, "pandasLayerArn"),
-        f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:ecomlake-{run.stack}-sqlglot:1",
-    ]
-    assert "layers" not in function(run, "validator").inputs
+    sqlglot = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:ecomlake-{run.stack}-sqlglot:1"
+    assert function(run, "api").inputs["layers"] == [cfg(run, "pandasLayerArn"), sqlglot, POWERTOOLS_311]
+    assert function(run, "refresh").inputs["layers"] == [cfg(run, "pandasLayerArn"), sqlglot, POWERTOOLS_311]
+    assert function(run, "validator").inputs["layers"] == [POWERTOOLS_311]
+    assert function(run, "router").inputs["layers"] == [POWERTOOLS_311]
     reserved = int(cfg(run, "validatorReservedConcurrency"))
     assert function(run, "validator").inputs["reservedConcurrentExecutions"] == reserved
+    # The library comes from the layer: the code package never bundles it.
+    archive = function(run, "validator").inputs["code"].assets
+    assert "handlers/_powertools.py" in archive
+    assert not any(name.startswith(("aws_lambda_powertools/", "aws_xray_sdk/")) for name in archive)
+
+
+def test_metrics_are_emf_so_no_function_may_call_put_metric_data(run: ProgramRun) -> None:
+    for purpose in ("validator", "router", "data-quality", "api", "dashboard-refresh"):
+        doc = role_policy(run, f"ecomlake-{run.stack}-{purpose}")
+        actions = {a for st in statements(doc) for a in as_list(st["Action"])}
+        assert "cloudwatch:PutMetricData" not in actions, purpose
 
 
 def test_log_groups_are_encrypted_and_retained(run: ProgramRun) -> None:
     groups = run.of_type(LOG_GROUP)
-    assert len(groups) == 5 + 2  # functions + state machine + Glue
+    assert len(groups) == 5 + 1 + 2  # functions + state machine + Glue (error, output)
     for g in groups:
         assert g.inputs["kmsKeyId"] == run.outputs["kmsKeyArn"]
         assert g.inputs["retentionInDays"] == int(cfg(run, "logRetentionDays"))
@@ -899,6 +1021,14 @@ def test_alarms(run: ProgramRun) -> None:
     dq = alarms["dq-critical-failed"]
     assert (dq["namespace"], dq["metricName"]) == (METRICS_NAMESPACE, str(Metric.DQ_CRITICAL_FAILED))
     assert dq["dimensions"] == {"Stage": run.stack}
+    invalid = alarms["invalid-events"]
+    assert (invalid["namespace"], invalid["metricName"], invalid["statistic"]) == (
+        METRICS_NAMESPACE,
+        "InvalidEvents",
+        "Sum",
+    )
+    assert invalid["dimensions"] == {"Stage": run.stack}
+    assert (invalid["threshold"], invalid["comparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
     for purpose, fn in run.outputs["functions"].items():
         errors = alarms[f"{purpose}-errors"]
         assert errors["dimensions"] == {"FunctionName": fn}
@@ -919,7 +1049,79 @@ def test_cloudwatch_dashboard_names_the_real_resources(run: ProgramRun) -> None:
     assert run.outputs["stateMachineArn"] in body
     assert all(job in body for job in run.outputs["glueJobs"].values())
     assert run.outputs["athenaWorkgroup"] in body
-    assert len(json.loads(body)["widgets"]) == 8
+    assert len(json.loads(body)["widgets"]) == 8 + 4  # the pipeline, then the cost section
+
+
+def cost_section(run: ProgramRun) -> dict[str, dict[str, Any]]:
+    (dash,) = run.of_type("aws:cloudwatch/dashboard:Dashboard")
+    widgets = json.loads(dash.inputs["dashboardBody"])["widgets"][8:]
+    assert widgets[0]["type"] == "text"
+    assert widgets[0]["properties"]["markdown"].startswith("## Cost drivers")
+    return {w["properties"]["title"]: w for w in widgets[1:]}
+
+
+def test_cost_section_converts_raw_metrics_with_metric_math(run: ProgramRun) -> None:
+    section = cost_section(run)
+    assert all(w["y"] == 25 and w["properties"]["period"] == 86400 for w in section.values())
+    wg = run.outputs["athenaWorkgroup"]
+    athena = section["Athena data scanned (GiB) and its price"]["properties"]["metrics"]
+    assert athena[0][0]["expression"] == (
+        f'SEARCH(\'{{AWS/Athena,QueryState,QueryType,WorkGroup}} WorkGroup="{wg}" '
+        "MetricName=\"ProcessedBytes\"', 'Sum', 86400)"
+    )
+    assert athena[1] == [{"expression": "SUM(scanned)/1073741824", "id": "gib", "label": "GiB scanned"}]
+    assert athena[2] == [{"expression": "SUM(scanned)/1099511627776*5.0", "id": "athenausd", "label": "USD at 5.0/TB"}]
+    # Glue: wall time (ms) of each job's runs x the stack's DPUs (workers x DPUs per worker type).
+    dpus = {"dev": "2", "prod": "20"}[run.stack]  # 2 x G.1X = 2 DPUs; 10 x G.2X = 20 DPUs
+    glue = section["Glue DPU-seconds per job (largest run of the day)"]["properties"]["metrics"]
+    jobs = list(run.outputs["glueJobs"].values())
+    assert [m[3] for m in glue[0::2]] == jobs
+    assert [m[-1] for m in glue[0::2]] == [{"id": f"elapsed{i}", "stat": "Maximum", "visible": False} for i in range(4)]
+    assert [m[0] for m in glue[1::2]] == [
+        {"expression": f"elapsed{i}/1000*{dpus}", "id": f"dpus{i}", "label": job} for i, job in enumerate(jobs)
+    ]
+    # Lambda: summed Duration (ms) x memory (MB) / 1024 = GB-seconds, per function.
+    memory = cfg(run, "lambdaMemoryMb")
+    lam = section["Lambda GB-seconds per function"]["properties"]["metrics"]
+    functions = sorted(run.outputs["functions"].values())
+    assert [m[3] for m in lam[0::2]] == functions
+    assert [m[0]["expression"] for m in lam[1::2]] == [f"ms{i}/1000*{memory}/1024" for i in range(len(functions))]
+
+
+def test_monthly_budget_alerts_the_topic_at_the_configured_threshold(run: ProgramRun) -> None:
+    (budget,) = run.of_type("aws:budgets/budget:Budget")
+    b = budget.inputs
+    topic = run.outputs["alertsTopicArn"]
+    assert (b["name"], b["budgetType"], b["timeUnit"]) == (f"ecomlake-{run.stack}-monthly-cost", "COST", "MONTHLY")
+    assert (b["limitAmount"], b["limitUnit"]) == ({"dev": "50.00", "prod": "1000.00"}[run.stack], "USD")
+    assert b["costFilters"] == [{"name": "TagKeyValue", "values": [f"user:Stage${run.stack}"]}]
+    assert b["notifications"] == [
+        {
+            "comparisonOperator": "GREATER_THAN",
+            "threshold": 80,
+            "thresholdType": "PERCENTAGE",
+            "notificationType": "ACTUAL",
+            "subscriberSnsTopicArns": [topic],
+        },
+        {
+            "comparisonOperator": "GREATER_THAN",
+            "threshold": 100,
+            "thresholdType": "PERCENTAGE",
+            "notificationType": "FORECASTED",
+            "subscriberSnsTopicArns": [topic],
+        },
+    ]
+    assert run.outputs["budgetName"] == f"ecomlake-{run.stack}-monthly-cost"
+
+
+def test_functions_get_the_stack_prices(run: ProgramRun, layers_dir: Path) -> None:
+    env = function(run, "data-quality").inputs["environment"]["variables"]
+    assert json.loads(env[EnvVar.PRICES])["glue_per_dpu_hour"] == 0.44
+    cheaper = run_program(run.stack, layers_dir, overrides={"ecomlake:prices": '{"athena_per_tb_scanned": 6.25}'})
+    env = function(cheaper, "validator").inputs["environment"]["variables"]
+    assert json.loads(env[EnvVar.PRICES])["athena_per_tb_scanned"] == 6.25
+    athena = cost_section(cheaper)["Athena data scanned (GiB) and its price"]["properties"]["metrics"]
+    assert athena[2][0]["expression"] == "SUM(scanned)/1099511627776*6.25"
 
 
 # --------------------------------------------------------------------------- dashboard / CloudFront

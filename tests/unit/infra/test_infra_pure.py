@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,16 @@ from components.dashboard import function_url_host, site_files
 from components.etl import default_arguments
 from components.functions import handler_file
 from components.orchestration import REJECTED_ALERT_PATHS, file_rejected_pattern, rejected_alert_template
-from components.packaging import LAYERS, build_zip, built_layer, collect, lambda_sources, pinned
+from components.packaging import (
+    LAYERS,
+    LOCAL_ONLY_PACKAGE,
+    build_zip,
+    built_layer,
+    collect,
+    lambda_sources,
+    package_sources,
+    pinned,
+)
 from components.settings import SettingsError, load_settings
 from ecomlake import schemas
 from ecomlake.contract import Table, Zone
@@ -123,7 +133,9 @@ def test_role_policies_lint_clean() -> None:
         code_prefixes=["glue/scripts/", "glue/libs/"],
         temp_prefix="glue/tmp/",
         key_arn=key,
-        log_group_arn_pattern=f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws-glue/*",
+        log_group_arns=[
+            f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws-glue/jobs/x/{s}" for s in ("error", "output")
+        ],
         metric_namespaces=["Glue", "Ecomlake/Pipeline"],
     )
     sfn = iam.state_machine_policy(
@@ -311,6 +323,10 @@ def test_stack_files_load(stack: str) -> None:
     assert s.stage == stack
     assert s.default_tags == {"Project": "ecomlake", "Stage": stack, "ManagedBy": "pulumi"}
     assert s.lake.force_destroy is (stack == "dev")
+    assert s.lake.protect_data is (stack == "prod")
+    assert s.cost.budget_alert_percent == 80
+    assert s.cost.monthly_budget_usd == {"dev": 50.0, "prod": 1000.0}[stack]
+    assert s.cost.prices.athena_per_tb_scanned == 5.0  # no override in the stack files: list prices
     assert s.alerts.https_endpoint is None  # secrets are never in the stack files
 
 
@@ -322,6 +338,13 @@ def test_stack_files_load(stack: str) -> None:
         ("glueWorkerType", "G.025X", "must be one of"),
         ("glueNumberOfWorkers", "1", ">= 2"),
         ("forceDestroy", "yes", "true or false"),
+        ("protectData", "true", "cannot also have forceDestroy true"),
+        ("protectData", "1", "true or false"),
+        ("monthlyBudgetUsd", "0", "must be > 0"),
+        ("monthlyBudgetUsd", "lots", "must be a number of US dollars"),
+        ("budgetAlertPercent", "0", ">= 1"),
+        ("prices", '{"athena_per_tb": 5}', "unknown price\\(s\\) athena_per_tb"),
+        ("prices", '{"glue_per_dpu_hour": -1}', "glue_per_dpu_hour must be a number >= 0"),
         ("athenaBytesScannedCutoff", "1000", ">= 10485760"),
         ("pandasLayerArn", "arn:aws:lambda:eu-west-1:336392948345:layer:AWSSDKPandas-Python311:1", "region"),
         ("alertEmail", "not-an-email", "email"),
@@ -386,6 +409,22 @@ def test_lambda_sources_ship_code_and_sql_but_no_caches() -> None:
     assert not any(k.startswith("tests/") for k in files)
 
 
+def test_local_only_tools_never_ship_to_aws(tmp_path: Path) -> None:
+    """``ecomlake/local/`` (runner, demo, bench, server) is on disk but in neither package."""
+    on_disk = sorted(p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "ecomlake" / "local").glob("*.py"))
+    assert {"ecomlake/local/runner.py", "ecomlake/local/server.py", "ecomlake/local/demo.py"} <= set(on_disk)
+    assert LOCAL_ONLY_PACKAGE == "ecomlake/local/"
+    for name, files in (("lambda", lambda_sources(REPO_ROOT)), ("glue", package_sources(REPO_ROOT))):
+        assert [k for k in files if k.startswith("ecomlake/local")] == [], name
+        # The rest of the package does ship (the filter is not simply dropping ecomlake/).
+        assert {"ecomlake/contract.py", "ecomlake/etl/jobs.py", "ecomlake/queries.py"} <= set(files), name
+    # The Glue zip as uploaded (components.etl builds it from package_sources).
+    with zipfile.ZipFile(build_zip(package_sources(REPO_ROOT), tmp_path / "glue.zip")) as z:
+        names = z.namelist()
+    assert "ecomlake/etl/jobs.py" in names
+    assert not any(n.startswith("ecomlake/local/") for n in names)
+
+
 def test_zip_is_reproducible(tmp_path: Path) -> None:
     src = tmp_path / "pkg"
     (src / "mod" / "__pycache__").mkdir(parents=True)
@@ -412,6 +451,23 @@ def test_layers_use_the_pinned_versions_and_say_how_to_build(tmp_path: Path) -> 
     assert built_layer(tmp_path, LAYERS["duckdb"], REPO_ROOT / "pyproject.toml") == tmp_path / "duckdb"
 
 
+def test_powertools_layer_matches_the_tested_library() -> None:
+    from components import powertools
+
+    dev = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    assert f"aws-lambda-powertools[tracer]=={powertools.POWERTOOLS_VERSION}" in dev
+    constraints = (REPO_ROOT / "constraints.txt").read_text().splitlines()
+    assert f"aws-lambda-powertools=={powertools.POWERTOOLS_VERSION}" in constraints
+    assert (powertools.POWERTOOLS_VERSION, powertools.LAYER_VERSION) == ("3.23.0", 27)
+    assert powertools.layer_arn("aws", "eu-west-1", "python3.12", "arm64") == (
+        "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:27"
+    )
+    with pytest.raises(ValueError, match="partition 'aws-cn'"):
+        powertools.layer_arn("aws-cn", "cn-north-1", "python3.11", "x86_64")
+    with pytest.raises(ValueError, match="architecture"):
+        powertools.layer_arn("aws", "us-east-1", "python3.11", "sparc")
+
+
 def test_handler_file() -> None:
     assert handler_file("handlers.file_validator.handler") == "handlers/file_validator.py"
     with pytest.raises(ValueError, match="module path"):
@@ -431,7 +487,8 @@ def test_projection_parameters_of_a_partitioned_and_an_unpartitioned_table() -> 
 
 def test_glue_default_arguments_never_carry_dates() -> None:
     buckets = {z: f"b-{z}" for z in Zone}
-    args = default_arguments(zone_buckets=buckets, artifacts_bucket="art", log_group="/aws-glue/jobs/x")
+    args = default_arguments(zone_buckets=buckets, artifacts_bucket="art", log_group_prefix="/aws-glue/jobs/x")
+    assert args["--custom-logGroup-prefix"] == "/aws-glue/jobs/x"
     assert args["--raw_uri"] == "s3://b-raw"
     assert args["--reports_uri"] == "s3://b-_reports"
     assert "--dates" not in args

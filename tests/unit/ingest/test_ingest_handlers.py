@@ -15,6 +15,7 @@ from moto import mock_aws
 from ecomlake.exceptions import InvalidArgumentError
 from handlers import file_router, file_validator
 from handlers._aws import reset_clients
+from handlers._powertools import MissingConfigurationError
 from tests.unit.ingest.ingest_samples import (
     CLEAN_FILES,
     gz,
@@ -23,6 +24,7 @@ from tests.unit.ingest.ingest_samples import (
     reviews_csv,
     transactions_csv,
 )
+from tests.unit.lambda_support import LambdaContext, emf_metrics, log_lines, metric_sum
 
 RAW = "ecomlake-dev-raw"
 QUARANTINE = "ecomlake-dev-quarantine"
@@ -32,9 +34,8 @@ PASS_MACHINE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass"
 
 
 @dataclass
-class Context:
+class Context(LambdaContext):
     function_name: str = "ecomlake-dev-file-validator"
-    aws_request_id: str = "6f1c3f1e-0000-4000-8000-000000000001"
 
 
 @pytest.fixture
@@ -166,27 +167,16 @@ def test_lake_outputs_are_never_validated(s3: Any, published) -> None:
 def test_validator_logs_structured_json(s3: Any, published, capsys: pytest.CaptureFixture[str]) -> None:
     s3.put_object(Bucket=RAW, Key="raw/reviews/date=2025-01-15/reviews.csv", Body=b"")
     file_validator.handler(load_event("s3_object_created_reviews"), Context())
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    (line,) = [entry for entry in lines if entry["message"].startswith("rejected")]
+    out = capsys.readouterr().out
+    (line,) = [entry for entry in log_lines(out) if entry["message"].startswith("rejected")]
     assert line["level"] == "WARNING"
     assert line["service"] == "file_validator"
     assert line["function_request_id"] == Context.aws_request_id
+    assert line["function_name"] == "ecomlake-dev-file-validator"
+    assert line["cold_start"] in (True, False)
     assert line["rule"] == "empty_file"
-
-
-def test_logger_levels_and_exceptions(capsys: pytest.CaptureFixture[str]) -> None:
-    from handlers._aws import Logger
-
-    log = Logger(service="probe", level="WARNING")
-    log.info("quiet")
-    try:
-        raise ValueError("boom")
-    except ValueError as err:
-        log.exception("failed", err, key="k")
-    (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
-    assert (line["level"], line["message"], line["key"]) == ("ERROR", "failed", "k")
-    assert line["exception_name"] == "ValueError"
-    assert "boom" in line["exception"]
+    # The rejection is counted as an EMF metric with exactly the contract's dimensions.
+    assert metric_sum(emf_metrics(out), "FilesRejected", {"Stage": "dev"}) == 1
 
 
 def test_validator_revalidates_partitions_on_direct_invocation(s3: Any) -> None:
@@ -259,7 +249,7 @@ def test_router_waits_until_every_dataset_of_the_date_is_accepted(
     assert run["present"] == ["transactions"]
     assert (result["started"], result["waiting"]) == (0, 1)
     assert executions(state_machine) == []
-    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    logged = log_lines(capsys.readouterr().out)
     (line,) = [entry for entry in logged if entry["service"] == "file_router"]
     assert (line["level"], line["status"], line["missing"]) == ("INFO", "waiting", run["missing"])
     assert "products, clickstream, reviews" in line["message"]
@@ -397,6 +387,94 @@ def test_router_reports_an_already_finished_execution(s3: Any, state_machine: st
 @pytest.mark.parametrize("variable", ["ECOMLAKE_STATE_MACHINE_ARN", "ECOMLAKE_REPORTS_BUCKET"])
 def test_router_needs_its_environment(state_machine: str, monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
     monkeypatch.delenv(variable, raising=False)
-    with pytest.raises(RuntimeError, match=variable):
+    with pytest.raises(MissingConfigurationError, match=f"{variable} not set"):
         file_router.handler(load_event("raw_file_accepted"), ROUTER)
     assert executions(state_machine) == []
+
+
+# --------------------------------------------------------------------------- malformed events
+
+
+@pytest.mark.parametrize(
+    ("fixture", "message"),
+    [
+        ("malformed_records_not_a_list", "'Records' must be a list of S3 event records, got 'x'"),
+        ("malformed_records_item_not_an_object", "Records[0] must be an S3 event record (an object), got 'x'"),
+        ("malformed_object_size_not_a_number", "detail.object.size must be a whole number of bytes, got 'abc'"),
+        ("malformed_object_key_not_text", "detail.object.key must be a non-empty string, got ["),
+        ("malformed_event_is_a_list", "expected a JSON object event, got list"),
+        ("partitions_invalid_date", "invalid date '2025-02-30'; no such calendar day"),
+        ("partitions_dates_not_a_list", "'dates' must be a list of strings, got {'from': '2025-01-15'}"),
+    ],
+)
+def test_validator_answers_a_malformed_event_once_without_a_retry(
+    s3: Any, published, capsys: pytest.CaptureFixture[str], fixture: str, message: str
+) -> None:
+    s3.put_object(Bucket=RAW, Key=TXN_KEY, Body=transactions_csv())
+    # Returns (an async invocation that raised would be retried twice, then dead-lettered).
+    result = file_validator.handler(load_event(fixture), Context())
+    assert result["status"] == "invalid_event"
+    assert result["error"].startswith(message)
+    assert (result["files"], result["rejected"]) == ([], 0)
+    out = capsys.readouterr().out
+    errors = [line for line in log_lines(out) if line["level"] == "ERROR"]
+    assert [e["message"] for e in errors] == [f"invalid event: {result['error']}"]
+    assert "Traceback" not in out
+    assert metric_sum(emf_metrics(out), "InvalidEvents", {"Stage": "dev"}) == 1
+    # Nothing was validated, quarantined, reported or announced.
+    assert keys(s3, QUARANTINE) == keys(s3, REPORTS) == []
+    assert published() == []
+
+
+def test_router_answers_a_malformed_event_once_without_a_retry(
+    state_machine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = file_router.handler(load_event("malformed_records_not_a_list"), ROUTER)
+    assert result == {
+        "status": "invalid_event",
+        "error": "'Records' must be a list of S3 event records, got 'x'",
+        "runs": [],
+        "started": 0,
+        "waiting": 0,
+    }
+    out = capsys.readouterr().out
+    assert [e["level"] for e in log_lines(out) if e["level"] == "ERROR"] == ["ERROR"]
+    assert metric_sum(emf_metrics(out), "InvalidEvents", {"Stage": "dev"}) == 1
+    assert executions(state_machine) == []
+
+
+def test_a_single_date_string_is_one_date_not_ten_characters(s3: Any) -> None:
+    s3.put_object(Bucket=RAW, Key=TXN_KEY, Body=transactions_csv())
+    result = file_validator.handler(load_event("partitions_dates_as_a_string"), Context())
+    assert result["accepted_keys"] == [TXN_KEY]
+    assert result["rejected"] == 0
+
+
+def test_url_encoded_key_of_an_s3_eventbridge_event_is_decoded(s3: Any, published) -> None:
+    from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
+
+    key = "raw/transactions/date=2025-01-15/transactions (resent).csv"
+    event = load_event("s3_object_created_url_encoded_key")
+    # Independent oracle: Powertools' typed event class decodes the same way.
+    assert S3EventBridgeNotificationEvent(event).detail.object.key == key
+    s3.put_object(Bucket=RAW, Key=key, Body=transactions_csv())
+    result = file_validator.handler(event, Context())
+    assert [(f["key"], f["status"]) for f in result["files"]] == [(key, "accepted")]
+    (announced,) = published()
+    assert announced["detail"]["object"]["key"] == key
+
+
+def test_url_encoded_keys_of_s3_notification_records_match_powertools() -> None:
+    from aws_lambda_powertools.utilities.data_classes import S3Event
+
+    from ecomlake.ingest.events import parse_object_events
+
+    event = load_event("s3_notification_records")
+    (obj,) = parse_object_events(event)
+    assert obj.key == S3Event(event).object_key == "raw/transactions/date=2025-01-15/transactions late.csv"
+
+
+def test_keys_of_our_own_accepted_events_are_not_decoded_twice(state_machine: str) -> None:
+    # The validator writes the decoded key into "Raw File Accepted": '+' and '%20' are literal there.
+    result = file_router.handler(load_event("raw_file_accepted_literal_plus_key"), ROUTER)
+    assert [r["key"] for r in result["runs"]] == ["raw/transactions/date=2025-01-15/a+b%20c.csv"]
