@@ -2,13 +2,16 @@
 
 The audit reads the run's *view* -- the published snapshot with the run's unpublished
 versions on top, processed and curated alike -- for every date the run wrote, and writes
-each date's report under the run (``_runs/<run_id>/dq/``). Publication copies them where
-report readers look. A critical failure raises :class:`DataQualityError` naming the checks,
-the dates and what was found: the run then publishes nothing.
+each date's report under the run (``_runs/<run_id>/dq/``) and its verdict
+(``_runs/<run_id>/audit.json``). Publication refuses a run without a passing verdict, and
+copies the reports where report readers look. A critical failure raises
+:class:`DataQualityError` naming the checks, the dates and what was found: the run then
+publishes nothing.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,10 +21,10 @@ from ecomlake.dq.report import DQReport
 from ecomlake.dq.rules import Rule
 from ecomlake.dq.runner import check_dates, write_report
 from ecomlake.exceptions import DataQualityError
-from ecomlake.runs.publish import audit_report_key
+from ecomlake.runs.publish import audit_report_key, verdict_key
 from ecomlake.snapshots import PARTITIONED_UNITS, Changes, load_published
 from ecomlake.snapshots.journal import run_changes
-from ecomlake.storage import LocalStorage
+from ecomlake.storage import LocalStorage, Storage
 
 SHOWN_FAILURES = 5
 
@@ -78,6 +81,15 @@ def audit_run(
     for report in reports:
         write_report(storage, report, lambda day, ext: audit_report_key(run_id, day, ext))
     audit = Audit(run_id, reports)
+    write_verdict(storage, run_id, audit.summary(), audit.failures())
     if not audit.passed:
         raise DataQualityError(failure_message(audit.failures()))
     return audit
+
+
+def write_verdict(
+    storage: Storage, run_id: str, summary: dict[str, object], failures: list[tuple[str, str, str]]
+) -> None:
+    """The audit's verdict, which publication requires: passed or not, and every critical failure."""
+    body = {**summary, "run_id": run_id, "failures": [{"date": d, "check": c, "detail": x} for d, c, x in failures]}
+    storage.write_bytes(verdict_key(run_id), (json.dumps(body, indent=1) + "\n").encode())
