@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ecomlake.contract import JOB_INPUTS, Job
+from ecomlake.contract import JOB_INPUTS
 
 GENERATED_DAYS = 3
 
@@ -33,8 +33,8 @@ def land(source: Path, lake: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A small generated lake with 5% bad rows, landed and run through every job (DuckDB)."""
-    from ecomlake.etl import run_job
     from ecomlake.generate import generate
+    from tests.lakeruns import run_jobs
 
     root = tmp_path_factory.mktemp("etl-generated")
     manifest = generate(
@@ -49,7 +49,5 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     lake = root / "lake"
     dates = land(root / "source", lake)
-    summaries = {}
-    for job in (*JOB_INPUTS,):
-        summaries[Job(job)] = run_job(job, dates, lake)
+    summaries = run_jobs(lake, dates, (*JOB_INPUTS,), run_id="generated")
     return {"manifest": manifest, "lake": lake, "dates": dates, "summaries": summaries, "source": root / "source"}

@@ -11,15 +11,15 @@ import duckdb
 import pytest
 
 from ecomlake.contract import Job, JobArg, Zone
-from ecomlake.etl import glue, run_job
+from ecomlake.etl import glue
 from ecomlake.exceptions import InvalidArgumentError
 from ecomlake.storage import LocalStorage, S3Storage
 
 SCRIPTS = {job: f"glue_jobs.{job.value}" for job in Job}
 
 
-def argv(lake: str | Path, dates: str = "2025-01-01") -> list[str]:
-    args = ["script.py", "--JOB_NAME", "ecomlake-test", f"--{JobArg.DATES}={dates}"]
+def argv(lake: str | Path, dates: str = "2025-01-01", run_id: str = "glue-run") -> list[str]:
+    args = ["script.py", "--JOB_NAME", "ecomlake-test", f"--{JobArg.DATES}={dates}", f"--{JobArg.RUN_ID}", run_id]
     for arg in glue.ZONE_ARGS.values():
         args += [f"--{arg}", str(lake)]
     return args
@@ -36,7 +36,8 @@ def test_arguments_are_resolved_like_get_resolved_options(tmp_path: Path) -> Non
     args = glue.resolve_args([*argv(tmp_path, "2025-01-01,2025-01-02"), "--extra", "ignored"])
     assert args[JobArg.DATES] == "2025-01-01,2025-01-02"
     assert args[JobArg.JOB_NAME] == "ecomlake-test"
-    with pytest.raises(InvalidArgumentError, match="--raw_uri"):
+    assert args[JobArg.RUN_ID] == "glue-run"
+    with pytest.raises(InvalidArgumentError, match="--run_id"):
         glue.resolve_args(["script.py", "--JOB_NAME", "x", "--dates", "2025-01-01"])
 
 
@@ -56,36 +57,45 @@ def test_zone_uris_pick_the_storage(tmp_path: Path) -> None:
         glue.lake_from_args(mixed)
 
 
-def _table(lake: Path, zone: str, table: str) -> list[tuple[Any, ...]]:
-    pattern = f"{lake}/{zone}/{table}/date=*/*.parquet"
-    return sorted(duckdb.sql(f"select * from read_parquet('{pattern}', hive_partitioning=true)").fetchall(), key=repr)
+def _run_rows(lake: Path, run_id: str) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows run ``run_id`` wrote (published or not), per table and per dataset's quarantine."""
+    from ecomlake.catalog import connect
+    from ecomlake.snapshots import load_published, quarantine_unit
+    from ecomlake.snapshots.journal import run_changes
+
+    storage = LocalStorage(lake)
+    view = load_published(storage).overlay(run_changes(storage, run_id))
+    con = connect(lake, snapshot=view)
+    out = {
+        t: sorted(con.execute(f"select * from {t}").fetchall(), key=repr)
+        for t in ("transactions", "clickstream", "sessions")
+    }
+    for dataset in ("transactions", "clickstream"):
+        files = [
+            str(p) for _d, prefix in view.prefixes(quarantine_unit(dataset)) for p in (lake / prefix).glob("*.parquet")
+        ]
+        query = f"select * exclude (_detail) from read_parquet({files}, hive_partitioning=false)"
+        out[f"quarantine/{dataset}"] = sorted(duckdb.sql(query).fetchall(), key=repr)
+    return out
 
 
 @pytest.mark.spark
 def test_glue_entry_point_on_spark_matches_duckdb(spark: Any, generated: dict[str, Any], tmp_path: Path) -> None:
     """The Spark readers and writer, through the Glue script, give DuckDB's rows."""
+    from ecomlake.runs.plan import plan_run
+    from tests.lakeruns import run_jobs
+
     lake = tmp_path / "lake"
     shutil.copytree(generated["lake"] / "raw", lake / "raw")
     dates = ",".join(generated["dates"][:2])
+    plan_run(LocalStorage(lake), "glue-run", dates.split(","))
     for job in (Job.TRANSACTION_ETL, Job.CLICKSTREAM_AGGREGATION):
         summaries = importlib.import_module(SCRIPTS[job]).main(job, argv(lake, dates))
         assert all(s.engine == "spark" and s.conserved for s in summaries)
     reference = tmp_path / "reference"
     shutil.copytree(generated["lake"] / "raw", reference / "raw")
-    for job in (Job.TRANSACTION_ETL, Job.CLICKSTREAM_AGGREGATION):
-        run_job(job, dates.split(","), reference)
-    for zone, table in [
-        ("processed", "transactions"),
-        ("processed", "clickstream"),
-        ("processed", "sessions"),
-        ("quarantine", "transactions"),
-        ("quarantine", "clickstream"),
-    ]:
-        if zone == "quarantine":
-            query = f"select * exclude (_detail) from read_parquet('{{}}/quarantine/{table}/date=*/rows.parquet')"
-            spark_rows = sorted(duckdb.sql(query.format(lake)).fetchall(), key=repr)
-            duck_rows = sorted(duckdb.sql(query.format(reference)).fetchall(), key=repr)
-        else:
-            spark_rows, duck_rows = _table(lake, zone, table), _table(reference, zone, table)
-        assert spark_rows == duck_rows, table
-        assert spark_rows
+    run_jobs(reference, dates.split(","), (Job.TRANSACTION_ETL, Job.CLICKSTREAM_AGGREGATION), run_id="duck-run")
+    on_spark, on_duckdb = _run_rows(lake, "glue-run"), _run_rows(reference, "duck-run")
+    for name, rows in on_spark.items():
+        assert rows == on_duckdb[name], name
+        assert rows, name

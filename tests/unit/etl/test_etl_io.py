@@ -13,6 +13,7 @@ import pytest
 from ecomlake.contract import Dataset
 from ecomlake.etl import io
 from ecomlake.etl.engines import api
+from ecomlake.exceptions import InvalidArgumentError
 from ecomlake.ingest.formats import decode, read_records
 
 HEADER = "transaction_id,customer_id,product_id,quantity,price,total_amount,transaction_date,status\n"
@@ -122,49 +123,76 @@ def _frame(session: Any, rows: list[tuple[str, int]]) -> Any:
     return session.createDataFrame(rows, schema)
 
 
-def _table(path: Path) -> dict[str, list[int]]:
+def _versions(lake: Path, unit: str, run: str) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
-    for part in sorted(path.glob("date=*")):
+    for part in sorted((lake / unit).glob(f"date=*/run={run}")):
         values = duckdb.sql(f"select n from read_parquet('{part}/*.parquet') order by n").fetchall()
-        out[part.name.split("=")[1]] = [v[0] for v in values]
+        out[part.parent.name.split("=")[1]] = [v[0] for v in values]
     return out
 
 
-def test_writer_replaces_exactly_the_dates_written(duck: Any, tmp_path: Path) -> None:
-    target = tmp_path / "processed" / "t"
-    io.write_partitioned(
-        _frame(duck, [("2025-01-01", 1), ("2025-01-02", 2), ("2025-01-03", 3)]),
-        target,
-        ["2025-01-01", "2025-01-02", "2025-01-03"],
-        order_by=("n",),
-    )
-    # Re-run of 01-02 and 01-03: 01-02 gets new rows, 01-03 has none now, 01-01 is not touched.
-    untouched = (target / "date=2025-01-01" / "part-0.parquet").stat().st_mtime_ns
-    io.write_partitioned(_frame(duck, [("2025-01-02", 20), ("2025-01-02", 21)]), target, ["2025-01-02", "2025-01-03"])
-    assert _table(target) == {"2025-01-01": [1], "2025-01-02": [20, 21]}
-    assert (target / "date=2025-01-01" / "part-0.parquet").stat().st_mtime_ns == untouched
-    assert sorted(p.name for p in (target / "date=2025-01-02").iterdir()) == ["part-0.parquet"]
-    assert not (tmp_path / "processed" / ".staging").exists()
+def _scoped(lake: Path, run: str) -> io.LakeIO:
+    from ecomlake.snapshots import Snapshot
+
+    return io.LakeIO.local(lake, io.RunScope(run, Snapshot()))
 
 
-def test_writer_refuses_rows_outside_the_dates(duck: Any, tmp_path: Path) -> None:
-    target = tmp_path / "processed" / "t"
-    with pytest.raises(ValueError, match="outside the run"):
-        io.write_partitioned(_frame(duck, [("2025-01-05", 1)]), target, ["2025-01-01"])
-    assert not target.exists() or not any(target.glob("date=*"))
+UNIT = "processed/sessions"
 
 
-def test_unpartitioned_table_is_replaced_whole(duck: Any, tmp_path: Path) -> None:
-    target = tmp_path / "curated" / "dim"
-    io.write_partitioned(_frame(duck, [("x", 1), ("x", 2)]), target, None)
-    io.write_partitioned(_frame(duck, [("x", 3)]), target, None)
-    assert [p.name for p in target.iterdir()] == ["part-0.parquet"]
-    assert duckdb.sql(f"select n from read_parquet('{target}/*.parquet')").fetchall() == [(3,)]
+def test_writer_writes_new_versions_and_records_empty_dates(duck: Any, lake: Path) -> None:
+    first = _scoped(lake, "r1")
+    got = io.write_unit(_frame(duck, [("2025-01-01", 1), ("2025-01-02", 2)]), first, UNIT, ["2025-01-01", "2025-01-02"])
+    assert got == ["2025-01-01", "2025-01-02"]
+    assert _versions(lake, UNIT, "r1") == {"2025-01-01": [1], "2025-01-02": [2]}
+    # A second run re-computes 01-02 (new rows) and 01-03 (none): new versions beside the old.
+    second = _scoped(lake, "r2")
+    io.write_unit(_frame(duck, [("2025-01-02", 20), ("2025-01-02", 21)]), second, UNIT, ["2025-01-02", "2025-01-03"])
+    assert _versions(lake, UNIT, "r2") == {"2025-01-02": [20, 21]}
+    assert _versions(lake, UNIT, "r1") == {"2025-01-01": [1], "2025-01-02": [2]}  # untouched
+    assert second.run.changes.partitions == {UNIT: {"2025-01-02": "r2", "2025-01-03": None}}
+    view = second.run.base.overlay(first.run.changes).overlay(second.run.changes)
+    assert view.partitions[UNIT] == {"2025-01-01": "r1", "2025-01-02": "r2"}
 
 
-def test_quarantine_file_is_replaced_and_whole_file_rejects_stay(duck: Any, lake: Path) -> None:
+def test_a_retried_job_replaces_its_own_versions(duck: Any, lake: Path) -> None:
+    scope = _scoped(lake, "r1")
+    io.write_unit(_frame(duck, [("2025-01-01", 1), ("2025-01-02", 2)]), scope, UNIT, ["2025-01-01", "2025-01-02"])
+    io.write_unit(_frame(duck, [("2025-01-01", 7)]), scope, UNIT, ["2025-01-01", "2025-01-02"])
+    assert _versions(lake, UNIT, "r1") == {"2025-01-01": [7]}
+    assert scope.run.changes.partitions[UNIT] == {"2025-01-01": "r1", "2025-01-02": None}
+
+
+def test_writer_refuses_rows_outside_the_dates(duck: Any, lake: Path) -> None:
+    scope = _scoped(lake, "r1")
+    with pytest.raises(ValueError, match="outside the run's dates"):
+        io.write_unit(_frame(duck, [("2025-01-05", 1)]), scope, UNIT, ["2025-01-01"])
+    assert UNIT not in scope.run.changes.partitions
+
+
+def test_writing_needs_a_run_and_a_known_unit(duck: Any, lake: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match="needs a run"):
+        io.write_unit(_frame(duck, [("2025-01-01", 1)]), io.LakeIO.local(lake), UNIT, ["2025-01-01"])
+    from ecomlake.snapshots import SnapshotError
+
+    with pytest.raises(SnapshotError, match="unknown unit"):
+        io.write_unit(_frame(duck, [("2025-01-01", 1)]), _scoped(lake, "r1"), "processed/nope", ["2025-01-01"])
+
+
+def test_unpartitioned_table_is_one_version_per_run(duck: Any, lake: Path) -> None:
+    unit = "curated/dim_customers"
+    io.write_unit(_frame(duck, [("x", 1), ("x", 2)]), _scoped(lake, "r1"), unit, None)
+    second = _scoped(lake, "r2")
+    io.write_unit(_frame(duck, [("x", 3)]), second, unit, None)
+    assert sorted(p.name for p in (lake / unit).iterdir()) == ["run=r1", "run=r2"]
+    assert duckdb.sql(f"select n from read_parquet('{lake / unit}/run=r2/*.parquet')").fetchall() == [(3,)]
+    assert second.run.changes.whole == {unit: "r2"}
+
+
+def test_quarantine_rows_are_versions_beside_whole_file_rejects(duck: Any, lake: Path) -> None:
     folder = lake / "quarantine" / "transactions" / "date=2025-01-01"
     folder.mkdir(parents=True)
+    (folder / "bad.csv").write_text("x")
     (folder / "bad.csv.reason.json").write_text("{}")
     T = api(duck).T
     schema = T.StructType(
@@ -174,9 +202,11 @@ def test_quarantine_file_is_replaced_and_whole_file_rejects_stay(duck: Any, lake
             T.StructField("date", T.StringType()),
         ]
     )
-    lake_io = io.LakeIO.local(lake)
-    io.write_quarantine(duck.createDataFrame([(3, "f", "2025-01-01")], schema), lake_io, "transactions", ["2025-01-01"])
-    assert sorted(p.name for p in folder.iterdir()) == ["bad.csv.reason.json", "rows.parquet"]
-    # A re-run with no bad rows removes rows.parquet and leaves the reason file.
-    io.write_quarantine(duck.createDataFrame([], schema), lake_io, "transactions", ["2025-01-01"])
-    assert sorted(p.name for p in folder.iterdir()) == ["bad.csv.reason.json"]
+    scope = _scoped(lake, "r1")
+    io.write_quarantine(duck.createDataFrame([(3, "f", "2025-01-01")], schema), scope, "transactions", ["2025-01-01"])
+    assert sorted(p.name for p in folder.iterdir()) == ["bad.csv", "bad.csv.reason.json", "run=r1"]
+    # A later run with no bad rows writes no version and records the date as empty.
+    later = _scoped(lake, "r2")
+    io.write_quarantine(duck.createDataFrame([], schema), later, "transactions", ["2025-01-01"])
+    assert sorted(p.name for p in folder.iterdir()) == ["bad.csv", "bad.csv.reason.json", "run=r1"]
+    assert later.run.changes.partitions == {"quarantine/transactions": {"2025-01-01": None}}

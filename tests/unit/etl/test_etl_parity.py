@@ -32,7 +32,10 @@ def _curated(name: str) -> Callable[[Any], Any]:
         return {
             "sessions": lambda: built,
             "fact_sales": lambda: curated.fact_sales(i["transactions"], i["products"], dates),
-            "dim_products": lambda: curated.dim_products(i["products"], i["reviews"], i["transactions"]),
+            "product_activity": lambda: curated.product_activity(i["transactions"], i["reviews"]),
+            "dim_products": lambda: curated.dim_products(
+                i["products"], curated.product_activity(i["transactions"], i["reviews"])
+            ),
             "dim_customers": lambda: curated.dim_customers(i["transactions"]),
             "fct_sessions": lambda: curated.fct_sessions(built, i["clicks"], i["transactions"], dates),
             "daily_kpis": lambda: curated.daily_kpis(
@@ -48,7 +51,15 @@ BUILDS: dict[str, Callable[[Any], Any]] = {
     **{f"quarantine_{d.value}": (lambda s, d=d: _quarantine(s, d)) for d in Dataset},
     **{
         name: _curated(name)
-        for name in ("sessions", "fact_sales", "dim_products", "dim_customers", "fct_sessions", "daily_kpis")
+        for name in (
+            "sessions",
+            "fact_sales",
+            "product_activity",
+            "dim_products",
+            "dim_customers",
+            "fct_sessions",
+            "daily_kpis",
+        )
     },
 }
 

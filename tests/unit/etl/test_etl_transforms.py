@@ -137,24 +137,64 @@ def test_sessions_summarise_the_funnel(duck: Any) -> None:
     assert (rows["S3"]["device"], rows["S3"]["customer_id"], rows["S3"]["date"]) == ("mobile", "C2", D2)
 
 
-def test_fact_sales_takes_the_latest_product_and_keeps_unknown_products(duck: Any) -> None:
+def test_fact_sales_takes_the_product_as_of_the_sale_and_keeps_unknown_products(duck: Any) -> None:
     inputs = processed_inputs(duck)
     out = curated.fact_sales(inputs["transactions"], inputs["products"], [D1, D2])
     assert out.columns == [*FACT_SALES.column_names, "date"]
     rows = by(records(out), "transaction_id")
     assert sorted(rows) == ["T1", "T2", "T3", "T4"]
+    # P1 was "Mug" on D1 and became "Mug v2" on D2: each sale keeps the name of its own date.
     assert (rows["T1"]["product_name"], rows["T1"]["price_band"], rows["T1"]["net_amount"]) == (
-        "Mug v2",
+        "Mug",
         "budget",
         "19.980000",
     )
+    assert rows["T3"]["product_name"] == "Mug v2"
     assert (rows["T2"]["net_amount"], rows["T2"]["price_band"]) == ("0.000000", "premium")
     assert (rows["T4"]["product_name"], rows["T4"]["category"], rows["T4"]["brand"]) == (None, None, None)
 
 
+def test_product_activity_counts_every_product_id_catalogued_or_not(duck: Any) -> None:
+    inputs = processed_inputs(duck)
+    out = curated.product_activity(inputs["transactions"], inputs["reviews"])
+    rows = by(records(out), "product_id")
+    assert sorted(rows) == ["P1", "P2", "P9"]  # P9 is sold but in no catalog
+    assert [rows["P9"][k] for k in ("orders", "units_sold", "revenue", "returns", "review_count", "rating_sum")] == [
+        1,
+        3,
+        "30.030000",
+        0,
+        0,
+        0,
+    ]
+    assert (rows["P1"]["review_count"], rows["P1"]["rating_sum"]) == (2, 9)
+
+
+def test_merging_activity_of_newer_dates_equals_building_it_from_everything(duck: Any) -> None:
+    i = processed_inputs(duck)
+
+    def upto(df: Any, day: str) -> Any:
+        return df.where(df["date"] <= day)
+
+    def after(df: Any, day: str) -> Any:
+        return df.where(df["date"] > day)
+
+    tx, reviews = i["transactions"], i["reviews"]
+    merged = curated.merge_product_activity(
+        curated.product_activity(upto(tx, D1), upto(reviews, D1)),
+        curated.product_activity(after(tx, D1), after(reviews, D1)),
+    )
+    assert records(merged) == records(curated.product_activity(tx, reviews))
+    state = curated.merge_customer_activity(
+        curated.customer_activity(upto(tx, D2)), curated.customer_activity(after(tx, D2))
+    )
+    assert records(curated.dim_customers_from(state)) == records(curated.dim_customers(tx))
+
+
 def test_dim_products_aggregates_reviews_and_sales(duck: Any) -> None:
     inputs = processed_inputs(duck)
-    out = curated.dim_products(inputs["products"], inputs["reviews"], inputs["transactions"])
+    activity = curated.product_activity(inputs["transactions"], inputs["reviews"])
+    out = curated.dim_products(inputs["products"], activity)
     assert out.columns == list(DIM_PRODUCTS.column_names)
     rows = by(records(out), "product_id")
     assert sorted(rows) == ["P1", "P2"]
