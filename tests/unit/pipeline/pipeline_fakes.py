@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ecomlake.local.runner import StepContext
-from ecomlake.pipeline import PIPELINE, GlueJobStep, LambdaStep
+from ecomlake.pipeline import PIPELINE, GlueJobStep, LambdaStep, PipelineFunction
 
 
 class Recorder:
@@ -20,6 +20,7 @@ class Recorder:
         self.calls: list[tuple[str, str | None]] = []
         self.contexts: list[StepContext] = []
         self.fail: dict[str, list[BaseException]] = {}
+        self.repairs: list[str] = []
 
     def fn(self, name: str) -> Callable[[StepContext], Any]:
         def call(ctx: StepContext) -> Any:
@@ -30,10 +31,13 @@ class Recorder:
                 raise pending.pop(0)
             if isinstance(ctx.step, GlueJobStep):
                 return {
-                    "rows_in": 10 * len(ctx.dates),
-                    "rows_out": 9 * len(ctx.dates),
-                    "rows_quarantined": len(ctx.dates),
+                    "rows_in": 10 * len(ctx.run_dates),
+                    "rows_out": 9 * len(ctx.run_dates),
+                    "rows_quarantined": len(ctx.run_dates),
                 }
+            if isinstance(ctx.step, LambdaStep) and ctx.step.function is PipelineFunction.PLAN:
+                # A plan that adds one repair date, as a lost partition would.
+                return {"dates": sorted({*ctx.dates, *self.repairs}), "base_seq": 4, "payload": ctx.payload()}
             if isinstance(ctx.step, LambdaStep):
                 return {"payload": ctx.payload()}
             return {"subject": ctx.subject, "message": ctx.message}

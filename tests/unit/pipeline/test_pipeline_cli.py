@@ -34,8 +34,8 @@ def land(lake, dataset: str, day: str) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "give exactly one of --date YYYY-MM-DD or --all"),
-        (["--date", DAY, "--all"], "give exactly one of --date YYYY-MM-DD or --all"),
+        ([], "give exactly one of --date YYYY-MM-DD, --all or --pending"),
+        (["--date", DAY, "--all"], "give exactly one of --date YYYY-MM-DD, --all or --pending"),
         (["--date", "2025-13-01"], "invalid date '2025-13-01'"),
         (["--date", DAY, "--engine", "pandas"], "--engine must be one of duckdb, spark"),
     ],
@@ -65,7 +65,7 @@ def test_successful_run_prints_steps_and_exits_0(lake, capsys, fake_steps):
     out = capsys.readouterr().out
     assert code == 0
     assert "SUCCEEDED" in out
-    for step in ("transaction_etl", "data_quality", "master_data_merge", "dashboard_refresh", "notify_success"):
+    for step in ("transaction_etl", "master_data_merge", "audit", "publish", "dashboard_refresh", "notify_success"):
         assert step in out
     assert "in 10, out 9, quarantined 1" in out
     (record,) = (lake / "_runs").glob("*.json")

@@ -36,8 +36,12 @@ def test_backfill_runs_every_step_once_and_records_it(landed):
     for name in (*[str(j) for j in PARALLEL_ETL_JOBS], str(Job.MASTER_DATA_MERGE), "dashboard_refresh"):
         assert steps[name].status == "SUCCEEDED"
         assert steps[name].attempts == 1
-    assert [steps[f"data_quality[{d}]"].output for d in DATES] == [{"date": d, "passed": True} for d in DATES]
-    assert steps["notify_failure"].status == "SKIPPED"
+    assert steps["audit"].output["dates"] == DATES
+    assert steps["audit"].output["passed"] is True
+    assert steps["audit"].output["critical_failed"] == 0
+    assert steps["publish"].output["snapshot"] == 1
+    assert steps["publish"].output["run_id"] == "it-run"
+    assert steps["notify_failure"].status == steps["release_lock_after_failure"].status == "SKIPPED"
 
     # Row conservation as the ETL reported it, over both dates in one run per job.
     txn = steps["transaction_etl"].output
@@ -51,5 +55,8 @@ def test_backfill_runs_every_step_once_and_records_it(landed):
     saved = json.loads((landed / "_runs" / "it-run.json").read_text())
     assert saved["status"] == "SUCCEEDED"
     assert saved["dates"] == DATES
+    assert saved["plan"]["base_seq"] == 0
+    assert saved["published"]["snapshot"] == 1
+    assert json.loads((landed / "_catalog" / "current.json").read_text())["run_id"] == "it-run"
     note = json.loads((landed / notification_key("it-run")).read_text())
     assert note["message"] == f"ecomlake pipeline run it-run succeeded for 2 date(s): {','.join(DATES)}."

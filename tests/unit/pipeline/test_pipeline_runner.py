@@ -47,16 +47,20 @@ def test_happy_path_calls_steps_in_spec_order(lake, recorder):
     assert record.status == "SUCCEEDED"
     assert record.succeeded
     assert recorder.calls == [
+        ("acquire_lock", None),
+        ("plan", None),
         ("transaction_etl", None),
         ("product_enrichment", None),
         ("clickstream_aggregation", None),
-        ("data_quality", DAY),
         ("master_data_merge", None),
+        ("audit", None),
+        ("publish", None),
         ("dashboard_refresh", None),
+        ("release_lock", None),
     ]
     statuses = {s.name: s.status for s in record.steps}
     assert statuses["etl"] == statuses["notify_success"] == "SUCCEEDED"
-    assert statuses["notify_failure"] == "SKIPPED"
+    assert statuses["notify_failure"] == statuses["release_lock_after_failure"] == "SKIPPED"
     assert record.failed_step is None
     assert record.error is None
 
@@ -71,28 +75,31 @@ def test_success_notification_goes_to_a_report_file(lake, recorder):
     assert record.notification["message"] == note["message"]
 
 
-def test_backfill_is_one_run_with_all_dates(lake, recorder):
+def test_backfill_is_one_run_and_the_jobs_compute_the_plans_dates(lake, recorder):
+    recorder.repairs = ["2024-12-31"]  # the plan found a published partition missing
     record = run(lake, recorder, dates=DAYS)
 
     assert record.dates == sorted(DAYS)
     glue_calls = [n for n in recorder.names() if n.endswith(("_etl", "_enrichment", "_aggregation", "_merge"))]
     assert glue_calls == ["transaction_etl", "product_enrichment", "clickstream_aggregation", "master_data_merge"]
-    glue_dates = {c.step.name: c.dates for c in recorder.contexts if c.step.kind == "glue"}
-    assert set(glue_dates.values()) == {tuple(sorted(DAYS))}
-    assert [d for n, d in recorder.calls if n == "data_quality"] == sorted(DAYS)
-    assert [s.name for s in record.steps if s.parent == "data_quality"] == [f"data_quality[{d}]" for d in sorted(DAYS)]
+    glue_dates = {tuple(c.run_dates) for c in recorder.contexts if c.step.kind == "glue"}
+    assert glue_dates == {("2024-12-31", *sorted(DAYS))}
     assert record.step("etl").output == {
         "completed": ["transaction_etl", "product_enrichment", "clickstream_aggregation"]
     }
-    assert record.step("transaction_etl").output["rows_in"] == 30
-    assert record.step("data_quality").output == {"completed": sorted(DAYS)}
+    assert record.step("transaction_etl").output["rows_in"] == 40
+    assert record.plan["dates"] == ["2024-12-31", *sorted(DAYS)]
 
 
 def test_payloads_are_built_from_the_spec(lake, recorder):
     run(lake, recorder, dates=DAYS)
-    payloads = {(c.step.name, c.date): c.payload() for c in recorder.contexts if c.step.kind == "lambda"}
-    assert payloads[("data_quality", "2025-01-02")] == {"date": "2025-01-02", "run_id": "run-test"}
-    assert payloads[("dashboard_refresh", None)] == {"dates": sorted(DAYS), "run_id": "run-test"}
+    payloads = {c.step.name: c.payload() for c in recorder.contexts if c.step.kind == "lambda"}
+    assert payloads["acquire_lock"] == {"run_id": "run-test", "execution_id": "run-test", "action": "acquire"}
+    assert payloads["plan"] == {"dates": sorted(DAYS), "run_id": "run-test"}
+    assert payloads["audit"] == {"run_id": "run-test"}
+    assert payloads["publish"] == {"run_id": "run-test"}
+    assert payloads["dashboard_refresh"] == {"dates": sorted(DAYS), "run_id": "run-test"}
+    assert payloads["release_lock"] == {"run_id": "run-test", "execution_id": "run-test", "action": "release"}
 
 
 def test_run_record_is_written_under_runs(lake, recorder):
@@ -148,32 +155,51 @@ def test_retries_stop_at_max_attempts_then_catch_notifies_failure(lake, recorder
     assert record.step("product_enrichment").attempts == 2
     assert len(sleeps) == 1
     assert sleeps[0] <= GLUE_RETRY[1].delay(1)
-    # The Parallel stops at the failed branch; nothing after it runs.
-    assert recorder.names() == ["transaction_etl", "product_enrichment", "product_enrichment"]
+    # The Parallel stops at the failed branch; nothing after it runs but the failure path.
+    assert recorder.names() == [
+        "acquire_lock",
+        "plan",
+        "transaction_etl",
+        "product_enrichment",
+        "product_enrichment",
+        "release_lock_after_failure",
+    ]
     statuses = {s.name: s.status for s in record.steps}
     assert statuses["etl"] == "FAILED"
-    assert statuses["clickstream_aggregation"] == statuses["data_quality"] == statuses["notify_success"] == "SKIPPED"
-    assert statuses["notify_failure"] == "SUCCEEDED"
+    assert statuses["clickstream_aggregation"] == statuses["audit"] == statuses["publish"] == "SKIPPED"
+    assert statuses["notify_success"] == statuses["release_lock"] == "SKIPPED"
+    assert statuses["release_lock_after_failure"] == statuses["notify_failure"] == "SUCCEEDED"
     note = json.loads((lake / notification_key("run-test")).read_text())
     assert note["outcome"] == "FAILED"
-    assert note["message"].startswith(f"ecomlake pipeline run run-test failed for {DAY}. Error: States.TaskFailed.")
+    assert note["message"].startswith(f'ecomlake pipeline run run-test failed for ["{DAY}"]. Error: States.TaskFailed.')
     assert json.loads((lake / "_runs" / "run-test.json").read_text())["status"] == "FAILED"
 
 
-def test_data_quality_failure_is_not_retried_and_stops_the_run(lake, recorder, sleeps):
-    recorder.fail["data_quality"] = [DataQualityError("2025-01-02: 1 critical data-quality check(s) failed: x")]
+def test_a_failed_audit_is_not_retried_and_nothing_is_published(lake, recorder, sleeps):
+    cause = "1 critical data-quality check(s) failed, nothing was published: x on 2025-01-02: y"
+    recorder.fail["audit"] = [DataQualityError(cause)]
     record = run(lake, recorder, dates=DAYS, sleeps=sleeps)
 
     assert record.status == "FAILED"
-    assert record.failed_step == "data_quality[2025-01-01]"
-    assert record.error == {
-        "Error": "DataQualityError",
-        "Cause": "2025-01-02: 1 critical data-quality check(s) failed: x",
-    }
+    assert record.failed_step == "audit"
+    assert record.error == {"Error": "DataQualityError", "Cause": cause}
     assert sleeps == []
-    assert "master_data_merge" not in recorder.names()
-    assert record.step("data_quality[2025-01-02]").status == "SKIPPED"
-    assert record.notification["message"].endswith("Cause: 2025-01-02: 1 critical data-quality check(s) failed: x")
+    assert "publish" not in recorder.names()
+    assert "dashboard_refresh" not in recorder.names()
+    assert record.step("publish").status == "SKIPPED"
+    assert record.published is None
+    assert recorder.names()[-1] == "release_lock_after_failure"
+    assert record.notification["message"].endswith(f"Cause: {cause}")
+
+
+def test_a_failing_cleanup_still_sends_the_failure_notification(lake, recorder, sleeps):
+    recorder.fail["audit"] = [DataQualityError("bad data")]
+    recorder.fail["release_lock_after_failure"] = [RuntimeError("lock table unreachable")]
+    record = run(lake, recorder, sleeps=sleeps)
+    assert record.status == "FAILED"
+    assert record.error == {"Error": "DataQualityError", "Cause": "bad data"}
+    assert record.step("release_lock_after_failure").status == "FAILED"
+    assert record.step("notify_failure").status == "SUCCEEDED"
 
 
 def test_lambda_throttling_is_retried(lake, recorder, sleeps):
@@ -221,7 +247,15 @@ def test_events_report_progress(lake, recorder):
     recorder.fail["transaction_etl"] = [ServiceError("Glue.ThrottlingException")]
     run(lake, recorder, on_event=events.append)
     kinds = [(e.kind, e.record.name) for e in events]
-    assert kinds[:3] == [("started", "etl"), ("started", "transaction_etl"), ("retrying", "transaction_etl")]
+    assert kinds[:7] == [
+        ("started", "acquire_lock"),
+        ("finished", "acquire_lock"),
+        ("started", "plan"),
+        ("finished", "plan"),
+        ("started", "etl"),
+        ("started", "transaction_etl"),
+        ("retrying", "transaction_etl"),
+    ]
     assert ("notified", "notify_success") in kinds
     assert kinds[-2:] == [("finished", "notify_success"), ("notified", "notify_success")]
 
@@ -237,10 +271,8 @@ def test_error_names_follow_the_cloud(lake):
     from ecomlake.pipeline import PIPELINE
 
     assert error_name(PIPELINE.step("master_data_merge"), ValueError("x")) == "States.TaskFailed"
-    assert error_name(PIPELINE.step("data_quality"), DataQualityError("x")) == "DataQualityError"
-    assert error_name(PIPELINE.step("data_quality"), ServiceError("Lambda.ServiceException")) == (
-        "Lambda.ServiceException"
-    )
+    assert error_name(PIPELINE.step("audit"), DataQualityError("x")) == "DataQualityError"
+    assert error_name(PIPELINE.step("audit"), ServiceError("Lambda.ServiceException")) == "Lambda.ServiceException"
 
 
 def test_raw_dates_lists_partitions_with_files(lake):
@@ -293,59 +325,66 @@ def test_step_context_values_match_the_state_machine_inputs(lake):
 
 def test_default_callables_call_the_library_interfaces(lake, monkeypatch):
     import ecomlake.dashboard
-    import ecomlake.dq
     import ecomlake.etl
+    import ecomlake.runs.audit
+    import ecomlake.runs.plan
+    import ecomlake.runs.publish
     from ecomlake.pipeline import PIPELINE
 
     calls = []
 
-    def run_job(job, dates, lake_, engine):
-        calls.append(("run_job", str(job), dates, lake_, engine))
+    class Plan:
+        def __init__(self, dates):
+            self.dates = [*sorted(dates), "2025-01-09"]
+
+        def to_dict(self):
+            return {"dates": self.dates, "base_seq": 3}
+
+    def plan_run(storage, run_id, dates):
+        calls.append(("plan_run", run_id, sorted(dates)))
+        return Plan(dates)
+
+    def run_job(job, dates, lake_, engine, *, run_id, base_seq):
+        calls.append(("run_job", str(job), dates, lake_, engine, run_id, base_seq))
         return [{"dataset_or_table": "transactions", "rows_in": 4, "rows_out": 3, "rows_quarantined": 1}]
 
-    class Report:
-        passed = True
-        critical_failures = ()
+    class Audit:
+        def summary(self):
+            return {"passed": True}
 
-    def run_checks(lake_, day):
-        calls.append(("run_checks", day, lake_))
-        return Report()
+    def audit_run(lake_, run_id):
+        calls.append(("audit_run", lake_, run_id))
+        return Audit()
+
+    class Publication:
+        def to_dict(self):
+            return {"snapshot": 4}
+
+    def publish_run(storage, run_id, base_seq):
+        calls.append(("publish_run", run_id, base_seq))
+        return Publication()
 
     def build(lake_):
         calls.append(("build", lake_))
         return lake_ / "_site"
 
+    monkeypatch.setattr(ecomlake.runs.plan, "plan_run", plan_run)
     monkeypatch.setattr(ecomlake.etl, "run_job", run_job)
-    monkeypatch.setattr(ecomlake.dq, "run_checks", run_checks)
+    monkeypatch.setattr(ecomlake.runs.audit, "audit_run", audit_run)
+    monkeypatch.setattr(ecomlake.runs.publish, "publish_run", publish_run)
     monkeypatch.setattr(ecomlake.dashboard, "build", build)
     record = run_pipeline(lake, DAYS, engine="spark", run_id="wired")
 
     assert record.status == "SUCCEEDED"
+    planned = [*sorted(DAYS), "2025-01-09"]
+    assert calls[0] == ("plan_run", "wired", sorted(DAYS))
     glue = [c for c in calls if c[0] == "run_job"]
-    assert glue == [("run_job", str(j), sorted(DAYS), lake, "spark") for j in PIPELINE.glue_jobs]
-    assert [c[1] for c in calls if c[0] == "run_checks"] == sorted(DAYS)
-    assert ("build", lake) in calls
+    assert glue == [("run_job", str(j), planned, lake, "spark", "wired", 3) for j in PIPELINE.glue_jobs]
+    assert ("audit_run", lake, "wired") in calls
+    assert ("publish_run", "wired", 3) in calls
+    assert calls[-1] == ("build", lake)
     assert record.step("master_data_merge").output["rows_quarantined"] == 1
     assert record.step("dashboard_refresh").output == {"site": str(lake / "_site")}
-
-
-def test_default_data_quality_raises_on_a_critical_failure(lake, monkeypatch):
-    import ecomlake.dq
-    from ecomlake.local.runner import default_registry
-    from ecomlake.pipeline import PIPELINE
-
-    class Check:
-        def __init__(self, rule_id):
-            self.rule_id = rule_id
-
-    class Report:
-        passed = False
-        critical_failures = (Check("transactions.not_null.customer_id"), Check("fact_sales.rows"))
-
-    monkeypatch.setattr(ecomlake.dq, "run_checks", lambda lake_, day: Report())
-    ctx = StepContext(PIPELINE.step("data_quality"), lake, (DAY,), "duckdb", "r", date=DAY)
-    with pytest.raises(DataQualityError) as caught:
-        default_registry()["data_quality"](ctx)
-    assert str(caught.value) == (
-        f"{DAY}: 2 critical data-quality check(s) failed: fact_sales.rows, transactions.not_null.customer_id"
-    )
+    assert record.plan == {"dates": planned, "base_seq": 3}
+    assert record.published == {"snapshot": 4}
+    assert record.audit == {"passed": True}
