@@ -10,6 +10,7 @@ arrive a day after their transaction date.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -29,6 +30,7 @@ from ecomlake.schemas import (
     price_band,
     table_schema,
 )
+from ecomlake.snapshots.adopt import adopt_unversioned
 
 START = date(2025, 1, 1)
 DAYS = 12
@@ -78,13 +80,14 @@ def arrow_schema(table: Table) -> pa.Schema:
 
 
 def write_rows(lake: Path, table: Table, rows: list[dict], *, files_per_day: dict[date, int] | None = None) -> None:
-    """Write rows in the table's Hive layout (one file per partition unless told otherwise)."""
+    """Write rows in the table's Hive layout (one file per partition unless told otherwise) and publish them."""
     schema = table_schema(table)
     arrow = arrow_schema(table)
     root = table_dir(lake, table)
     if not schema.partition_key:
         root.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(rows, schema=arrow), root / "part-0.parquet")
+        adopt_unversioned(lake, f"sql-test-{table}")
         return
     by_day: dict[date, list[dict]] = defaultdict(list)
     for row in rows:
@@ -96,6 +99,7 @@ def write_rows(lake: Path, table: Table, rows: list[dict], *, files_per_day: dic
         for i, chunk in enumerate(np.array_split(np.arange(len(day_rows)), parts)):
             part = [day_rows[j] for j in chunk]
             pq.write_table(pa.Table.from_pylist(part, schema=arrow), folder / f"part-{i}.parquet")
+    adopt_unversioned(lake, f"sql-test-{table}")
 
 
 # --------------------------------------------------------------------------- the data
@@ -390,17 +394,27 @@ def build_lake(lake: Path, seed: int = 7) -> Path:
 # --------------------------------------------------------------------------- reading it back with pandas
 
 
+def published_folders(lake: Path, table: Table | str) -> list[tuple[str | None, Path]]:
+    """(date, folder) of the table's published versions, read from the snapshot document itself."""
+    document = json.loads((lake / "_catalog" / "current.json").read_text())
+    unit = table_dir(lake, table).relative_to(lake).as_posix()
+    if unit in document["whole"]:
+        return [(None, lake / unit / f"run={document['whole'][unit]}")]
+    days = document["partitions"].get(unit, {})
+    return [(day, lake / unit / f"{PARTITION_KEY}={day}" / f"run={run}") for day, run in sorted(days.items())]
+
+
 def read_table(lake: Path, table: Table | str) -> pd.DataFrame:
-    """A table as pandas, straight from its files (no DuckDB): the partition as a date column."""
+    """A table as pandas, straight from its published files (no DuckDB): the partition as a date column."""
     schema = table_schema(table)
-    root = table_dir(lake, table)
     columns = list(schema.column_names)
+    folders = published_folders(lake, table)
     if not schema.partition_key:
-        frames = [pq.read_table(f).to_pandas() for f in sorted(root.glob("*.parquet"))]
+        frames = [pq.read_table(f).to_pandas() for _d, folder in folders for f in sorted(folder.glob("*.parquet"))]
         return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
     frames = []
-    for folder in sorted(root.glob(f"{PARTITION_KEY}=*")):
-        day = date.fromisoformat(folder.name.split("=", 1)[1])
+    for day_text, folder in folders:
+        day = date.fromisoformat(str(day_text))
         for f in sorted(folder.glob("*.parquet")):
             frame = pq.read_table(f).to_pandas()
             frame[PARTITION_KEY] = day

@@ -13,6 +13,7 @@ from sqltestlake import DATES, arrow_schema
 from ecomlake.catalog import CatalogError, connect, partition_files, table_files, view_sql
 from ecomlake.contract import PARTITION_KEY, Table
 from ecomlake.schemas import athena_to_duckdb, table_schema
+from ecomlake.snapshots.adopt import adopt_unversioned
 
 
 def _described(con, table: Table) -> list[tuple[str, str]]:
@@ -90,6 +91,7 @@ def test_a_file_with_a_drifted_schema_is_one_clear_error(tmp_path: Path) -> None
     folder.mkdir(parents=True)
     wrong = pa.schema([f for f in arrow_schema(Table.DAILY_KPIS) if f.name != "revenue"])
     pq.write_table(pa.Table.from_pylist([], schema=wrong), folder / "part-0.parquet")
+    adopt_unversioned(tmp_path)
     with pytest.raises(CatalogError) as err:
         connect(tmp_path)
     message = str(err.value)

@@ -90,7 +90,7 @@ def test_explain_prints_plan_and_bytes(sql_lake: Path, capsys) -> None:
         f"end_date={day}",
     )
     assert code == 0
-    size = sum(f.stat().st_size for f in (sql_lake / "curated" / "fact_sales" / f"date={day}").glob("*.parquet"))
+    size = sum(f.stat().st_size for f in (sql_lake / "curated" / "fact_sales" / f"date={day}").glob("run=*/*.parquet"))
     assert "Scanning Files: 1/13" in out
     assert f"estimated bytes scanned: {size} " in out
     assert "files DuckDB opened running it: 1" in out

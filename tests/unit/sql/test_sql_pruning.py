@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqltestlake import DATES
+from sqltestlake import DATES, published_folders
 
-from ecomlake.catalog import connect, table_dir
+from ecomlake.catalog import connect
 from ecomlake.contract import PARTITION_KEY
 from ecomlake.queries import explain, list_queries, load_query, prepare, run_query, scan_profile
 from ecomlake.schemas import table_schema
@@ -57,8 +57,8 @@ def _corrupt_after(lake: Path, last_kept: str) -> int:
     """Overwrite every partition file dated after ``last_kept`` with garbage; return how many."""
     n = 0
     for table in {t for name in RANGED for t in load_query(name).partitioned_tables}:
-        for folder in table_dir(lake, table).glob(f"{PARTITION_KEY}=*"):
-            if folder.name.split("=", 1)[1] > last_kept:
+        for day, folder in published_folders(lake, table):
+            if str(day) > last_kept:
                 for f in folder.glob("*.parquet"):
                     f.write_bytes(b"PAR1 this is not a parquet file PAR1")
                     n += 1
@@ -92,14 +92,9 @@ def test_the_corruption_is_detected_when_read(corrupted_lake: Path) -> None:
 def _sizes_in_range(lake: Path, tables: tuple[str, ...], start: str, end: str) -> int:
     total = 0
     for table in tables:
-        root = table_dir(lake, table)
-        if table_schema(table).partition_key:
-            for folder in os.listdir(root):
-                day = folder.split("=", 1)[1]
-                if start <= day <= end:
-                    total += sum((root / folder / f).stat().st_size for f in os.listdir(root / folder))
-        else:
-            total += sum((root / f).stat().st_size for f in os.listdir(root))
+        for day, folder in published_folders(lake, table):
+            if day is None or start <= day <= end:
+                total += sum((folder / f).stat().st_size for f in os.listdir(folder))
     return total
 
 
