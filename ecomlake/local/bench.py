@@ -37,17 +37,18 @@ END_TO_END_MAX_RSS_MB = 8 * 1024.0
 QUERY_MAX_MS = 200.0
 
 # Stage kinds: what each target sums or bounds.
-GENERATE, INGEST, FLOOR, ETL, DQ, QUERY, DASHBOARD, STARTUP = (
+GENERATE, INGEST, FLOOR, ETL, DQ, PUBLISH, QUERY, DASHBOARD, STARTUP = (
     "generate",
     "ingest",
     "floor",
     "etl",
     "dq",
+    "publish",
     "query",
     "dashboard",
     "startup",
 )
-PIPELINE_KINDS = (INGEST, ETL, DQ, QUERY, DASHBOARD)
+PIPELINE_KINDS = (INGEST, ETL, DQ, PUBLISH, QUERY, DASHBOARD)
 
 
 @dataclass
@@ -370,7 +371,6 @@ def run_bench(
 ) -> BenchReport:
     """Generate ``transactions`` rows (other sources scaled with them) and time every stage."""
     from ecomlake.dashboard import build
-    from ecomlake.dq import run_checks
     from ecomlake.etl import run_job
     from ecomlake.generate import generate
     from ecomlake.ingest import land_tree
@@ -399,17 +399,13 @@ def run_bench(
         copied[0] = floor_copy(lake, scratch)
     shutil.rmtree(scratch, ignore_errors=True)
 
-    # DQ, the queries and the dashboard read what the first engine wrote: DuckDB unless
-    # only Spark was asked for. With "both", Spark then rewrites the same partitions.
+    # The audit, the queries and the dashboard read what the first engine's run published:
+    # DuckDB unless only Spark was asked for. With "both", a Spark run then recomputes it all.
     if engine == "spark":
-        _run_spark(report, jobs, dates, lake, run_job, say)
+        run = _run_spark(report, jobs, dates, lake, run_job, say)
     else:
-        _run_etl(report, jobs, dates, lake, "duckdb", run_job, say)
-
-    say("data quality")
-    with _timed(report, f"data quality ({len(dates)} dates)", len(dates), DQ):
-        for day in dates:
-            run_checks(lake, day)
+        run = _run_etl(report, jobs, dates, lake, "duckdb", run_job, say)
+    _audit_and_publish(report, lake, run, dates, say)
 
     for spec in list_queries():
         say(f"query {spec.name}")
@@ -422,7 +418,7 @@ def run_bench(
         build(lake)
 
     if engine == "both":
-        _run_spark(report, jobs, dates, lake, run_job, say)
+        _audit_and_publish(report, lake, _run_spark(report, jobs, dates, lake, run_job, say), dates, say, "spark")
 
     out = report_path(lake, transactions, engine)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -437,15 +433,15 @@ def _run_spark(
     lake: Path,
     run_job: Callable[..., list[Any]],
     say: Callable[[str], None],
-) -> None:
-    """Start the JVM as its own stage, then run every job on that one session."""
+) -> str:
+    """Start the JVM as its own stage, then run every job on that one session; returns the run id."""
     from ecomlake.etl.engines import spark_session
 
     say("starting Spark (JVM)")
     sessions: list[Any] = []
     with _timed(report, "spark session start (JVM)", 0, STARTUP, "spark"):
         sessions.append(spark_session(app_name="ecomlake-bench"))
-    _run_etl(report, jobs, dates, lake, "spark", run_job, say, session=sessions[0])
+    return _run_etl(report, jobs, dates, lake, "spark", run_job, say, session=sessions[0])
 
 
 def _run_etl(
@@ -457,10 +453,38 @@ def _run_etl(
     run_job: Callable[..., list[Any]],
     say: Callable[[str], None],
     session: Any = None,
-) -> None:
+) -> str:
+    """Plan a run and time each of its jobs; returns the run id (published by the caller)."""
+    from ecomlake.local.runner import new_run_id
+    from ecomlake.runs.plan import plan_run
+    from ecomlake.storage import LocalStorage
+
+    run_id = new_run_id()
+    plan = plan_run(LocalStorage(lake), run_id, dates)
     for job in jobs:
         say(f"{job} ({engine})")
         summaries: list[Any] = []
         kwargs = {"session": session} if session is not None else {}
         with _timed(report, f"etl: {job}", lambda s=summaries: _summary_rows(s), ETL, engine):
-            summaries.extend(run_job(job, dates, lake, engine=engine, **kwargs))
+            summaries.extend(
+                run_job(job, plan.dates, lake, engine=engine, run_id=run_id, base_seq=plan.base_seq, **kwargs)
+            )
+    return run_id
+
+
+def _audit_and_publish(
+    report: BenchReport, lake: Path, run_id: str, dates: list[str], say: Callable[[str], None], engine: str = "duckdb"
+) -> None:
+    """The run's audit (every check, every date) and its publication, each a timed stage."""
+    from ecomlake.runs.audit import audit_run
+    from ecomlake.runs.plan import read_plan
+    from ecomlake.runs.publish import publish_run
+    from ecomlake.storage import LocalStorage
+
+    say("data quality (audit)")
+    with _timed(report, f"data quality audit ({len(dates)} dates)", len(dates), DQ, engine):
+        audit_run(lake, run_id)
+    plan = read_plan(LocalStorage(lake), run_id)
+    say("publish")
+    with _timed(report, "publish (snapshot switch + cleanup)", 1, PUBLISH, engine):
+        publish_run(LocalStorage(lake), run_id, plan.base_seq if plan else 0)

@@ -303,15 +303,12 @@ def answers(results: dict[str, Any]) -> list[Answer]:
 # --------------------------------------------------------------------------- summary (lake reads)
 
 
-def read_etl_summaries(lake: Path, jobs: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-    """Every per-date ETL summary under _reports/etl/<job>/date=*.json (raw -> processed jobs by default)."""
-    from ecomlake.contract import PARALLEL_ETL_JOBS, Zone
+def read_etl_summaries(lake: Path) -> list[dict[str, Any]]:
+    """The published ETL summary of every dataset and date (raw -> processed jobs)."""
+    from ecomlake.runs.reports import published_summaries
+    from ecomlake.storage import LocalStorage
 
-    out: list[dict[str, Any]] = []
-    for job in jobs or tuple(str(j) for j in PARALLEL_ETL_JOBS):
-        for path in sorted((lake / Zone.REPORTS / "etl" / job).glob("date=*.json")):
-            out.extend(json.loads(path.read_text()))
-    return out
+    return published_summaries(LocalStorage(lake))
 
 
 def read_dq_reports(lake: Path, dates: list[str]) -> list[dict[str, Any]]:
@@ -322,22 +319,10 @@ def read_dq_reports(lake: Path, dates: list[str]) -> list[dict[str, Any]]:
 
 
 def count_rows(lake: Path, zone: str) -> dict[str, int]:
-    """Rows per table of a Parquet zone, from the Parquet footers (no data read)."""
-    import duckdb
+    """Rows per table of a zone as published, from the Parquet footers (no data read)."""
+    from ecomlake.runs.reports import published_row_counts
 
-    out: dict[str, int] = {}
-    root = lake / zone
-    con = duckdb.connect()
-    try:
-        for table in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
-            if not any(table.rglob("*.parquet")):
-                continue
-            glob = f"{table.as_posix()}/**/*.parquet"
-            count = con.execute("select coalesce(sum(num_rows), 0) from parquet_file_metadata(?)", [glob]).fetchone()
-            out[table.name] = int(count[0])
-    finally:
-        con.close()
-    return out
+    return published_row_counts(lake, zone)
 
 
 def _rejected_files(landed: list[Any]) -> list[RejectedFile]:

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from ecomlake.cli import run
-from ecomlake.contract import DATASETS, JOB_INPUTS, PARALLEL_ETL_JOBS, Table, Zone, run_summary_key
+from ecomlake.contract import DATASETS, PARALLEL_ETL_JOBS, Table, Zone
 from ecomlake.local.demo import GENERATED_DIR, DemoConfig, run_demo
 from ecomlake.queries import list_queries
 
@@ -32,13 +32,25 @@ def _tree_digest(root: Path) -> dict[str, str]:
     }
 
 
+def _published_files(lake: Path, zone: str, table: str) -> list[Path]:
+    """The files of a table's published versions, read from the snapshot document itself."""
+    document = json.loads((lake / "_catalog" / "current.json").read_text())
+    unit = f"{zone}/{table}"
+    if unit in document["whole"]:
+        folders = [lake / unit / f"run={document['whole'][unit]}"]
+    else:
+        folders = [lake / unit / f"date={d}" / f"run={r}" for d, r in document["partitions"].get(unit, {}).items()]
+    return sorted(f for folder in folders for f in folder.glob("*.parquet"))
+
+
 def _table_fingerprint(lake: Path, zone: str, table: str) -> tuple[int, str]:
-    """Row count and an order-independent hash of a table's rows (file names and order ignored)."""
-    files = sorted((lake / zone / table).rglob("*.parquet"))
+    """Row count and an order-independent hash of a table's published rows (file names and order ignored)."""
+    files = _published_files(lake, zone, table)
     assert files, f"{zone}/{table} has no parquet files"
     con = duckdb.connect()
     rows = con.execute(
-        "select count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar from read_parquet(?, hive_partitioning=true) t",
+        "select count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar "
+        "from (select * exclude (run) from read_parquet(?, hive_partitioning=true)) t",
         [[str(f) for f in files]],
     ).fetchone()
     return int(rows[0]), str(rows[1])
@@ -52,10 +64,19 @@ def demo_lake(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _summaries(lake: Path) -> list[dict]:
+    """Every published ETL summary: the snapshot names the run that computed each dataset and date."""
+    document = json.loads((lake / "_catalog" / "current.json").read_text())
     out = []
-    for job in PARALLEL_ETL_JOBS:
-        for path in sorted((lake / Zone.REPORTS / "etl" / job).glob("date=*.json")):
-            out.extend(json.loads(path.read_text()))
+    for dataset, days in document["computed"].items():
+        for day, run_id in days.items():
+            for job in PARALLEL_ETL_JOBS:
+                path = lake / "_runs" / run_id / "outputs" / f"{job}.json"
+                if path.is_file():
+                    out += [
+                        s
+                        for s in json.loads(path.read_text())["summaries"]
+                        if (s["dataset_or_table"], s["date"]) == (dataset, day)
+                    ]
     return out
 
 
@@ -114,14 +135,11 @@ def test_rerunning_the_demo_gives_the_same_rows_and_leaves_raw_untouched(demo_la
     assert (lake / GENERATED_DIR / "manifest.json").is_file()
 
 
-def test_run_summaries_exist_for_every_job_and_date(demo_lake) -> None:
+def test_run_summaries_exist_for_every_dataset_and_date(demo_lake) -> None:
     lake, result = demo_lake
     dates = result.run["dates"]
-    for job, inputs in JOB_INPUTS.items():
-        if not inputs:
-            continue
-        for day in dates:
-            assert (lake / run_summary_key(job, day)).is_file(), (job, day)
+    got = {(s["dataset_or_table"], s["date"]) for s in _summaries(lake)}
+    assert got == {(str(d), day) for d in DATASETS for day in dates}
 
 
 def test_demo_command_rejects_bad_options_with_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

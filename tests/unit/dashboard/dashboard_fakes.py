@@ -14,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ecomlake.snapshots.adopt import adopt_unversioned
+
 START = date(2025, 1, 1)
 DAYS = 30
 DATES = [START + timedelta(days=i) for i in range(DAYS)]
@@ -407,6 +409,7 @@ def write_partitions(lake: Path, days: list[date] = DATES) -> None:
             part = lake / "curated" / table / f"date={day.isoformat()}"
             part.mkdir(parents=True, exist_ok=True)
             (part / "part-0.parquet").write_bytes(b"")
+    adopt_unversioned(lake, "dashboard-test")  # published, as a run would
 
 
 def write_dq_reports(lake: Path) -> None:
