@@ -223,8 +223,9 @@ def anomaly_sql(rule: Rule, day: str) -> str:
 
 
 def _no_rows(rule: Rule, day: str) -> CheckResult:
+    # True before and after a merge: in a pipeline run the data-quality step comes first.
     why = (
-        " (curated tables are built by the master merge, which runs after this check)" if is_curated(rule.table) else ""
+        " (a curated table: the master merge builds it, after the data-quality step)" if is_curated(rule.table) else ""
     )
     where = f"for {day}" if is_partitioned(rule.table) else "at all"
     return _result(rule, Status.SKIP, 0, detail=f"no {rule.table} rows {where}{why}")
@@ -333,6 +334,9 @@ def judge_anomaly(rule: Rule, series: Mapping[str, float | None], day: str, sql:
     """``series`` maps ISO date -> the daily value, for the date and the days before it."""
     p = rule.params
     value = series.get(day)
+    if value is None and day in series:
+        # The table has the date, but the metric is NULL there (a rate with nothing to divide by).
+        return _result(rule, Status.SKIP, None, detail=f"{p['metric']} is null for {day}: nothing to compute it from")
     if value is None:
         return _no_rows(rule, day)
     history = [float(v) for d, v in sorted(series.items()) if d < day and v is not None]
