@@ -86,7 +86,7 @@ def test_the_session_lands_every_dataset_and_answers(tmp_path, monkeypatch, caps
 def serve_and_fetch(argv: list[str], cwd: Path) -> None:
     """Start the server as a user would (its own process), fetch the page, stop it."""
     exe = Path(sys.executable).with_name("ecomlake")
-    proc = subprocess.Popen(  # noqa: S603 -- our own console script
+    proc = subprocess.Popen(
         [str(exe), *argv, "--port", "0"],
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -101,7 +101,7 @@ def serve_and_fetch(argv: list[str], cwd: Path) -> None:
                 url = found.group(1)
                 break
         assert url, f"the server printed no URL: {proc.stderr.read() if proc.poll() is not None else ''}"
-        with urllib.request.urlopen(url, timeout=10) as page:  # noqa: S310 -- loopback only
+        with urllib.request.urlopen(url, timeout=10) as page:
             assert page.status == 200
             assert b"<html" in page.read().lower()
     finally:
