@@ -73,9 +73,9 @@ def print_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
 
-def say(text: str, *, err: bool = False) -> None:
-    """One line of literal text, never wrapped or cut at the terminal width."""
-    (err_console if err else console).print(text, soft_wrap=True, highlight=False)
+def say(text: str, *, err: bool = False, wrap: bool = False) -> None:
+    """Literal text: one line never wrapped or cut (the default), or prose folded at the width (``wrap``)."""
+    (err_console if err else console).print(text, soft_wrap=not wrap, highlight=False)
 
 
 # --------------------------------------------------------------------------- paths

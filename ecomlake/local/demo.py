@@ -114,6 +114,16 @@ Progress = Callable[[str], None]
 DASHBOARD_COMMAND = ".venv/bin/ecomlake dashboard --serve"
 DASHBOARD_URL = "http://127.0.0.1:8050"
 
+
+def dashboard_command(lake: Path, default_lake: Path) -> str:
+    """The command that serves this lake's dashboard: ``--lake`` is named unless it is the default one."""
+    import shlex
+
+    if Path(lake).resolve() == Path(default_lake).resolve():
+        return DASHBOARD_COMMAND
+    return f"{DASHBOARD_COMMAND} --lake {shlex.quote(str(lake))}"
+
+
 # customer_ltv lists the top 100 by default; the top-decile share needs the whole first decile.
 LTV_ALL_PARAMS = {"top_n": "100000"}
 
