@@ -653,24 +653,27 @@ class QueryPlan:
 _OUTLINE_KEYS: Final = (
     "Table",
     "Function",
+    "Scanning Files",
     "Join Type",
     "Conditions",
     "Groups",
     "Aggregates",
     "Filters",
     "File Filters",
-    "Scanning Files",
     "Estimated Cardinality",
 )
 _MAX_INDENT: Final = 24
 
 
 def plan_outline(plan_json: str, width: int = 100) -> list[str]:
-    """DuckDB's JSON plan as one line per operator, indented by depth, cut to ``width``.
+    """DuckDB's JSON plan as one entry per operator, indented by depth, folded at ``width``.
 
     DuckDB's own drawing puts sibling operators side by side and can be a thousand
-    characters wide; this keeps the tree's shape in a terminal's width.
+    characters wide; this keeps the tree's shape in a terminal's width and drops nothing
+    (a long entry continues on indented lines).
     """
+    import textwrap
+
     width = max(width, 40)
     lines: list[str] = []
 
@@ -683,7 +686,7 @@ def plan_outline(plan_json: str, width: int = 100) -> list[str]:
         info = node.get("extra_info") or {}
         name = str(node.get("name", "?"))
         details = [
-            f"{k.lower()}: {flat(info[k])}"
+            f"{k}: {flat(info[k])}"
             for k in _OUTLINE_KEYS
             if isinstance(info, dict) and info.get(k) and flat(info[k]) != name
         ]
@@ -691,7 +694,16 @@ def plan_outline(plan_json: str, width: int = 100) -> list[str]:
         if len(indent) > _MAX_INDENT:
             indent = f"{' ' * (_MAX_INDENT - 4)}[{depth}] "
         text = f"{indent}{name}" + (f"  ({'; '.join(details)})" if details else "")
-        lines.append(text if len(text) <= width else text[: width - 1] + "\u2026")
+        lines.extend(
+            textwrap.wrap(
+                text,
+                width=width,
+                subsequent_indent=" " * (len(indent) + 4),
+                break_on_hyphens=False,
+                drop_whitespace=True,
+            )
+            or [text]
+        )
         for child in node.get("children") or []:
             walk(child, depth + 1)
 

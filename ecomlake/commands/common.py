@@ -159,7 +159,7 @@ class Lines:
         self.started = time.monotonic()
 
     def __call__(self, text: str) -> None:
-        say(f"[{time.monotonic() - self.started:6.1f}s] {text}")
+        say(f"[{time.monotonic() - self.started:6.1f}s] {text}", err=True)
 
 
 @contextmanager
