@@ -60,12 +60,22 @@ _CAUSES = {
 }
 
 
-def os_error_line(err: OSError) -> str:
-    """One line for an operating-system error: the path(s) involved and the cause."""
+def os_error_line(err: OSError, lake: object = None) -> str:
+    """One line for an operating-system error: the path(s) involved and the cause.
+
+    An error that names no file (a write that fails half-way) names the command's ``lake``.
+    """
     cause = _CAUSES.get(err.errno or -1) or (err.strerror or str(err) or type(err).__name__).lower()
     paths = [str(p) for p in (err.filename, err.filename2) if p not in (None, "")]
-    where = " -> ".join(paths)
-    return f"{where}: {cause}" if where else cause
+    if paths:
+        return f"{' -> '.join(paths)}: {cause}"
+    return f"{lake}: {cause} (while working in this lake)" if lake else cause
+
+
+def _current_lake() -> object:
+    from ecomlake.commands.common import current
+
+    return current["lake"]
 
 
 def _duckdb_io_error(err: BaseException) -> bool:
@@ -86,6 +96,9 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script and the tests use this)."""
     from typer._click.exceptions import ClickException
 
+    from ecomlake.commands.common import current
+
+    current["lake"] = None
     try:
         # Without standalone mode click returns a command's exit code instead of exiting.
         code = app(args=argv, prog_name="ecomlake", standalone_mode=False)
@@ -105,7 +118,7 @@ def run(argv: list[str] | None = None) -> int:
         _quiet_broken_pipe()
         return EXIT_SYSTEM_ERROR
     except OSError as err:
-        typer.echo(f"error: {os_error_line(err)}", err=True)
+        typer.echo(f"error: {os_error_line(err, _current_lake())}", err=True)
         return EXIT_SYSTEM_ERROR
     except Exception as err:
         if not _duckdb_io_error(err):

@@ -89,24 +89,25 @@ def _first_non_directory(path: Path) -> Path | None:
     return None
 
 
-def directory_for_writing(path: Path, option: str) -> Path:
+def directory_for_writing(path: Path, option: str, *, named: Path | None = None) -> Path:
     """A directory a command will create or write into: refused, with the reason, if it cannot be.
 
     Checked before any work, so a long run does not fail at its last step (and a read-only
     or full disk is named rather than shown as a traceback).
     """
     path = Path(path)
+    shown = named or path  # the path the user gave (a file's, when its folder is checked)
     blocker = _first_non_directory(path)
     if blocker is not None:
-        what = "is a file" if blocker == path else f"is under {blocker}, which is a file"
-        raise InvalidArgumentError(f"{option} {path} {what}, not a directory")
+        what = "is a file" if blocker == shown else f"is under {blocker}, which is a file"
+        raise InvalidArgumentError(f"{option} {shown} {what}, not a directory")
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not os.access(existing, os.W_OK | os.X_OK):
         if _read_only_fs(existing):
             cause = f"{existing} is on a read-only file system"
         else:
             cause = f"no permission to write in {existing}"
-        raise InvalidArgumentError(f"{option} {path} cannot be written: {cause}")
+        raise InvalidArgumentError(f"{option} {shown} cannot be written: {cause}")
     return path
 
 
@@ -122,8 +123,13 @@ def file_for_writing(path: Path, option: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise InvalidArgumentError(f"{option} {path} is a directory, not a file")
-    directory_for_writing(path.parent, option)
+    directory_for_writing(path.parent, option, named=path)
     return path
+
+
+# The lake the running command works on, for errors that name no file (a write that fails
+# half-way on a full disk reports only the cause).
+current: dict[str, Path | None] = {"lake": None}
 
 
 def lake_for_reading(lake: Path | None) -> Path:
@@ -133,7 +139,8 @@ def lake_for_reading(lake: Path | None) -> Path:
     root = resolve_lake(lake)
     if root.exists() and not root.is_dir():
         raise LakeNotFoundError(f"--lake {root} is a file, not a lake directory")
-    return require_lake(root)
+    current["lake"] = require_lake(root)
+    return root
 
 
 def lake_for_writing(lake: Path | None, *, must_exist: bool = False) -> Path:
@@ -141,7 +148,8 @@ def lake_for_writing(lake: Path | None, *, must_exist: bool = False) -> Path:
     from ecomlake.storage import resolve_lake
 
     root = lake_for_reading(lake) if must_exist else resolve_lake(lake)
-    return directory_for_writing(root, "--lake")
+    current["lake"] = directory_for_writing(root, "--lake")
+    return root
 
 
 # --------------------------------------------------------------------------- progress
@@ -153,13 +161,27 @@ def interactive() -> bool:
 
 
 class Lines:
-    """Progress as plain lines, for logs and pipes: one line per event, with the time since the start."""
+    """Progress as plain lines on stderr, for logs and pipes: one line per event, with the time since the start.
 
-    def __init__(self) -> None:
+    With ``quiet_for`` seconds, lines of the first moments are held back and shown only if
+    the work is still going after that: a quick command prints no progress at all.
+    """
+
+    def __init__(self, quiet_for: float = 0.0) -> None:
         self.started = time.monotonic()
+        self.quiet_for = quiet_for
+        self.pending: list[str] = []
 
     def __call__(self, text: str) -> None:
-        say(f"[{time.monotonic() - self.started:6.1f}s] {text}", err=True)
+        elapsed = time.monotonic() - self.started
+        line = f"[{elapsed:6.1f}s] {text}"
+        if elapsed < self.quiet_for:
+            self.pending.append(line)
+            return
+        for held in self.pending:
+            say(held, err=True)
+        self.pending.clear()
+        say(line, err=True)
 
 
 @contextmanager
