@@ -27,7 +27,7 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
     """The one error line on stderr (progress lines, when off a terminal, go there too)."""
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert "File \"" not in err
+    assert 'File "' not in err
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, err
     return errors[0]

@@ -61,7 +61,8 @@ def test_negative_numbers_stay_numbers_in_csv(built, capsys):
     assert run(["query", "revenue_trends", "--format", "csv", "--lake", str(built)]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     changes = [r["revenue_change"] for r in rows if r["revenue_change"]]
-    assert changes and all(not c.startswith("'") for c in changes)
+    assert changes
+    assert all(not c.startswith("'") for c in changes)
     assert csv_safe(-12.5) == -12.5
     assert csv_safe("-12.5") == "'-12.5"
     for prefix in ("=", "+", "-", "@", "\t", "\r"):
@@ -130,7 +131,8 @@ def test_run_off_a_terminal_prints_each_step_as_it_happens(built, capsys):
     finished = next(i for i, line in enumerate(lines) if re.search(r"transaction_etl ok \(\d+\.\ds\)$", line))
     assert started < finished
     assert all(re.match(r"^\[ *\d+\.\ds\] ", line) for line in lines if "started" in line)
-    assert "Run " in captured.out and "SUCCEEDED" in captured.out
+    assert "Run " in captured.out
+    assert "SUCCEEDED" in captured.out
 
 
 def test_demo_hint_names_the_lake_it_built(tmp_path, capsys):

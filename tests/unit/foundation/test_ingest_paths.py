@@ -30,9 +30,7 @@ def landed(lake: Path) -> list[str]:
 
 def expected(tree: Path, *parts: str) -> list[str]:
     base = tree.joinpath(*parts)
-    return sorted(
-        p.relative_to(tree).as_posix() for p in base.rglob("*") if p.is_file() and p.name != "manifest.json"
-    )
+    return sorted(p.relative_to(tree).as_posix() for p in base.rglob("*") if p.is_file() and p.name != "manifest.json")
 
 
 def test_a_whole_tree_in_one_call(tree, tmp_path, capsys):
