@@ -16,6 +16,7 @@ from typing import Any
 from ecomlake.contract import EnvVar
 from ecomlake.dashboard import cloud_data_files
 from ecomlake.dashboard_api import SqlRunner, athena_runner
+from ecomlake.storage import S3Storage
 from handlers._aws import Logger, aws_client, boto3_session
 
 logger = Logger(service="dashboard_refresh")
@@ -36,7 +37,7 @@ def refresh(
     bucket: str,
 ) -> dict[str, Any]:
     """Build the data files from ``runner`` and upload each; returns what was written."""
-    files = cloud_data_files(runner)
+    files = cloud_data_files(runner, reports=S3Storage.from_env())
     for key, text in sorted(files.items()):
         put_object(
             Bucket=bucket,

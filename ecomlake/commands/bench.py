@@ -102,7 +102,9 @@ def register(app: typer.Typer) -> None:
                 with console.status("starting") as status:
                     report = run_bench(root, transactions, days=days, engine=engine, progress=status.update)
             else:
-                report = run_bench(root, transactions, days=days, engine=engine, progress=Lines())
+                # With --format json, stdout is the report: progress goes to stderr.
+                progress = Lines(err=output == "json")
+                report = run_bench(root, transactions, days=days, engine=engine, progress=progress)
             payload = report.to_dict()
             saved = report_path(root, transactions, engine)
             if keep is None:

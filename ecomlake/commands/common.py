@@ -161,15 +161,17 @@ def interactive() -> bool:
 
 
 class Lines:
-    """Progress as plain lines on stderr, for logs and pipes: one line per event, with the time since the start.
+    """Progress as plain lines, for logs and pipes: one line per event, with the time since the start.
 
-    With ``quiet_for`` seconds, lines of the first moments are held back and shown only if
-    the work is still going after that: a quick command prints no progress at all.
+    On stdout with the command's report, or on stderr (``err``) when stdout carries data
+    (``--format json``). With ``quiet_for`` seconds, lines of the first moments are held
+    back and shown only if the work is still going after that: a quick command prints none.
     """
 
-    def __init__(self, quiet_for: float = 0.0) -> None:
+    def __init__(self, quiet_for: float = 0.0, *, err: bool = False) -> None:
         self.started = time.monotonic()
         self.quiet_for = quiet_for
+        self.err = err
         self.pending: list[str] = []
 
     def __call__(self, text: str) -> None:
@@ -179,9 +181,9 @@ class Lines:
             self.pending.append(line)
             return
         for held in self.pending:
-            say(held, err=True)
+            say(held, err=self.err)
         self.pending.clear()
-        say(line, err=True)
+        say(line, err=self.err)
 
 
 @contextmanager
