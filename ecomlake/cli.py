@@ -72,6 +72,35 @@ def os_error_line(err: OSError, lake: object = None) -> str:
     return f"{lake}: {cause} (while working in this lake)" if lake else cause
 
 
+class _NamedStdout:
+    """sys.stdout, whose write errors name it: a full disk behind ``> file`` is not the lake's."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+
+    def _named(self, err: OSError) -> OSError:
+        if err.filename is not None:
+            return err
+        named = type(err)(err.errno, err.strerror, "standard output")
+        named.__cause__ = err
+        return named
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)  # type: ignore[attr-defined]
+        except OSError as err:
+            raise self._named(err) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()  # type: ignore[attr-defined]
+        except OSError as err:
+            raise self._named(err) from None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
 def _current_lake() -> object:
     from ecomlake.commands.common import current
 
@@ -94,11 +123,20 @@ def _quiet_broken_pipe() -> None:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script and the tests use this)."""
-    from typer._click.exceptions import ClickException
-
     from ecomlake.commands.common import current
 
     current["lake"] = None
+    stdout = sys.stdout
+    sys.stdout = _NamedStdout(stdout)  # type: ignore[assignment]
+    try:
+        return _run(argv)
+    finally:
+        sys.stdout = stdout
+
+
+def _run(argv: list[str] | None) -> int:
+    from typer._click.exceptions import ClickException
+
     try:
         # Without standalone mode click returns a command's exit code instead of exiting.
         code = app(args=argv, prog_name="ecomlake", standalone_mode=False)

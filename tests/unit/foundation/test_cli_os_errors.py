@@ -190,3 +190,16 @@ def test_a_really_full_disk_while_landing(tiny_disk, tmp_path, capsys):
     assert code == 1
     # The write itself fails (no file name in the error): the lake being written is named.
     assert line == f"error: {tiny_disk / 'lake'}: no space left on device (while working in this lake)"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_output_to_a_full_device_names_standard_output_not_the_lake(tmp_path):
+    import sys
+
+    exe = Path(sys.executable).with_name("ecomlake")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [str(exe), "asl"], cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, text=True, check=False
+        )
+    assert done.returncode == 1
+    assert done.stderr == "error: standard output: no space left on device\n"
