@@ -224,9 +224,7 @@ def anomaly_sql(rule: Rule, day: str) -> str:
 
 def _no_rows(rule: Rule, day: str) -> CheckResult:
     # True before and after a merge: in a pipeline run the data-quality step comes first.
-    why = (
-        " (a curated table: the master merge builds it, after the data-quality step)" if is_curated(rule.table) else ""
-    )
+    why = " (a curated table, built by the master merge after the data-quality step)" if is_curated(rule.table) else ""
     where = f"for {day}" if is_partitioned(rule.table) else "at all"
     return _result(rule, Status.SKIP, 0, detail=f"no {rule.table} rows {where}{why}")
 

@@ -124,5 +124,5 @@ def test_a_curated_table_without_rows_says_what_builds_it_without_claiming_the_m
     )
     result = judge_anomaly(rule, {}, "2025-01-08")
     assert result.detail == (
-        "no daily_kpis rows for 2025-01-08 (a curated table: the master merge builds it, after the data-quality step)"
+        "no daily_kpis rows for 2025-01-08 (a curated table, built by the master merge after the data-quality step)"
     )
