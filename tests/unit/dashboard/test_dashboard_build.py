@@ -390,3 +390,12 @@ def test_cloud_data_files_on_an_empty_catalog_leave_dates_to_the_query_defaults(
     assert json.loads(files["data/dq_status.json"])["rows"] == []
     # Defaults were resolved on "Athena" (latest partition) since the plan gave no dates.
     assert 'select max("date") from fact_sales' in calls
+
+
+def test_the_lake_dates_query_is_athena_sql_over_both_daily_tables() -> None:
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(dashboard.LAKE_DATES_SQL, read="athena")
+    assert sorted(t.name for t in tree.find_all(exp.Table)) == ["daily_kpis", "fact_sales"]
+    assert isinstance(tree.find(exp.Union), exp.Union)
