@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# 1M transactions through both engines (JSON in .lake/_reports/bench/), then the
+# 1M transactions through both engines (JSON in $TMPDIR/ecomlake-bench/), then the
 # pytest-benchmark suite in benchmarks/ (not collected by `make test`).
 bench: $(STAMP)
 	$(BIN)/ecomlake bench --transactions 1000000 --engine both

@@ -9,8 +9,15 @@
  *     aggregated panels when the date range changes, and asks it for everything without one.
  *
  * Every dataset is {query, columns, rows: [{column: value}], params}. Panels read only the
- * columns listed in COLUMNS below, and any panel whose data is missing or empty shows a
- * "No data" note instead of failing.
+ * columns listed in COLUMNS below. A panel with no rows says "No data"; a panel whose data
+ * could not be loaded (or that could not be drawn) says so in red instead: an error is never
+ * shown as an empty chart.
+ *
+ * The date range filters what has one row per day (tiles, revenue trend, revenue by
+ * category, funnel, data-quality table) in the page; with the API it also asks again for
+ * the panels aggregated over a range. Panels that cannot follow it (all-time customer
+ * figures, or range aggregates in a static build) say what they cover, and are marked
+ * "Not filtered" while the selected range differs from it.
  */
 (function () {
   "use strict";
@@ -18,10 +25,12 @@
   var QUERIES = [
     "daily_kpis",
     "revenue_trends",
+    "revenue_by_category",
     "top_products",
     "conversion_funnel",
     "customer_segments",
     "customer_ltv",
+    "ltv_distribution",
     "return_rates",
     "product_recommendations",
   ];
@@ -40,6 +49,7 @@
       convertedSessions: "converted_sessions",
     },
     revenue_trends: { period: "period_start", revenue: "revenue", movingAvg: "revenue_moving_avg" },
+    revenue_by_category: { period: "period_start", category: "category", revenue: "revenue", orders: "orders" },
     top_products: {
       category: "category",
       product: "product_name",
@@ -56,6 +66,15 @@
       rank: "ltv_rank",
       topShare: "top_share_of_customers",
       cumulativeShare: "cumulative_value_share",
+    },
+    // One row per band over every customer, binned in SQL (sql/ltv_distribution.sql).
+    ltv_distribution: {
+      start: "band_start",
+      end: "band_end",
+      customers: "customers",
+      customerShare: "customer_share",
+      valueShare: "value_share",
+      total: "customers_total",
     },
     return_rates: {
       dimension: "dimension",
@@ -96,11 +115,26 @@
   var ACCENT_SOFT = "rgba(31, 95, 191, 0.18)";
   var SECOND = "#d55e00";
 
+  // The datasets each panel draws from: a failed one puts the panel in its error state.
+  var PANEL_DATA = {
+    kpis: ["daily_kpis"],
+    revenue_trend: ["revenue_trends"],
+    revenue_by_category: ["revenue_by_category"],
+    top_products: ["top_products"],
+    conversion_funnel: ["conversion_funnel"],
+    customer_segments: ["customer_segments"],
+    customer_ltv: ["ltv_distribution"],
+    return_rates: ["return_rates"],
+    product_recommendations: ["product_recommendations"],
+    dq_status: [DQ_STATUS],
+  };
+
   var state = {
     source: null,
     apiBase: null,
     manifest: null,
     data: {},
+    errors: {}, // dataset -> why it could not be loaded
     bounds: null, // {min, max} ISO dates the data covers
     range: null, // {start, end} selected
     charts: {},
@@ -200,10 +234,40 @@
     }
   }
 
-  function setScope(name, text) {
+  function setScope(name, text, unfiltered) {
     var el = panel(name);
     var note = el && el.querySelector(".scope-note");
     if (note) note.textContent = text || "";
+    if (el) el.classList.toggle("is-unfiltered", !!unfiltered);
+  }
+
+  function setError(name, message) {
+    var el = panel(name);
+    if (!el) return;
+    el.classList.toggle("is-error", !!message);
+    var note = el.querySelector(":scope > .error-note");
+    if (!note && message) {
+      note = document.createElement("p");
+      note.className = "error-note";
+      note.setAttribute("role", "alert");
+      var scope = el.querySelector(":scope > .scope-note");
+      el.insertBefore(note, scope);
+    }
+    if (note) {
+      note.hidden = !message;
+      note.textContent = message || "";
+    }
+  }
+
+  // Why a panel cannot be drawn from its data, or null when its datasets are there.
+  function dataError(name) {
+    var missing = (PANEL_DATA[name] || []).filter(function (ds) {
+      // The API serves queries only: without a snapshot there are no DQ results, which is not a failure.
+      if (ds === DQ_STATUS && state.source === "api" && !state.errors[ds]) return false;
+      return state.errors[ds] || !state.data[ds];
+    });
+    if (!missing.length) return null;
+    return "Could not load " + missing.join(", ") + (state.errors[missing[0]] ? ": " + state.errors[missing[0]] : ".");
   }
 
   function destroyChart(id) {
@@ -394,6 +458,84 @@
     });
   }
 
+  // ------------------------------------------------------------------ revenue by category
+
+  function mondayOf(iso) {
+    var weekday = new Date(iso + "T00:00:00Z").getUTCDay(); // 0 = Sunday
+    return addDays(iso, -((weekday + 6) % 7));
+  }
+
+  // Above this many days a bar per day gets too thin: the page sums the days into ISO weeks.
+  var WEEKLY_AFTER_DAYS = 45;
+
+  function renderCategoryRevenue() {
+    var c = COLUMNS.revenue_by_category;
+    var ds = state.data.revenue_by_category || {};
+    var daily = !ds.params || !ds.params.grain || ds.params.grain === "day";
+    var rows = rowsOf("revenue_by_category").filter(function (r) {
+      return !daily || inRange(isoDay(r[c.period]), state.range);
+    });
+    if (!rows.length) {
+      destroyChart("chart-category-revenue");
+      setEmpty("revenue_by_category", true, "No sales for this range.");
+      setScope("revenue_by_category", "");
+      return;
+    }
+    setEmpty("revenue_by_category", false);
+    var span = state.range ? daysBetween(state.range.start, state.range.end) + 1 : rows.length;
+    var weekly = daily && span > WEEKLY_AFTER_DAYS;
+    var totals = {};
+    var cells = {};
+    var periods = {};
+    rows.forEach(function (r) {
+      var period = weekly ? mondayOf(isoDay(r[c.period])) : isoDay(r[c.period]);
+      var cat = r[c.category];
+      var revenue = num(r[c.revenue]) || 0;
+      periods[period] = true;
+      totals[cat] = (totals[cat] || 0) + revenue;
+      cells[period + "|" + cat] = (cells[period + "|" + cat] || 0) + revenue;
+    });
+    var labels = Object.keys(periods).sort();
+    // Largest categories first, so the biggest bars sit at the bottom of each stack.
+    var categories = Object.keys(totals).sort(function (a, b) { return totals[b] - totals[a] || (a < b ? -1 : 1); });
+    drawChart("chart-category-revenue", {
+      type: "bar",
+      data: {
+        labels: labels,
+        datasets: categories.map(function (cat, i) {
+          return {
+            label: cat,
+            data: labels.map(function (p) { return cells[p + "|" + cat] || 0; }),
+            backgroundColor: PALETTE[i % PALETTE.length],
+            stack: "revenue",
+          };
+        }),
+      },
+      options: {
+        interaction: { mode: "index", intersect: false },
+        scales: (function () {
+          var scales = baseScales(shortMoney);
+          scales.x.stacked = true;
+          scales.y.stacked = true;
+          return scales;
+        })(),
+        plugins: {
+          legend: { position: "bottom", labels: { boxWidth: 12 } },
+          tooltip: {
+            callbacks: {
+              title: function (items) { return (weekly ? "Week of " : "") + items[0].label; },
+              label: function (ctx) { return ctx.dataset.label + ": " + fmtMoney(ctx.parsed.y, true); },
+            },
+          },
+        },
+      },
+    });
+    var scope = daily
+      ? "Completed revenue over the selected range." + (weekly ? " One bar per week (starting Monday; the first and last may be partial)." : "")
+      : "Completed revenue per " + ds.params.grain + ". " + coverage("revenue_by_category").text;
+    setScope("revenue_by_category", scope, !daily && coverage("revenue_by_category").unfiltered);
+  }
+
   // ------------------------------------------------------------------ top products
 
   function renderTopProducts() {
@@ -463,7 +605,8 @@
         },
       },
     });
-    setScope("top_products", "Completed revenue. " + scopeText("top_products"));
+    var cover = coverage("top_products");
+    setScope("top_products", "Completed revenue. " + cover.text, cover.unfiltered);
   }
 
   // ------------------------------------------------------------------ conversion funnel
@@ -537,10 +680,12 @@
         },
       },
     });
-    setScope(
-      "conversion_funnel",
-      "Overall " + fmtPct(values[values.length - 1] / values[0], 2) + " of sessions reach purchase" + (daily ? " in the selected range." : ". " + scopeText("conversion_funnel"))
-    );
+    var overall = "Overall " + fmtPct(values[values.length - 1] / values[0], 2) + " of sessions reach purchase";
+    if (daily) setScope("conversion_funnel", overall + " in the selected range.");
+    else {
+      var funnelCover = coverage("conversion_funnel");
+      setScope("conversion_funnel", overall + ". " + funnelCover.text, funnelCover.unfiltered);
+    }
   }
 
   // ------------------------------------------------------------------ customer segments
@@ -586,64 +731,61 @@
         },
       },
     });
-    setScope("customer_segments", "Hover a segment for its share of revenue. " + scopeText("customer_segments"));
+    var segmentCover = coverage("customer_segments");
+    setScope("customer_segments", "Hover a segment for its share of revenue. " + segmentCover.text, segmentCover.unfiltered);
   }
 
   // ------------------------------------------------------------------ customer lifetime value
 
-  function niceStep(raw) {
-    var p = Math.pow(10, Math.floor(Math.log10(raw)));
-    var f = raw / p;
-    return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
-  }
-
-  function ltvBins(values) {
-    values = values.filter(function (v) { return v !== null && v >= 0; }).sort(function (a, b) { return a - b; });
-    if (!values.length) return [];
-    // Cap the axis at the 95th percentile so a few very large customers do not flatten the rest.
-    var p95 = values[Math.min(values.length - 1, Math.floor(values.length * 0.95))];
-    var step = niceStep(Math.max(p95, 1) / 10);
-    var top = step * Math.ceil(Math.max(p95, step) / step);
-    var bins = [];
-    for (var lo = 0; lo < top; lo += step) bins.push({ lo: lo, hi: lo + step, count: 0 });
-    var over = { lo: top, hi: null, count: 0 };
-    values.forEach(function (v) {
-      if (v >= top) over.count++;
-      else bins[Math.min(bins.length - 1, Math.floor(v / step))].count++;
-    });
-    if (over.count) bins.push(over);
-    return bins;
+  function bandLabel(band) {
+    var c = COLUMNS.ltv_distribution;
+    var lo = num(band[c.start]) || 0;
+    var hi = num(band[c.end]);
+    return hi === null ? shortMoney(lo) + "+" : shortMoney(lo) + "–" + shortMoney(hi);
   }
 
   function renderLtv() {
-    var c = COLUMNS.customer_ltv;
-    var rows = rowsOf("customer_ltv");
-    var values = rows.map(function (r) { return num(r[c.value]); });
-    var bins = ltvBins(values);
-    if (!bins.length) {
+    // The bands come binned from SQL over every customer, so they add up to the customer count.
+    var c = COLUMNS.ltv_distribution;
+    var bands = rowsOf("ltv_distribution");
+    var total = bands.length ? num(bands[0][c.total]) : 0;
+    if (!bands.length || !total) {
       destroyChart("chart-ltv");
       setEmpty("customer_ltv", true, "No customers with purchases.");
+      setScope("customer_ltv", "");
       return;
     }
     setEmpty("customer_ltv", false);
     drawChart("chart-ltv", {
       type: "bar",
       data: {
-        labels: bins.map(function (b) { return b.hi === null ? shortMoney(b.lo) + "+" : shortMoney(b.lo) + "–" + shortMoney(b.hi); }),
-        datasets: [{ label: "Customers", data: bins.map(function (b) { return b.count; }), backgroundColor: "#009e73", borderRadius: 3 }],
+        labels: bands.map(bandLabel),
+        datasets: [{ label: "Customers", data: bands.map(function (b) { return num(b[c.customers]) || 0; }), backgroundColor: "#009e73", borderRadius: 3 }],
       },
       options: {
         scales: baseScales(function (v) { return fmtInt(v); }),
-        plugins: { legend: { display: false } },
+        plugins: {
+          legend: { display: false },
+          tooltip: {
+            callbacks: {
+              label: function (ctx) {
+                var b = bands[ctx.dataIndex];
+                return fmtInt(b[c.customers]) + " customers (" + fmtPct(b[c.customerShare]) + ") · " + fmtPct(b[c.valueShare]) + " of all lifetime value";
+              },
+            },
+          },
+        },
       },
     });
-    // The query lists the top customers; the last one says how far down the ranking that reaches.
-    var last = rows.reduce(function (acc, r) { return !acc || num(r[c.rank]) > num(acc[c.rank]) ? r : acc; }, null);
-    var text = "The top " + fmtInt(rows.length) + " customers by lifetime value";
-    if (last && num(last[c.topShare]) !== null && num(last[c.cumulativeShare]) !== null) {
-      text += " (top " + fmtPct(last[c.topShare]) + " of customers) hold " + fmtPct(last[c.cumulativeShare]) + " of all lifetime value";
+    var text = "All " + fmtInt(total) + " customers, lifetime value to date (not filtered by the date range).";
+    // customer_ltv lists the top customers; the last one listed says how much value they hold.
+    var t = COLUMNS.customer_ltv;
+    var top = rowsOf("customer_ltv");
+    var last = top.reduce(function (acc, r) { return !acc || num(r[t.rank]) > num(acc[t.rank]) ? r : acc; }, null);
+    if (last && num(last[t.topShare]) !== null && num(last[t.cumulativeShare]) !== null) {
+      text += " The top " + fmtInt(top.length) + " (" + fmtPct(last[t.topShare]) + " of customers) hold " + fmtPct(last[t.cumulativeShare]) + " of it.";
     }
-    setScope("customer_ltv", text + ".");
+    setScope("customer_ltv", text, !rangeIsEverything());
   }
 
   // ------------------------------------------------------------------ return rates
@@ -707,7 +849,8 @@
         },
       },
     });
-    setScope("return_rates", "Returned or refunded ÷ all transactions. " + scopeText("return_rates"));
+    var returnsCover = coverage("return_rates");
+    setScope("return_rates", "Returned or refunded ÷ all transactions. " + returnsCover.text, returnsCover.unfiltered);
   }
 
   // ------------------------------------------------------------------ recommendations
@@ -748,22 +891,33 @@
       { value: function (r) { return fmtInt(r[c.purchases]); }, num: true },
       { value: function (r) { return fmtPct(r[c.viewRate]); }, num: true },
     ]);
-    setScope("product_recommendations", "A basket is one customer's purchases on one day. " + scopeText("product_recommendations"));
+    var recsCover = coverage("product_recommendations");
+    setScope("product_recommendations", "A basket is one customer's purchases on one day. " + recsCover.text, recsCover.unfiltered);
   }
 
   // ------------------------------------------------------------------ data quality
 
+  var DQ_ROWS = 14;
+
   function renderDq() {
-    var rows = rowsOf(DQ_STATUS)
-      .slice()
+    var all = rowsOf(DQ_STATUS);
+    var rows = all
+      .filter(function (r) { return inRange(isoDay(r.date), state.range); })
       .sort(function (a, b) { return a.date < b.date ? 1 : -1; });
     var el = panel("dq_status");
     var table = $("#dq-table");
     var summary = $("#dq-summary");
     if (!rows.length) {
       table.hidden = true;
-      summary.textContent = state.source === "api" ? "Data-quality reports are in the reports bucket." : "";
-      setEmpty("dq_status", true, "No data-quality reports yet.");
+      summary.textContent = "";
+      var why = !state.data[DQ_STATUS]
+        ? "Data-quality results come with the pipeline's snapshot of the data; there is none yet."
+        : all.length
+          ? "No data-quality reports for this range (" + all.length + " outside it)."
+          : "No data-quality reports yet.";
+      setEmpty("dq_status", true, why);
+      setScope("dq_status", "");
+      el.classList.remove("has-failures");
       return;
     }
     setEmpty("dq_status", false);
@@ -776,7 +930,7 @@
     summary.appendChild(badge);
     var body = table.querySelector("tbody");
     body.innerHTML = "";
-    rows.slice(0, 14).forEach(function (r) {
+    rows.slice(0, DQ_ROWS).forEach(function (r) {
       var tr = document.createElement("tr");
       var cells = [
         r.date,
@@ -807,17 +961,37 @@
       body.appendChild(tr);
     });
     el.classList.toggle("has-failures", failed > 0);
+    var shown = Math.min(rows.length, DQ_ROWS);
+    setScope(
+      "dq_status",
+      "Dates in the selected range" + (rows.length > shown ? ", latest " + shown + " of " + rows.length + " listed" : "") + "."
+    );
   }
 
   // ------------------------------------------------------------------ scope, range and page state
 
-  function scopeText(name) {
+  // What a panel's data covers, and whether that differs from the selected range.
+  function coverage(name) {
     var ds = state.data[name];
     var p = (ds && ds.params) || {};
-    var text = p.start_date && p.end_date ? "Covers " + p.start_date + " to " + p.end_date : "Covers all customers in the lake";
-    // Without the API, aggregated data cannot follow the range selector; say so.
-    if (!state.apiBase) text += " (not filtered by the date range)";
-    return text + ".";
+    if (!(p.start_date && p.end_date)) {
+      return { text: "Covers every customer, all time (not filtered by the date range).", unfiltered: !rangeIsEverything() };
+    }
+    var range = state.range;
+    if (!range || (p.start_date === range.start && p.end_date === range.end)) {
+      return { text: "Covers " + p.start_date + " to " + p.end_date + ".", unfiltered: false };
+    }
+    // Without the API an aggregate cannot follow the range selector: say what it shows instead.
+    return {
+      text:
+        "Covers " + p.start_date + " to " + p.end_date + ", not the selected range" +
+        (state.apiBase ? "." : " (a static build holds one answer per panel)."),
+      unfiltered: true,
+    };
+  }
+
+  function rangeIsEverything() {
+    return !state.range || !state.bounds || (state.range.start === state.bounds.min && state.range.end === state.bounds.max);
   }
 
   function computeBounds() {
@@ -867,18 +1041,12 @@
 
   function setupControls() {
     var controls = [
-      ["#top-category", renderTopProducts],
-      ["#funnel-device", renderFunnel],
-      ["#returns-dimension", renderReturns],
+      ["#top-category", "top_products", renderTopProducts],
+      ["#funnel-device", "conversion_funnel", renderFunnel],
+      ["#returns-dimension", "return_rates", renderReturns],
     ];
-    controls.forEach(function (pair) {
-      $(pair[0]).addEventListener("change", function () {
-        try {
-          pair[1]();
-        } catch (err) {
-          console.error("dashboard panel failed:", pair[1].name, err);
-        }
-      });
+    controls.forEach(function (c) {
+      $(c[0]).addEventListener("change", function () { renderPanel(c[1], c[2]); });
     });
   }
 
@@ -891,26 +1059,46 @@
     });
   }
 
+  var PANELS = [
+    ["kpis", renderKpis],
+    ["revenue_trend", renderRevenueTrend],
+    ["revenue_by_category", renderCategoryRevenue],
+    ["top_products", renderTopProducts],
+    ["conversion_funnel", renderFunnel],
+    ["customer_segments", renderSegments],
+    ["customer_ltv", renderLtv],
+    ["return_rates", renderReturns],
+    ["product_recommendations", renderRecommendations],
+    ["dq_status", renderDq],
+  ];
+
+  function renderPanel(name, fn) {
+    var why = dataError(name);
+    if (why) {
+      clearPanel(name);
+      setError(name, why);
+      return;
+    }
+    setError(name, null);
+    try {
+      fn();
+    } catch (err) {
+      // One broken panel must not blank the page, but it must not go unnoticed either.
+      console.error("dashboard panel failed:", name, err);
+      clearPanel(name);
+      setError(name, "This panel could not be drawn: " + (err && err.message ? err.message : err));
+    }
+  }
+
+  function clearPanel(name) {
+    var el = panel(name);
+    if (!el) return;
+    el.querySelectorAll("canvas").forEach(function (canvas) { destroyChart(canvas.id); });
+    setScope(name, "");
+  }
+
   function renderAll() {
-    var renderers = [
-      renderKpis,
-      renderRevenueTrend,
-      renderTopProducts,
-      renderFunnel,
-      renderSegments,
-      renderLtv,
-      renderReturns,
-      renderRecommendations,
-      renderDq,
-    ];
-    renderers.forEach(function (fn) {
-      try {
-        fn();
-      } catch (err) {
-        // One broken panel must not blank the page, but it must not go unnoticed either.
-        console.error("dashboard panel failed:", fn.name, err);
-      }
-    });
+    PANELS.forEach(function (pair) { renderPanel(pair[0], pair[1]); });
     var asOf = $("#as-of");
     if (state.bounds) {
       asOf.textContent = "Data " + state.bounds.min + " to " + state.bounds.max + " · showing " + state.range.start + " to " + state.range.end;
@@ -966,8 +1154,8 @@
           return Promise.all(
             QUERIES.concat([DQ_STATUS]).map(function (name) {
               return fetchJson("data/" + name + ".json")
-                .then(function (ds) { state.data[name] = ds; })
-                .catch(function (err) { console.warn(err.message); });
+                .then(function (ds) { state.data[name] = ds; delete state.errors[name]; })
+                .catch(function (err) { state.errors[name] = err.message; console.warn(err.message); });
             })
           );
         });
@@ -978,7 +1166,7 @@
   var API_SETTINGS = {
     revenue_trends: { grain: "day" },
     conversion_funnel: { by: "day" },
-    customer_ltv: { top_n: "1000" },
+    revenue_by_category: { grain: "day" },
   };
 
   function apiUrl(name, params) {
@@ -994,8 +1182,8 @@
     return Promise.all(
       names.map(function (name) {
         return fetchJson(apiUrl(name, paramsFor(name)))
-          .then(function (ds) { state.data[name] = ds; })
-          .catch(function (err) { failures.push(name); console.warn(err.message); });
+          .then(function (ds) { state.data[name] = ds; delete state.errors[name]; })
+          .catch(function (err) { failures.push(name); state.errors[name] = err.message; console.warn(err.message); });
       })
     ).then(function () {
       showBanner(failures.length ? "Some panels could not load: " + failures.join(", ") + "." : "");
@@ -1007,7 +1195,9 @@
   function filtersClientSide(name) {
     var ds = state.data[name];
     if (name === "daily_kpis") return true;
-    if (name === "revenue_trends") return !ds || !ds.params || !ds.params.grain || ds.params.grain === "day";
+    if (name === "revenue_trends" || name === "revenue_by_category") {
+      return !ds || !ds.params || !ds.params.grain || ds.params.grain === "day";
+    }
     if (name === "conversion_funnel") return !!(ds && ds.params && ds.params.by === "day");
     return false;
   }
@@ -1074,16 +1264,14 @@
         setupRange();
         setupControls();
         renderAll();
-        var where = state.manifest && state.manifest.lake ? state.manifest.lake : null;
-        $("#footer-source").textContent =
-          state.source === "api" ? "Live from Athena." : where ? "Source: " + where + "." : "";
+        $("#footer-source").textContent = state.source === "api" ? "Live from Athena." : "";
         document.body.setAttribute("data-state", "ready");
       })
       .catch(fail);
   }
 
   // Exposed for tests and the browser console.
-  window.ecomlakeDashboard = { state: state, kpiTotals: kpiTotals, ltvBins: ltvBins, movingAverage: movingAverage, COLUMNS: COLUMNS };
+  window.ecomlakeDashboard = { state: state, kpiTotals: kpiTotals, movingAverage: movingAverage, COLUMNS: COLUMNS };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

@@ -4,17 +4,21 @@
 into a site directory (``<lake>/_site`` by default) and writes, under ``data/``:
 
 - ``<query>.json``   one file per analytics query, in the same shape the cloud API returns;
-- ``dq_status.json`` the data-quality result per business date (reports copied beside it);
+- ``dq_status.json`` the data-quality result per business date, and ``dq/date=D.html``,
+  the reports themselves;
 - ``bundle.js``      all of the above as one script, so the page also works from ``file://``
   (browsers refuse ``fetch`` there);
-- ``manifest.json``  what the files were generated from, the date range, and the build time.
+- ``manifest.json``  the date range, each file's rows and hash, where the data came from
+  (``source``) and the build time (``generated_at``).
 
-The data files are deterministic -- the same lake gives byte-identical files -- so the only
-wall-clock value lives in ``manifest.json`` (``generated_at``). The local server that
-publishes the site on 127.0.0.1 is ``ecomlake.local.server``.
-
-``cloud_data_files`` produces the same ``data/`` files from Athena (same SQL, same parameter
-binding), for the cloud pipeline's refresh step to upload next to the deployed page.
+One function makes those files for both places: ``dashboard_files`` takes an Athena-SQL
+runner and a store holding the DQ reports. Locally the runner is DuckDB over the lake (the
+SQL transpiled, as ``ecomlake query`` runs it) and the store is the lake directory; in the
+cloud's refresh step (``cloud_data_files``) they are Athena and the reports bucket. Given the
+same tables and reports, every file is byte-identical in both places except ``manifest.json``,
+which also names its ``source`` and ``generated_at``. The data files are deterministic: the
+same lake gives the same bytes. The local server that publishes the site on 127.0.0.1 is
+``ecomlake.local.server``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,6 +52,7 @@ MANIFEST = "manifest.json"
 BUNDLE = "bundle.js"
 DQ_STATUS = "dq_status"
 DQ_COLUMNS = ("date", "passed", "checks_failed", "critical_failures", "report", "error")
+DQ_PREFIX = f"{Zone.REPORTS}/dq/"
 # The static page in the repository (index.html, app.js, styles.css, config.js, vendor/).
 STATIC_DIR = Path(__file__).resolve().parents[1] / "dashboard"
 STATIC_FILES = ("index.html", "app.js", "styles.css", "config.js")
@@ -54,49 +61,57 @@ VENDOR_DIR = "vendor"
 # back so the tiles can compare any range inside it with the period before.
 WINDOW_DAYS = 90
 # Per-query settings the page relies on (applied only when the query declares the parameter):
-# daily grain for the trend line, one funnel per day so the range selector can sum them,
-# enough top customers for a lifetime-value histogram.
+# daily grain for the series the range selector cuts in the page, one funnel per day so it
+# can sum them.
 QUERY_SETTINGS: dict[str, dict[str, str]] = {
     "revenue_trends": {"grain": "day"},
     "conversion_funnel": {"by": "day"},
-    "customer_ltv": {"top_n": "1000"},
+    "revenue_by_category": {"grain": "day"},
 }
 RANGE_START, RANGE_END = "start_date", "end_date"
+# The business dates the lake holds: those with daily KPIs or sales (Athena SQL, both engines).
+LAKE_DATES_SQL = (
+    'select min(d."day") as first_day, max(d."day") as last_day, count(distinct d."day") as days '
+    f'from (select k."{PARTITION_KEY}" as "day" from {Table.DAILY_KPIS} as k '
+    f'union all select s."{PARTITION_KEY}" as "day" from {Table.FACT_SALES} as s) as d'
+)
 
 
-class QueryResultLike(Protocol):
-    """What ``build`` needs from ``ecomlake.queries.QueryResult``."""
+class Reports(Protocol):
+    """Where the DQ reports are read from: the lake directory or the reports bucket (``ecomlake.storage``)."""
 
-    name: str
-    columns: list[str]
-    rows: list[tuple[Any, ...]]
+    def list(self, prefix: str) -> list[str]: ...
 
-
-QueryRunner = Callable[[str, Path, "dict[str, str] | None"], QueryResultLike]
+    def read_bytes(self, key: str) -> bytes: ...
 
 
-def _default_runner(name: str, lake: Path, params: dict[str, str] | None) -> QueryResultLike:
-    from ecomlake.queries import run_query  # deferred: DuckDB is only needed when building
+@dataclass(frozen=True)
+class LakeDates:
+    first: str | None
+    last: str | None
+    count: int
 
-    return run_query(name, lake, params)
-
-
-def lake_dates(lake: Path) -> list[str]:
-    """Business dates with curated data (daily KPIs or sales), oldest first."""
-    from ecomlake.catalog import table_files
-
-    found: set[str] = set()
-    for table in (Table.DAILY_KPIS, Table.FACT_SALES):
-        found.update(f.date for f in table_files(lake, table) if f.date)
-    return sorted(found)
+    def to_dict(self) -> dict[str, Any]:
+        return {"first": self.first, "last": self.last, "count": self.count}
 
 
-def dashboard_window(dates: Sequence[str], days: int = WINDOW_DAYS) -> tuple[str, str] | None:
-    """The (start, end) the dashboard covers: the latest ``days`` days that have data."""
-    if not dates:
+def lake_dates(runner: SqlRunner) -> LakeDates:
+    """First and last business date with curated data, and how many dates have it."""
+    _columns, rows = runner(LAKE_DATES_SQL)
+    first, last, count = rows[0] if rows else (None, None, 0)
+    return LakeDates(_iso_day(first), _iso_day(last), int(count or 0))
+
+
+def _iso_day(value: Any) -> str | None:
+    return None if value is None else str(jsonable(value))[:10]
+
+
+def dashboard_window(first: str | None, last: str | None, days: int = WINDOW_DAYS) -> tuple[str, str] | None:
+    """The (start, end) the dashboard covers: the latest ``days`` days up to the last one with data."""
+    if not first or not last:
         return None
-    end = to_date(max(dates))
-    start = max(to_date(min(dates)), end - timedelta(days=days - 1))
+    end = to_date(last)
+    start = max(to_date(first), end - timedelta(days=days - 1))
     return start.isoformat(), end.isoformat()
 
 
@@ -124,76 +139,41 @@ def default_site_dir(lake: Path) -> Path:
     return Path(lake) / SITE_DIR
 
 
-# --------------------------------------------------------------------------- build
+# --------------------------------------------------------------------------- the data files
 
 
-def build(
-    lake: Path,
-    out_dir: Path | None = None,
+def dashboard_files(
+    runner: SqlRunner,
+    reports: Reports | None,
     *,
-    runner: QueryRunner | None = None,
+    source: Mapping[str, Any],
     queries: Iterable[str] = QUERY_NAMES,
     params: Mapping[str, Mapping[str, str]] | None = None,
     window_days: int = WINDOW_DAYS,
     declared: Callable[[str], Sequence[str]] = declared_params,
-    static_dir: Path = STATIC_DIR,
-    now: Callable[[], datetime] | None = None,
-) -> Path:
-    """Run every analytics query on ``lake`` and write the static site; returns the site directory.
+    generated_at: datetime,
+) -> dict[str, str]:
+    """The site's ``data/`` files (key relative to the site -> text) from Athena SQL and DQ reports.
 
-    ``runner`` defaults to ``ecomlake.queries.run_query`` (tests inject fixed results).
     Each query covers the latest ``window_days`` with data (see ``plan_params``); ``params``
-    overrides that per query.
+    overrides that per query. ``source`` says where the data came from; it goes into
+    ``manifest.json`` only, with ``generated_at``, so every other file depends on the data alone.
     """
-    lake = Path(lake)
-    if not lake.is_dir():
-        raise LakeNotFoundError(f"no lake at {lake}; run `ecomlake demo` or `ecomlake ingest` first")
-    site = Path(out_dir) if out_dir is not None else default_site_dir(lake)
-    run = runner or _default_runner
     queries = tuple(queries)
-    dates = lake_dates(lake)
-    window = dashboard_window(dates, window_days)
+    dates = lake_dates(runner)
+    window = dashboard_window(dates.first, dates.last, window_days)
     plan = plan_params(queries, window, declared)
     for name, override in (params or {}).items():
         plan[name] = {**plan.get(name, {}), **override}
-
-    _copy_static(static_dir, site)
-    data_dir = site / DATA_DIR
-    _clear_generated(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-
     payloads: dict[str, dict[str, Any]] = {}
     for name in queries:
-        given = plan.get(name) or None
-        result = run(name, lake, given)
-        # The resolved values (defaults filled in) when the runner reports them.
-        resolved = getattr(result, "params", None) or given or {}
-        payloads[name] = query_payload(name, result.columns, result.rows, params=resolved)
-    payloads[DQ_STATUS] = _dq_status(lake, site)
+        sql, values = prepare_sql(name, plan.get(name) or {}, runner)
+        columns, rows = runner(sql)
+        payloads[name] = query_payload(name, columns, rows, params=values)
+    dq = dq_status(reports)
+    payloads[DQ_STATUS] = dq.payload
 
-    about = {
-        "generator": "ecomlake dashboard",
-        "source": "local",
-        "lake": str(lake.resolve()),
-        "lake_dates": {"first": dates[0] if dates else None, "last": dates[-1] if dates else None, "count": len(dates)},
-    }
-    for key, text in data_files(payloads, about, window, (now or _utc_now)()).items():
-        (site / key).write_text(text, encoding="utf-8")
-    return site
-
-
-def data_files(
-    payloads: Mapping[str, Mapping[str, Any]],
-    about: Mapping[str, Any],
-    window: tuple[str, str] | None,
-    generated_at: datetime,
-) -> dict[str, str]:
-    """The site's ``data/`` files (key relative to the site -> text) for a set of query payloads.
-
-    One JSON file per dataset, ``bundle.js`` with all of them, and ``manifest.json``, the only
-    file holding the build time. The local build and the cloud refresh both write these.
-    """
-    out: dict[str, str] = {}
+    out: dict[str, str] = dict(dq.files)
     files: dict[str, dict[str, Any]] = {}
     for name, payload in payloads.items():
         key = f"{DATA_DIR}/{name}.json"
@@ -205,19 +185,91 @@ def data_files(
             "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
         }
     manifest = {
-        **about,
         "date_range": {"start": window[0] if window else None, "end": window[1] if window else None},
+        "lake_dates": dates.to_dict(),
         "queries": files,
     }
-    # The bundle carries the deterministic part of the manifest only.
+    # The bundle carries the part of the manifest that depends on the data alone.
     bundle = {"manifest": manifest, "datasets": payloads}
     out[f"{DATA_DIR}/{BUNDLE}"] = (
         "// Generated by ecomlake.dashboard; lets the page open from file:// without fetch.\n"
         f"window.ECOMLAKE_DATA = {canonical_json(bundle).rstrip()};\n"
     )
-    stamped = {**manifest, "generated_at": generated_at.isoformat(timespec="seconds")}
+    stamped = {**manifest, "source": dict(source), "generated_at": generated_at.isoformat(timespec="seconds")}
     out[f"{DATA_DIR}/{MANIFEST}"] = canonical_json(stamped)
     return out
+
+
+# --------------------------------------------------------------------------- build (local)
+
+
+@contextmanager
+def local_runner(lake: Path) -> Iterator[SqlRunner]:
+    """Athena SQL run on the lake by DuckDB, transpiled as ``ecomlake query`` transpiles it."""
+    from ecomlake.catalog import connect  # deferred: DuckDB is only needed when building
+    from ecomlake.queries import transpile
+
+    con = connect(Path(lake))
+
+    def run(sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        cursor = con.execute(transpile(sql))
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
+    try:
+        yield run
+    finally:
+        con.close()
+
+
+def build(
+    lake: Path,
+    out_dir: Path | None = None,
+    *,
+    runner: SqlRunner | None = None,
+    queries: Iterable[str] = QUERY_NAMES,
+    params: Mapping[str, Mapping[str, str]] | None = None,
+    window_days: int = WINDOW_DAYS,
+    declared: Callable[[str], Sequence[str]] = declared_params,
+    static_dir: Path = STATIC_DIR,
+    now: Callable[[], datetime] | None = None,
+) -> Path:
+    """Run every analytics query on ``lake`` and write the static site; returns the site directory.
+
+    ``runner`` runs Athena SQL; it defaults to DuckDB over the lake (tests inject fixed answers).
+    """
+    from ecomlake.storage import LocalStorage
+
+    lake = Path(lake)
+    if not lake.is_dir():
+        raise LakeNotFoundError(f"no lake at {lake}; run `ecomlake demo` or `ecomlake ingest` first")
+    site = Path(out_dir) if out_dir is not None else default_site_dir(lake)
+    with _maybe_local_runner(lake, runner) as run:
+        files = dashboard_files(
+            run,
+            LocalStorage(lake),
+            source={"kind": "local", "generator": "ecomlake dashboard", "lake": str(lake.resolve())},
+            queries=queries,
+            params=params,
+            window_days=window_days,
+            declared=declared,
+            generated_at=(now or _utc_now)(),
+        )
+    _copy_static(static_dir, site)
+    _clear_generated(site / DATA_DIR)
+    for key, text in files.items():
+        target = site / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return site
+
+
+@contextmanager
+def _maybe_local_runner(lake: Path, runner: SqlRunner | None) -> Iterator[SqlRunner]:
+    if runner is not None:
+        yield runner
+        return
+    with local_runner(lake) as run:
+        yield run
 
 
 # --------------------------------------------------------------------------- cloud refresh
@@ -226,36 +278,25 @@ def data_files(
 def cloud_data_files(
     runner: SqlRunner,
     *,
+    reports: Reports | None = None,
     window_days: int = WINDOW_DAYS,
     declared: Callable[[str], Sequence[str]] = declared_params,
-    dq_rows: Sequence[Mapping[str, Any]] = (),
     now: Callable[[], datetime] | None = None,
 ) -> dict[str, str]:
     """The same ``data/`` files as ``build``, from Athena: what the cloud's refresh step uploads.
 
-    ``runner`` runs Athena SQL (``ecomlake.dashboard_api.athena_runner``); the SQL and its
-    parameter binding are the local build's. ``dq_rows`` are ``dq_status`` rows, if the
-    caller has the DQ reports at hand.
+    ``runner`` runs Athena SQL (``ecomlake.dashboard_api.athena_runner``); ``reports`` is the
+    reports bucket (``ecomlake.storage.S3Storage``), whose ``_reports/dq/`` documents fill the
+    data-quality panel exactly as the lake's do locally.
     """
-    _columns, rows = runner(f'select min("{PARTITION_KEY}"), max("{PARTITION_KEY}") from {Table.DAILY_KPIS}')
-    bounds = [jsonable(v) for v in (rows[0] if rows else ()) if v is not None]
-    dates = sorted(str(v)[:10] for v in bounds)
-    window = dashboard_window(dates, window_days)
-    plan = plan_params(QUERY_NAMES, window, declared)
-    payloads: dict[str, dict[str, Any]] = {}
-    for name in QUERY_NAMES:
-        sql, values = prepare_sql(name, plan[name], runner)
-        columns, result_rows = runner(sql)
-        payloads[name] = query_payload(name, columns, result_rows, params=values)
-    payloads[DQ_STATUS] = query_payload(
-        DQ_STATUS, DQ_COLUMNS, [tuple(row.get(c) for c in DQ_COLUMNS) for row in dq_rows]
+    return dashboard_files(
+        runner,
+        reports,
+        source={"kind": "athena", "generator": "ecomlake dashboard refresh"},
+        window_days=window_days,
+        declared=declared,
+        generated_at=(now or _utc_now)(),
     )
-    about = {
-        "generator": "ecomlake dashboard refresh",
-        "source": "athena",
-        "lake_dates": {"first": dates[0] if dates else None, "last": dates[-1] if dates else None, "count": None},
-    }
-    return data_files(payloads, about, window, (now or _utc_now)())
 
 
 def _utc_now() -> datetime:
@@ -288,27 +329,36 @@ def _clear_generated(data_dir: Path) -> None:
 # --------------------------------------------------------------------------- data-quality status
 
 
-def _dq_status(lake: Path, site: Path) -> dict[str, Any]:
-    """One row per business date with a DQ report; the HTML reports are copied into the site."""
-    reports_dir = lake / Zone.REPORTS / "dq"
+@dataclass
+class DqStatus:
+    payload: dict[str, Any]
+    files: dict[str, str] = field(default_factory=dict)  # site key -> the HTML report
+
+
+def dq_status(reports: Reports | None) -> DqStatus:
+    """One row per business date with a DQ report, and the HTML reports to publish beside them."""
     rows: list[dict[str, Any]] = []
-    prefix = f"{PARTITION_KEY}="
-    for path in sorted(reports_dir.glob(f"{prefix}*.json")) if reports_dir.is_dir() else []:
-        day = path.stem[len(prefix) :]
+    files: dict[str, str] = {}
+    prefix = f"{DQ_PREFIX}{PARTITION_KEY}="
+    keys = set(reports.list(DQ_PREFIX)) if reports is not None else set()
+    for key in sorted(k for k in keys if k.startswith(prefix) and k.endswith(".json")):
+        day = key[len(prefix) : -len(".json")]
         try:
-            report = json.loads(path.read_text(encoding="utf-8"))
+            report = json.loads(reports.read_bytes(key).decode("utf-8"))  # type: ignore[union-attr]
         except (OSError, ValueError):
             rows.append(_dq_row(day, None, None, None, None, error="report is not valid JSON"))
             continue
-        html = path.with_suffix(".html")
+        if not isinstance(report, Mapping):
+            rows.append(_dq_row(day, None, None, None, None, error="report is not valid JSON"))
+            continue
+        html_key = key[: -len(".json")] + ".html"
         link = None
-        if html.is_file():
-            target = site / DATA_DIR / DQ_DIR / html.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(html, target)
-            link = f"{DATA_DIR}/{DQ_DIR}/{html.name}"
+        if html_key in keys:
+            link = f"{DATA_DIR}/{DQ_DIR}/{html_key.rsplit('/', 1)[1]}"
+            files[link] = reports.read_bytes(html_key).decode("utf-8", errors="replace")  # type: ignore[union-attr]
         rows.append(_dq_row(day, *_summarise_dq(report), link))
-    return query_payload(DQ_STATUS, DQ_COLUMNS, [tuple(r[c] for c in DQ_COLUMNS) for r in rows])
+    payload = query_payload(DQ_STATUS, DQ_COLUMNS, [tuple(r[c] for c in DQ_COLUMNS) for r in rows])
+    return DqStatus(payload, files)
 
 
 def _summarise_dq(report: Mapping[str, Any]) -> tuple[bool | None, int | None, int | None]:

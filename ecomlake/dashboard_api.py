@@ -43,10 +43,12 @@ log = logging.getLogger(__name__)
 QUERY_NAMES: tuple[str, ...] = (
     "daily_kpis",
     "revenue_trends",
+    "revenue_by_category",
     "top_products",
     "conversion_funnel",
     "customer_segments",
     "customer_ltv",
+    "ltv_distribution",
     "return_rates",
     "product_recommendations",
 )

@@ -20,10 +20,11 @@ numbers within their bounds, choices from their list, strings quoted with ``'`` 
 so a parameter can never change the shape of the statement.
 
 Types: ``date``, ``int``, ``double`` (each optionally bounded: ``int(1..1000)``),
-``string`` and ``choice(a, b, ...)``. Defaults: a literal, ``null``, ``latest(<table>)`` /
-``earliest(<table>)`` (the newest / oldest ``date`` partition with data, found by a small
-query, so no query silently depends on today's date), or ``<param> - N days`` /
-``<param> + N days``.
+``string`` (optionally ``string(<table>.<column>)``: its valid values are that column's
+values in the lake, offered back when a value matches no row) and ``choice(a, b, ...)``.
+Defaults: a literal, ``null``, ``latest(<table>)`` / ``earliest(<table>)`` (the newest /
+oldest ``date`` partition with data, found by a small query, so no query silently depends
+on today's date), or ``<param> - N days`` / ``<param> + N days``.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ _PARAM_RE: Final = re.compile(
     r"^(?P<name>[a-z][a-z0-9_]*)\s+(?P<type>[a-z]+(?:\([^)]*\))?)\s*=\s*(?P<default>[^|]+?)\s*\|\s*(?P<desc>.+)$"
 )
 _TYPE_RE: Final = re.compile(r"^(?P<base>date|int|double|string|choice)(?:\((?P<args>[^)]*)\))?$")
+_COLUMN_REF_RE: Final = re.compile(r"^(?P<table>[a-z_]+)\.(?P<column>[a-z_][a-z0-9_]*)$")
+# How many valid values an "unknown value" error lists.
+MAX_LISTED_VALUES: Final = 25
 _RELATIVE_RE: Final = re.compile(r"^(?P<param>[a-z][a-z0-9_]*)\s*(?P<sign>[-+])\s*(?P<n>\d+)\s+days?$")
 _TABLE_DEFAULT_RE: Final = re.compile(r"^(?P<fn>latest|earliest)\((?P<table>[a-z_]+)\)$")
 _INT_RE: Final = re.compile(r"^[+-]?\d+$")
@@ -101,11 +105,14 @@ class Param:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    values_from: str | None = None  # "<table>.<column>" holding the valid values of a string
 
     @property
     def type_label(self) -> str:
         if self.type == "choice":
             return "choice(" + ", ".join(self.choices) + ")"
+        if self.values_from:
+            return f"string({self.values_from})"
         if self.minimum is not None or self.maximum is not None:
             lo = "" if self.minimum is None else _num_text(self.minimum)
             hi = "" if self.maximum is None else _num_text(self.maximum)
@@ -196,6 +203,13 @@ def _parse_type(text: str, where: str) -> dict[str, Any]:
         return {"type": base, "choices": choices}
     if args is None:
         return {"type": base}
+    if base == "string":
+        ref = _COLUMN_REF_RE.match(args.strip())
+        if not ref or ref.group("table") not in {str(t) for t in Table}:
+            raise QueryDefinitionError(f"{where}: string() takes a catalog <table>.<column>, got {args!r}")
+        if ref.group("column") not in table_schema(ref.group("table")).column_names:
+            raise QueryDefinitionError(f"{where}: {ref.group('table')} has no column {ref.group('column')!r}")
+        return {"type": base, "values_from": args.strip()}
     if base not in {"int", "double"} or ".." not in args:
         raise QueryDefinitionError(f"{where}: only int and double take bounds, written (min..max)")
     lo, hi = (part.strip() for part in args.split("..", 1))
@@ -522,14 +536,56 @@ def run_query(name: str, lake: Path, params: Mapping[str, object] | None = None)
     ``params`` maps parameter names to values (text as typed on the command line, or
     Python dates/numbers); missing ones take the header's defaults.
     """
-    _spec, values, athena_sql, duck_sql, con = prepare(name, lake, params)
+    spec, values, athena_sql, duck_sql, con = prepare(name, lake, params)
     try:
         cursor = con.execute(duck_sql)
         columns = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
+        if not rows:
+            # No rows is a real answer, unless a value named something the lake does not hold.
+            check_known_values(spec, values, _local_values(con))
     finally:
         con.close()
     return QueryResult(name=name, columns=columns, rows=rows, sql=duck_sql, athena_sql=athena_sql, params=values)
+
+
+Values = Callable[[str], list[Any]]
+
+
+def known_values_sql(values_from: str) -> str:
+    """Athena SQL listing the distinct values of ``<table>.<column>``, sorted."""
+    table, column = values_from.split(".", 1)
+    return f'select distinct "{column}" from {table} where "{column}" is not null order by 1'
+
+
+def _local_values(con: Any) -> Values:
+    def values(athena_sql: str) -> list[Any]:
+        return [row[0] for row in con.execute(transpile(athena_sql)).fetchall()]
+
+    return values
+
+
+def check_known_values(spec: QuerySpec, values: Mapping[str, ParamValue], list_values: Values) -> None:
+    """Raise ``InvalidArgumentError`` naming the valid values when a given string matches none in the lake.
+
+    Only parameters declared ``string(<table>.<column>)`` are checked; a near miss in case
+    (``electronics``) is offered as the value meant.
+    """
+    for p in spec.parameters:
+        given = values.get(p.name)
+        if not p.values_from or given is None:
+            continue
+        known = [str(v) for v in list_values(known_values_sql(p.values_from))]
+        if str(given) in known:
+            continue
+        what = p.values_from.split(".", 1)[1]
+        close = [k for k in known if k.casefold() == str(given).strip().casefold()]
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        listed = ", ".join(known[:MAX_LISTED_VALUES]) + (" ..." if len(known) > MAX_LISTED_VALUES else "")
+        raise InvalidArgumentError(
+            f"parameter {p.name!r}: {given!r} is not a {what} in the lake{hint} "
+            f"(values: {listed or 'none, the table is empty'})"
+        )
 
 
 # --------------------------------------------------------------------------- explain and bytes scanned
@@ -557,6 +613,11 @@ class QueryPlan:
     files: list[DataFile]
     scans: list[ScanInfo]
     tables: tuple[str, ...] = ()
+    plan_json: str = ""  # the same plan as DuckDB's JSON, for outline()
+
+    def outline(self, width: int = 100) -> list[str]:
+        """The plan as an indented list of operators, each line at most ``width`` characters."""
+        return plan_outline(self.plan_json, width)
 
     @property
     def bytes_scanned(self) -> int:
@@ -586,6 +647,69 @@ class QueryPlan:
             parts = len({f.date for f in files if f.date is not None})
             out.append((table, parts, len(files), sum(f.bytes for f in files)))
         return out
+
+
+# Plan details worth a place on an operator's line, in this order (DuckDB's extra_info keys).
+_OUTLINE_KEYS: Final = (
+    "Table",
+    "Function",
+    "Scanning Files",
+    "Join Type",
+    "Conditions",
+    "Groups",
+    "Aggregates",
+    "Filters",
+    "File Filters",
+    "Estimated Cardinality",
+)
+_MAX_INDENT: Final = 24
+
+
+def plan_outline(plan_json: str, width: int = 100) -> list[str]:
+    """DuckDB's JSON plan as one entry per operator, indented by depth, folded at ``width``.
+
+    DuckDB's own drawing puts sibling operators side by side and can be a thousand
+    characters wide; this keeps the tree's shape in a terminal's width and drops nothing
+    (a long entry continues on indented lines).
+    """
+    import textwrap
+
+    width = max(width, 40)
+    lines: list[str] = []
+
+    def flat(value: Any) -> str:
+        if isinstance(value, list):
+            return ", ".join(flat(v) for v in value)
+        return " ".join(str(value).split())
+
+    def walk(node: Mapping[str, Any], depth: int) -> None:
+        info = node.get("extra_info") or {}
+        name = str(node.get("name", "?"))
+        details = [
+            f"{k}: {flat(info[k])}"
+            for k in _OUTLINE_KEYS
+            if isinstance(info, dict) and info.get(k) and flat(info[k]) != name
+        ]
+        indent = "  " * depth
+        if len(indent) > _MAX_INDENT:
+            indent = f"{' ' * (_MAX_INDENT - 4)}[{depth}] "
+        text = f"{indent}{name}" + (f"  ({'; '.join(details)})" if details else "")
+        lines.extend(
+            textwrap.wrap(
+                text,
+                width=width,
+                subsequent_indent=" " * (len(indent) + 4),
+                break_on_hyphens=False,
+                drop_whitespace=True,
+            )
+            or [text]
+        )
+        for child in node.get("children") or []:
+            walk(child, depth + 1)
+
+    for root in json.loads(plan_json or "[]"):
+        walk(root, 0)
+    return lines
 
 
 def scan_profile(con: Any, duck_sql: str) -> list[ScanInfo]:
@@ -637,6 +761,7 @@ def explain(name: str, lake: Path, params: Mapping[str, object] | None = None) -
     spec, values, athena_sql, duck_sql, con = prepare(name, lake, params)
     try:
         plan = "\n".join(str(row[1]) for row in con.execute("explain " + duck_sql).fetchall())
+        plan_json = str(con.execute("explain (format json) " + duck_sql).fetchall()[0][1])
         scans = scan_profile(con, duck_sql)
     finally:
         con.close()
@@ -646,6 +771,7 @@ def explain(name: str, lake: Path, params: Mapping[str, object] | None = None) -
         athena_sql=athena_sql,
         params=values,
         plan=plan,
+        plan_json=plan_json,
         files=selected_files(spec, Path(lake), values),
         scans=scans,
         tables=spec.tables,

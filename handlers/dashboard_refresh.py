@@ -22,6 +22,7 @@ from ecomlake.contract import EXECUTION_INPUT_DATES, EnvVar, parse_date
 from ecomlake.dashboard import cloud_data_files
 from ecomlake.dashboard_api import SqlRunner, athena_runner
 from ecomlake.exceptions import EcomlakeError, InvalidArgumentError
+from ecomlake.storage import S3Storage
 from handlers._aws import aws_client, boto3_session
 from handlers._powertools import powertools, require_env
 
@@ -44,7 +45,7 @@ def refresh(
     bucket: str,
 ) -> dict[str, Any]:
     """Build the data files from ``runner`` and upload each; returns what was written."""
-    files = cloud_data_files(runner)
+    files = cloud_data_files(runner, reports=S3Storage.from_env())
     for key, text in sorted(files.items()):
         put_object(
             Bucket=bucket,

@@ -6,7 +6,8 @@
 -- param: end_date date = latest(daily_kpis) | last date of the range (inclusive); default: newest KPI partition
 -- notes: the KPIs are computed once per date by the master merge job (curated/daily_kpis);
 --   this query only selects the range, so the dashboard tiles and the anomaly checks read
---   the same numbers.
+--   the same numbers. The rates are rounded (6 decimals, the rating 4) so that Athena's
+--   text results and the local engine's give the same numbers to the last digit.
 
 with
 
@@ -43,11 +44,11 @@ select
     kpis.new_customers,
     kpis.avg_order_value,
     kpis.returns,
-    kpis.return_rate,
+    round(kpis.return_rate, 6) as return_rate,
     kpis.sessions,
     kpis.converted_sessions,
-    kpis.conversion_rate,
+    round(kpis.conversion_rate, 6) as conversion_rate,
     kpis.reviews,
-    kpis.avg_rating
+    round(kpis.avg_rating, 4) as avg_rating
 from kpis
 order by kpis."date"

@@ -6,7 +6,7 @@
 -- param: start_date date = end_date - 29 days | first date of the range (inclusive)
 -- param: end_date date = latest(fact_sales) | last date of the range (inclusive); default: newest sales partition
 -- param: top_n int(1..1000) = 10 | products per category
--- param: category string = null | one category only; null means every category
+-- param: category string(fact_sales.category) = null | one category only; null means every category
 -- notes: revenue is completed revenue (net_amount: returned and refunded sales count 0);
 --   orders counts every transaction, returns the returned or refunded ones. Sales of a
 --   product missing from the catalog are grouped under category 'unknown'. Ties in revenue

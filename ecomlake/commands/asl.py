@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ecomlake.commands.common import console
+from ecomlake.commands.common import file_for_writing, say
 from ecomlake.exceptions import InvalidArgumentError
 
 
@@ -40,6 +40,7 @@ def register(app: typer.Typer) -> None:
         if output is None:
             typer.echo(text, nl=False)
             return
+        file_for_writing(output, "--output")
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
-        console.print(f"wrote {output}")
+        say(f"wrote {output}")

@@ -5,17 +5,68 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich import box
+from rich.table import Table as RichTable
+from rich.text import Text
 
-from ecomlake.commands.common import LakeOption, console, positive, print_json, print_table
+from ecomlake.commands.common import (
+    LakeOption,
+    Lines,
+    console,
+    directory_for_writing,
+    interactive,
+    lake_for_writing,
+    positive,
+    print_json,
+    say,
+    styled,
+)
 from ecomlake.exceptions import InvalidArgumentError
-from ecomlake.storage import resolve_lake
 
 
 def _fmt(value: float | None, spec: str = ",.0f") -> str:
     return "" if value is None else format(value, spec)
+
+
+def _seconds(stage: Any) -> str:
+    # Queries take milliseconds: a third decimal keeps them apart.
+    return f"{stage.seconds:.3f}" if stage.seconds < 1 else f"{stage.seconds:.2f}"
+
+
+def stages_table(report: Any) -> RichTable:
+    """Every stage in as few columns as say something: engine only when two ran, JVM memory only with Spark.
+
+    Fits 80 columns: no vertical rules, and the stage name folds when the terminal is narrow.
+    """
+    engines = {s.engine for s in report.stages if s.engine}
+    jvm = any(s.child_peak_rss_mb is not None for s in report.stages)
+    table = RichTable(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("stage", overflow="fold")
+    if len(engines) > 1:
+        table.add_column("engine", no_wrap=True)
+    table.add_column("rows", justify="right", no_wrap=True)
+    table.add_column("seconds", justify="right", no_wrap=True)
+    table.add_column("rows/s", justify="right", no_wrap=True)
+    table.add_column("peak MB", justify="right", no_wrap=True)
+    if jvm:
+        table.add_column("JVM MB", justify="right", no_wrap=True)
+    for s in report.stages:
+        row = [Text(s.stage)]
+        if len(engines) > 1:
+            row.append(Text(s.engine or ""))
+        row += [f"{s.rows:,}", _seconds(s), _fmt(s.rows_per_second), _fmt(s.peak_rss_mb, ",.0f")]
+        if jvm:
+            row.append(_fmt(s.child_peak_rss_mb, ",.0f"))
+        table.add_row(*row)
+    return table
+
+
+def default_report_dir() -> Path:
+    """Where a benchmark on a temporary lake keeps its JSON: beside the temporary lakes, not in ./.lake."""
+    return Path(tempfile.gettempdir()) / "ecomlake-bench"
 
 
 def register(app: typer.Typer) -> None:
@@ -27,12 +78,13 @@ def register(app: typer.Typer) -> None:
         lake: LakeOption = None,
         output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     ) -> None:
-        """Benchmark the local pipeline (a fresh temporary lake unless --lake is given; the JSON report
-        goes to <lake>/_reports/bench/, ./.lake/_reports/bench/ for a temporary lake).
+        """Benchmark the local pipeline on generated data (a fresh temporary lake unless --lake is given).
 
-        Targets are reported PASS or MISS; a miss does not fail the command.
+        The JSON report goes to <lake>/_reports/bench/ with --lake, else to ecomlake-bench/ in the
+        system's temporary directory (the temporary lake itself is deleted). Targets are reported
+        PASS or MISS; a miss does not fail the command.
         """
-        from ecomlake.local.bench import ENGINES, QUERY, evaluate_targets, report_path, run_bench
+        from ecomlake.local.bench import ENGINES, evaluate_targets, report_path, run_bench
 
         positive("transactions", transactions)
         positive("days", days)
@@ -40,16 +92,24 @@ def register(app: typer.Typer) -> None:
             raise InvalidArgumentError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         if output not in {"table", "json"}:
             raise InvalidArgumentError(f"--format must be table or json, got {output!r}")
+        keep = lake_for_writing(lake) if lake else None
+        if keep is None:
+            directory_for_writing(default_report_dir(), "report directory")
 
         with tempfile.TemporaryDirectory(prefix="ecomlake-bench-") as tmp:
-            root = Path(lake).resolve() if lake else Path(tmp)
-            with console.status("starting") as status:
-                report = run_bench(root, transactions, days=days, engine=engine, progress=status.update)
+            root = keep or Path(tmp)
+            if interactive():
+                with console.status("starting") as status:
+                    report = run_bench(root, transactions, days=days, engine=engine, progress=status.update)
+            else:
+                # With --format json, stdout is the report: progress goes to stderr.
+                progress = Lines(err=output == "json")
+                report = run_bench(root, transactions, days=days, engine=engine, progress=progress)
             payload = report.to_dict()
-            # A temporary lake is deleted on exit: keep the JSON in the default lake's
-            # _reports/bench (./.lake unless $ECOMLAKE_LAKE says otherwise).
-            saved = report_path(root if lake else resolve_lake(None), transactions, engine)
-            if not lake:
+            saved = report_path(root, transactions, engine)
+            if keep is None:
+                # The temporary lake is deleted on exit: keep its JSON where temporary files live.
+                saved = default_report_dir() / saved.name
                 saved.parent.mkdir(parents=True, exist_ok=True)
                 saved.write_text(json.dumps(payload, indent=2) + "\n")
 
@@ -57,35 +117,26 @@ def register(app: typer.Typer) -> None:
             print_json({**payload, "report_path": str(saved)})
             return
         m = report.machine
-        print_table(
-            f"ecomlake bench: {transactions:,} transactions over {days} days, engine {engine}",
-            ["stage", "engine", "rows", "seconds", "rows/s", "ms", "peak RSS (MB)", "JVM peak RSS (MB)"],
-            [
-                (
-                    s.stage,
-                    s.engine or "",
-                    f"{s.rows:,}",
-                    f"{s.seconds:.2f}",
-                    _fmt(s.rows_per_second),
-                    _fmt(s.seconds * 1000) if s.kind == QUERY else "",
-                    _fmt(s.peak_rss_mb, ",.1f"),
-                    _fmt(s.child_peak_rss_mb, ",.1f"),
-                )
-                for s in report.stages
-            ],
-        )
+        say(f"ecomlake bench: {report.transactions:,} transactions over {report.days} days, engine {report.engine}")
+        console.print(stages_table(report))
         targets = evaluate_targets(report)
         if targets:
-            print_table(
-                "Targets",
-                ["target", "goal", "measured", "result", "what is counted"],
-                [(t.name, t.target, t.measured, t.verdict, t.detail) for t in targets],
-            )
+            say("targets")
+            table = RichTable(box=box.SIMPLE_HEAD, pad_edge=False)
+            table.add_column("target", overflow="fold", ratio=2)
+            for name in ("goal", "measured"):
+                table.add_column(name, no_wrap=True)
+            table.add_column("result", no_wrap=True)
+            table.add_column("what is counted", overflow="fold", ratio=2)
+            for t in targets:
+                verdict = styled(t.verdict, "green" if t.passed else "red")
+                table.add_row(Text(t.name), Text(t.target), Text(t.measured), verdict, Text(t.detail))
+            console.print(table)
         else:
-            console.print("no target applies at this scale (targets: <= 100,000 or >= 10,000,000 transactions)")
-        console.print(
+            say("no target applies at this scale (targets: <= 100,000 or >= 10,000,000 transactions)")
+        say(
             f"total {report.total_seconds:.1f} s on {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, "
             f"load average {m.get('load_average')}, Python {m['python']}, DuckDB {m['duckdb']}, "
             f"PySpark {m['pyspark']}"
         )
-        console.print(f"report: {saved}")
+        say(f"report: {saved}")

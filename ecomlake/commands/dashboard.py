@@ -8,9 +8,16 @@ from typing import Annotated
 
 import typer
 
-from ecomlake.commands.common import LakeOption, console, print_table
+from ecomlake.commands.common import (
+    LakeOption,
+    console,
+    directory_for_writing,
+    interactive,
+    lake_for_writing,
+    print_table,
+    say,
+)
 from ecomlake.exceptions import InvalidArgumentError
-from ecomlake.storage import require_lake
 
 
 def register(app: typer.Typer) -> None:
@@ -29,8 +36,15 @@ def register(app: typer.Typer) -> None:
 
         if not 0 <= port <= 65535:
             raise InvalidArgumentError(f"--port must be between 0 and 65535, got {port}")
-        root = require_lake(lake)
-        with console.status("running the analytics queries"):
+        root = lake_for_writing(lake, must_exist=True)
+        if out is not None:
+            directory_for_writing(out, "--out")
+        if serve:
+            server.check_port(port)  # before the build, so a busy port costs nothing
+        if interactive():
+            with console.status("running the analytics queries"):
+                site = dash.build(root, out)
+        else:
             site = dash.build(root, out)
         manifest = json.loads((site / dash.DATA_DIR / dash.MANIFEST).read_text(encoding="utf-8"))
         print_table(
@@ -39,12 +53,12 @@ def register(app: typer.Typer) -> None:
             [(name, info["rows"], info["file"]) for name, info in manifest["queries"].items()],
         )
         span = manifest["date_range"]
-        console.print(f"dates: {span['start'] or '-'} .. {span['end'] or '-'}")
-        console.print(f"site: {site / 'index.html'}")
+        say(f"dates: {span['start'] or '-'} .. {span['end'] or '-'}")
+        say(f"site: {site / 'index.html'}")
         if serve:
             server.serve(
                 root,
                 port=port,
                 site=site,
-                on_ready=lambda url: console.print(f"serving the dashboard at {url}  (Ctrl-C to stop)"),
+                on_ready=lambda url: say(f"serving the dashboard at {url}  (Ctrl-C to stop)"),
             )

@@ -6,9 +6,18 @@ from typing import Annotated
 
 import typer
 
-from ecomlake.commands.common import LakeOption, console, positive, print_table
+from ecomlake.commands.common import (
+    LakeOption,
+    Lines,
+    console,
+    interactive,
+    lake_for_writing,
+    positive,
+    print_table,
+    say,
+)
 from ecomlake.exceptions import InvalidArgumentError
-from ecomlake.local.demo import DASHBOARD_COMMAND, DASHBOARD_URL, DemoResult
+from ecomlake.local.demo import DASHBOARD_COMMAND, DASHBOARD_URL, DemoResult, dashboard_command
 from ecomlake.storage import resolve_lake
 
 
@@ -50,29 +59,35 @@ def register(app: typer.Typer) -> None:
             bad_rate=bad_rate,
             engine=engine,
         )
-        root = resolve_lake(lake)
+        root = lake_for_writing(lake)
         with _StepProgress() as step:
             result = run_demo(root, config, progress=step)
-        _print_summary(result)
+        _print_summary(result, dashboard_command(root, resolve_lake(None)))
 
 
 class _StepProgress:
-    """A spinner and elapsed time per demo step; a finished step stays on screen, ticked."""
+    """A spinner and elapsed time per demo step on a terminal (a finished step stays, ticked);
+    elsewhere one plain line per step as it starts."""
 
     def __enter__(self) -> _StepProgress:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(
-            SpinnerColumn(finished_text="[green]✓"),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-        )
-        self._progress.__enter__()
+        self._lines = None if interactive() else Lines()
         self._task: int | None = None
+        if self._lines is None:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                SpinnerColumn(finished_text="[green]✓"),
+                TextColumn("{task.description}", markup=False),
+                TimeElapsedColumn(),
+                console=console,
+            )
+            self._progress.__enter__()
         return self
 
     def __call__(self, message: str) -> None:
+        if self._lines is not None:
+            self._lines(message)
+            return
         self._finish()
         self._task = self._progress.add_task(message, total=1)
 
@@ -81,12 +96,16 @@ class _StepProgress:
             self._progress.update(self._task, completed=1)
 
     def __exit__(self, *exc: object) -> None:
+        if self._lines is not None:
+            if exc[0] is None:
+                self._lines("done")
+            return
         if exc[0] is None:
             self._finish()
         self._progress.__exit__(*exc)
 
 
-def _print_summary(result: DemoResult) -> None:
+def _print_summary(result: DemoResult, serve_command: str = DASHBOARD_COMMAND) -> None:
     summary = result.summary
     if summary is None:
         return
@@ -115,7 +134,7 @@ def _print_summary(result: DemoResult) -> None:
             [(f.dataset, f.date, f.file, f.reason) for f in summary.rejected_files],
         )
     else:
-        console.print(f"files landed: {result.files_landed}, rejected whole: 0")
+        say(f"files landed: {result.files_landed}, rejected whole: 0")
     dq = summary.dq
     failed = f" ({', '.join(dq.failed_dates)})" if dq.failed_dates else ""
     console.print(
@@ -123,5 +142,6 @@ def _print_summary(result: DemoResult) -> None:
         f"{dq.warnings} warning check(s) failed"
     )
     print_table("Answers", ["question", "answer"], [(a.question, a.answer) for a in summary.answers])
-    console.print(f"lake: {result.lake}")
-    console.print(f"dashboard built in {result.site}; open it with: {DASHBOARD_COMMAND}  ->  {DASHBOARD_URL}")
+    say(f"lake: {result.lake}")
+    say(f"dashboard built in {result.site}")
+    say(f"open it with: {serve_command}  ->  {DASHBOARD_URL}")

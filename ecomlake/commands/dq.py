@@ -12,32 +12,69 @@ import typer
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from ecomlake.commands.common import LakeOption, console, err_console, print_json, print_table
+from ecomlake.commands.common import (
+    LakeOption,
+    console,
+    lake_for_writing,
+    print_json,
+    print_table,
+    say,
+    styled,
+)
 from ecomlake.exceptions import InvalidArgumentError
 
 EXIT_CRITICAL = 1
 
 
 # Failed warnings read WARN, failed critical checks FAIL: severity without another column.
-_LABEL = {"pass": "[green]PASS[/]", "skip": "[dim]SKIP[/]", "warning": "[yellow]WARN[/]", "critical": "[red]FAIL[/]"}
+_LABEL = {
+    "pass": styled("PASS", "green"),
+    "skip": styled("SKIP", "dim"),
+    "warning": styled("WARN", "yellow"),
+    "critical": styled("FAIL", "red"),
+}
 
 
-def status_label(result: Any) -> str:
+def status_label(result: Any) -> Text:
     status = str(result.status)
     return _LABEL[result.severity] if status == "fail" else _LABEL[status]
 
 
 def checks_table(title: str, results: list[Any]) -> RichTable:
     """The checks as a table; ids fold rather than truncate (they are what people search the report for)."""
-    table = RichTable(title=title, caption="FAIL = critical check failed, WARN = warning check failed")
-    table.add_column("check", overflow="fold", min_width=20)
-    table.add_column("status")
+    table = RichTable(title=Text(title), caption="FAIL = critical check failed, WARN = warning check failed")
+    longest = max((len(r.rule_id) for r in results), default=20)
+    # A fixed width (rich crops the table's edge when a min_width cannot be met); the detail gets the rest.
+    table.add_column("check", overflow="fold", width=min(longest, max(20, console.width - 50)))
+    table.add_column("status", no_wrap=True)
     table.add_column("value", justify="right", overflow="fold")
     table.add_column("detail", overflow="fold")
     for r in results:
-        value = "" if r.value is None else str(r.value)
-        table.add_row(r.rule_id, status_label(r), value, Text(r.detail))
+        value = _value_text(r.value)
+        table.add_row(Text(r.rule_id), status_label(r), Text(value), Text(r.detail))
     return table
+
+
+def _value_text(value: Any) -> str:
+    """Counts with separators, rates with four decimals, amounts with two (the JSON keeps full precision)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.4f}" if abs(value) < 1 else f"{value:,.2f}"
+
+
+def summary_line(report: Any) -> Text:
+    """PASSED/FAILED and the counts, on one line."""
+    counts = report.counts()
+    line = styled("PASSED", "green") if report.passed else styled("FAILED", "red")
+    line.append(
+        f" {counts['checks']} checks: {counts['passed']} passed, {counts['critical_failed']} critical failed, "
+        f"{counts['warnings_failed']} warnings, {counts['skipped']} skipped"
+    )
+    return line
 
 
 def register(app: typer.Typer) -> None:
@@ -46,46 +83,46 @@ def register(app: typer.Typer) -> None:
         date: Annotated[str, typer.Option("--date", help="Business date to check, YYYY-MM-DD.", show_default=False)],
         lake: LakeOption = None,
         output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-        failed: Annotated[bool, typer.Option("--failed", help="List only the checks that failed.")] = False,
+        all_checks: Annotated[
+            bool, typer.Option("--all", help="List every check (passed and skipped too), not only the failed ones.")
+        ] = False,
+        failed: Annotated[
+            bool, typer.Option("--failed", help="List only the failed checks (the default for tables).")
+        ] = False,
     ) -> None:
-        """Data-quality report for a date (exit 1 when a critical check fails)."""
+        """Data-quality report for a date: a summary and the failed checks (exit 1 when a critical one fails)."""
         from ecomlake.contract import dq_report_key, parse_date
         from ecomlake.dq import run_checks
         from ecomlake.dq.report import severity_rank
-        from ecomlake.storage import require_lake
 
         day = parse_date(date)
         if output not in {"table", "json"}:
             raise InvalidArgumentError(f"--format must be table or json, got {output!r}")
-        root = require_lake(lake)
+        if all_checks and failed:
+            raise InvalidArgumentError("give --all or --failed, not both")
+        root = lake_for_writing(lake, must_exist=True)
         report = run_checks(root, day)
 
         if output == "json":
             print_json(report.to_dict())
         else:
-            shown = sorted(report.failures if failed else report.results, key=severity_rank)
-            console.print(checks_table(f"data quality {day}", shown))
+            say(f"data quality {day}")
+            console.print(summary_line(report), soft_wrap=True)
+            shown = sorted(report.results if all_checks else report.failures, key=severity_rank)
+            if shown:
+                title = f"all {len(shown)} checks" if all_checks else f"{len(shown)} failed check(s)"
+                console.print(checks_table(title, shown))
+            else:
+                counts = report.counts()
+                say(f"no failed checks ({counts['passed']} passed, {counts['skipped']} skipped; --all lists every one)")
             quarantined = [
                 (ds, why, n) for ds, reasons in report.facts.quarantined.items() for why, n in reasons.items()
             ]
             if quarantined:
                 print_table("quarantined rows", ["dataset", "reason", "rows"], quarantined)
-            counts = report.counts()
-            verdict = "[red]FAILED[/red]" if not report.passed else "[green]PASSED[/green]"
-            console.print(
-                f"{verdict} {counts['checks']} checks: {counts['passed']} passed, "
-                f"{counts['critical_failed']} critical failed, {counts['warnings_failed']} warnings, "
-                f"{counts['skipped']} skipped",
-                soft_wrap=True,
-            )
-            console.print(f"report: {root / dq_report_key(day)} (and .html)", highlight=False, soft_wrap=True)
+            say(f"report: {root / dq_report_key(day)} (and .html)")
         if not report.passed:
             ids = [r.rule_id for r in report.critical_failures]
             named = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-            err_console.print(
-                f"error: data quality failed for {day}: {len(ids)} critical check(s): {named}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+            say(f"error: data quality failed for {day}: {len(ids)} critical check(s): {named}", err=True)
             raise typer.Exit(EXIT_CRITICAL)

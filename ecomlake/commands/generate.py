@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ecomlake.commands.common import LakeOption, console, print_table
+from ecomlake.commands.common import LakeOption, Lines, console, directory_for_writing, interactive, print_table, say
 from ecomlake.storage import resolve_lake
 
 _OUT_HELP = "Output directory (default: <lake>/_generated, where `ecomlake demo` writes too)."
@@ -18,7 +20,31 @@ def default_out(lake: Path | None) -> Path:
     """Generated files sit beside the lake's zones, as an upstream delivery would."""
     from ecomlake.local.demo import GENERATED_DIR
 
-    return resolve_lake(lake) / GENERATED_DIR
+    return directory_for_writing(resolve_lake(lake), "--lake") / GENERATED_DIR
+
+
+@contextmanager
+def _progress(stages: int) -> Iterator[Callable[[str, int, int], None]]:
+    """A bar on a terminal; otherwise a plain line as each stage starts."""
+    if not interactive():
+        lines = Lines(quiet_for=1.0)
+        seen: set[str] = set()
+
+        def say_stage(stage: str, done: int, total: int) -> None:
+            if stage not in seen:
+                seen.add(stage)
+                lines(f"generate: {stage}")
+
+        yield say_stage
+        return
+    columns = (TextColumn("{task.description:<24}", markup=False), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("generating", total=stages)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        yield progress
 
 
 def summary_rows(manifest: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -67,14 +93,8 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             bad_rate=bad_rate,
         )
-        target = out if out is not None else default_out(lake)
-        columns = (TextColumn("{task.description:<24}"), BarColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task("generating", total=len(STAGES))
-
-            def progress(stage: str, done: int, total: int) -> None:
-                bar.update(task, description=stage, completed=done, total=total)
-
+        target = directory_for_writing(out, "--out") if out is not None else default_out(lake)
+        with _progress(len(STAGES)) as progress:
             manifest = run_generate(
                 target,
                 days=days,
@@ -94,9 +114,9 @@ def register(app: typer.Typer) -> None:
             summary_rows(manifest),
         )
         stats = manifest["stats"]
-        console.print(
+        say(
             f"sessions {stats['sessions']}, purchase events {stats['purchase_events']} "
             f"({stats['transactions_with_session_share']:.2%} of transactions have a session), "
             f"returns {stats['return_share']:.1%}"
         )
-        console.print(f"output: {target.resolve()}  (manifest: {target.resolve() / 'manifest.json'})")
+        say(f"output: {target.resolve()}  (manifest: {target.resolve() / 'manifest.json'})")

@@ -10,12 +10,18 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from ecomlake.commands.common import LakeOption, console, print_table
+from ecomlake.commands.common import LakeOption, Lines, console, interactive, lake_for_writing, print_table, say, styled
 from ecomlake.exceptions import InvalidArgumentError
 
 EXIT_RUN_FAILED = 1
-_STATUS = {"SUCCEEDED": "[green]ok[/]", "FAILED": "[red]FAILED[/]", "SKIPPED": "[dim]skipped[/]"}
+_STATUS = {
+    "SUCCEEDED": styled("ok", "green"),
+    "FAILED": styled("FAILED", "red"),
+    "SKIPPED": styled("skipped", "dim"),
+}
+_PLAIN_STATUS = {"SUCCEEDED": "ok", "FAILED": "FAILED", "SKIPPED": "skipped"}
 
 
 class _ProgressView:
@@ -33,14 +39,35 @@ class _ProgressView:
         elif event.kind == "finished":
             task = self.tasks.get(record.name)
             if task is not None:
-                mark = _STATUS.get(record.status, record.status)
-                self.progress.update(task, completed=1, description=f"{label} {mark} ({record.seconds:.1f}s)")
+                mark = _STATUS.get(record.status, Text(str(record.status)))
+                description = Text(f"{label} ").append_text(mark).append(f" ({record.seconds:.1f}s)")
+                self.progress.update(task, completed=1, description=description)
         elif event.kind == "retrying":
-            self.progress.console.print(
-                f"[yellow]retry[/] {record.name} attempt {record.attempts + 1} in {event.delay:.1f}s: {event.message}"
+            line = styled("retry", "yellow").append(
+                f" {record.name} attempt {record.attempts + 1} in {event.delay:.1f}s: {event.message}"
             )
+            self.progress.console.print(line)
         elif event.kind == "notified":
-            self.progress.console.print(f"[bold]notification[/]: {event.message}")
+            self.progress.console.print(styled("notification", "bold").append(f": {event.message}"))
+
+
+class _LineView:
+    """The same events as plain lines (off a terminal: logs, CI, pipes), as they happen."""
+
+    def __init__(self) -> None:
+        self.lines = Lines()
+
+    def __call__(self, event: Any) -> None:
+        record = event.record
+        label = f"  {record.name}" if record.parent else record.name
+        if event.kind == "started":
+            self.lines(f"{label} started")
+        elif event.kind == "finished":
+            self.lines(f"{label} {_PLAIN_STATUS.get(record.status, record.status)} ({record.seconds:.1f}s)")
+        elif event.kind == "retrying":
+            self.lines(f"retry {record.name} attempt {record.attempts + 1} in {event.delay:.1f}s: {event.message}")
+        elif event.kind == "notified":
+            self.lines(f"notification: {event.message}")
 
 
 def summary_rows(record: Any) -> list[tuple[str, str, str, str, str]]:
@@ -94,14 +121,13 @@ def register(app: typer.Typer) -> None:
         """Run the pipeline (lock, plan, ETL, merge, audit, publish, dashboard data, notify) on the local lake."""
         from ecomlake.contract import parse_date
         from ecomlake.local.runner import ENGINES, pending_dates, raw_dates, run_pipeline
-        from ecomlake.storage import require_lake
 
         if sum((date is not None, all_dates, pending)) != 1:
             raise InvalidArgumentError("give exactly one of --date YYYY-MM-DD, --all or --pending")
         if engine not in ENGINES:
             raise InvalidArgumentError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         day = parse_date(date) if date is not None else None
-        root = require_lake(lake)
+        root = lake_for_writing(lake, must_exist=True)
         if pending:
             dates = pending_dates(root)
             if not dates:
@@ -110,19 +136,21 @@ def register(app: typer.Typer) -> None:
         else:
             dates = [day] if day else raw_dates(root)
         what = dates[0] if len(dates) == 1 else f"{len(dates)} dates ({dates[0]} .. {dates[-1]})"
-        console.print(f"pipeline run over {what} on {engine}, lake {root}")
+        say(f"pipeline run over {what} on {engine}, lake {root}")
 
-        with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=False
-        ) as progress:
-            record = run_pipeline(root, dates, engine, on_event=_ProgressView(progress), wait=wait)
+        if interactive():
+            columns = (SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn())
+            with Progress(*columns, console=console, transient=False) as progress:
+                record = run_pipeline(root, dates, engine, on_event=_ProgressView(progress), wait=wait)
+        else:
+            record = run_pipeline(root, dates, engine, on_event=_LineView(), wait=wait)
 
         print_table(
             f"Run {record.run_id}: {record.status}",
             ["step", "status", "attempts", "seconds", "output"],
             summary_rows(record),
         )
-        console.print(f"run record: {root / record.key}")
+        say(f"run record: {root / record.key}")
         if not record.succeeded:
             error = record.error or {}
             cause = str(error.get("Cause", "")).splitlines()[0] if error.get("Cause") else ""

@@ -356,6 +356,9 @@ def judge_anomaly(rule: Rule, series: Mapping[str, float | None], day: str, sql:
     """``series`` maps ISO date -> the daily value, for the date and the days before it."""
     p = rule.params
     value = series.get(day)
+    if value is None and day in series:
+        # The table has the date, but the metric is NULL there (a rate with nothing to divide by).
+        return _result(rule, Status.SKIP, None, detail=f"{p['metric']} is null for {day}: nothing to compute it from")
     if value is None:
         return _no_rows(rule, day)
     history = [float(v) for d, v in sorted(series.items()) if d < day and v is not None]

@@ -75,12 +75,51 @@ def configure_spark(spark: Any) -> Any:
     return spark
 
 
+# The JVM's own logging when this process starts it: errors only, on stderr. Spark's default
+# profile logs WARN lines at start-up (loopback hostname, no native Hadoop library) and a
+# "Setting default log level" banner into the CLI's output; setLogLevel comes too late for those.
+SPARK_LOG4J2_PROPERTIES: Final = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+# PySpark starts its JVM as an interactive shell: a level set for the gateway class spares the
+# "Setting default log level" banner Spark prints for shells.
+logger.repl.name = org.apache.spark.api.python.PythonGatewayServer
+logger.repl.level = error
+"""
+
+
+def spark_log_config() -> str:
+    """Path of a log4j2 properties file holding ``SPARK_LOG4J2_PROPERTIES`` (written once per content)."""
+    import hashlib
+    import os
+    import tempfile
+
+    digest = hashlib.sha256(SPARK_LOG4J2_PROPERTIES.encode()).hexdigest()[:12]
+    path = os.path.join(tempfile.gettempdir(), f"ecomlake-spark-log4j2-{digest}.properties")
+    if not os.path.isfile(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(SPARK_LOG4J2_PROPERTIES)
+        os.replace(tmp, path)
+    return path
+
+
 def spark_session(app_name: str = "ecomlake", master: str = "local[*]") -> Any:
-    """A local Spark session configured like the Glue jobs' (see ``SPARK_RUNTIME_CONF``)."""
+    """A local Spark session configured like the Glue jobs' (see ``SPARK_RUNTIME_CONF``), logging errors only."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name).master(master)
-    for key, value in {**SPARK_LOCAL_CONF, **SPARK_RUNTIME_CONF}.items():
+    log_option = f"-Dlog4j2.configurationFile=file:{spark_log_config()}"
+    for key, value in {
+        **SPARK_LOCAL_CONF,
+        "spark.driver.extraJavaOptions": log_option,
+        **SPARK_RUNTIME_CONF,
+    }.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

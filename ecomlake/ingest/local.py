@@ -4,21 +4,28 @@ Lambda functions do in the cloud, in one call.
 Raw stays immutable locally too: landing the same bytes again is a no-op, and a *different*
 file is never written over a landed one unless the caller asks (``replace=True``; the
 ``ingest --replace`` flag), which is what re-uploading an object to a versioned bucket does.
+
+``collect`` turns what a user points at -- files, a generator tree, a dataset folder, a
+partition folder -- into partitions to land, reading dataset and date from the generator's
+layout (``<dataset>/date=YYYY-MM-DD/<file>``). Symbolic links are refused unless the caller
+asks to follow them: a link could pull any file on the machine into the lake (and into the
+quarantine, whose reasons quote what they found).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+import stat
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ecomlake.contract import PARTITION_KEY, Dataset, parse_dataset, parse_date, raw_key
-from ecomlake.exceptions import InvalidArgumentError, InvalidKeyError
+from ecomlake.contract import DATASETS, PARTITION_KEY, Dataset, parse_dataset, parse_date, raw_key
+from ecomlake.exceptions import InvalidArgumentError, InvalidKeyError, UnknownDatasetError
 from ecomlake.ingest.report import ValidationReport
 from ecomlake.ingest.router import Route, Trigger, pipeline_input, route_key
 from ecomlake.ingest.validator import validate_object
@@ -76,14 +83,52 @@ def _md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def _plan(storage: LocalStorage, files: Iterable[Path | str], dataset: Dataset, day: str, replace: bool) -> list:
+def _symlink_error(path: Path) -> InvalidArgumentError:
+    # Names the link and its target only: the target's content is never read or echoed.
+    return InvalidArgumentError(
+        f"{path} is a symbolic link; ingest lands regular files only (--follow-symlinks lands what links point to)"
+    )
+
+
+def _check_source(path: Path, follow_symlinks: bool) -> None:
+    """A source must be an existing regular file, reached without a link unless links are allowed."""
+    if path.is_symlink() and not follow_symlinks:
+        raise _symlink_error(path)
+    if not path.exists():
+        raise InvalidArgumentError(f"no such file: {path}")
+    if not path.is_file():
+        raise InvalidArgumentError(f"{path} is not a regular file")
+
+
+def _read_source(path: Path, follow_symlinks: bool) -> bytes:
+    """The file's bytes; without ``follow_symlinks`` a link swapped in after the checks is refused too."""
+    flags = os.O_RDONLY | (0 if follow_symlinks else getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fd = os.open(path, flags)
+    except OSError as err:
+        if not follow_symlinks and path.is_symlink():
+            raise _symlink_error(path) from None
+        raise err
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise InvalidArgumentError(f"{path} is not a regular file")
+        return handle.read()
+
+
+def _plan(
+    storage: LocalStorage,
+    files: Iterable[Path | str],
+    dataset: Dataset,
+    day: str,
+    replace: bool,
+    follow_symlinks: bool = False,
+) -> list:
     """Check every argument before anything is written, so a bad call lands nothing."""
     plan: list[tuple[Path, Route]] = []
     names: dict[str, Path] = {}
     for item in files:
         path = Path(item)
-        if not path.is_file():
-            raise InvalidArgumentError(f"no such file: {path}")
+        _check_source(path, follow_symlinks)
         if path.name in names:
             raise InvalidArgumentError(
                 f"two files named {path.name!r} ({names[path.name]}, {path}); land one at a time"
@@ -117,19 +162,21 @@ def ingest_files(
     replace: bool = False,
     max_bytes: int | None = None,
     now: datetime | None = None,
+    follow_symlinks: bool = False,
 ) -> list[IngestResult]:
     """Land ``files`` as ``raw/<dataset>/date=<day>/<basename>`` in ``lake``; validate and route each.
 
     Sources are only read. Raises ``UnknownDatasetError`` / ``InvalidDateError`` /
     ``InvalidArgumentError`` / ``InvalidKeyError`` before landing anything when an argument
-    is wrong; a file the validator rejects is landed, quarantined and reported (``rejected``).
+    is wrong (a symbolic link is one, unless ``follow_symlinks``); a file the validator
+    rejects is landed, quarantined and reported (``rejected``).
     """
     ds = parse_dataset(str(dataset))
     day = parse_date(day)
     storage = LocalStorage(Path(lake))
     results: list[IngestResult] = []
-    for path, route in _plan(storage, files, ds, day, replace):
-        data = path.read_bytes()
+    for path, route in _plan(storage, files, ds, day, replace, follow_symlinks):
+        data = _read_source(path, follow_symlinks)
         target = storage.path(route.key)
         copied = not (target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data)
         if copied:
@@ -143,8 +190,217 @@ def ingest_files(
     return results
 
 
+# --------------------------------------------------------------------------- what to land
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The files of one raw partition."""
+
+    dataset: Dataset
+    day: str
+    files: tuple[Path, ...]
+
+
+@dataclass
+class Collected:
+    """What ``collect`` found: partitions to land, and files it left out (not in the layout)."""
+
+    batches: list[Batch] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+
+    @property
+    def files(self) -> int:
+        return sum(len(b.files) for b in self.batches)
+
+
 def _visible(path: Path) -> bool:
     return not path.name.startswith((".", "_"))
+
+
+def _partition_day(name: str) -> str | None:
+    key, sep, day = name.partition("=")
+    return parse_date(day) if key == PARTITION_KEY and sep else None
+
+
+def _dataset_name(name: str) -> Dataset | None:
+    return Dataset(name) if name in DATASETS else None
+
+
+def _children(folder: Path, follow_symlinks: bool) -> list[Path]:
+    """Visible entries of a folder, sorted; a link among them is refused unless links are followed."""
+    found = []
+    for child in sorted(folder.iterdir()):
+        if not _visible(child):
+            continue
+        if child.is_symlink() and not follow_symlinks:
+            raise _symlink_error(child)
+        found.append(child)
+    return found
+
+
+def _pick(what: str, where: Path, inferred: str | None, given: str | None) -> str | None:
+    if given is not None and inferred is not None and given != inferred:
+        raise InvalidArgumentError(f"{where} is in the {inferred} {what} folder, but --{what} {given} was given")
+    return inferred if inferred is not None else given
+
+
+class _Collector:
+    def __init__(self, dataset: Dataset | None, day: str | None, follow_symlinks: bool) -> None:
+        self.dataset, self.day, self.follow = dataset, day, follow_symlinks
+        self.out = Collected()
+        self._index: dict[tuple[Dataset, str], list[Path]] = {}
+        self._seen: set[Path] = set()
+
+    def add_file(self, path: Path, dataset: Dataset | None, day: str | None) -> None:
+        ds = _pick("dataset", path, dataset.value if dataset else None, self.dataset.value if self.dataset else None)
+        dd = _pick("date", path, day, self.day)
+        missing = [name for name, value in (("dataset", ds), ("date", dd)) if value is None]
+        if missing:
+            raise InvalidArgumentError(
+                f"cannot tell the {' and '.join(missing)} of {path}: it is not under "
+                f"<dataset>/{PARTITION_KEY}=YYYY-MM-DD/; pass {' and '.join('--' + m for m in missing)}"
+            )
+        real = path.resolve()
+        if real in self._seen:
+            return  # named twice (a file and its folder): landed once
+        self._seen.add(real)
+        key = (Dataset(ds), dd)
+        if key not in self._index:
+            self._index[key] = []
+            self.out.batches.append(Batch(key[0], dd, ()))
+        self._index[key].append(path)
+
+    def partition(self, folder: Path, dataset: Dataset | None, day: str) -> None:
+        for child in _children(folder, self.follow):
+            if child.is_dir():
+                raise InvalidKeyError(
+                    f"{child}: a folder inside a partition folder; raw files sit directly in {folder}"
+                )
+            _check_source(child, self.follow)
+            self.add_file(child, dataset, day)
+
+    def dataset_folder(self, folder: Path, dataset: Dataset) -> None:
+        for child in _children(folder, self.follow):
+            day = _partition_day(child.name)
+            if day is None or not child.is_dir():
+                raise InvalidKeyError(f"{child}: expected only {PARTITION_KEY}=YYYY-MM-DD folders in {folder}")
+            self.partition(child, dataset, day)
+
+    def tree(self, folder: Path) -> None:
+        for child in _children(folder, self.follow):
+            if not child.is_dir():
+                self.out.skipped.append(child)  # e.g. the generator's manifest.json
+                continue
+            try:
+                dataset = parse_dataset(child.name)
+            except UnknownDatasetError as err:
+                raise UnknownDatasetError(f"{child}: {err}") from None
+            self.dataset_folder(child, dataset)
+
+    def add(self, path: Path) -> None:
+        if path.is_symlink() and not self.follow:
+            raise _symlink_error(path)
+        if path.is_dir():
+            self.add_folder(path)
+            return
+        _check_source(path, self.follow)
+        day = _partition_day(path.parent.name)
+        self.add_file(path, _dataset_name(path.parent.parent.name) if day else None, day)
+
+    def add_folder(self, folder: Path) -> None:
+        day = _partition_day(folder.name)
+        if day is not None:
+            self.partition(folder, _dataset_name(folder.parent.name), day)
+            return
+        dataset = _dataset_name(folder.name)
+        if dataset is not None:
+            self.dataset_folder(folder, dataset)
+            return
+        entries = _children(folder, self.follow)
+        if any(e.is_dir() for e in entries):
+            self.tree(folder)
+        elif self.dataset is not None and self.day is not None:
+            for entry in entries:
+                _check_source(entry, self.follow)
+                self.add_file(entry, None, None)
+        elif entries:
+            raise InvalidArgumentError(
+                f"{folder} holds files but no <dataset>/{PARTITION_KEY}=YYYY-MM-DD folders; "
+                "pass --dataset and --date to land its files"
+            )
+
+    def result(self) -> Collected:
+        self.out.batches = [Batch(b.dataset, b.day, tuple(self._index[(b.dataset, b.day)])) for b in self.out.batches]
+        return self.out
+
+
+def collect(
+    paths: Sequence[Path | str],
+    *,
+    dataset: Dataset | str | None = None,
+    day: str | None = None,
+    follow_symlinks: bool = False,
+) -> Collected:
+    """The partitions to land for what the user named: files and folders in the generator's layout.
+
+    A folder may be a tree root (``<root>/<dataset>/date=D/<file>``; files at its top, such
+    as ``manifest.json``, are skipped and listed), a dataset folder or a partition folder.
+    A file's dataset and date come from its folders; ``dataset`` / ``day`` supply them for
+    files outside the layout, and a file in the layout that disagrees with them is an error.
+    Names starting with ``.`` or ``_`` inside folders are not data and are passed over.
+    Nothing is read beyond folder listings; errors are raised before anything is landed.
+    """
+    ds = parse_dataset(str(dataset)) if dataset is not None else None
+    dd = parse_date(day) if day is not None else None
+    collector = _Collector(ds, dd, follow_symlinks)
+    for item in paths:
+        path = Path(item)
+        if not path.exists() and not path.is_symlink():
+            raise InvalidArgumentError(f"no such file or directory: {path}")
+        collector.add(path)
+    found = collector.result()
+    if not found.batches:
+        named = ", ".join(str(p) for p in paths) or "(nothing)"
+        raise InvalidArgumentError(f"no files to ingest in {named}")
+    return found
+
+
+def land_batches(
+    lake: Path,
+    batches: Sequence[Batch],
+    *,
+    replace: bool = False,
+    max_bytes: int | None = None,
+    follow_symlinks: bool = False,
+    on_batch: Callable[[list[IngestResult]], None] | None = None,
+) -> list[IngestResult]:
+    """Land every batch (all are checked first, so a bad one lands nothing); results in batch order.
+
+    ``on_batch`` is called in this process as each partition finishes (a progress bar).
+    """
+    storage = LocalStorage(Path(lake))
+    for batch in batches:
+        _plan(storage, batch.files, batch.dataset, batch.day, replace, follow_symlinks)
+    jobs = [(lake, list(b.files), b.dataset, b.day, replace, max_bytes, follow_symlinks) for b in batches]
+    tell = on_batch or (lambda _results: None)
+    workers = _landing_workers([(list(b.files), b.dataset, b.day) for b in batches])
+    if workers <= 1:
+        out: list[IngestResult] = []
+        for job in jobs:
+            results = _land_batch(*job)
+            tell(results)
+            out.extend(results)
+        return out
+    # Each partition is validated independently and writes only its own keys, so big trees
+    # are landed by one process per core; results keep the tree's order.
+    # The platform's default start method (fork on Linux): workers only read files and
+    # write their own keys, so they never touch DuckDB or JVM state the caller may hold.
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_land_batch, *job) for job in jobs]
+        for future in futures:
+            tell(future.result())
+        return [result for future in futures for result in future.result()]
 
 
 def land_tree(lake: Path, src_dir: Path, *, replace: bool = True, max_bytes: int | None = None) -> list[IngestResult]:
@@ -156,33 +412,23 @@ def land_tree(lake: Path, src_dir: Path, *, replace: bool = True, max_bytes: int
     src = Path(src_dir)
     if not src.is_dir():
         raise InvalidArgumentError(f"no such directory: {src}")
-    batches: list[tuple[list[Path], Dataset, str]] = []
-    for dataset_dir in sorted(p for p in src.iterdir() if p.is_dir() and _visible(p)):
-        dataset = parse_dataset(dataset_dir.name)
-        for partition in sorted(p for p in dataset_dir.iterdir() if _visible(p)):
-            name, sep, day = partition.name.partition("=")
-            if not partition.is_dir() or name != PARTITION_KEY or not sep:
-                raise InvalidKeyError(f"{partition}: expected only {PARTITION_KEY}=YYYY-MM-DD folders in {dataset_dir}")
-            files = sorted(p for p in partition.iterdir() if p.is_file() and _visible(p))
-            if files:
-                batches.append((files, dataset, parse_date(day)))
-
-    jobs = [(lake, files, dataset, day, replace, max_bytes) for files, dataset, day in batches]
-    workers = _landing_workers(batches)
-    if workers <= 1:
-        return [result for job in jobs for result in _land_batch(*job)]
-    # Each partition is validated independently and writes only its own keys, so big trees
-    # are landed by one process per core; results keep the tree's order.
-    # The platform's default start method (fork on Linux): workers only read files and
-    # write their own keys, so they never touch DuckDB or JVM state the caller may hold.
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return [result for results in pool.map(_land_batch, *zip(*jobs, strict=True)) for result in results]
+    collector = _Collector(None, None, follow_symlinks=False)
+    collector.tree(src)
+    return land_batches(lake, collector.result().batches, replace=replace, max_bytes=max_bytes)
 
 
 def _land_batch(
-    lake: Path, files: list[Path], dataset: Dataset, day: str, replace: bool, max_bytes: int | None
+    lake: Path,
+    files: list[Path],
+    dataset: Dataset,
+    day: str,
+    replace: bool,
+    max_bytes: int | None,
+    follow_symlinks: bool = False,
 ) -> list[IngestResult]:
-    return ingest_files(lake, files, dataset, day, replace=replace, max_bytes=max_bytes)
+    return ingest_files(
+        lake, files, dataset, day, replace=replace, max_bytes=max_bytes, follow_symlinks=follow_symlinks
+    )
 
 
 # Below this much data, starting worker processes costs more than it saves.

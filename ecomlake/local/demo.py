@@ -114,6 +114,16 @@ Progress = Callable[[str], None]
 DASHBOARD_COMMAND = ".venv/bin/ecomlake dashboard --serve"
 DASHBOARD_URL = "http://127.0.0.1:8050"
 
+
+def dashboard_command(lake: Path, default_lake: Path) -> str:
+    """The command that serves this lake's dashboard: ``--lake`` is named unless it is the default one."""
+    import shlex
+
+    if Path(lake).resolve() == Path(default_lake).resolve():
+        return DASHBOARD_COMMAND
+    return f"{DASHBOARD_COMMAND} --lake {shlex.quote(str(lake))}"
+
+
 # customer_ltv lists the top 100 by default; the top-decile share needs the whole first decile.
 LTV_ALL_PARAMS = {"top_n": "100000"}
 
@@ -277,6 +287,25 @@ def _answer_daily_kpis(recs: list[dict[str, Any]]) -> str:
     )
 
 
+def _answer_revenue_by_category(recs: list[dict[str, Any]]) -> str:
+    totals: dict[str, float] = {}
+    for r in recs:
+        totals[r["category"]] = totals.get(r["category"], 0.0) + float(r["revenue"] or 0)
+    overall = sum(totals.values())
+    best = max(sorted(totals), key=lambda c: totals[c])
+    periods = len({r["period_start"] for r in recs})
+    share = f" ({_pct(totals[best] / overall)} of revenue)" if overall else ""
+    return f"{best}: revenue {_money(totals[best])}{share} over {periods} period(s)"
+
+
+def _answer_ltv_distribution(recs: list[dict[str, Any]]) -> str:
+    biggest = max(recs, key=lambda r: (int(r["customers"] or 0), -int(r["band_index"])))
+    end = biggest["band_end"]
+    band = f"{_money(biggest['band_start'])}+" if end is None else f"{_money(biggest['band_start'])}-{_money(end)}"
+    total = int(recs[0]["customers_total"])
+    return f"{int(biggest['customers']):,} of {total:,} customers ({_pct(biggest['customer_share'])}) have LTV {band}"
+
+
 # query -> (business question, headline from the query's records)
 ANSWERS: dict[str, tuple[str, Callable[[list[dict[str, Any]]], str]]] = {
     "top_products": ("Best-selling product by revenue", _answer_top_products),
@@ -284,6 +313,8 @@ ANSWERS: dict[str, tuple[str, Callable[[list[dict[str, Any]]], str]]] = {
     "conversion_funnel": ("Page view -> purchase conversion", _answer_conversion_funnel),
     "product_recommendations": ("Bought together / viewed not bought", _answer_recommendations),
     "revenue_trends": ("Latest revenue and growth", _answer_revenue_trends),
+    "revenue_by_category": ("Category with the most revenue", _answer_revenue_by_category),
+    "ltv_distribution": ("Most common lifetime-value band", _answer_ltv_distribution),
     "customer_segments": ("Largest customer segment", _answer_customer_segments),
     "return_rates": ("Category returned most", _answer_return_rates),
     "daily_kpis": ("Latest day", _answer_daily_kpis),

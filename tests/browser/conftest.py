@@ -20,7 +20,7 @@ import pytest
 from ecomlake import dashboard
 from ecomlake.dashboard_api import Api, ApiConfig, TTLCache
 from ecomlake.local import server as local_server
-from tests.unit.dashboard.dashboard_fakes import FakeAthena, FakeRunner, write_dq_reports, write_partitions
+from tests.unit.dashboard.dashboard_fakes import FakeAthena, write_dq_reports, write_partitions
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -86,7 +86,7 @@ def built_site(lake: Path) -> Path:
     """A site built from the fake query results, with partitions and two DQ reports in the lake."""
     write_partitions(lake)
     write_dq_reports(lake)
-    return dashboard.build(lake, runner=FakeRunner())
+    return dashboard.build(lake, runner=FakeAthena())
 
 
 @pytest.fixture

@@ -15,17 +15,27 @@ from ecomlake.local import server as local_server
 from tests.browser.conftest import OUTPUT_DIR, serve_in_thread
 from tests.unit.dashboard.dashboard_fakes import (
     DATES,
-    FakeRunner,
+    LTV_BAND_CUSTOMERS,
+    FakeAthena,
     conversion_funnel,
     customer_segments,
     daily_kpis,
     expected_kpis,
+    revenue_by_category,
     top_products,
 )
 
 pytestmark = pytest.mark.browser
 
-CANVASES = ["chart-revenue", "chart-top-products", "chart-funnel", "chart-segments", "chart-ltv", "chart-returns"]
+CANVASES = [
+    "chart-revenue",
+    "chart-category-revenue",
+    "chart-top-products",
+    "chart-funnel",
+    "chart-segments",
+    "chart-ltv",
+    "chart-returns",
+]
 
 # For each canvas: its Chart.js instance, how many non-zero values its datasets hold, and how
 # many pixels were actually painted (a chart object with nothing drawn would show 0).
@@ -61,6 +71,11 @@ KPI_JS = """
 
 
 FIRST_VALUE_JS = "(id) => Chart.getChart(document.getElementById(id)).data.datasets[0].data[0]"
+# Every value a chart draws, summed over its datasets (for a histogram: the customers it counts).
+CHART_SUM_JS = """
+(id) => Chart.getChart(document.getElementById(id)).data.datasets
+  .reduce((n, d) => n + d.data.reduce((m, v) => m + (v === null ? 0 : Number(v)), 0), 0)
+"""
 
 
 def _whole(value: float) -> str:
@@ -101,7 +116,14 @@ def test_every_panel_renders_from_the_served_site(open_page, site_url: str) -> N
     assert charts["chart-segments"]["labels"] == len(customer_segments())
     assert charts["chart-top-products"]["labels"] == 10
     assert charts["chart-funnel"]["labels"] == 5
+    assert charts["chart-ltv"]["labels"] == len(LTV_BAND_CUSTOMERS)
+    assert charts["chart-category-revenue"]["labels"] == len(DATES)  # 30 days: one bar per day
     assert_kpis(page, daily_kpis())
+    # The lifetime-value histogram counts every customer, not a top slice.
+    assert page.evaluate(CHART_SUM_JS, "chart-ltv") == sum(LTV_BAND_CUSTOMERS) == 6400
+    assert "All 6,400 customers" in page.inner_text("[data-panel='customer_ltv'] .scope-note")
+    revenue = sum(float(r[5]) for r in revenue_by_category())
+    assert page.evaluate(CHART_SUM_JS, "chart-category-revenue") == pytest.approx(revenue, rel=1e-9)
 
     # Tables: five pairs, five viewed-not-bought products, two DQ dates with report links.
     assert page.locator("#table-bought-together tbody tr").count() == 5
@@ -192,7 +214,7 @@ def test_phone_width_has_no_horizontal_scroll(open_page, site_url: str) -> None:
 
 
 def test_empty_datasets_show_no_data_notes(open_page, lake: Path, tmp_path: Path) -> None:
-    site = dashboard.build(lake, tmp_path / "empty-site", runner=FakeRunner(empty=frozenset(QUERY_NAMES)))
+    site = dashboard.build(lake, tmp_path / "empty-site", runner=FakeAthena(empty=frozenset(QUERY_NAMES), dates=False))
     server = local_server.make_server(site, port=0)
     serve_in_thread(server)
     try:
@@ -202,6 +224,7 @@ def test_empty_datasets_show_no_data_notes(open_page, lake: Path, tmp_path: Path
         assert sorted(empty) == sorted(
             [
                 "revenue_trend",
+                "revenue_by_category",
                 "top_products",
                 "conversion_funnel",
                 "customer_segments",
@@ -235,11 +258,13 @@ def test_cloud_page_without_a_snapshot_reads_everything_from_the_api(open_page, 
     assert sorted(_api_requests(log)) == sorted(
         [
             "conversion_funnel?by=day",
-            "customer_ltv?top_n=1000",
+            "customer_ltv",
             "customer_segments",
             "daily_kpis",
+            "ltv_distribution",
             "product_recommendations",
             "return_rates",
+            "revenue_by_category?grain=day",
             "revenue_trends?grain=day",
             "top_products",
         ]
@@ -317,8 +342,86 @@ def test_dashboard_of_a_real_pipeline_run_shows_what_the_sql_returns(open_page, 
         assert int(float(tiles["customers"]["value"])) == sum(r[col["new_customers"]] for r in rows)
         assert page.locator("#dq-table tbody tr").count() == 3
         assert page.locator("#table-bought-together tbody tr").count() > 0
+        # The histogram's bars add up to every customer of the lake (not the top 1,000 or 100).
+        import duckdb
+
+        customers = (
+            duckdb.connect()
+            .execute(
+                f"select count(*) from read_parquet('{(lake / 'curated' / 'dim_customers').as_posix()}/**/*.parquet')"
+            )
+            .fetchone()[0]
+        )
+        assert customers > 100
+        assert page.evaluate(CHART_SUM_JS, "chart-ltv") == customers
+        assert f"All {customers:,} customers" in page.inner_text("[data-panel='customer_ltv'] .scope-note")
         assert log.errors == []
         assert log.offsite(url) == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_range_filters_every_daily_panel_and_the_rest_say_what_they_cover(open_page, site_url: str) -> None:
+    page, log = open_page(site_url + "index.html")
+
+    # Full range: nothing is marked as not following it.
+    assert page.locator(".panel.is-unfiltered").count() == 0
+    page.click("button[data-preset='7']")
+
+    charts = {c["id"]: c for c in page.evaluate(CHART_STATE_JS)}
+    assert charts["chart-category-revenue"]["labels"] == 7
+    last7 = sum(float(r[5]) for r in revenue_by_category() if r[0] >= DATES[-7])
+    assert page.evaluate(CHART_SUM_JS, "chart-category-revenue") == pytest.approx(last7, rel=1e-9)
+    # Aggregates of the static build and all-time customer figures cannot follow: they say so.
+    unfiltered = sorted(page.eval_on_selector_all(".panel.is-unfiltered", "els => els.map(e => e.dataset.panel)"))
+    assert unfiltered == sorted(
+        ["top_products", "customer_segments", "customer_ltv", "return_rates", "product_recommendations"]
+    )
+    note = page.inner_text("[data-panel='top_products'] .scope-note")
+    assert "Covers 2025-01-01 to 2025-01-30, not the selected range" in note
+
+    # The data-quality table shows the range's dates only.
+    page.fill("#range-start", DATES[0].isoformat())
+    page.fill("#range-end", DATES[9].isoformat())
+    page.dispatch_event("#range-end", "change")
+    assert page.locator("#dq-table").is_hidden()
+    assert page.inner_text("[data-panel='dq_status'] > .empty-note") == (
+        "No data-quality reports for this range (2 outside it)."
+    )
+    charts = {c["id"]: c for c in page.evaluate(CHART_STATE_JS)}
+    assert charts["chart-category-revenue"]["labels"] == 10
+    assert charts["chart-revenue"]["labels"] == 10
+    assert log.errors == []
+
+
+def test_a_panel_whose_data_did_not_load_says_so(open_page, built_site: Path) -> None:
+    # Served without the bundle, the page fetches each JSON file; one of them is gone.
+    (built_site / "data" / "bundle.js").unlink()
+    (built_site / "data" / "top_products.json").unlink()
+    server = local_server.make_server(built_site, port=0)
+    serve_in_thread(server)
+    try:
+        page, log = open_page(local_server.server_url(server) + "index.html")
+        assert page.get_attribute("body", "data-state") == "ready"
+        errored = page.eval_on_selector_all(".panel.is-error", "els => els.map(e => e.dataset.panel)")
+        assert errored == ["top_products"]
+        note = page.inner_text("[data-panel='top_products'] .error-note")
+        assert note.startswith("Could not load top_products: ")
+        assert "404" in note
+        assert page.evaluate("() => !!Chart.getChart(document.getElementById('chart-top-products'))") is False
+        assert not page.locator("[data-panel='top_products']").evaluate("e => e.classList.contains('is-empty')")
+        # Everything else still drew from its own file.
+        charts = {c["id"]: c for c in page.evaluate(CHART_STATE_JS)}
+        assert all(c["nonZero"] > 0 for cid, c in charts.items() if cid != "chart-top-products")
+        assert_kpis(page, daily_kpis())
+        # The only console errors are the two missing files (the bundle's 404 page is also refused as a
+        # script, nosniff being on).
+        missing = [e for e in log.errors if "404" in e]
+        assert len(missing) == 2
+        assert [e for e in log.errors if e not in missing] == [
+            e for e in log.errors if "bundle.js" in e and "MIME type" in e
+        ]
     finally:
         server.shutdown()
         server.server_close()

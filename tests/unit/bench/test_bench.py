@@ -97,6 +97,13 @@ def test_ten_million_targets() -> None:
     assert not targets["peak memory (10M transactions)"].passed
 
 
+def test_a_size_is_called_seed_scale_or_10m_only_when_it_is() -> None:
+    small = {t.name for t in evaluate_targets(_report(2_000, _seed_stages()))}
+    assert "demo pipeline part (2,000 transactions)" in small
+    big = {t.name for t in evaluate_targets(_report(20_000_000, [StageResult("generate", 1, 1.0, 10.0, GENERATE)]))}
+    assert big == {"end to end (20,000,000 transactions)", "peak memory (20,000,000 transactions)"}
+
+
 def test_no_target_between_the_scales() -> None:
     assert evaluate_targets(_report(1_000_000, _seed_stages())) == []
 

@@ -28,10 +28,39 @@ def test_bench_duckdb_writes_report(tmp_path: Path, capsys: pytest.CaptureFixtur
     floor = next(s for s in written["stages"] if s["kind"] == "floor")
     assert 0 < floor["rows"] <= 2000
     assert all(s["peak_rss_mb"] and s["peak_rss_mb"] > 0 for s in written["stages"])
-    # 2,000 transactions is below the seed scale: the seed targets apply.
-    assert {t["name"] for t in written["targets"]} >= {"demo pipeline part (seed scale)"}
+    # 2,000 transactions is below the seed scale: the seed targets apply, named for the size that ran.
+    names = {t["name"] for t in written["targets"]}
+    assert "demo pipeline part (2,000 transactions)" in names
+    assert not any("seed scale" in name for name in names)
 
 
 def test_bench_rejects_unknown_engine(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["bench", "--transactions", "10", "--engine", "polars"]) == 2
     assert "--engine" in capsys.readouterr().err
+
+
+def test_bench_table_fits_80_columns_and_leaves_the_working_directory_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from ecomlake.commands import common
+
+    work, temp = tmp_path / "work", tmp_path / "tmp"
+    work.mkdir()
+    temp.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setattr(common.console, "width", 80)
+    assert run(["bench", "--transactions", "2000", "--days", "2", "--engine", "duckdb"]) == 0
+    out = capsys.readouterr().out
+    table = out[: out.index("total ")]  # the stage and target tables; the machine line after is prose
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert "seed scale" not in out
+    assert "demo pipeline part" in out
+    assert "(2,000 transactions)" in out  # the name's cell folds after "part" at 80 columns
+    # Without --lake nothing lands in ./.lake: the report is kept with the temporary files.
+    assert list(work.iterdir()) == []
+    saved = temp / "ecomlake-bench" / "transactions=2000-engine=duckdb.json"
+    assert json.loads(saved.read_text())["transactions"] == 2000
+    assert f"report: {saved}" in out

@@ -172,6 +172,33 @@ RESULTS = {
 }
 
 
+RESULTS["revenue_by_category"] = FakeResult(
+    ["period_start", "category", "days_with_sales", "orders", "units", "revenue", "revenue_share"],
+    [
+        (D1, "Books", 1, 3, 3, Decimal("40.00"), 0.4),
+        (D1, "Toys", 1, 5, 6, Decimal("60.00"), 0.6),
+        (D2, "Books", 1, 4, 4, Decimal("90.00"), 0.9),
+        (D2, "Toys", 1, 1, 1, Decimal("10.00"), 0.1),
+    ],
+)
+RESULTS["ltv_distribution"] = FakeResult(
+    [
+        "band_index",
+        "band_start",
+        "band_end",
+        "customers",
+        "customer_share",
+        "lifetime_value",
+        "value_share",
+        "customers_total",
+    ],
+    [
+        (0, Decimal("0.00"), Decimal("500.00"), 70, 0.7, Decimal("9000.00"), 0.3, 100),
+        (1, Decimal("500.00"), None, 30, 0.3, Decimal("21000.00"), 0.7, 100),
+    ],
+)
+
+
 def test_every_query_has_an_answer_rule() -> None:
     assert set(ANSWERS) == {q.name for q in list_queries()}
 
@@ -190,6 +217,9 @@ def test_answers_pick_the_headline_of_each_question() -> None:
     # The brand row has a higher rate but is not a category.
     assert got["return_rates"] == "Shoes: 13.0% returned (13 of 100 orders)"
     assert got["daily_kpis"] == "2025-01-02: revenue 1,234.50, 12 orders, AOV 112.23"
+    # Books: 40 + 90 = 130 of 200 over the two days.
+    assert got["revenue_by_category"] == "Books: revenue 130.00 (65.0% of revenue) over 2 period(s)"
+    assert got["ltv_distribution"] == "70 of 100 customers (70.0%) have LTV 0.00-500.00"
 
 
 def test_ltv_share_is_a_floor_when_only_the_first_decile_is_listed() -> None:

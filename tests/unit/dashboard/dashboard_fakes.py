@@ -8,6 +8,8 @@ small, varied and non-zero so every chart has something to draw.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -63,6 +65,25 @@ COLUMNS: dict[str, list[str]] = {
         "revenue_moving_avg",
         "revenue_change",
         "revenue_growth",
+    ],
+    "revenue_by_category": [
+        "period_start",
+        "category",
+        "days_with_sales",
+        "orders",
+        "units",
+        "revenue",
+        "revenue_share",
+    ],
+    "ltv_distribution": [
+        "band_index",
+        "band_start",
+        "band_end",
+        "customers",
+        "customer_share",
+        "lifetime_value",
+        "value_share",
+        "customers_total",
     ],
     "top_products": [
         "category",
@@ -200,6 +221,43 @@ def revenue_trends() -> list[tuple[Any, ...]]:
             )
         )
     return rows
+
+
+def revenue_by_category() -> list[tuple[Any, ...]]:
+    """One row per day and category (grain = day); each day's categories share its revenue."""
+    rows = []
+    for i, day in enumerate(DATES):
+        revenues = [_money(4000 + (i * 97 + c * 1300) % 2500) for c in range(len(CATEGORIES))]
+        total = float(sum(revenues))
+        for c, (category, revenue) in enumerate(zip(CATEGORIES, revenues, strict=True)):
+            orders = 60 + (i * 7 + c * 11) % 40
+            rows.append((day, category, 1, orders, orders + 5, revenue, round(float(revenue) / total, 4)))
+    return rows
+
+
+# Customers per lifetime-value band ($500 wide, the last open-ended): they sum to every customer.
+LTV_BAND_WIDTH = 500
+LTV_BAND_CUSTOMERS = (2100, 1500, 900, 600, 400, 300, 200, 150, 100, 50, 100)
+
+
+def ltv_distribution() -> list[tuple[Any, ...]]:
+    total = sum(LTV_BAND_CUSTOMERS)
+    values = [_money(n * (i * LTV_BAND_WIDTH + LTV_BAND_WIDTH / 2)) for i, n in enumerate(LTV_BAND_CUSTOMERS)]
+    value_total = float(sum(values))
+    last = len(LTV_BAND_CUSTOMERS) - 1
+    return [
+        (
+            i,
+            _money(i * LTV_BAND_WIDTH),
+            None if i == last else _money((i + 1) * LTV_BAND_WIDTH),
+            n,
+            round(n / total, 4),
+            value,
+            round(float(value) / value_total, 4),
+            total,
+        )
+        for i, (n, value) in enumerate(zip(LTV_BAND_CUSTOMERS, values, strict=True))
+    ]
 
 
 def top_products() -> list[tuple[Any, ...]]:
@@ -371,6 +429,8 @@ def product_recommendations() -> list[tuple[Any, ...]]:
 BUILDERS = {
     "daily_kpis": daily_kpis,
     "revenue_trends": revenue_trends,
+    "revenue_by_category": revenue_by_category,
+    "ltv_distribution": ltv_distribution,
     "top_products": top_products,
     "conversion_funnel": conversion_funnel,
     "customer_segments": customer_segments,
@@ -455,27 +515,47 @@ LATEST = DATES[-1]
 
 
 class FakeAthena:
-    """Answers the dashboard's SQL as Athena would: the query's rows, or one date for a default."""
+    """Answers the dashboard's SQL as Athena would: the query's rows, or the dates for a default.
 
-    def __init__(self, fail: bool = False) -> None:
+    ``empty`` names queries that answer no rows; ``dates=False`` is a catalog with no partitions.
+    ``sql_of(name)`` is the SQL a query was sent as.
+    """
+
+    def __init__(self, fail: bool = False, empty: frozenset[str] = frozenset(), dates: bool = True) -> None:
         self.sqls: list[str] = []
         self.fail = fail
+        self.empty = empty
+        self.dates = dates  # False: a catalog with no partitions yet
         from ecomlake.dashboard_api import QUERY_NAMES
         from ecomlake.queries import load_query
 
-        self.titles = {f"-- title: {load_query(n).title}": n for n in QUERY_NAMES}
+        self.titles = {f"-- title: {load_query(n).title}\n": n for n in QUERY_NAMES}
 
     def __call__(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         self.sqls.append(sql)
         if self.fail:
             raise RuntimeError("Athena: SYNTAX_ERROR line 1:1 secret-internal-detail")
-        if sql.startswith('select min("date"), max("date")'):
-            return ["_col0", "_col1"], [(DATES[0], LATEST)]
+        if sql.startswith('select min(d."day")'):
+            return ["first_day", "last_day", "days"], [
+                (DATES[0], LATEST, len(DATES)) if self.dates else (None, None, 0)
+            ]
         if sql.startswith(('select max("date")', 'select min("date")')):
-            return ["_col0"], [(LATEST,)]
+            return ["_col0"], [(LATEST if self.dates else None,)]
         name = next(n for title, n in self.titles.items() if sql.startswith(title))
-        return list(COLUMNS[name]), BUILDERS[name]()
+        return list(COLUMNS[name]), [] if name in self.empty else BUILDERS[name]()
 
     @property
     def query_sqls(self) -> list[str]:
         return [s for s in self.sqls if s.startswith("--")]
+
+    def sql_of(self, name: str) -> str:
+        from ecomlake.queries import load_query
+
+        title = f"-- title: {load_query(name).title}\n"
+        return next(s for s in self.query_sqls if s.startswith(title))
+
+
+@contextmanager
+def fake_local_runner(athena: FakeAthena) -> Iterator[FakeAthena]:
+    """Stands in for ``ecomlake.dashboard.local_runner`` (monkeypatched) in CLI tests."""
+    yield athena

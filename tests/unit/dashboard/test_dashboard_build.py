@@ -19,7 +19,8 @@ from ecomlake.local import server as local_server
 from tests.unit.dashboard.dashboard_fakes import (
     COLUMNS,
     DATES,
-    FakeRunner,
+    LTV_BAND_CUSTOMERS,
+    FakeAthena,
     daily_kpis,
     top_products,
     write_dq_reports,
@@ -27,8 +28,8 @@ from tests.unit.dashboard.dashboard_fakes import (
 )
 
 
-def _build(lake: Path, runner: FakeRunner | None = None, **kwargs) -> Path:
-    return dashboard.build(lake, runner=runner or FakeRunner(), **kwargs)
+def _build(lake: Path, runner: FakeAthena | None = None, **kwargs) -> Path:
+    return dashboard.build(lake, runner=runner or FakeAthena(), **kwargs)
 
 
 def _read(site: Path, name: str) -> dict:
@@ -67,34 +68,34 @@ def test_each_data_file_holds_the_query_result_as_records(lake: Path) -> None:
 
 
 def test_queries_cover_the_latest_window_and_the_page_settings(lake: Path) -> None:
-    write_partitions(lake)
-    runner = FakeRunner()
+    runner = FakeAthena()
 
     site = _build(lake, runner)
 
-    given = {name: params for name, _lake, params in runner.calls}
-    assert set(given) == set(QUERY_NAMES)
+    given = {name: _read(site, name)["params"] for name in QUERY_NAMES}
     window = {"start_date": "2025-01-01", "end_date": "2025-01-30"}
-    assert given["top_products"] == window
+    assert given["top_products"] == {**window, "top_n": 10, "category": None}
     assert given["revenue_trends"] == {**window, "grain": "day"}
+    assert given["revenue_by_category"] == {**window, "grain": "day", "category": None}
     assert given["conversion_funnel"] == {**window, "by": "day"}
     # The KPIs reach one window further back so the tiles can compare periods.
     assert given["daily_kpis"] == {"start_date": "2024-12-02", "end_date": "2025-01-30"}
-    assert given["customer_ltv"] == {"top_n": "1000"}
-    assert given["customer_segments"] is None  # no date range: all customers
+    assert given["customer_ltv"] == {"top_n": 100}
+    # Distributions over every customer, binned in SQL: no date range, no top-N cut.
+    assert given["ltv_distribution"] == {"band_width": None, "bands": 10}
+    assert given["customer_segments"] == {"min_orders": 0}
+    assert "date '2025-01-01'" in runner.sql_of("top_products")
+    assert "date '" not in runner.sql_of("ltv_distribution")
 
     manifest = json.loads((site / "data" / "manifest.json").read_text())
     assert manifest["date_range"] == {"start": "2025-01-01", "end": "2025-01-30"}
     assert manifest["lake_dates"] == {"first": "2025-01-01", "last": "2025-01-30", "count": 30}
-    assert _read(site, "top_products")["params"] == window
 
 
 def test_window_is_the_latest_days_with_data() -> None:
-    dates = [f"2024-{m:02d}-{d:02d}" for m in range(1, 13) for d in (1, 15)]
-
-    assert dashboard.dashboard_window(dates, 90) == ("2024-09-17", "2024-12-15")
-    assert dashboard.dashboard_window(["2025-01-03", "2025-01-01"], 90) == ("2025-01-01", "2025-01-03")
-    assert dashboard.dashboard_window([], 90) is None
+    assert dashboard.dashboard_window("2024-01-01", "2024-12-15", 90) == ("2024-09-17", "2024-12-15")
+    assert dashboard.dashboard_window("2025-01-01", "2025-01-03", 90) == ("2025-01-01", "2025-01-03")
+    assert dashboard.dashboard_window(None, None, 90) is None
 
 
 def test_plan_params_only_sets_what_a_query_declares() -> None:
@@ -106,13 +107,17 @@ def test_plan_params_only_sets_what_a_query_declares() -> None:
 
 
 def test_explicit_params_override_the_plan(lake: Path) -> None:
-    write_partitions(lake)
-    runner = FakeRunner()
+    runner = FakeAthena()
 
-    _build(lake, runner, params={"top_products": {"top_n": "3", "start_date": "2025-01-20"}})
+    site = _build(lake, runner, params={"top_products": {"top_n": "3", "start_date": "2025-01-20"}})
 
-    given = {name: params for name, _lake, params in runner.calls}
-    assert given["top_products"] == {"start_date": "2025-01-20", "end_date": "2025-01-30", "top_n": "3"}
+    assert _read(site, "top_products")["params"] == {
+        "start_date": "2025-01-20",
+        "end_date": "2025-01-30",
+        "top_n": 3,
+        "category": None,
+    }
+    assert "date '2025-01-20'" in runner.sql_of("top_products")
 
 
 def test_build_is_deterministic_apart_from_the_manifest_timestamp(lake: Path, tmp_path: Path) -> None:
@@ -133,7 +138,9 @@ def test_build_is_deterministic_apart_from_the_manifest_timestamp(lake: Path, tm
     assert {k: v for k, v in manifest_a.items() if k != "generated_at"} == {
         k: v for k, v in manifest_b.items() if k != "generated_at"
     }
+    assert manifest_a["source"] == {"kind": "local", "generator": "ecomlake dashboard", "lake": str(lake.resolve())}
     assert "generated_at" not in data_a["bundle.js"].decode()
+    assert str(lake.resolve()) not in data_a["bundle.js"].decode()  # where it came from is the manifest's alone
 
 
 def test_manifest_lists_every_file_with_its_rows_and_hash(lake: Path) -> None:
@@ -173,7 +180,7 @@ def test_rebuild_removes_files_of_queries_no_longer_built(lake: Path) -> None:
 
 
 def test_empty_results_are_written_as_empty_datasets(lake: Path) -> None:
-    site = _build(lake, FakeRunner(empty=frozenset({"top_products"})))
+    site = _build(lake, FakeAthena(empty=frozenset({"top_products"})))
 
     products = _read(site, "top_products")
     assert products["rows"] == []
@@ -216,7 +223,7 @@ def test_unreadable_dq_report_is_flagged_not_fatal(lake: Path) -> None:
 
 def test_missing_lake_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(LakeNotFoundError, match="no lake at"):
-        dashboard.build(tmp_path / "nope", runner=FakeRunner())
+        dashboard.build(tmp_path / "nope", runner=FakeAthena())
 
 
 def test_fake_columns_match_the_real_sql_outputs(lake: Path) -> None:
@@ -225,6 +232,13 @@ def test_fake_columns_match_the_real_sql_outputs(lake: Path) -> None:
 
     for name in QUERY_NAMES:
         assert run_query(name, lake).columns == COLUMNS[name], name
+
+
+def test_the_histogram_data_counts_every_customer(lake: Path) -> None:
+    bands = _read(_build(lake), "ltv_distribution")["rows"]
+    assert [b["customers"] for b in bands] == list(LTV_BAND_CUSTOMERS)
+    assert sum(b["customers"] for b in bands) == bands[0]["customers_total"] == 6400
+    assert bands[-1]["band_end"] is None
 
 
 def test_real_queries_on_an_empty_lake_build_an_empty_dashboard(lake: Path) -> None:
@@ -318,31 +332,41 @@ def test_server_needs_a_built_site(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- cloud refresh
 
 
-def test_cloud_data_files_run_the_window_on_athena() -> None:
-    from tests.unit.dashboard.dashboard_fakes import FakeAthena
+def test_cloud_data_files_run_the_window_on_athena(lake: Path) -> None:
+    from ecomlake.storage import LocalStorage
 
+    write_dq_reports(lake)
     athena = FakeAthena()
-    dq = [{"date": "2025-01-30", "passed": False, "checks_failed": 1, "critical_failures": 1, "report": None}]
 
-    files = dashboard.cloud_data_files(athena, dq_rows=dq, now=lambda: datetime(2025, 2, 1, tzinfo=UTC))
+    files = dashboard.cloud_data_files(athena, reports=LocalStorage(lake), now=lambda: datetime(2025, 2, 1, tzinfo=UTC))
 
+    last = f"data/dq/date={DATES[-1].isoformat()}.html"
     assert sorted(files) == sorted(
-        [*(f"data/{q}.json" for q in QUERY_NAMES), "data/dq_status.json", "data/bundle.js", "data/manifest.json"]
+        [
+            *(f"data/{q}.json" for q in QUERY_NAMES),
+            "data/dq_status.json",
+            "data/bundle.js",
+            "data/manifest.json",
+            f"data/dq/date={DATES[-2].isoformat()}.html",
+            last,
+        ]
     )
-    assert athena.sqls[0] == 'select min("date"), max("date") from daily_kpis'
+    assert athena.sqls[0] == dashboard.LAKE_DATES_SQL
     assert len(athena.query_sqls) == len(QUERY_NAMES)
     kpis = json.loads(files["data/daily_kpis.json"])
     assert kpis["params"] == {"start_date": "2024-12-02", "end_date": "2025-01-30"}
     assert len(kpis["rows"]) == 30
     trends = json.loads(files["data/revenue_trends.json"])
     assert trends["params"] == {"start_date": "2025-01-01", "end_date": "2025-01-30", "grain": "day"}
-    ltv = json.loads(files["data/customer_ltv.json"])
-    assert ltv["params"] == {"top_n": 1000}
-    top_sql = next(s for s in athena.query_sqls if s.startswith("-- title: Top products"))
-    assert "date '2025-01-01'" in top_sql
-    assert json.loads(files["data/dq_status.json"])["rows"] == [{**dq[0], "error": None}]
+    assert "date '2025-01-01'" in athena.sql_of("top_products")
+    dq = json.loads(files["data/dq_status.json"])["rows"]
+    assert [(r["date"], r["passed"], r["critical_failures"], r["report"]) for r in dq] == [
+        (DATES[-2].isoformat(), True, 0, f"data/dq/date={DATES[-2].isoformat()}.html"),
+        (DATES[-1].isoformat(), False, 1, last),
+    ]
+    assert "DQ report" in files[last]
     manifest = json.loads(files["data/manifest.json"])
-    assert manifest["source"] == "athena"
+    assert manifest["source"] == {"kind": "athena", "generator": "ecomlake dashboard refresh"}
     assert manifest["date_range"] == {"start": "2025-01-01", "end": "2025-01-30"}
     assert manifest["generated_at"] == "2025-02-01T00:00:00+00:00"
     assert "generated_at" not in files["data/bundle.js"]
@@ -354,13 +378,24 @@ def test_cloud_data_files_on_an_empty_catalog_leave_dates_to_the_query_defaults(
     def athena(sql: str):
         calls.append(sql)
         if sql.startswith("select"):
-            return ["_col0", "_col1"], [(None, None)]
+            return ["a", "b", "c"], [(None, None, 0)]
         return ["x"], []
 
     files = dashboard.cloud_data_files(athena, now=lambda: datetime(2025, 2, 1, tzinfo=UTC))
 
     manifest = json.loads(files["data/manifest.json"])
     assert manifest["date_range"] == {"start": None, "end": None}
+    assert manifest["lake_dates"] == {"first": None, "last": None, "count": 0}
     assert json.loads(files["data/top_products.json"])["rows"] == []
+    assert json.loads(files["data/dq_status.json"])["rows"] == []
     # Defaults were resolved on "Athena" (latest partition) since the plan gave no dates.
     assert 'select max("date") from fact_sales' in calls
+
+
+def test_the_lake_dates_query_is_athena_sql_over_both_daily_tables() -> None:
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(dashboard.LAKE_DATES_SQL, read="athena")
+    assert sorted(t.name for t in tree.find_all(exp.Table)) == ["daily_kpis", "fact_sales"]
+    assert isinstance(tree.find(exp.Union), exp.Union)

@@ -10,18 +10,18 @@ import pytest
 from ecomlake import dashboard
 from ecomlake.cli import run
 from ecomlake.local import server
-from tests.unit.dashboard.dashboard_fakes import FakeRunner, write_partitions
+from tests.unit.dashboard.dashboard_fakes import FakeAthena, fake_local_runner, write_partitions
 
 
 @pytest.fixture
-def fake_queries(monkeypatch: pytest.MonkeyPatch) -> FakeRunner:
-    runner = FakeRunner()
-    monkeypatch.setattr(dashboard, "_default_runner", runner)
-    return runner
+def fake_queries(monkeypatch: pytest.MonkeyPatch) -> FakeAthena:
+    athena = FakeAthena()
+    monkeypatch.setattr(dashboard, "local_runner", lambda _lake: fake_local_runner(athena))
+    return athena
 
 
 def test_dashboard_builds_into_the_lake_and_reports(
-    lake: Path, fake_queries: FakeRunner, capsys: pytest.CaptureFixture[str]
+    lake: Path, fake_queries: FakeAthena, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_partitions(lake)
 
@@ -34,11 +34,11 @@ def test_dashboard_builds_into_the_lake_and_reports(
     assert "600" in out
     assert "2025-01-01 .. 2025-01-30" in out
     assert str(lake / "_site" / "index.html") in out.replace("\n", "")
-    assert len(fake_queries.calls) == 8
+    assert len(fake_queries.query_sqls) == len(dashboard.QUERY_NAMES)
 
 
 def test_dashboard_out_option_chooses_the_site_directory(
-    lake: Path, tmp_path: Path, fake_queries: FakeRunner, capsys: pytest.CaptureFixture[str]
+    lake: Path, tmp_path: Path, fake_queries: FakeAthena, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out_dir = tmp_path / "site"
 
@@ -49,7 +49,7 @@ def test_dashboard_out_option_chooses_the_site_directory(
 
 
 def test_dashboard_serve_prints_the_loopback_url(
-    lake: Path, fake_queries: FakeRunner, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    lake: Path, fake_queries: FakeAthena, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seen: dict[str, object] = {}
 
@@ -75,10 +75,10 @@ def test_dashboard_without_a_lake_is_one_clear_error(tmp_path: Path, capsys: pyt
 
 
 def test_dashboard_bad_port_is_one_clear_error(
-    lake: Path, fake_queries: FakeRunner, capsys: pytest.CaptureFixture[str]
+    lake: Path, fake_queries: FakeAthena, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = run(["dashboard", "--lake", str(lake), "--serve", "--port", "70000"])
 
     assert code == 2
     assert "--port must be between 0 and 65535" in capsys.readouterr().err
-    assert fake_queries.calls == []  # refused before any query ran
+    assert fake_queries.sqls == []  # refused before any query ran

@@ -18,13 +18,17 @@ from tests.unit.lambda_support import LambdaContext, load_event, log_lines
 CONTEXT = LambdaContext(function_name="ecomlake-dev-dashboard-refresh")
 
 BUCKET = "ecomlake-dev-dashboard"
+REPORTS_BUCKET = "ecomlake-dev-reports"
 
 
 @pytest.fixture
-def s3():
+def s3(monkeypatch: pytest.MonkeyPatch):
+    # The function's environment names every lake bucket; the DQ reports are in the reports one.
+    monkeypatch.setenv(EnvVar.REPORTS_BUCKET, REPORTS_BUCKET)
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
+        client.create_bucket(Bucket=REPORTS_BUCKET)
         yield client
 
 

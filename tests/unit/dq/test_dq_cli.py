@@ -79,3 +79,40 @@ def test_missing_lake_is_a_user_error(tmp_path, capsys):
     assert code == 2
     assert err.startswith("error: no lake at ")
     assert "\n" not in err
+
+
+def test_default_lists_only_failed_checks_and_all_lists_every_one(build, lake, capsys, monkeypatch):
+    monkeypatch.setattr(common.console, "width", 200)
+    build.clean_day(DAY)
+    build.validation("transactions", DAY, "transactions.csv", ["coupon"])
+    assert run(["dq", "--date", DAY, "--lake", str(lake)]) == 0
+    default = capsys.readouterr().out
+    assert "transactions.schema_drift" in default
+    assert "WARN" in default
+    assert "1 failed check(s)" in default
+    assert "transactions.not_null.customer_id" not in default  # a passed check
+    assert "PASS " not in default
+    assert run(["dq", "--date", DAY, "--lake", str(lake), "--all"]) == 0
+    everything = capsys.readouterr().out
+    assert "all 207 checks" in everything
+    assert "transactions.not_null.customer_id" in everything
+
+
+def test_no_failures_says_so_instead_of_an_empty_table(build, lake, capsys):
+    build.clean_day(DAY)
+    assert run(["dq", "--date", DAY, "--lake", str(lake), "--failed"]) == 0
+    out = capsys.readouterr().out
+    assert "no failed checks (194 passed, 13 skipped; --all lists every one)" in out
+    assert "┏" not in out.split("no failed checks")[0]  # no table before the sentence
+    assert len(out.splitlines()) < 10
+
+
+def test_check_details_are_printed_as_written_not_as_markup(build, lake, capsys):
+    # A drifted column named like rich markup and an emoji code must print literally.
+    build.clean_day(DAY)
+    build.validation("transactions", DAY, "transactions.csv", ["[bold]coupon[/bold]", ":x:"])
+    assert run(["dq", "--date", DAY, "--lake", str(lake)]) == 0
+    out = capsys.readouterr().out.replace("\n", "").replace("│", "").replace(" ", "")
+    assert "[bold]coupon[/bold]" in out
+    assert ":x:" in out
+    assert "\u274c" not in out  # the emoji rich would substitute for :x:

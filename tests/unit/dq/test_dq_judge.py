@@ -100,3 +100,29 @@ def test_judge_anomaly_with_a_crafted_spike_and_zscore():
     # Later dates never count as history.
     future = judge_anomaly(_anomaly(AnomalyMethod.PCT, 0.5), {"2025-01-08": 100.0, "2025-01-09": 1.0}, "2025-01-08")
     assert (future.status, future.detail) == (Status.SKIP, "0 previous days with data; 1 needed")
+
+
+def test_a_null_metric_is_not_reported_as_missing_rows():
+    rule = _anomaly(AnomalyMethod.PCT, 0.5)
+    # daily_kpis has the date, but its rate is NULL (no sessions to divide by).
+    null_rate = judge_anomaly(rule, {"2025-01-07": 0.05, "2025-01-08": None}, "2025-01-08")
+    assert (null_rate.status, null_rate.detail) == (
+        Status.SKIP,
+        "revenue is null for 2025-01-08: nothing to compute it from",
+    )
+    missing = judge_anomaly(rule, {"2025-01-07": 0.05}, "2025-01-08")
+    assert (missing.status, missing.detail) == (Status.SKIP, "no transactions rows for 2025-01-08")
+
+
+def test_a_curated_table_without_rows_says_what_builds_it_without_claiming_the_merge_has_not_run():
+    rule = Rule(
+        "daily_kpis.anomaly.revenue",
+        "daily_kpis",
+        Kind.ANOMALY,
+        Severity.WARNING,
+        _anomaly(AnomalyMethod.PCT, 0.5).params,
+    )
+    result = judge_anomaly(rule, {}, "2025-01-08")
+    assert result.detail == (
+        "no daily_kpis rows for 2025-01-08 (a curated table, built by the master merge after the data-quality step)"
+    )

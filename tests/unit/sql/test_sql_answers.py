@@ -396,7 +396,7 @@ def test_daily_kpis(sql_lake: Path, frames, params: dict) -> None:
     k = _in_range(frames["daily_kpis"], start, end).sort_values("date")
     columns = ["date", *[c for c in k.columns if c != "date"]]
     expected = [{c: rec[c] for c in columns} for rec in k.to_dict("records")]
-    assert_rows(result, expected)
+    assert_rows(result, expected, {"return_rate": R6, "conversion_rate": R6, "avg_rating": R4})
     assert [r[0] for r in result.rows] == [d for d in DATES if start <= d <= end]
 
 

@@ -29,8 +29,10 @@ EXPECTED = {
     "customer_ltv",
     "customer_segments",
     "daily_kpis",
+    "ltv_distribution",
     "product_recommendations",
     "return_rates",
+    "revenue_by_category",
     "revenue_trends",
     "top_products",
 }

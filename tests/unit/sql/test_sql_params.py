@@ -149,8 +149,10 @@ def test_render_substitutes_only_real_placeholders() -> None:
 
 def test_a_quote_in_a_string_parameter_cannot_change_the_statement(sql_lake: Path) -> None:
     evil = "Books' or 1=1 or category = '"
-    result = run_query("top_products", sql_lake, {"category": evil})
-    assert result.rows == []
+    # Bound as one literal, it matches no row (an injected `or 1=1` would return every
+    # category), and an empty answer for a value the lake does not hold is an error naming them.
+    with pytest.raises(InvalidArgumentError, match=r"is not a category in the lake \(values: .*Books"):
+        run_query("top_products", sql_lake, {"category": evil})
     books = run_query("top_products", sql_lake, {"category": "Books"})
     assert {r[0] for r in books.rows} == {"Books"}
 

@@ -28,6 +28,7 @@ def test_every_query_over_partitioned_data_is_tested() -> None:
         "daily_kpis",
         "product_recommendations",
         "return_rates",
+        "revenue_by_category",
         "revenue_trends",
         "top_products",
     }
