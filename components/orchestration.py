@@ -45,6 +45,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam, naming
+from components.buckets import protection
 from components.functions import LambdaFunction, LambdaFunctionArgs
 from components.settings import FunctionSettings, PipelineSettings
 from ecomlake import asl
@@ -57,11 +58,29 @@ from ecomlake.contract import (
     Job,
     Zone,
 )
-from ecomlake.pipeline import PIPELINE, PipelineFunction
+from ecomlake.pipeline import PIPELINE, LambdaStep, PipelineFunction
+from ecomlake.runs.cloud_lock import LOCK_KEY
+from ecomlake.runs.cloud_steps import SYNC_CATALOG
 
 EVENT_RETRY_SECONDS: Final = 24 * 3600
 EVENT_RETRY_ATTEMPTS: Final = 185  # EventBridge's maximum
 STATE_MACHINE_TYPE: Final = "STANDARD"  # Glue .sync integrations need STANDARD (runs > 5 min)
+# A pipeline function ends (and reports its own error) before its state's TimeoutSeconds would.
+STATE_TIMEOUT_MARGIN_SECONDS: Final = 5
+# The zones holding table versions (the plan checks them, publishing collects their garbage).
+TABLE_ZONES: Final = (Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE)
+# Where the plan and publish steps read and write in the reports bucket.
+RUN_RECORD_PREFIXES: Final = (f"{Zone.CATALOG}/", f"{Zone.RUNS}/", f"{Zone.REPORTS}/dq/")
+
+
+def function_timeout(function: PipelineFunction, stack_timeout_seconds: int) -> int:
+    """A pipeline function's Lambda timeout: the stack's, but inside its shortest step's TimeoutSeconds.
+
+    Otherwise the state would time out first (``States.Timeout``) while the invocation runs on,
+    unseen; this way the function's own timeout error reaches the state's retriers and Catch.
+    """
+    steps = [s.timeout_seconds for s in PIPELINE.walk() if isinstance(s, LambdaStep) and s.function is function]
+    return min(stack_timeout_seconds, min(steps) - STATE_TIMEOUT_MARGIN_SECONDS)
 
 
 def raw_object_created_pattern(raw_bucket: str) -> dict[str, Any]:
@@ -134,6 +153,12 @@ class OrchestrationArgs:
     kms_key_arn: pulumi.Input[str]
     code: pulumi.Archive
     common_environment: Mapping[str, pulumi.Input[str]]
+    # The Glue database the publish step switches, and a digest of its declared tables: a deploy
+    # that changes it re-syncs the catalog with the published snapshot.
+    database_name: pulumi.Input[str]
+    catalog_digest: pulumi.Input[str]
+    # prod: the lock table is Pulumi-protected, retained, deletion-protected, with PITR.
+    protect_data: bool
     bucket_names: Mapping[Zone, pulumi.Input[str]]
     bucket_arns: Mapping[Zone, pulumi.Input[str]]
     job_names: Mapping[Job, pulumi.Input[str]]
@@ -212,9 +237,88 @@ class Orchestration(pulumi.ComponentResource):
             ),
             layers=args.data_quality_layers,
             runtime=args.data_quality_runtime,
+            timeout=function_timeout(PipelineFunction.DATA_QUALITY, args.functions.timeout_seconds),
         )
+
+        # ---------------------------------------------------------------- one writer: the run lock
+        executions = iam.state_machine_executions_arns(args.partition, args.region, args.account_id, state_machine_name)
+        lock_table_name = naming.resource_name(args.project, args.stage, "run-lock")
+        self.lock_table = aws.dynamodb.Table(
+            f"{name}-run-lock",
+            name=lock_table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=LOCK_KEY,
+            attributes=[aws.dynamodb.TableAttributeArgs(name=LOCK_KEY, type="S")],
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=key),
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=args.protect_data),
+            deletion_protection_enabled=args.protect_data,
+            opts=pulumi.ResourceOptions.merge(child, protection(args.protect_data)),
+        )
+        self.run_lock = self._function(
+            "run-lock",
+            "handlers.run_lock.handler",
+            "Pipeline lock steps: one execution writes the lake at a time (handlers/run_lock.py)",
+            env={EnvVar.LOCK_TABLE: self.lock_table.name},
+            statements=pulumi.Output.all(self.lock_table.arn, key).apply(
+                lambda v: iam.run_lock_statements(
+                    table_arn=v[0], executions_arns=executions, key_arn=v[1], region=args.region
+                )
+            ),
+            timeout=function_timeout(PipelineFunction.RUN_LOCK, args.functions.timeout_seconds),
+        )
+
+        # ---------------------------------------------------------------- plan and publish
+        catalog_arns = pulumi.Output.from_input(args.database_name).apply(
+            lambda db: iam.glue_catalog_arns(args.partition, args.region, args.account_id, db)
+        )
+        run_step_statements = pulumi.Output.all(
+            arns[Zone.RAW],
+            pulumi.Output.all(*(arns[z] for z in TABLE_ZONES)),
+            arns[Zone.REPORTS],
+            catalog_arns,
+            key,
+        ).apply(
+            lambda v: iam.run_step_statements(
+                raw_bucket_arn=v[0],
+                raw_prefix=str(Zone.RAW),
+                table_zones=list(zip(v[1], TABLE_ZONES, strict=True)),
+                reports_bucket_arn=v[2],
+                reports_prefixes=RUN_RECORD_PREFIXES,
+                catalog_arns=v[3],
+                key_arn=v[4],
+            )
+        )
+        self.plan = self._function(
+            "plan",
+            "handlers.plan.handler",
+            "Pipeline plan step: base snapshot, dates, repairs; catalog caught up (handlers/plan.py)",
+            env={},
+            statements=run_step_statements,
+            timeout=function_timeout(PipelineFunction.PLAN, args.functions.timeout_seconds),
+        )
+        self.publish = self._function(
+            "publish",
+            "handlers.publish.handler",
+            "Pipeline publish step: atomic snapshot, garbage collection, Glue catalog switch (handlers/publish.py)",
+            env={},
+            statements=run_step_statements,
+            timeout=function_timeout(PipelineFunction.PUBLISH, args.functions.timeout_seconds),
+        )
+        # A deploy that rewrites a catalog table (a schema change) resets what the publish step
+        # set (locations, the snapshot stamp): sync the catalog with the published snapshot again.
+        self.catalog_sync = aws.lambda_.Invocation(
+            f"{name}-catalog-sync",
+            function_name=self.publish.function_name,
+            input=json.dumps({"action": SYNC_CATALOG}),
+            triggers={"catalog": args.catalog_digest},
+            opts=child,
+        )
+
         functions: dict[PipelineFunction, pulumi.Input[str]] = {
+            PipelineFunction.RUN_LOCK: self.run_lock.function_arn,
+            PipelineFunction.PLAN: self.plan.function_arn,
             PipelineFunction.DATA_QUALITY: self.data_quality.function_arn,
+            PipelineFunction.PUBLISH: self.publish.function_arn,
             **args.external_functions,
         }
 
@@ -303,7 +407,6 @@ class Orchestration(pulumi.ComponentResource):
         }
         if args.functions.required_datasets:
             router_env[EnvVar.REQUIRED_DATASETS] = ",".join(args.functions.required_datasets)
-        executions = iam.state_machine_executions_arns(args.partition, args.region, args.account_id, state_machine_name)
         self.router = self._function(
             "router",
             "handlers.file_router.handler",
@@ -405,13 +508,18 @@ class Orchestration(pulumi.ComponentResource):
         self.functions: dict[str, LambdaFunction] = {
             "validator": self.validator,
             "router": self.router,
+            "run-lock": self.run_lock,
+            "plan": self.plan,
             "data-quality": self.data_quality,
+            "publish": self.publish,
         }
+        self.lock_table_name: pulumi.Output[str] = self.lock_table.name
         self.register_outputs(
             {
                 "stateMachineArn": self.state_machine.arn,
                 "functionNames": {k: f.function_name for k, f in self.functions.items()},
                 "eventsDeadLetterQueue": self.events_dlq.name,
+                "lockTable": self.lock_table.name,
             }
         )
 
@@ -426,6 +534,7 @@ class Orchestration(pulumi.ComponentResource):
         layers: Sequence[pulumi.Input[str]] = (),
         runtime: str = "python3.11",
         reserved: int = -1,
+        timeout: int | None = None,
     ) -> LambdaFunction:
         a = self._args
         fn = naming.resource_name(a.project, a.stage, purpose)
@@ -447,7 +556,7 @@ class Orchestration(pulumi.ComponentResource):
                 kms_key_arn=a.kms_key_arn,
                 log_retention_days=a.log_retention_days,
                 memory_mb=a.functions.memory_mb,
-                timeout_seconds=a.functions.timeout_seconds,
+                timeout_seconds=timeout or a.functions.timeout_seconds,
                 log_level=a.functions.log_level,
                 environment=environment,
                 statements=statements,
