@@ -564,7 +564,8 @@ def run_step_statements(
       checks the published versions are there, and publishing (or finishing an interrupted
       publication, which the plan does) deletes versions no reader can reach;
     - read and write the snapshot (``_catalog/``, whose old history entries are pruned), the run
-      folders (``_runs/``) and the published data-quality reports (``_reports/dq/``);
+      folders (``_runs/``) and the published data-quality reports (``_reports/dq/``), and list
+      the reports bucket (so a key not written yet reads as absent, not as access denied);
     - switch the Glue tables and partitions of the stack's database;
     - the lake key, for the SSE-KMS buckets.
     """
@@ -581,7 +582,17 @@ def run_step_statements(
             statement(f"TableVersions{i}Objects", [*S3_READ, *S3_DELETE], [objects_arn(arn, f"{prefix.strip('/')}/")]),
             _list(f"TableVersions{i}", arn, [f"{prefix.strip('/')}/"]),
         ]
-    statements += s3_read_write("RunRecords", reports_bucket_arn, reports_prefixes, delete=True)
+    statements += [
+        statement(
+            "RunRecordsObjects",
+            [*S3_READ, *S3_WRITE, *S3_DELETE],
+            [objects_arn(reports_bucket_arn, p) for p in reports_prefixes],
+        ),
+        # Not only for listing: without ListBucket S3 answers a key that does not exist yet (the
+        # first snapshot, a plan, a verdict) with 403 instead of 404, and that check carries no
+        # s3:prefix, so it cannot be narrowed by prefix (as for the router's reports).
+        statement("RunRecordsList", ["s3:ListBucket"], [reports_bucket_arn]),
+    ]
     statements.append(statement("SwitchCatalog", GLUE_CATALOG_SYNC, list(catalog_arns)))
     statements.append(kms_use("UseLakeKey", key_arn))
     return statements
