@@ -440,7 +440,8 @@ def test_glue_jobs(run: ProgramRun) -> None:
             (JobArg.REPORTS_URI, Zone.REPORTS),
         ):
             assert args[f"--{arg}"] == f"s3://{bucket_name(run, zone)}"
-        assert f"--{JobArg.DATES}" not in args  # every run passes its own dates
+        assert f"--{JobArg.DATES}" not in args  # every run passes its own dates ...
+        assert f"--{JobArg.RUN_ID}" not in args  # ... and its run id (the execution name)
         assert args["--job-bookmark-option"] == "job-bookmark-disable"
         assert args["--extra-py-files"] == f"s3://{artifacts}/glue/libs/ecomlake.zip"
         # Glue 5.0 logging: one prefix for the job's error and output groups; the Glue 4.0
