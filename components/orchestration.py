@@ -58,7 +58,7 @@ import pulumi_aws as aws
 
 from components import iam, naming
 from components.buckets import protection
-from components.functions import LambdaFunction, LambdaFunctionArgs
+from components.functions import LambdaFunction, LambdaFunctionArgs, function_timeout
 from components.settings import FunctionSettings, PipelineSettings
 from ecomlake import asl
 from ecomlake.contract import (
@@ -70,29 +70,17 @@ from ecomlake.contract import (
     Job,
     Zone,
 )
-from ecomlake.pipeline import PIPELINE, LambdaStep, PipelineFunction
+from ecomlake.pipeline import PIPELINE, PipelineFunction
 from ecomlake.runs.cloud_lock import LOCK_KEY
 from ecomlake.runs.cloud_steps import SYNC_CATALOG
 
 EVENT_RETRY_SECONDS: Final = 24 * 3600
 EVENT_RETRY_ATTEMPTS: Final = 185  # EventBridge's maximum
 STATE_MACHINE_TYPE: Final = "STANDARD"  # Glue .sync integrations need STANDARD (runs > 5 min)
-# A pipeline function ends (and reports its own error) before its state's TimeoutSeconds would.
-STATE_TIMEOUT_MARGIN_SECONDS: Final = 5
 # The zones holding table versions (the plan checks them, publishing collects their garbage).
 TABLE_ZONES: Final = (Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE)
 # Where the plan and publish steps read and write in the reports bucket.
 RUN_RECORD_PREFIXES: Final = (f"{Zone.CATALOG}/", f"{Zone.RUNS}/", f"{Zone.REPORTS}/dq/")
-
-
-def function_timeout(function: PipelineFunction, stack_timeout_seconds: int) -> int:
-    """A pipeline function's Lambda timeout: the stack's, but inside its shortest step's TimeoutSeconds.
-
-    Otherwise the state would time out first (``States.Timeout``) while the invocation runs on,
-    unseen; this way the function's own timeout error reaches the state's retriers and Catch.
-    """
-    steps = [s.timeout_seconds for s in PIPELINE.walk() if isinstance(s, LambdaStep) and s.function is function]
-    return min(stack_timeout_seconds, min(steps) - STATE_TIMEOUT_MARGIN_SECONDS)
 
 
 def raw_object_created_pattern(raw_bucket: str) -> dict[str, Any]:

@@ -806,13 +806,15 @@ def test_plan_and_publish_roles_are_exactly_what_the_run_steps_need(run: Program
 
 def test_pipeline_functions_time_out_inside_their_states(run: ProgramRun) -> None:
     stack_timeout = int(cfg(run, "lambdaTimeoutSeconds"))
-    timeouts = {p: function(run, p).inputs["timeout"] for p in ("run-lock", "plan", "publish", "data-quality")}
-    # State TimeoutSeconds: lock 60, plan 120, publish 300, audit 900 (ecomlake/pipeline.py).
+    purposes = ("run-lock", "plan", "publish", "data-quality", "refresh")
+    timeouts = {p: function(run, p).inputs["timeout"] for p in purposes}
+    # State TimeoutSeconds: lock 60, plan 120, publish 300, audit 900, refresh 300 (ecomlake/pipeline.py).
     assert timeouts == {
         "run-lock": 55,
         "plan": 115,
         "publish": 295,
         "data-quality": min(stack_timeout, 895),
+        "refresh": 295,
     }
     assert function(run, "router").inputs["timeout"] == stack_timeout
 

@@ -18,13 +18,8 @@ from components.analytics import sql_files
 from components.catalog import table_definition, table_location, table_parameters
 from components.dashboard import function_url_host, site_files
 from components.etl import default_arguments
-from components.functions import handler_file
-from components.orchestration import (
-    REJECTED_ALERT_PATHS,
-    file_rejected_pattern,
-    function_timeout,
-    rejected_alert_template,
-)
+from components.functions import function_timeout, handler_file
+from components.orchestration import REJECTED_ALERT_PATHS, file_rejected_pattern, rejected_alert_template
 from components.packaging import (
     LAYERS,
     LOCAL_ONLY_PACKAGE,
@@ -516,6 +511,7 @@ def test_pipeline_function_timeouts_end_inside_their_states() -> None:
     assert function_timeout(PipelineFunction.PLAN, 900) == 115  # 120 s
     assert function_timeout(PipelineFunction.PUBLISH, 900) == 295  # 300 s
     assert function_timeout(PipelineFunction.DATA_QUALITY, 900) == 895  # 900 s
+    assert function_timeout(PipelineFunction.DASHBOARD_REFRESH, 900) == 295  # 300 s
     assert function_timeout(PipelineFunction.PUBLISH, 60) == 60  # a shorter stack setting wins
 
 
