@@ -318,3 +318,14 @@ def test_s3_storage_sizes_come_from_the_listing_or_one_head(cloud: CloudLake):
     cloud.s3.put_object(Bucket=BUCKETS[Zone.RAW], Key=key, Body=b"r" * 5)
     assert fresh.size(key) == 77  # the size its listing saw (a plan sums one consistent listing)
     assert type(cloud.storage)(BUCKETS).size(key) == 5
+
+
+def test_the_audit_step_takes_the_run_id_and_audits_every_date_the_run_wrote(cloud: CloudLake):
+    from handlers.data_quality import step_dates
+
+    cloud.write_run("run-1", {TXN: {D3: True, D1: False}, FACT: {D2: True}}, whole=[DIM])
+    assert step_dates({"run_id": "run-1"}, cloud.storage) == [D1, D2, D3]
+    with pytest.raises(InvalidArgumentError, match=r"run run-2 recorded no output .* nothing to audit"):
+        step_dates({"run_id": "run-2"}, cloud.storage)
+    with pytest.raises(InvalidArgumentError, match="invalid run id"):
+        step_dates({"run_id": "../x"}, cloud.storage)
