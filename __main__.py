@@ -4,7 +4,7 @@ Order (each component receives what the earlier ones created, nothing is looked 
 
     DataLake (KMS key, zone buckets) -> Catalog (Glue tables) -> Alerts (SNS)
       -> Etl (Glue jobs) -> Analytics (Athena) -> Dashboard (site, CDN, API, refresh)
-      -> Orchestration (ingestion functions, rules, state machine)
+      -> Orchestration (ingestion functions, run lock, plan/publish steps, rules, state machine)
       -> Observability (alarms, dashboard with its cost section, monthly budget)
 
 Run with ``pulumi preview`` / ``pulumi up`` from the repository root (see docs/infrastructure.md).
@@ -73,7 +73,6 @@ catalog = Catalog(
         stage=stage,
         database_name=database,
         zone_buckets={z: lake.bucket_name(z) for z in (Zone.PROCESSED, Zone.CURATED)},
-        projection_start=settings.analytics.partition_projection_start,
     ),
 )
 alerts = Alerts(
@@ -199,6 +198,9 @@ orchestration = Orchestration(
         kms_key_arn=lake.key_arn,
         code=code,
         common_environment=common_env,
+        database_name=catalog.database_name,
+        catalog_digest=catalog.definition_digest,
+        protect_data=settings.lake.protect_data,
         bucket_names=lake.bucket_names,
         bucket_arns=lake.bucket_arns,
         job_names=etl.job_names,
@@ -240,6 +242,7 @@ OUTPUTS: dict[str, object] = {
     "glueDatabase": catalog.database_name,
     "glueJobs": {str(j): n for j, n in etl.job_names.items()},
     "stateMachineArn": orchestration.state_machine_arn,
+    "lockTable": orchestration.lock_table_name,
     "alertsTopicArn": alerts.topic_arn,
     "athenaWorkgroup": analytics.workgroup_name,
     "functions": {k: f.function_name for k, f in functions.items()},

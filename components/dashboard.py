@@ -37,9 +37,10 @@ import pulumi_aws as aws
 
 from components import iam, naming
 from components.buckets import BucketSpec, attach_policy, lifecycle_rule, secure_bucket
-from components.functions import LambdaFunction, LambdaFunctionArgs
+from components.functions import LambdaFunction, LambdaFunctionArgs, function_timeout
 from components.settings import DashboardSettings, FunctionSettings
 from ecomlake.contract import EnvVar
+from ecomlake.pipeline import PipelineFunction
 
 SITE_ORIGIN: Final = "site"
 API_ORIGIN: Final = "api"
@@ -220,7 +221,7 @@ class Dashboard(pulumi.ComponentResource):
                 kms_key_arn=args.lake_key_arn,
                 log_retention_days=args.log_retention_days,
                 memory_mb=args.functions.memory_mb,
-                timeout_seconds=args.functions.timeout_seconds,
+                timeout_seconds=function_timeout(PipelineFunction.DASHBOARD_REFRESH, args.functions.timeout_seconds),
                 log_level=args.functions.log_level,
                 environment=refresh_env,
                 statements=pulumi.Output.all(args.api_statements, self.site.arn, self.key.arn).apply(

@@ -9,9 +9,19 @@ Code shipping:
   which every job imports through ``--extra-py-files``.
 
 Job arguments: the zone roots (``JobArg.*_URI`` = ``s3://<zone bucket>``) are default
-arguments; ``--dates`` is passed per run by the state machine. Job bookmarks are disabled
-on purpose: runs name their dates explicitly and overwrite those partitions, which is what
-makes re-runs idempotent -- a bookmark would silently skip data on a re-run.
+arguments; ``--dates`` and ``--run_id`` (the execution name) are passed per run by the state
+machine. A job reads the run's plan (``_runs/<run_id>/plan.json``) for the dates it computes
+and writes only versions named after the run, recorded in the run's journal. Job bookmarks
+are disabled on purpose: runs name their dates explicitly, which is what makes re-runs
+idempotent -- a bookmark would silently skip data on a re-run.
+
+Concurrency: one execution holds the lake's lock at a time, so a job normally runs once at a
+time. Job run queuing is on: a run that would exceed the job's ``MaxConcurrentRuns`` or an
+account limit (concurrent runs, DPUs) waits in Glue's queue (``WAITING``) instead of failing
+at once with ``ConcurrentRunsExceededException`` (which the state machine still retries, for
+the accounts and Regions where queuing does not apply). The job's ``Timeout`` stays below the
+state's ``TimeoutSeconds`` (``components.settings.MAX_GLUE_TIMEOUT_MINUTES``), so a run that
+takes too long ends ``TIMEOUT`` in Glue and the state machine's one job-run retry applies.
 
 Logging (Glue 5.0): every job logs in real time -- there is no continuous-logging switch
 any more (``--enable-continuous-cloudwatch-log`` / ``--continuous-log-logGroup`` are Glue 4.0
@@ -108,7 +118,7 @@ def default_arguments(
     artifacts_bucket: str,
     log_group_prefix: str,
 ) -> dict[str, str]:
-    """Arguments every run gets; a run adds ``--dates`` (``contract.job_arguments``)."""
+    """Arguments every run gets; the state machine adds ``--dates`` and ``--run_id``."""
     args = {
         "--job-language": "python",
         "--job-bookmark-option": "job-bookmark-disable",
@@ -256,6 +266,7 @@ class Etl(pulumi.ComponentResource):
                 number_of_workers=s.number_of_workers,
                 timeout=s.timeout_minutes,
                 max_retries=0,  # retries belong to the state machine, which knows the whole run
+                job_run_queuing_enabled=True,
                 execution_property=aws.glue.JobExecutionPropertyArgs(max_concurrent_runs=s.max_concurrent_runs),
                 security_configuration=self.security_configuration.name,
                 # The log groups exist (encrypted, with retention) before a run can write to them.

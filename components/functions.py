@@ -26,10 +26,24 @@ import pulumi_aws as aws
 
 from components import iam, naming, powertools
 from components.packaging import lambda_sources
+from ecomlake.pipeline import PIPELINE, LambdaStep, PipelineFunction
 
 RUNTIME: Final = "python3.11"  # the project's Python (Glue 5.0 runs 3.11 too)
 ARCHITECTURE: Final = "x86_64"
 DLQ_RETENTION_SECONDS: Final = 14 * 24 * 3600  # SQS maximum: two weeks to replay failures
+
+# A pipeline function ends (and reports its own error) before its state's TimeoutSeconds would.
+STATE_TIMEOUT_MARGIN_SECONDS: Final = 5
+
+
+def function_timeout(function: PipelineFunction, stack_timeout_seconds: int) -> int:
+    """A pipeline function's Lambda timeout: the stack's, but inside its shortest step's TimeoutSeconds.
+
+    Otherwise the state would time out first (``States.Timeout``) while the invocation runs on,
+    unseen; this way the function's own timeout error reaches the state's retriers and Catch.
+    """
+    steps = [s.timeout_seconds for s in PIPELINE.walk() if isinstance(s, LambdaStep) and s.function is function]
+    return min(stack_timeout_seconds, min(steps) - STATE_TIMEOUT_MARGIN_SECONDS)
 
 
 def code_archive(repo_root: Path) -> pulumi.AssetArchive:

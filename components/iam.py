@@ -501,6 +501,103 @@ def router_statements(
     ]
 
 
+def dynamodb_table_arn(partition: str, region: str, account_id: str, name: str) -> str:
+    return f"arn:{partition}:dynamodb:{region}:{account_id}:table/{name}"
+
+
+def glue_catalog_arns(partition: str, region: str, account_id: str, database: str) -> list[str]:
+    """The catalog, one database and its tables: the resources Glue's table and partition APIs check."""
+    glue = f"arn:{partition}:glue:{region}:{account_id}"
+    return [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/*"]
+
+
+def run_lock_statements(
+    *, table_arn: str, executions_arns: Sequence[str], key_arn: str, region: str
+) -> list[Statement]:
+    """The run lock (handlers/run_lock.py): one item of one table, and a look at the holder's execution.
+
+    - read, write and delete the lease item (conditional writes need no more than PutItem / DeleteItem);
+    - ``states:DescribeExecution`` on the pipeline's executions, to tell a live holder from a dead one;
+    - the table is encrypted with the lake key: DynamoDB may use it on the function's behalf,
+      and only DynamoDB in this Region (``kms:ViaService``).
+    """
+    return [
+        statement("LockItem", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], [table_arn]),
+        statement("DescribeHolderExecution", ["states:DescribeExecution"], executions_arns),
+        statement(
+            "LockTableKey",
+            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            [key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+        ),
+    ]
+
+
+# The Glue calls of the catalog switch (ecomlake.runs.glue_catalog).
+GLUE_CATALOG_SYNC: Final = (
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:UpdateTable",
+    "glue:GetPartitions",
+    "glue:BatchCreatePartition",
+    "glue:BatchUpdatePartition",
+    "glue:BatchDeletePartition",
+)
+
+
+def run_step_statements(
+    *,
+    raw_bucket_arn: str,
+    raw_prefix: str,
+    table_zones: Sequence[tuple[str, str]],
+    reports_bucket_arn: str,
+    reports_prefixes: Sequence[str],
+    catalog_arns: Sequence[str],
+    key_arn: str,
+) -> list[Statement]:
+    """The plan and publish steps (ecomlake.runs.cloud_steps): snapshot, journal, versions, catalog.
+
+    - list the raw partitions (the plan sums the run's raw bytes from the listing; raw objects
+      are never read);
+    - list, read and delete versions in the processed / curated / quarantine zones (``table_zones``:
+      bucket ARN and zone prefix of each): the plan
+      checks the published versions are there, and publishing (or finishing an interrupted
+      publication, which the plan does) deletes versions no reader can reach;
+    - read and write the snapshot (``_catalog/``, whose old history entries are pruned), the run
+      folders (``_runs/``) and the published data-quality reports (``_reports/dq/``), and list
+      the reports bucket (so a key not written yet reads as absent, not as access denied);
+    - switch the Glue tables and partitions of the stack's database;
+    - the lake key, for the SSE-KMS buckets.
+    """
+    statements = [
+        statement(
+            "ListRawPartitions",
+            ["s3:ListBucket"],
+            [raw_bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{raw_prefix.strip('/')}/*"]}},
+        )
+    ]
+    for i, (arn, prefix) in enumerate(table_zones):
+        statements += [
+            statement(f"TableVersions{i}Objects", [*S3_READ, *S3_DELETE], [objects_arn(arn, f"{prefix.strip('/')}/")]),
+            _list(f"TableVersions{i}", arn, [f"{prefix.strip('/')}/"]),
+        ]
+    statements += [
+        statement(
+            "RunRecordsObjects",
+            [*S3_READ, *S3_WRITE, *S3_DELETE],
+            [objects_arn(reports_bucket_arn, p) for p in reports_prefixes],
+        ),
+        # Not only for listing: without ListBucket S3 answers a key that does not exist yet (the
+        # first snapshot, a plan, a verdict) with 403 instead of 404, and that check carries no
+        # s3:prefix, so it cannot be narrowed by prefix (as for the router's reports).
+        statement("RunRecordsList", ["s3:ListBucket"], [reports_bucket_arn]),
+    ]
+    statements.append(statement("SwitchCatalog", GLUE_CATALOG_SYNC, list(catalog_arns)))
+    statements.append(kms_use("UseLakeKey", key_arn))
+    return statements
+
+
 # --------------------------------------------------------------------------- role policies
 
 

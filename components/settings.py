@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Final, Protocol
 
 from ecomlake.contract import DATASETS, PROJECT, parse_dataset
 from ecomlake.cost import Prices
 from ecomlake.exceptions import InvalidArgumentError, UnknownDatasetError
+from ecomlake.pipeline import PIPELINE, GlueJobStep
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192)
@@ -30,6 +30,13 @@ STATE_MACHINE_LOG_LEVELS: Final = ("ALL", "ERROR", "FATAL", "OFF")
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 PRICE_CLASSES: Final = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 ATHENA_MIN_CUTOFF_BYTES: Final = 10 * 1024 * 1024  # Athena's minimum per-query data usage limit
+# A Glue job's own timeout must fire before its state's TimeoutSeconds: Glue then ends the run
+# TIMEOUT, the task fails with States.TaskFailed and the spec's one job-run retry applies
+# (a state timeout is States.Timeout, which that retrier does not match). The margin covers
+# Glue's start-up (before the timeout clock) and stopping the run.
+GLUE_TIMEOUT_MARGIN_MINUTES: Final = 5
+GLUE_STATE_TIMEOUT_MINUTES: Final = min(s.timeout_seconds for s in PIPELINE.walk() if isinstance(s, GlueJobStep)) // 60
+MAX_GLUE_TIMEOUT_MINUTES: Final = GLUE_STATE_TIMEOUT_MINUTES - GLUE_TIMEOUT_MARGIN_MINUTES
 _EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LAYER_ARN_RE: Final = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 _ACM_ARN_RE: Final = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+$")
@@ -93,7 +100,6 @@ class PipelineSettings:
 @dataclass(frozen=True)
 class AnalyticsSettings:
     bytes_scanned_cutoff: int
-    partition_projection_start: str
 
 
 @dataclass(frozen=True)
@@ -218,7 +224,7 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
     etl = EtlSettings(
         worker_type=r.choice("glueWorkerType", GLUE_WORKER_TYPES),
         number_of_workers=r.integer("glueNumberOfWorkers", minimum=2, maximum=299),
-        timeout_minutes=r.integer("glueTimeoutMinutes", minimum=1, maximum=2880),
+        timeout_minutes=r.integer("glueTimeoutMinutes", minimum=1, maximum=MAX_GLUE_TIMEOUT_MINUTES),
         max_concurrent_runs=r.integer("glueMaxConcurrentRuns", minimum=1, maximum=100),
     )
 
@@ -236,12 +242,6 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
         log_level=r.choice("logLevel", LOG_LEVELS),
         required_datasets=_required_datasets(r),
     )
-
-    projection_start = r.text("partitionProjectionStart")
-    try:
-        date.fromisoformat(projection_start)
-    except ValueError:
-        raise r.error("partitionProjectionStart", f"must be a YYYY-MM-DD date, got {projection_start!r}") from None
 
     email = r.optional_text("alertEmail")
     if email is not None and not _EMAIL_RE.match(email):
@@ -282,7 +282,6 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
         pipeline=PipelineSettings(state_machine_log_level=r.choice("stateMachineLogLevel", STATE_MACHINE_LOG_LEVELS)),
         analytics=AnalyticsSettings(
             bytes_scanned_cutoff=r.integer("athenaBytesScannedCutoff", minimum=ATHENA_MIN_CUTOFF_BYTES),
-            partition_projection_start=projection_start,
         ),
         alerts=AlertSettings(
             email=email,

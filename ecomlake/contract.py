@@ -297,6 +297,7 @@ class EnvVar(StrEnum):
     DASHBOARD_ORIGIN = "ECOMLAKE_DASHBOARD_ORIGIN"  # https://<cloudfront domain>: the API's only CORS origin
     API_CACHE_SECONDS = "ECOMLAKE_API_CACHE_SECONDS"  # TTL of the API's in-memory and CloudFront cache
     DASHBOARD_BUCKET = "ECOMLAKE_DASHBOARD_BUCKET"  # the dashboard site bucket (cloud dashboard refresh writes there)
+    LOCK_TABLE = "ECOMLAKE_LOCK_TABLE"  # DynamoDB table of the lake's run lock (cloud pipeline's lock step)
     # Data-quality thresholds (JSON object, see ecomlake.dq.rules.Thresholds), per stack.
     DQ_THRESHOLDS = "ECOMLAKE_DQ_THRESHOLDS"
     # Comma list of datasets a date needs (an accepted file each) before the router starts the pipeline.

@@ -131,14 +131,34 @@ class LocalStorage:
         return str(self.path(key))
 
 
+def shared_buckets(buckets: Mapping[Zone, str]) -> dict[Zone, str]:
+    """``buckets`` plus the zones that share a bucket with one of them (``contract.ZONE_BUCKET_ENV``).
+
+    ``_runs`` and ``_catalog`` live in the reports bucket: a caller that names only the
+    reports bucket (a Glue job gets ``--reports_uri``) can still read the run journal and
+    the published snapshot.
+    """
+    out = dict(buckets)
+    for zone, var in ZONE_BUCKET_ENV.items():
+        if zone in out:
+            continue
+        for other, other_var in ZONE_BUCKET_ENV.items():
+            if other_var == var and other in buckets:
+                out[zone] = buckets[other]
+                break
+    return out
+
+
 class S3Storage:
     """The lake as one S3 bucket per zone. ``boto3_session`` is injectable for tests."""
 
     def __init__(self, buckets: Mapping[Zone, str], boto3_session: boto3.Session | None = None) -> None:
         import boto3  # deferred: the local CLI never needs it
 
-        self.buckets = dict(buckets)
+        self.buckets = shared_buckets(buckets)
         self.client = (boto3_session or boto3.Session()).client("s3")
+        # Object sizes seen by the last listings: raw_bytes-style callers list, then ask sizes.
+        self._sizes: dict[tuple[str, str], int] = {}
 
     @classmethod
     def from_env(cls, boto3_session: boto3.Session | None = None) -> S3Storage:
@@ -184,10 +204,20 @@ class S3Storage:
         return True
 
     def _iter_keys(self, prefix: str) -> Iterator[str]:
+        bucket = self.bucket(prefix)
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket(prefix), Prefix=prefix):
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
+                self._sizes[(bucket, obj["Key"])] = int(obj.get("Size", 0))
                 yield obj["Key"]
+
+    def size(self, key: str) -> int:
+        """Bytes of one object: from the listing that found it, else one ``HeadObject``."""
+        bucket = self.bucket(key)
+        known = self._sizes.get((bucket, key))
+        if known is not None:
+            return known
+        return int(self.client.head_object(Bucket=bucket, Key=key)["ContentLength"])
 
     def list(self, prefix: str) -> list[str]:
         return sorted(self._iter_keys(prefix))

@@ -1,4 +1,10 @@
-"""Lambda: the pipeline's data-quality step (invoked by Step Functions with ``{"dates": [...]}``).
+"""Lambda: the pipeline's ``audit`` step (invoked by Step Functions with ``{"run_id": <execution name>}``).
+
+The run's dates are every date its jobs wrote, from the run's journal
+(``ecomlake.runs.audit.touched_dates`` of ``_runs/<run_id>/outputs/``). A manual invocation
+may still pass ``{"dates": [...]}``. Publication requires the audit's verdict
+(``_runs/<run_id>/audit.json``, ``ecomlake.runs.audit.write_verdict``); until the cloud audit
+engine writes it, the publish step refuses every run (it fails closed).
 
 Design: the same DuckDB checks as ``ecomlake dq``. For each date the objects the rules
 read (``ecomlake.dq.inputs``: the date's partitions, the 7-day anomaly window, catalog
@@ -37,6 +43,9 @@ from ecomlake.dq.report import DQReport
 from ecomlake.dq.rules import RULES, Rule
 from ecomlake.dq.runner import check_lake, open_catalog, write_report
 from ecomlake.exceptions import DataQualityError, InvalidArgumentError
+from ecomlake.runs.audit import touched_dates
+from ecomlake.runs.cloud_steps import step_run_id
+from ecomlake.snapshots.journal import run_changes
 from ecomlake.storage import S3Storage, Storage
 from handlers._aws import aws_client, boto3_session, lake_buckets
 from handlers._powertools import emit_metric_data, namespace, powertools
@@ -59,6 +68,17 @@ def parse_dates(event: Any) -> list[str]:
     if not all(isinstance(d, str) for d in raw):
         raise InvalidArgumentError(f"'dates' must hold YYYY-MM-DD strings, got {raw!r}")
     return sorted({parse_date(d) for d in raw})
+
+
+def step_dates(event: Any, storage: Storage) -> list[str]:
+    """The dates to audit: those run ``run_id`` wrote (``{"run_id": ...}``), or ``{"dates": [...]}`` given."""
+    if isinstance(event, dict) and "run_id" in event and EXECUTION_INPUT_DATES not in event and "date" not in event:
+        run_id = step_run_id(event)
+        days = touched_dates(run_changes(storage, run_id))
+        if not days:
+            raise InvalidArgumentError(f"run {run_id} recorded no output (_runs/{run_id}/outputs/): nothing to audit")
+        return days
+    return parse_dates(event)
 
 
 def check_date(storage: Storage, day: str, rules: Sequence[Rule], now: datetime) -> tuple[DQReport, dict[str, str]]:
@@ -142,15 +162,16 @@ def run(
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)  # results hold business data
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    storage = S3Storage(lake_buckets(), boto3_session())
     try:
-        dates = parse_dates(event)
+        dates = step_dates(event, storage)
     except InvalidArgumentError as err:
         logger.error(f"invalid event: {err}", error=str(err), error_type=type(err).__name__)
         raise
     logger.info("data quality", dates=dates)
     return run(
         dates,
-        storage=S3Storage(lake_buckets(), boto3_session()),
+        storage=storage,
         sns=aws_client("sns"),
         stage_name=os.environ.get(EnvVar.STAGE, "dev"),
         topic_arn=os.environ.get(EnvVar.ALERTS_TOPIC_ARN),

@@ -6,8 +6,12 @@ no accepted file the answer is ``waiting`` with the missing datasets (logged, no
 started). Once the date is complete it starts ONE Step Functions execution with input
 ``{"dates": [D], "datasets": [every dataset present], "trigger": {...}}``, named
 ``<D>-<hash of the sorted (key, ETag) of the date's accepted files>``: a repeated delivery
-starts nothing new (``already_started``), a corrected file landed later starts a new run.
-Keys outside the raw layout are logged and skipped.
+starts nothing new (``already_started``), a corrected file landed later starts a new run,
+and an event for a date whose execution failed, timed out or was aborted starts a re-run
+(``<name>-r2``, ``-r3``...; ``rerun_of`` names the failed attempt). After
+``ecomlake.ingest.router.MAX_ATTEMPTS`` failed attempts of the same files it answers
+``attempts_exhausted`` (logged as a warning) and starts nothing. Keys outside the raw layout
+are logged and skipped.
 
 Infrastructure wiring (environment and IAM this function needs):
 
@@ -60,7 +64,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     except MALFORMED_EVENT_ERRORS as err:
         return {**invalid_event(tools, err, event), "runs": [], "started": 0, "waiting": 0}
     for run in result["runs"]:
-        log = logger.warning if run["status"] == "ignored" else logger.info
+        log = logger.warning if run["status"] in ("ignored", "attempts_exhausted") else logger.info
         detail = f" ({run['detail']})" if run.get("detail") else ""
         log(f"{run['status']}: {run['key']}{detail}", **log_fields(run, "execution"))
     return result

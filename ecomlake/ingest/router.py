@@ -14,7 +14,13 @@ required set (``$ECOMLAKE_REQUIRED_DATASETS``, default all four) has an accepted
   two files that arrive together, map to the same name, and Step Functions refuses the
   second start (``ExecutionAlreadyExists``) -- the pipeline runs once per set of files;
 * a corrected file landed later under any key of that date changes the set, hence a new
-  name and a new run (the ETL overwrites the date's partitions, so a rerun is safe).
+  name and a new run (the ETL overwrites the date's partitions, so a rerun is safe);
+* a date whose execution *ended without success* (``FAILED``, ``TIMED_OUT``, ``ABORTED``) is
+  re-runnable: the next event for it starts ``<name>-r2`` (then ``-r3``...), the first
+  free name after the last failed attempt. A ``RUNNING`` or ``SUCCEEDED`` attempt keeps the
+  answer ``already_started``. So re-sending a failed date's event (or landing any file of
+  it again) runs it again, and a duplicate delivery while the re-run is under way starts
+  nothing more. An operator can also start one directly (docs/infrastructure.md).
 
 ``execution_name`` / ``pipeline_input`` / ``start_pipeline`` are the per-file forms the
 local ``ingest`` command still returns to its caller.
@@ -50,6 +56,12 @@ EXECUTION_NAME_MAX = 80
 EXECUTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 # Hex digits of the file-set hash kept in a date's execution name (128 bits: collisions are not a concern).
 _DATE_DIGEST_CHARS = 32
+# Execution statuses after which the same files may run again; any other status (RUNNING,
+# SUCCEEDED, PENDING_REDRIVE) means the set of files is handled.
+RERUNNABLE_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+# Attempts of one set of files (``-r2`` .. ``-r<MAX>``): a date that failed this often needs a look,
+# not another automatic run.
+MAX_ATTEMPTS = 20
 _LAYOUT = f"{Zone.RAW}/<dataset>/{PARTITION_KEY}=YYYY-MM-DD/<file>"
 
 
@@ -146,13 +158,18 @@ def pipeline_input(route: Route, trigger: Trigger) -> dict[str, Any]:
 class PipelineStart:
     """What starting (or not re-starting) the pipeline for one date (or one object) did."""
 
-    status: str  # "started" | "already_started"
+    status: str  # "started" | "already_started" | "attempts_exhausted"
     name: str
     input: dict[str, Any] = field(default_factory=dict)
     execution_arn: str | None = None
+    # A re-run: the attempt before it, which ended without success ({"name", "status"}).
+    rerun_of: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "name": self.name, "execution_arn": self.execution_arn, "input": self.input}
+        out = {"status": self.status, "name": self.name, "execution_arn": self.execution_arn, "input": self.input}
+        if self.rerun_of is not None:
+            out["rerun_of"] = self.rerun_of
+        return out
 
 
 def _start(sfn_client: Any, state_machine_arn: str, name: str, payload: dict[str, Any]) -> PipelineStart:
@@ -245,21 +262,36 @@ def start_date_pipeline(
     files: Iterable[AcceptedFile],
     trigger: Trigger,
 ) -> PipelineStart:
-    """Start the run of one complete date, at most once per set of accepted file versions.
+    """Start the run of one complete date: once per set of accepted file versions, again after a failure.
 
-    The execution is looked up first: Step Functions answers a repeated ``StartExecution``
+    The executions are looked up first: Step Functions answers a repeated ``StartExecution``
     with the same name *and input* as a running standard execution with success (it is
-    idempotent), so a redelivered event would otherwise read as ``started`` again.
+    idempotent), so a redelivered event would otherwise read as ``started`` again. Attempts
+    are ``<name>``, ``<name>-r2``, ``<name>-r3``...: the first one that does not exist yet is
+    started unless an earlier one is running or succeeded (see the module docstring).
     """
     name = date_execution_name(day, files)
     payload = date_pipeline_input(day, datasets, trigger)
-    arn = execution_arn(state_machine_arn, name)
-    if arn is not None and _execution_exists(sfn_client, arn):
-        return PipelineStart("already_started", name, payload, arn)
-    started = _start(sfn_client, state_machine_arn, name, payload)
-    if started.execution_arn is None and arn is not None:
-        return PipelineStart(started.status, name, payload, arn)
-    return started
+    executions = execution_arn(state_machine_arn, "")
+    if executions is None:  # a version or alias ARN: executions cannot be looked up by name
+        return _start(sfn_client, state_machine_arn, name, payload)
+    previous: dict[str, str] | None = None
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        candidate = attempt_name(name, attempt)
+        arn = executions + candidate
+        status = _execution_status(sfn_client, arn)
+        if status is None:
+            started = _start(sfn_client, state_machine_arn, candidate, payload)
+            return PipelineStart(started.status, candidate, payload, arn, rerun_of=previous)
+        if status not in RERUNNABLE_STATUSES:
+            return PipelineStart("already_started", candidate, payload, arn, rerun_of=previous)
+        previous = {"name": candidate, "status": status}
+    return PipelineStart("attempts_exhausted", name, payload, None, rerun_of=previous)
+
+
+def attempt_name(name: str, attempt: int) -> str:
+    """The execution name of attempt ``attempt`` (1-based) of one date's set of files."""
+    return name if attempt == 1 else f"{name}-r{attempt}"[:EXECUTION_NAME_MAX]
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str | None:
@@ -270,12 +302,12 @@ def execution_arn(state_machine_arn: str, name: str) -> str | None:
     return ":".join([*parts[:5], "execution", parts[6], name])
 
 
-def _execution_exists(sfn_client: Any, arn: str) -> bool:
+def _execution_status(sfn_client: Any, arn: str) -> str | None:
+    """An execution's status; None when there is no such execution."""
     try:
-        sfn_client.describe_execution(executionArn=arn)
+        return str(sfn_client.describe_execution(executionArn=arn)["status"])
     except sfn_client.exceptions.ExecutionDoesNotExist:
-        return False
-    return True
+        return None
 
 
 def trigger_from(mapping: Mapping[str, Any]) -> Trigger:

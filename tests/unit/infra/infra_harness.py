@@ -39,6 +39,7 @@ class Registered:
     # Resource options as the engine receives them (None: not set by the program).
     protect: bool | None = None
     retain_on_delete: bool | None = None
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -169,6 +170,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             rid = name
         elif typ == "aws:glue/securityConfiguration:SecurityConfiguration":
             rid = name
+        elif typ == "aws:dynamodb/table:Table":
+            state["arn"] = f"arn:aws:dynamodb:{region}:{acct}:table/{name}"
+            rid = name
+        elif typ == "aws:lambda/invocation:Invocation":
+            state["result"] = json.dumps({"action": "sync_catalog", "snapshot": 0})
         state["id"] = rid
         self.resources.append(Registered(typ, args.name, inputs, state))
         return rid, state
@@ -183,12 +189,12 @@ class OptionsMonitor(pulumi.runtime.mocks.MockMonitor):
 
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
-        self.options: dict[tuple[str, str], tuple[bool | None, bool | None]] = {}
+        self.options: dict[tuple[str, str], tuple[bool | None, bool | None, list[str]]] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # the gRPC method name
         protect = request.protect if request.HasField("protect") else None
         retain = request.retainOnDelete if request.HasField("retainOnDelete") else None
-        self.options[(request.type, request.name)] = (protect, retain)
+        self.options[(request.type, request.name)] = (protect, retain, list(request.ignoreChanges))
         return super().RegisterResource(request)
 
 
@@ -265,6 +271,6 @@ def run_program(
         for k in ("lake", "catalog", "alerts", "etl", "analytics", "dashboard", "orchestration", "observability")
     }
     for r in mocks.resources:
-        r.protect, r.retain_on_delete = monitor.options.get((r.typ, r.name), (None, None))
+        r.protect, r.retain_on_delete, r.ignore_changes = monitor.options.get((r.typ, r.name), (None, None, []))
     outputs = result.get("outputs", {})  # unknown in a preview
     return ProgramRun(stack, config, mocks.resources, outputs, mocks.calls, components, urns)

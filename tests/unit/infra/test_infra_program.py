@@ -18,7 +18,7 @@ from pulumi.runtime import rpc
 
 from components import iam
 from components.analytics import sql_files
-from components.catalog import PARQUET_SERDE, PROJECTION_DATE_FORMAT
+from components.catalog import PARQUET_SERDE, definitions_digest, table_definition
 from components.dashboard import CONTENT_SECURITY_POLICY, MIN_TLS_CUSTOM_DOMAIN
 from components.lake import BUCKET_ZONES
 from components.naming import slug
@@ -74,7 +74,7 @@ COMPONENTS = {
     "ecomlake:index:Dashboard": 1,
     "ecomlake:index:Orchestration": 1,
     "ecomlake:index:Observability": 1,
-    "ecomlake:index:LambdaFunction": 5,
+    "ecomlake:index:LambdaFunction": 8,
 }
 # Every resource document the program writes (the value is the input holding the JSON).
 RESOURCE_POLICIES = {
@@ -162,7 +162,17 @@ def test_stack_outputs(run: ProgramRun) -> None:
     assert out["dashboardUrl"].startswith("https://")
     assert out["dashboardUrl"].endswith(".cloudfront.net")
     assert set(out["glueJobs"]) == {str(j) for j in Job}
-    assert set(out["functions"]) == {"validator", "router", "data-quality", "api", "dashboard-refresh"}
+    assert set(out["functions"]) == {
+        "validator",
+        "router",
+        "run-lock",
+        "plan",
+        "data-quality",
+        "publish",
+        "api",
+        "dashboard-refresh",
+    }
+    assert out["lockTable"] == f"ecomlake-{run.stack}-run-lock"
 
 
 # --------------------------------------------------------------------------- buckets
@@ -278,10 +288,12 @@ def test_prod_keeps_the_lake_through_pulumi_destroy(programs: dict[str, ProgramR
         ("aws:s3/bucketNotification:BucketNotification", n.name)
         for n in prod.of_type("aws:s3/bucketNotification:BucketNotification")
     }
+    # The run lock's table: deleting it under a running execution would let a second writer in.
+    expected.add(("aws:dynamodb/table:Table", "orchestration-run-lock"))
     assert kept == expected
     # 8 buckets, each with encryption, versioning, access block, policy, ownership and lifecycle;
-    # 7 of them log to the eighth.
-    assert len(kept) == 2 + 8 * 7 + 7 + 1
+    # 7 of them log to the eighth; the lock table.
+    assert len(kept) == 2 + 8 * 7 + 7 + 1 + 1
     # A protected resource is always retained too, and the other way round.
     assert {(r.typ, r.name) for r in prod.resources if r.protect or r.retain_on_delete} == kept
     site_key = prod.one("aws:kms/key:Key", "dashboard-key")
@@ -301,16 +313,16 @@ def test_dev_is_disposable(programs: dict[str, ProgramRun]) -> None:
 def test_no_policy_allows_any_action_on_any_resource(run: ProgramRun) -> None:
     docs = policy_documents(run) + [(r.name, json.loads(r.inputs["assumeRolePolicy"])) for r in run.of_type(ROLE)]
     kinds = [where.split(" ")[0] for where, _ in policy_documents(run)]
-    # 7 roles (5 functions, Glue, Step Functions), 9 buckets, 2 keys, the topic and the events DLQ.
+    # 10 roles (8 functions, Glue, Step Functions), 9 buckets, 2 keys, the topic and the events DLQ.
     assert {k: kinds.count(k) for k in set(kinds)} == {
-        ROLE_POLICY: 7,
+        ROLE_POLICY: 10,
         POLICY: 9,
         "aws:kms/key:Key": 1,
         "aws:kms/keyPolicy:KeyPolicy": 1,
         "aws:sns/topicPolicy:TopicPolicy": 1,
         "aws:sqs/queuePolicy:QueuePolicy": 1,
     }
-    assert len(run.of_type(ROLE)) == 7
+    assert len(run.of_type(ROLE)) == 10
     for where, doc in docs:
         assert iam.allows_everything(doc) == [], where
         for st in statements(doc):
@@ -359,7 +371,7 @@ def test_trust_policies(run: ProgramRun) -> None:
     assert services[f"ecomlake-{run.stack}-glue-etl"] == "glue.amazonaws.com"
     assert services[f"ecomlake-{run.stack}-pipeline"] == "states.amazonaws.com"
     lambdas = [n for n, s in services.items() if s == "lambda.amazonaws.com"]
-    assert len(lambdas) == 5
+    assert len(lambdas) == 8
 
 
 def role_policy(run: ProgramRun, role_name: str) -> dict[str, Any]:
@@ -380,7 +392,7 @@ def test_state_machine_role_is_scoped_to_its_jobs_functions_and_topic(run: Progr
     ]
     fns = [
         f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:ecomlake-{run.stack}-{p}"
-        for p in ("dashboard-refresh", "data-quality")
+        for p in ("dashboard-refresh", "data-quality", "plan", "publish", "run-lock")
     ]
     assert by_sid["InvokePipelineFunctions"]["Resource"] == [*fns, *(f"{f}:*" for f in fns)]
     assert by_sid["NotifyAlerts"]["Resource"] == run.outputs["alertsTopicArn"]
@@ -428,7 +440,8 @@ def test_glue_jobs(run: ProgramRun) -> None:
             (JobArg.REPORTS_URI, Zone.REPORTS),
         ):
             assert args[f"--{arg}"] == f"s3://{bucket_name(run, zone)}"
-        assert f"--{JobArg.DATES}" not in args  # every run passes its own dates
+        assert f"--{JobArg.DATES}" not in args  # every run passes its own dates ...
+        assert f"--{JobArg.RUN_ID}" not in args  # ... and its run id (the execution name)
         assert args["--job-bookmark-option"] == "job-bookmark-disable"
         assert args["--extra-py-files"] == f"s3://{artifacts}/glue/libs/ecomlake.zip"
         # Glue 5.0 logging: one prefix for the job's error and output groups; the Glue 4.0
@@ -439,7 +452,10 @@ def test_glue_jobs(run: ProgramRun) -> None:
         assert j["workerType"] == cfg(run, "glueWorkerType")
         assert j["numberOfWorkers"] == int(cfg(run, "glueNumberOfWorkers"))
         assert j["timeout"] == int(cfg(run, "glueTimeoutMinutes"))
+        # Glue times a run out before the state's 3600 s do, so the TaskFailed retry applies.
+        assert j["timeout"] * 60 < 3600
         assert j["maxRetries"] == 0
+        assert j["jobRunQueuingEnabled"] is True
         assert j["securityConfiguration"] == f"ecomlake-{run.stack}-etl-security"
     package = scripts["glue/libs/ecomlake.zip"]
     assert package["bucket"] == artifacts
@@ -488,7 +504,6 @@ def test_catalog_tables_match_the_schemas(run: ProgramRun) -> None:
     assert db.inputs["name"] == glue_database(run.stack)
     tables = {r.inputs["name"]: r.inputs for r in run.of_type("aws:glue/catalogTable:CatalogTable")}
     assert set(tables) == {str(t) for t in Table}
-    start = cfg(run, "partitionProjectionStart")
     for name, schema in schemas.TABLES.items():
         t = tables[str(name)]
         assert t["databaseName"] == glue_database(run.stack)
@@ -500,25 +515,61 @@ def test_catalog_tables_match_the_schemas(run: ProgramRun) -> None:
             if name in (Table.TRANSACTIONS, Table.PRODUCTS, Table.CLICKSTREAM, Table.REVIEWS, Table.SESSIONS)
             else Zone.CURATED
         )
-        location = f"s3://{bucket_name(run, zone)}/{zone}/{name}/"
-        assert sd["location"] == location
+        root = f"s3://{bucket_name(run, zone)}/{zone}/{name}/"
         params = t["parameters"]
-        assert params["classification"] == "parquet"
+        assert params == {"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "SNAPPY"}
+        # No partition projection: it would read every version under date=D/ (docs/infrastructure.md).
+        assert not any(k.startswith("projection.") or k == "storage.location.template" for k in params)
         if schema.partition_key:
             assert t["partitionKeys"] == [
                 {"name": PARTITION_KEY, "type": "date", "comment": "Business date (partition, YYYY-MM-DD)"}
             ]
-            assert params["projection.enabled"] == "true"
-            assert params[f"projection.{PARTITION_KEY}.type"] == "date"
-            assert params[f"projection.{PARTITION_KEY}.format"] == PROJECTION_DATE_FORMAT == "yyyy-MM-dd"
-            assert params[f"projection.{PARTITION_KEY}.range"] == f"{start},NOW"
-            assert params["storage.location.template"] == location + "date=${date}/"
+            assert sd["location"] == root  # metadata only: Athena reads the registered partitions
         else:
             assert "partitionKeys" not in t
-            assert not any(k.startswith("projection.") for k in params)
-            assert "storage.location.template" not in params
+            # Never the root, which holds every version: an empty folder until a publication.
+            assert sd["location"] == root + "_unpublished/"
     unpartitioned = {str(n) for n, s in schemas.TABLES.items() if not s.partition_key}
-    assert unpartitioned == {"dim_products", "dim_customers"}
+    assert unpartitioned == {"product_activity", "dim_products", "dim_customers"}
+
+
+def test_catalog_tables_are_what_the_glue_api_shape_declares(run: ProgramRun) -> None:
+    """The Pulumi table and ``table_definition`` (what the tests create in moto, what the digest hashes) agree."""
+    tables = {r.inputs["name"]: r.inputs for r in run.of_type("aws:glue/catalogTable:CatalogTable")}
+    for name, schema in schemas.TABLES.items():
+        declared = table_definition(bucket_name(run, Zone(schema.zone)), schema)
+        t, sd = tables[str(name)], tables[str(name)]["storageDescriptor"]
+        dsd: dict[str, Any] = declared["StorageDescriptor"]  # type: ignore[assignment]
+        assert t["tableType"] == declared["TableType"] == "EXTERNAL_TABLE"
+        assert t["parameters"] == declared["Parameters"]
+        assert sd["location"] == dsd["Location"]
+        columns = [{"name": c["Name"], "type": c["Type"], "comment": c["Comment"]} for c in dsd["Columns"]]
+        assert sd["columns"] == columns
+        assert sd["inputFormat"] == dsd["InputFormat"]
+        assert sd["serDeInfo"]["serializationLibrary"] == dsd["SerdeInfo"]["SerializationLibrary"]
+        declared_keys: list[dict[str, str]] = declared.get("PartitionKeys", [])  # type: ignore[assignment]
+        keys = [{"name": k["Name"], "type": k["Type"], "comment": k["Comment"]} for k in declared_keys]
+        assert t.get("partitionKeys", []) == keys
+
+
+def test_the_publish_step_owns_table_locations_and_snapshot_stamps(run: ProgramRun) -> None:
+    """``pulumi up`` must not reset what the publish step switched; a deploy that rewrites a table re-syncs."""
+    for table in run.of_type("aws:glue/catalogTable:CatalogTable"):
+        assert table.ignore_changes == [
+            "storageDescriptor.location",
+            'parameters["ecomlake.snapshot"]',
+            'parameters["ecomlake.published_by"]',
+        ], table.name
+    (database,) = run.of_type("aws:glue/catalogDatabase:CatalogDatabase")
+    assert database.ignore_changes == []
+    (sync,) = run.of_type("aws:lambda/invocation:Invocation")
+    assert json.loads(sync.inputs["input"]) == {"action": "sync_catalog"}
+    assert sync.inputs["functionName"] == f"ecomlake-{run.stack}-publish"
+    # The trigger is the digest of every declared table: a changed schema re-invokes the sync.
+    buckets = {t: bucket_name(run, Zone(schemas.TABLES[t].zone)) for t in schemas.TABLES}
+    assert sync.inputs["triggers"] == {"catalog": definitions_digest(buckets)}
+    changed = {**buckets, Table.DIM_CUSTOMERS: "another-bucket"}
+    assert definitions_digest(changed) != definitions_digest(buckets)
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -527,7 +578,10 @@ def test_catalog_tables_match_the_schemas(run: ProgramRun) -> None:
 def test_state_machine_definition_is_the_generated_asl(run: ProgramRun) -> None:
     (sm,) = run.of_type("aws:sfn/stateMachine:StateMachine")
     fn_arn = {
+        PipelineFunction.RUN_LOCK: function(run, "run-lock").state["arn"],
+        PipelineFunction.PLAN: function(run, "plan").state["arn"],
         PipelineFunction.DATA_QUALITY: function(run, "data-quality").state["arn"],
+        PipelineFunction.PUBLISH: function(run, "publish").state["arn"],
         PipelineFunction.DASHBOARD_REFRESH: function(run, "refresh").state["arn"],
     }
     expected = asl.definition(
@@ -628,6 +682,141 @@ def test_router_role_is_exactly_what_the_handler_needs(run: ProgramRun) -> None:
     }
     # The execution ARNs are the ones the state machine really has.
     assert run.outputs["stateMachineArn"].endswith(f":stateMachine:{machine}")
+
+
+def test_lock_table_is_encrypted_with_the_lake_key_and_kept_in_prod(run: ProgramRun) -> None:
+    (table,) = run.of_type("aws:dynamodb/table:Table")
+    prod = run.stack == "prod"
+    assert table.inputs["name"] == f"ecomlake-{run.stack}-run-lock"
+    assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+    assert table.inputs["hashKey"] == "lake"
+    assert table.inputs["attributes"] == [{"name": "lake", "type": "S"}]
+    assert table.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": run.outputs["kmsKeyArn"]}
+    assert table.inputs["pointInTimeRecovery"] == {"enabled": prod}
+    assert table.inputs["deletionProtectionEnabled"] is prod
+    assert (table.protect, table.retain_on_delete) == ((True, True) if prod else (False, False))
+
+
+def test_run_lock_role_is_exactly_what_the_handler_needs(run: ProgramRun) -> None:
+    """handlers/run_lock.py: the lease item, the holder's execution, the table's key through DynamoDB only."""
+    machine = f"ecomlake-{run.stack}-pipeline"
+    assert own_statements(run, "run-lock") == {
+        "LockItem": {
+            "Sid": "LockItem",
+            "Effect": "Allow",
+            "Action": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"],
+            "Resource": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/ecomlake-{run.stack}-run-lock",
+        },
+        "DescribeHolderExecution": {
+            "Sid": "DescribeHolderExecution",
+            "Effect": "Allow",
+            "Action": "states:DescribeExecution",
+            "Resource": [
+                f"arn:aws:states:us-east-1:{ACCOUNT}:execution:{machine}:*",
+                f"arn:aws:states:us-east-1:{ACCOUNT}:express:{machine}:*:*",
+            ],
+        },
+        "LockTableKey": {
+            "Sid": "LockTableKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": run.outputs["kmsKeyArn"],
+            "Condition": {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}},
+        },
+    }
+    env = function(run, "run-lock").inputs["environment"]["variables"]
+    assert env[EnvVar.LOCK_TABLE] == f"ecomlake-{run.stack}-run-lock"
+    assert env[EnvVar.STAGE] == run.stack  # the lease item's key
+
+
+@pytest.mark.parametrize("purpose", ["plan", "publish"])
+def test_plan_and_publish_roles_are_exactly_what_the_run_steps_need(run: ProgramRun, purpose: str) -> None:
+    """ecomlake.runs.cloud_steps: list raw, check / collect versions, the snapshot and run folders, the catalog."""
+    raw, processed, curated, quarantine, reports = (
+        f"arn:aws:s3:::{bucket_name(run, z)}"
+        for z in (Zone.RAW, Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE, Zone.REPORTS)
+    )
+    glue = f"arn:aws:glue:us-east-1:{ACCOUNT}"
+    database = glue_database(run.stack)
+    expected = {
+        "ListRawPartitions": {
+            "Sid": "ListRawPartitions",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": raw,
+            "Condition": {"StringLike": {"s3:prefix": ["raw/*"]}},
+        },
+        "RunRecordsObjects": {
+            "Sid": "RunRecordsObjects",
+            "Effect": "Allow",
+            "Action": [
+                "s3:AbortMultipartUpload",
+                "s3:DeleteObject",
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:ListMultipartUploadParts",
+                "s3:PutObject",
+            ],
+            "Resource": [f"{reports}/_catalog*", f"{reports}/_runs*", f"{reports}/_reports/dq*"],
+        },
+        # Unconditioned: HeadObject of a key not written yet (the first snapshot) is 404 only with it.
+        "RunRecordsList": {
+            "Sid": "RunRecordsList",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": reports,
+        },
+        "SwitchCatalog": {
+            "Sid": "SwitchCatalog",
+            "Effect": "Allow",
+            "Action": [
+                "glue:BatchCreatePartition",
+                "glue:BatchDeletePartition",
+                "glue:BatchUpdatePartition",
+                "glue:GetPartitions",
+                "glue:GetTable",
+                "glue:GetTables",
+                "glue:UpdateTable",
+            ],
+            "Resource": [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/*"],
+        },
+        "UseLakeKey": {
+            "Sid": "UseLakeKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": run.outputs["kmsKeyArn"],
+        },
+    }
+    for i, (bucket, zone) in enumerate(((processed, "processed"), (curated, "curated"), (quarantine, "quarantine"))):
+        expected[f"TableVersions{i}Objects"] = {
+            "Sid": f"TableVersions{i}Objects",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject", "s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": f"{bucket}/{zone}*",
+        }
+        expected[f"TableVersions{i}List"] = {
+            "Sid": f"TableVersions{i}List",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket,
+            "Condition": {"StringLike": {"s3:prefix": [f"{zone}*"]}},
+        }
+    assert own_statements(run, purpose) == expected
+
+
+def test_pipeline_functions_time_out_inside_their_states(run: ProgramRun) -> None:
+    stack_timeout = int(cfg(run, "lambdaTimeoutSeconds"))
+    purposes = ("run-lock", "plan", "publish", "data-quality", "refresh")
+    timeouts = {p: function(run, p).inputs["timeout"] for p in purposes}
+    # State TimeoutSeconds: lock 60, plan 120, publish 300, audit 900, refresh 300 (ecomlake/pipeline.py).
+    assert timeouts == {
+        "run-lock": 55,
+        "plan": 115,
+        "publish": 295,
+        "data-quality": min(stack_timeout, 895),
+        "refresh": 295,
+    }
+    assert function(run, "router").inputs["timeout"] == stack_timeout
 
 
 def test_router_environment(run: ProgramRun) -> None:
@@ -852,6 +1041,9 @@ def test_events_dead_letter_queue_admits_every_rule(run: ProgramRun) -> None:
             {EnvVar.STATE_MACHINE_ARN, EnvVar.REPORTS_BUCKET, EnvVar.RAW_BUCKET},
         ),
         ("data-quality", "handlers.data_quality.handler", {EnvVar.ALERTS_TOPIC_ARN}),
+        ("run-lock", "handlers.run_lock.handler", {EnvVar.LOCK_TABLE}),
+        ("plan", "handlers.plan.handler", set()),
+        ("publish", "handlers.publish.handler", set()),
         ("api", "handlers.api.handler", {EnvVar.ATHENA_WORKGROUP}),
         ("refresh", "handlers.dashboard_refresh.handler", {EnvVar.ATHENA_WORKGROUP, EnvVar.DASHBOARD_BUCKET}),
     ],
@@ -864,7 +1056,7 @@ def test_lambda_functions(run: ProgramRun, purpose: str, handler: str, specific:
     # Every variable is one the contract names, and every zone's bucket is there.
     assert set(env) <= {str(v) for v in EnvVar}
     for zone, var in ZONE_BUCKET_ENV.items():
-        assert env[str(var)] == bucket_name(run, Zone.REPORTS if zone == Zone.RUNS else zone)
+        assert env[str(var)] == bucket_name(run, Zone.REPORTS if zone in (Zone.RUNS, Zone.CATALOG) else zone)
     assert env[EnvVar.STAGE] == run.stack
     assert env[EnvVar.GLUE_DATABASE] == glue_database(run.stack)
     assert specific <= set(env)
@@ -876,6 +1068,7 @@ def test_lambda_functions(run: ProgramRun, purpose: str, handler: str, specific:
         EnvVar.MAX_FILE_BYTES: cfg(run, "maxFileBytes"),
         EnvVar.REPORTS_BUCKET: bucket_name(run, Zone.REPORTS),
         EnvVar.RAW_BUCKET: bucket_name(run, Zone.RAW),
+        EnvVar.LOCK_TABLE: run.outputs["lockTable"],
     }
     for var in specific:
         assert env[var] == values[var]
@@ -895,6 +1088,9 @@ def test_lambda_functions(run: ProgramRun, purpose: str, handler: str, specific:
         ("validator", {Zone.RAW, Zone.QUARANTINE, Zone.REPORTS}),
         ("router", {Zone.RAW, Zone.REPORTS}),
         ("data-quality", {Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE, Zone.REPORTS}),
+        ("run-lock", set()),
+        ("plan", {Zone.RAW, Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE, Zone.REPORTS}),
+        ("publish", {Zone.RAW, Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE, Zone.REPORTS}),
         ("api", {Zone.PROCESSED, Zone.CURATED, Zone.REPORTS, Zone.ATHENA_RESULTS}),
         ("dashboard-refresh", {Zone.PROCESSED, Zone.CURATED, Zone.REPORTS, Zone.ATHENA_RESULTS, "site"}),
     ],
@@ -923,6 +1119,10 @@ def test_function_roles_touch_only_their_buckets(run: ProgramRun, purpose: str, 
         },
         "router": set(),
         "data-quality": {f"{bucket_name(run, Zone.REPORTS)}/*"},
+        "run-lock": set(),
+        # The snapshot, the run folders and the published DQ reports; table versions are only deleted.
+        "plan": {f"{bucket_name(run, Zone.REPORTS)}/{p}*" for p in ("_catalog", "_runs", "_reports/dq")},
+        "publish": {f"{bucket_name(run, Zone.REPORTS)}/{p}*" for p in ("_catalog", "_runs", "_reports/dq")},
         "api": {f"{bucket_name(run, Zone.ATHENA_RESULTS)}/athena-results*"},
         "dashboard-refresh": {
             f"{bucket_name(run, Zone.ATHENA_RESULTS)}/athena-results*",
@@ -956,7 +1156,7 @@ def test_function_layers(run: ProgramRun) -> None:
 
 
 def test_metrics_are_emf_so_no_function_may_call_put_metric_data(run: ProgramRun) -> None:
-    for purpose in ("validator", "router", "data-quality", "api", "dashboard-refresh"):
+    for purpose in ("validator", "router", "run-lock", "plan", "data-quality", "publish", "api", "dashboard-refresh"):
         doc = role_policy(run, f"ecomlake-{run.stack}-{purpose}")
         actions = {a for st in statements(doc) for a in as_list(st["Action"])}
         assert "cloudwatch:PutMetricData" not in actions, purpose
@@ -964,7 +1164,7 @@ def test_metrics_are_emf_so_no_function_may_call_put_metric_data(run: ProgramRun
 
 def test_log_groups_are_encrypted_and_retained(run: ProgramRun) -> None:
     groups = run.of_type(LOG_GROUP)
-    assert len(groups) == 5 + 1 + 2  # functions + state machine + Glue (error, output)
+    assert len(groups) == 8 + 1 + 2  # functions + state machine + Glue (error, output)
     for g in groups:
         assert g.inputs["kmsKeyId"] == run.outputs["kmsKeyArn"]
         assert g.inputs["retentionInDays"] == int(cfg(run, "logRetentionDays"))

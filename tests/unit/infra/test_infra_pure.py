@@ -15,10 +15,10 @@ from parliament import analyze_policy_string, enhance_finding
 
 from components import iam, naming
 from components.analytics import sql_files
-from components.catalog import table_parameters
+from components.catalog import table_definition, table_location, table_parameters
 from components.dashboard import function_url_host, site_files
 from components.etl import default_arguments
-from components.functions import handler_file
+from components.functions import function_timeout, handler_file
 from components.orchestration import REJECTED_ALERT_PATHS, file_rejected_pattern, rejected_alert_template
 from components.packaging import (
     LAYERS,
@@ -30,9 +30,10 @@ from components.packaging import (
     package_sources,
     pinned,
 )
-from components.settings import SettingsError, load_settings
+from components.settings import MAX_GLUE_TIMEOUT_MINUTES, SettingsError, load_settings
 from ecomlake import schemas
 from ecomlake.contract import Table, Zone
+from ecomlake.pipeline import PIPELINE, GlueJobStep, PipelineFunction
 
 ACCOUNT = "123456789012"
 
@@ -348,7 +349,8 @@ def test_stack_files_load(stack: str) -> None:
         ("athenaBytesScannedCutoff", "1000", ">= 10485760"),
         ("pandasLayerArn", "arn:aws:lambda:eu-west-1:336392948345:layer:AWSSDKPandas-Python311:1", "region"),
         ("alertEmail", "not-an-email", "email"),
-        ("partitionProjectionStart", "2024-13-01", "YYYY-MM-DD"),
+        ("glueTimeoutMinutes", "56", "<= 55"),
+        ("glueTimeoutMinutes", "120", "<= 55"),
         ("stage", "Dev", "lowercase"),
     ],
 )
@@ -477,12 +479,40 @@ def test_handler_file() -> None:
 # --------------------------------------------------------------------------- component helpers
 
 
-def test_projection_parameters_of_a_partitioned_and_an_unpartitioned_table() -> None:
-    params = table_parameters("bkt", schemas.table_schema(Table.FACT_SALES), "2024-01-01")
-    assert params["storage.location.template"] == "s3://bkt/curated/fact_sales/date=${date}/"
-    assert params["projection.date.interval.unit"] == "DAYS"
-    dim = table_parameters("bkt", schemas.table_schema(Table.DIM_CUSTOMERS), "2024-01-01")
-    assert dim == {"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "SNAPPY"}
+def test_tables_have_no_partition_projection_and_dimensions_start_at_an_empty_folder() -> None:
+    """Registered partitions, switched by the publish step: projection would read every version."""
+    parquet = {"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "SNAPPY"}
+    assert table_parameters(schemas.table_schema(Table.FACT_SALES)) == parquet
+    assert table_parameters(schemas.table_schema(Table.DIM_CUSTOMERS)) == parquet
+    assert table_location("bkt", schemas.table_schema(Table.FACT_SALES)) == "s3://bkt/curated/fact_sales/"
+    assert (
+        table_location("bkt", schemas.table_schema(Table.DIM_CUSTOMERS))
+        == "s3://bkt/curated/dim_customers/_unpublished/"
+    )
+    fact = table_definition("bkt", schemas.table_schema(Table.FACT_SALES))
+    assert fact["PartitionKeys"] == [
+        {"Name": "date", "Type": "date", "Comment": "Business date (partition, YYYY-MM-DD)"}
+    ]
+    assert "PartitionKeys" not in table_definition("bkt", schemas.table_schema(Table.DIM_CUSTOMERS))
+
+
+def test_glue_timeout_leaves_the_state_timeout_to_glue() -> None:
+    # The Glue task states time out at 3600 s; Glue must end the run first (TIMEOUT -> TaskFailed -> one retry).
+    assert {s.timeout_seconds for s in PIPELINE.walk() if isinstance(s, GlueJobStep)} == {3600}
+    assert MAX_GLUE_TIMEOUT_MINUTES == 55
+    for stack in ("dev", "prod"):
+        assert (
+            load_settings(FakeConfig(project_values(stack)), stack=stack, region="us-east-1").etl.timeout_minutes <= 55
+        )
+
+
+def test_pipeline_function_timeouts_end_inside_their_states() -> None:
+    assert function_timeout(PipelineFunction.RUN_LOCK, 900) == 55  # lock steps: 60 s
+    assert function_timeout(PipelineFunction.PLAN, 900) == 115  # 120 s
+    assert function_timeout(PipelineFunction.PUBLISH, 900) == 295  # 300 s
+    assert function_timeout(PipelineFunction.DATA_QUALITY, 900) == 895  # 900 s
+    assert function_timeout(PipelineFunction.DASHBOARD_REFRESH, 900) == 295  # 300 s
+    assert function_timeout(PipelineFunction.PUBLISH, 60) == 60  # a shorter stack setting wins
 
 
 def test_glue_default_arguments_never_carry_dates() -> None:

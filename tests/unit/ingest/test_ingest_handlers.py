@@ -373,15 +373,20 @@ def test_router_skips_keys_outside_the_layout(state_machine: str) -> None:
     assert executions(state_machine) == []
 
 
-def test_router_reports_an_already_finished_execution(s3: Any, state_machine: str) -> None:
+def test_router_reruns_a_date_whose_execution_was_aborted(s3: Any, state_machine: str) -> None:
     events = [land(s3, ds) for ds in CLEAN_FILES]
     file_router.handler(events[-1], ROUTER)
     (execution,) = executions(state_machine)
     boto3.client("stepfunctions").stop_execution(executionArn=execution["executionArn"])
     result = file_router.handler(events[-1], ROUTER)
-    assert result["runs"][0]["status"] == "already_started"
-    assert result["runs"][0]["name"] == execution["name"]
-    assert len(executions(state_machine)) == 1
+    (run,) = result["runs"]
+    assert (run["status"], run["name"]) == ("started", f"{execution['name']}-r2")
+    assert run["rerun_of"] == {"name": execution["name"], "status": "ABORTED"}
+    assert result["started"] == 1
+    assert sorted(e["name"] for e in executions(state_machine)) == [execution["name"], f"{execution['name']}-r2"]
+    # The re-run is under way: a duplicate delivery starts nothing more.
+    assert file_router.handler(events[-1], ROUTER)["runs"][0]["status"] == "already_started"
+    assert len(executions(state_machine)) == 2
 
 
 @pytest.mark.parametrize("variable", ["ECOMLAKE_STATE_MACHINE_ARN", "ECOMLAKE_REPORTS_BUCKET"])

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from ecomlake.asl import (
-    INPUT_PATHS,
     JOIN_DATES,
     PipelineResources,
     definition,
@@ -89,13 +88,33 @@ def test_definition_is_json_and_deterministic(asl):
 def test_starts_by_joining_dates_then_runs_the_spec_in_order(asl):
     assert asl["StartAt"] == JOIN_DATES
     states = asl["States"]
-    assert states["more_dates"]["Default"] == "etl"
-    chain = [states[name].get("Next") for name in ("etl", "data_quality", "master_data_merge", "dashboard_refresh")]
-    assert chain == ["data_quality", "master_data_merge", "dashboard_refresh", "notify_success"]
+    assert states["more_dates"]["Default"] == "acquire_lock"
+    order = [
+        "acquire_lock",
+        "plan",
+        "etl",
+        "master_data_merge",
+        "audit",
+        "publish",
+        "dashboard_refresh",
+        "release_lock",
+        "notify_success",
+    ]
+    assert [states[name].get("Next") for name in order[:-1]] == order[1:]
     assert states["notify_success"]["End"] is True
+    # The failure path: release the lock, then the one notification, then Fail with the original error.
+    assert states["release_lock_after_failure"]["Next"] == "notify_failure"
     assert states["notify_failure"]["Next"] == "failed"
-    assert states["failed"]["Type"] == "Fail"
-    assert states["failed"]["ErrorPath"] == "$.error.Error"
+    assert states["failed"] == {
+        "Type": "Fail",
+        "Comment": "The run failed; the failure notification carries the details.",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
+    assert set(states) == {JOIN_DATES, "more_dates", "join_next_date", *order, "release_lock_after_failure"} | {
+        "notify_failure",
+        "failed",
+    }
 
 
 def test_parallel_has_the_three_etl_branches(asl):
@@ -109,7 +128,8 @@ def test_parallel_has_the_three_etl_branches(asl):
 
 def test_every_task_has_retry_with_backoff_and_jitter(asl):
     tasks = [(n, s) for n, s, _ in all_states(asl["States"]) if s["Type"] == "Task"]
-    assert len(tasks) == 8  # 3 branches + per-date DQ + merge + dashboard + 2 notifications
+    # 2 lock steps + plan + 3 branches + merge + audit + publish + dashboard + the cleanup + 2 notifications
+    assert len(tasks) == 13
     for name, state in tasks:
         assert state["Retry"], name
         for retrier in state["Retry"]:
@@ -117,28 +137,143 @@ def test_every_task_has_retry_with_backoff_and_jitter(asl):
         assert state["TimeoutSeconds"] > 0
 
 
+LAMBDA_RETRIER = {
+    "ErrorEquals": [
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+        "Lambda.Unknown",
+        "Lambda.ClientExecutionTimeoutException",
+    ],
+    "IntervalSeconds": 2,
+    "MaxAttempts": 3,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 60,
+    "JitterStrategy": "FULL",
+    "Comment": "Lambda service errors, throttling and invokes that timed out are transient",
+}
+
+
 def test_glue_and_lambda_retry_transient_errors(asl):
-    glue = asl["States"]["master_data_merge"]["Retry"]
-    assert "Glue.ConcurrentRunsExceededException" in glue[0]["ErrorEquals"]
-    assert glue[0]["BackoffRate"] == 2.0
-    assert glue[0]["JitterStrategy"] == "FULL"
-    assert glue[-1]["ErrorEquals"] == ["States.TaskFailed"]
-    assert glue[-1]["MaxAttempts"] == 1
-    lam = asl["States"]["dashboard_refresh"]["Retry"]
-    assert "Lambda.TooManyRequestsException" in lam[0]["ErrorEquals"]
-    dq = asl["States"]["data_quality"]["ItemProcessor"]["States"]["data_quality_date"]["Retry"]
-    assert dq[0]["ErrorEquals"] == ["DataQualityError"]
-    assert dq[0]["MaxAttempts"] == 0
+    states = asl["States"]
+    glue = states["master_data_merge"]["Retry"]
+    assert glue == [
+        {
+            "ErrorEquals": [
+                "Glue.ConcurrentRunsExceededException",
+                "Glue.ThrottlingException",
+                "Glue.InternalServiceException",
+                "Glue.OperationTimeoutException",
+            ],
+            "IntervalSeconds": 30,
+            "MaxAttempts": 8,
+            "BackoffRate": 2.0,
+            "MaxDelaySeconds": 300,
+            "JitterStrategy": "FULL",
+            "Comment": "Glue refused to start the run (concurrency limit, throttling): wait and ask again",
+        },
+        {
+            "ErrorEquals": ["States.TaskFailed"],
+            "IntervalSeconds": 15,
+            "MaxAttempts": 1,
+            "BackoffRate": 1.0,
+            "JitterStrategy": "FULL",
+            "Comment": "the job run failed: one more run (jobs overwrite only their own partitions)",
+        },
+    ]
+    for name in ("plan", "publish", "dashboard_refresh", "release_lock", "release_lock_after_failure"):
+        assert states[name]["Retry"] == [LAMBDA_RETRIER], name
+    # A failed critical check is a verdict: never retried (and first, so the Lambda retrier never sees it).
+    assert states["audit"]["Retry"] == [
+        {
+            "ErrorEquals": ["DataQualityError"],
+            "IntervalSeconds": 1,
+            "MaxAttempts": 0,
+            "BackoffRate": 2.0,
+            "JitterStrategy": "NONE",
+            "Comment": "a failed critical check is a verdict on the data: never retried",
+        },
+        LAMBDA_RETRIER,
+    ]
+    # Another execution holds the lake: queue behind it.
+    assert states["acquire_lock"]["Retry"] == [
+        {
+            "ErrorEquals": ["RunLockBusyError"],
+            "IntervalSeconds": 60,
+            "MaxAttempts": 24,
+            "BackoffRate": 1.5,
+            "MaxDelaySeconds": 300,
+            "JitterStrategy": "FULL",
+            "Comment": "another execution holds the lake: queue behind it (about 2 hours at most)",
+        },
+        LAMBDA_RETRIER,
+    ]
 
 
-def test_every_top_level_step_catches_into_the_failure_notification(asl):
+# Errors that mean the task never ran (a refusal to start): an attempt ending in one costs no
+# run time, only the wait before the next.
+REFUSALS = {"RunLockBusyError", "Glue.ConcurrentRunsExceededException", "Glue.ThrottlingException"}
+
+
+def worst_case(state: dict[str, Any]) -> float:
+    """The longest a rendered state can take, read from the ASL alone (an oracle for the spec's own sum)."""
+    if state["Type"] == "Parallel":
+        return max(worst_case(b["States"][b["StartAt"]]) for b in state["Branches"])
+    slow_attempts, waits = 1, 0.0
+    for retrier in state["Retry"]:
+        if not REFUSALS & set(retrier["ErrorEquals"]):
+            slow_attempts += retrier["MaxAttempts"]
+        for n in range(retrier["MaxAttempts"]):
+            delay = retrier["IntervalSeconds"] * retrier["BackoffRate"] ** n
+            waits += min(delay, retrier.get("MaxDelaySeconds", delay))
+    return slow_attempts * state["TimeoutSeconds"] + waits
+
+
+def test_timeouts_leave_room_for_every_retry_and_the_failure_path(asl):
+    states = asl["States"]
+    timeouts = {n: s["TimeoutSeconds"] for n, s, _ in all_states(states) if s["Type"] == "Task"}
+    assert timeouts == {
+        "acquire_lock": 60,
+        "plan": 120,
+        "transaction_etl": 3600,
+        "product_enrichment": 3600,
+        "clickstream_aggregation": 3600,
+        "master_data_merge": 3600,
+        "audit": 900,
+        "publish": 300,
+        "dashboard_refresh": 300,
+        "release_lock": 60,
+        "notify_success": 60,
+        "release_lock_after_failure": 60,
+        "notify_failure": 60,
+    }
+    steps = [n for n in states if n in timeouts or states[n]["Type"] == "Parallel"]
+    total = sum(worst_case(states[n]) for n in steps)
+    assert total == pytest.approx(PIPELINE.worst_case_seconds())
+    # The execution timeout (which no Catch sees) is longer than everything that can go wrong.
+    assert asl["TimeoutSeconds"] == 36000
+    assert total < asl["TimeoutSeconds"]
+
+
+def test_every_top_level_step_catches_into_the_cleanup_then_the_notification(asl):
     states = asl["States"]
     for step in PIPELINE.steps:
         (catch,) = states[step.name]["Catch"]
-        assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "notify_failure"}
-    (own,) = states["notify_failure"]["Catch"]
-    assert own["Next"] == "failed"
-    assert own["ResultPath"] != "$.error"
+        assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "release_lock_after_failure"}
+    # The cleanup goes on to the notification whatever happens, keeping "$.error" (the original error).
+    assert states["release_lock_after_failure"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.release_lock_after_failure_error", "Next": "notify_failure"}
+    ]
+    assert states["release_lock_after_failure"]["ResultPath"] == "$.release_lock_after_failure"
+    assert states["release_lock_after_failure"]["Parameters"]["Payload"] == {
+        "run_id.$": "$$.Execution.Name",
+        "execution_id.$": "$$.Execution.Id",
+        "action": "release",
+    }
+    assert states["notify_failure"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.notify_error", "Next": "failed"}
+    ]
     nested = [n for n, s, depth in all_states(states) if depth > 0]
     assert nested
     assert all("Catch" not in s for n, s, d in all_states(states) if d > 0)
@@ -147,33 +282,45 @@ def test_every_top_level_step_catches_into_the_failure_notification(asl):
 def test_tasks_use_the_expected_service_integrations(asl):
     resources = {n: s["Resource"] for n, s, _ in all_states(asl["States"]) if s["Type"] == "Task"}
     assert {resources[str(j)] for j in Job} == {GLUE_SYNC}
-    assert resources["data_quality_date"] == resources["dashboard_refresh"] == LAMBDA_INVOKE
+    lambdas = ("acquire_lock", "plan", "audit", "publish", "dashboard_refresh", "release_lock")
+    assert {resources[n] for n in (*lambdas, "release_lock_after_failure")} == {LAMBDA_INVOKE}
     assert resources["notify_success"] == resources["notify_failure"] == SNS_PUBLISH
 
 
 def test_glue_arguments_use_the_contract_job_arg_names(asl):
     for name, state, _ in all_states(asl["States"]):
         if state.get("Resource") == GLUE_SYNC:
-            assert state["Parameters"]["Arguments"] == {f"--{JobArg.DATES}.$": INPUT_PATHS[Input.DATES_CSV]}, name
+            assert state["Parameters"]["Arguments"] == {
+                f"--{JobArg.DATES}.$": "$.joined_dates.csv",
+                f"--{JobArg.RUN_ID}.$": "$$.Execution.Name",
+            }, name
             assert set(state["ResultSelector"]) == {"job.$", "run_id.$", "state.$"}
 
 
 def test_lambda_payloads_and_results(asl):
-    dashboard = asl["States"]["dashboard_refresh"]
-    assert dashboard["Parameters"] == {
-        "FunctionName": RESOURCES.functions[PipelineFunction.DASHBOARD_REFRESH],
-        "Payload": {"dates.$": "$.dates", "run_id.$": "$$.Execution.Name"},
+    states = asl["States"]
+    functions = RESOURCES.functions
+    expected = {
+        "acquire_lock": (
+            PipelineFunction.RUN_LOCK,
+            {"run_id.$": "$$.Execution.Name", "execution_id.$": "$$.Execution.Id", "action": "acquire"},
+        ),
+        "plan": (PipelineFunction.PLAN, {"dates.$": "$.dates", "run_id.$": "$$.Execution.Name"}),
+        "audit": (PipelineFunction.DATA_QUALITY, {"run_id.$": "$$.Execution.Name"}),
+        "publish": (PipelineFunction.PUBLISH, {"run_id.$": "$$.Execution.Name"}),
+        "dashboard_refresh": (
+            PipelineFunction.DASHBOARD_REFRESH,
+            {"dates.$": "$.dates", "run_id.$": "$$.Execution.Name"},
+        ),
+        "release_lock": (
+            PipelineFunction.RUN_LOCK,
+            {"run_id.$": "$$.Execution.Name", "execution_id.$": "$$.Execution.Id", "action": "release"},
+        ),
     }
-    assert dashboard["ResultSelector"] == {"payload.$": "$.Payload"}
-    dq = asl["States"]["data_quality"]
-    assert dq["Type"] == "Map"
-    assert dq["ItemsPath"] == "$.dates"
-    assert dq["ItemSelector"]["date.$"] == "$$.Map.Item.Value"
-    inner = dq["ItemProcessor"]["States"]["data_quality_date"]
-    assert inner["Parameters"] == {
-        "FunctionName": RESOURCES.functions[PipelineFunction.DATA_QUALITY],
-        "Payload.$": "$",
-    }
+    for name, (function, payload) in expected.items():
+        assert states[name]["Parameters"] == {"FunctionName": functions[function], "Payload": payload}, name
+        assert states[name]["ResultSelector"] == {"payload.$": "$.Payload"}
+        assert states[name]["ResultPath"] == f"$.{name}"
 
 
 def test_notifications_publish_to_the_topic_with_stage_in_subject(asl):
@@ -208,6 +355,7 @@ def test_placeholders_follow_the_stack_naming():
     dev = PipelineResources.placeholders("dev")
     assert dev.glue_jobs[Job.MASTER_DATA_MERGE] == "ecomlake-dev-master-data-merge"
     assert dev.functions[PipelineFunction.DATA_QUALITY].endswith(":function:ecomlake-dev-data-quality")
+    assert dev.functions[PipelineFunction.RUN_LOCK].endswith(":function:ecomlake-dev-run-lock")
     with pytest.raises(ValueError, match="stage"):
         PipelineResources.placeholders("Dev Stage")
 
@@ -226,7 +374,8 @@ def test_mermaid_shows_every_state_and_the_failure_edges(asl):
     chart = mermaid(asl)
     for name, _, _ in all_states(asl["States"]):
         assert name in chart
-    assert "etl -.->|error| notify_failure" in chart
+    assert "etl -.->|error| release_lock_after_failure" in chart
+    assert "release_lock_after_failure --> notify_failure" in chart
     assert 'notify_success --> done(("succeeded"))' in chart
 
 

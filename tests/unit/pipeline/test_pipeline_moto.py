@@ -3,24 +3,27 @@
 What moto 5.2.5 executes, and what it cannot:
 
 - Pass / Choice (the dates-join prelude, with ``States.ArrayGetItem``, ``States.MathAdd``,
-  ``States.Format``), Parallel, Map, Catch, Fail with ``ErrorPath``/``CausePath``,
-  ``lambda:invoke`` (without Docker, moto's Lambda echoes the payload back) and
-  ``sns:publish`` (delivered to an SQS subscription we read back): all run as generated.
+  ``States.Format``), Parallel, Catch, Retry, Fail with ``ErrorPath``/``CausePath``,
+  ``lambda:invoke`` (without Docker, moto's Lambda echoes the payload back, so each step's
+  output shows the payload the definition built) and ``sns:publish`` (delivered to an SQS
+  subscription we read back): all run as generated.
 - ``glue:startJobRun.sync`` does **not** run: moto's sync-integration code calls
   ``interrupt_all()`` on a callback endpoint that only exists for
   ``.waitForTaskToken`` resources, so every Glue ``.sync`` task ends in
   ``States.Runtime`` ("'NoneType' object has no attribute 'interrupt_all'"). For these
   tests the Glue tasks are therefore swapped for the request-response form of the same
   call (``aws-sdk:glue:startJobRun``) with the *same* ``Parameters`` -- so moto really
-  starts each job run with the generated ``--dates`` argument -- and a ResultSelector
-  for that call's output. Only the wait for the job run to finish is not exercised.
-  ``test_glue_sync_runs_unmodified`` runs the definition untouched and is expected to
-  fail; when moto fixes this it will start passing, and strict xfail will flag it so the
-  swap can go.
+  starts each job run with the generated ``--dates`` and ``--run_id`` arguments -- and a
+  ResultSelector for that call's output. Only the wait for the job run to finish is not
+  exercised. ``test_glue_sync_runs_unmodified`` runs the definition untouched and is
+  expected to fail; when moto fixes this it will start passing, and strict xfail will flag
+  it so the swap can go.
 
-Retry waits are real sleeps in moto, so the failing step is one no retrier matches: a
-Lambda that does not exist (``Lambda.ResourceNotFoundException``, moto's Docker-backed
-Lambda backend raises it before it would ever start a container).
+The failing step of the failure path is a Glue job that does not exist
+(``glue.EntityNotFoundException`` from the swapped ``aws-sdk`` call): the job-run retrier
+(``States.TaskFailed``, one retry after up to 15 s -- retry waits are real sleeps in moto)
+tries it twice, then the Catch runs the cleanup (``release_lock_after_failure``) and the one
+failure notification.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from moto import mock_aws
 
 from ecomlake.asl import PipelineResources, definition
 from ecomlake.contract import Job
-from ecomlake.pipeline import PIPELINE, execution_input
+from ecomlake.pipeline import PIPELINE, PipelineFunction, execution_input
 
 REGION = "us-east-1"
 SFN_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}}
@@ -73,7 +76,7 @@ def lambda_zip() -> bytes:
 class Cloud:
     """The AWS side of one test, in moto: jobs, functions, topic (+ a queue to read it), state machine."""
 
-    def __init__(self, *, create_functions: bool = True) -> None:
+    def __init__(self, *, create_functions: bool = True, missing_jobs: tuple[Job, ...] = ()) -> None:
         self.iam = boto3.client("iam", region_name=REGION)
         self.glue = boto3.client("glue", region_name=REGION)
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
@@ -85,10 +88,11 @@ class Cloud:
         for job in PIPELINE.glue_jobs:
             name = f"ecomlake-test-{job}"
             command = {"Name": "glueetl", "ScriptLocation": f"s3://artifacts/{job}.py"}
-            self.glue.create_job(Name=name, Role=self.role, Command=command)
+            if job not in missing_jobs:
+                self.glue.create_job(Name=name, Role=self.role, Command=command)
             jobs[job] = name
         functions = {}
-        for fn in PIPELINE.functions:
+        for fn in dict.fromkeys(PIPELINE.functions):  # the lock function serves three steps
             name = f"ecomlake-test-{fn}"
             if create_functions:
                 functions[fn] = lam.create_function(
@@ -125,12 +129,15 @@ class Cloud:
         events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
         return described, events
 
-    def job_dates(self) -> dict[Job, list[str]]:
-        """The ``--dates`` argument of every run of every job."""
-        return {
-            job: [run["Arguments"]["--dates"] for run in self.glue.get_job_runs(JobName=name)["JobRuns"]]
-            for job, name in self.resources.glue_jobs.items()
-        }
+    def job_arguments(self) -> dict[Job, list[dict[str, str]]]:
+        """The arguments of every run of every job (a job that does not exist has none)."""
+        found: dict[Job, list[dict[str, str]]] = {}
+        for job, name in self.resources.glue_jobs.items():
+            try:
+                found[job] = [run["Arguments"] for run in self.glue.get_job_runs(JobName=name)["JobRuns"]]
+            except self.glue.exceptions.EntityNotFoundException:
+                found[job] = []
+        return found
 
     def messages(self) -> list[str]:
         got = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10).get("Messages", [])
@@ -150,33 +157,80 @@ def scheduled(events: list[dict], resource: str) -> list[dict[str, Any]]:
     ]
 
 
+MISSING_JOB = "glue.EntityNotFoundException"
+
+
+def payloads(events: list[dict], function: PipelineFunction, resources: PipelineResources) -> list[dict[str, Any]]:
+    """The payload of every invocation of one pipeline function, in order."""
+    arn = resources.functions[function]
+    return [p["Payload"] for p in scheduled(events, "invoke") if p["FunctionName"] == arn]
+
+
+def top_level(order: list[str]) -> list[str]:
+    """Entered states of the top level only, each once (the dates prelude loops)."""
+    names = [n for n in order if n in TOP_LEVEL]
+    return list(dict.fromkeys(names))
+
+
+TOP_LEVEL = (
+    "acquire_lock",
+    "plan",
+    "etl",
+    "master_data_merge",
+    "audit",
+    "publish",
+    "dashboard_refresh",
+    "release_lock",
+    "notify_success",
+    "release_lock_after_failure",
+    "notify_failure",
+    "failed",
+)
+
+
 @pytest.fixture
 def happy_cloud() -> Iterator[Cloud]:
     with mock_aws(config={**SFN_CONFIG, "lambda": {"use_docker": False}}):
         yield Cloud()
 
 
-def test_happy_path_succeeds_and_runs_each_job_once_over_all_dates(happy_cloud):
+def test_happy_path_locks_plans_writes_audits_publishes_and_unlocks(happy_cloud):
     machine = happy_cloud.create(glue_without_wait(definition(happy_cloud.resources)))
     described, events = happy_cloud.execute(machine, DATES)
 
     assert described["status"] == "SUCCEEDED", described
-    order = entered(events)
-    positions = {name: order.index(name) for name in ("etl", "data_quality", "master_data_merge", "dashboard_refresh")}
-    assert sorted(positions, key=positions.get) == ["etl", "data_quality", "master_data_merge", "dashboard_refresh"]
-    assert order[-1] == "notify_success"
-    assert "notify_failure" not in order
-    assert "failed" not in order
-    # The join prelude turned the list into Glue's comma-separated argument; one run per job.
+    assert top_level(entered(events)) == [
+        "acquire_lock",
+        "plan",
+        "etl",
+        "master_data_merge",
+        "audit",
+        "publish",
+        "dashboard_refresh",
+        "release_lock",
+        "notify_success",
+    ]
+    execution = described["executionArn"]
+    resources = happy_cloud.resources
+    # The lock steps name the run and hold the lake for this execution (its ARN).
+    assert payloads(events, PipelineFunction.RUN_LOCK, resources) == [
+        {"run_id": "run-1", "execution_id": execution, "action": "acquire"},
+        {"run_id": "run-1", "execution_id": execution, "action": "release"},
+    ]
+    assert payloads(events, PipelineFunction.PLAN, resources) == [{"dates": sorted(DATES), "run_id": "run-1"}]
+    assert payloads(events, PipelineFunction.DATA_QUALITY, resources) == [{"run_id": "run-1"}]
+    assert payloads(events, PipelineFunction.PUBLISH, resources) == [{"run_id": "run-1"}]
+    assert payloads(events, PipelineFunction.DASHBOARD_REFRESH, resources) == [
+        {"dates": sorted(DATES), "run_id": "run-1"}
+    ]
+    # The join prelude turned the list into Glue's comma-separated argument; one run per job,
+    # each told its run (the jobs read _runs/<run_id>/plan.json and name their versions after it).
     expected = "2025-01-01,2025-01-02,2025-01-03"
-    assert happy_cloud.job_dates() == {job: [expected] for job in PIPELINE.glue_jobs}
-    # Data quality ran once per date, with the date as its payload.
-    dq = [p for p in scheduled(events, "invoke") if p["FunctionName"].endswith("data_quality")]
-    assert sorted(p["Payload"]["date"] for p in dq) == sorted(DATES)
-    assert {p["Payload"]["run_id"] for p in dq} == {"run-1"}
+    assert happy_cloud.job_arguments() == {
+        job: [{"--dates": expected, "--run_id": "run-1"}] for job in PIPELINE.glue_jobs
+    }
     output = json.loads(described["output"])
     assert [r["run_id"][:3] for r in output["etl"]] == ["jr_"] * 3
-    assert output["dashboard_refresh"]["payload"]["dates"] == sorted(DATES)
     assert happy_cloud.messages() == [f"ecomlake pipeline run run-1 succeeded for 3 date(s): {expected}."]
 
 
@@ -186,33 +240,63 @@ def test_a_single_date_run_passes_that_date_alone(happy_cloud):
 
     assert described["status"] == "SUCCEEDED", described
     assert "join_next_date" not in entered(events)
-    assert happy_cloud.job_dates() == {job: ["2025-02-01"] for job in PIPELINE.glue_jobs}
+    assert happy_cloud.job_arguments() == {
+        job: [{"--dates": "2025-02-01", "--run_id": "one-day"}] for job in PIPELINE.glue_jobs
+    }
 
 
-def test_failing_step_is_caught_notified_and_fails_the_execution():
+def test_a_failed_step_releases_the_lock_then_sends_one_failure_notification():
+    with mock_aws(config={**SFN_CONFIG, "lambda": {"use_docker": False}}):
+        cloud = Cloud(missing_jobs=(Job.MASTER_DATA_MERGE,))
+        machine = cloud.create(glue_without_wait(definition(cloud.resources)))
+        described, events = cloud.execute(machine, DATES)
+
+        assert described["status"] == "FAILED"
+        # The Fail state's ErrorPath: the swapped aws-sdk call's error, as moto names it.
+        assert described["error"] == MISSING_JOB
+        assert top_level(entered(events)) == [
+            "acquire_lock",
+            "plan",
+            "etl",
+            "master_data_merge",
+            "release_lock_after_failure",
+            "notify_failure",
+            "failed",
+        ]
+        # The job-run retrier tried the merge twice; nothing after it ran: no audit, no publication.
+        merge = cloud.resources.glue_jobs[Job.MASTER_DATA_MERGE]
+        attempts = [p for p in scheduled(events, "startJobRun") if p["JobName"] == merge]
+        assert len(attempts) == 2
+        assert payloads(events, PipelineFunction.PUBLISH, cloud.resources) == []
+        # The lock is released by the same execution that took it, before the alert goes out.
+        execution = described["executionArn"]
+        assert payloads(events, PipelineFunction.RUN_LOCK, cloud.resources) == [
+            {"run_id": "run-1", "execution_id": execution, "action": "acquire"},
+            {"run_id": "run-1", "execution_id": execution, "action": "release"},
+        ]
+        # Exactly one alert (SNS publishes), naming the run, its dates and the error.
+        assert len(scheduled(events, "publish")) == 1
+        (message,) = cloud.messages()
+        assert message.startswith(
+            f'ecomlake pipeline run run-1 failed for ["2025-01-01","2025-01-02","2025-01-03"]. Error: {MISSING_JOB}.'
+        )
+
+
+def test_the_failure_path_goes_on_when_the_release_itself_fails():
+    """acquire_lock fails (its function is missing): the release still runs, then one alert."""
     with mock_aws(config=SFN_CONFIG):  # Docker-backed Lambda: a missing function is an error
         cloud = Cloud(create_functions=False)
         machine = cloud.create(glue_without_wait(definition(cloud.resources)))
         described, events = cloud.execute(machine, DATES)
 
         assert described["status"] == "FAILED"
-        assert described["error"] == "Lambda.ResourceNotFoundException"  # the Fail state's ErrorPath
-        order = entered(events)
-        assert "data_quality" in order
-        assert order[-2:] == ["notify_failure", "failed"]
-        assert "master_data_merge" not in order
-        assert "notify_success" not in order
+        assert described["error"] == "Lambda.ResourceNotFoundException"  # the original error, not the cleanup's
+        assert top_level(entered(events)) == ["acquire_lock", "release_lock_after_failure", "notify_failure", "failed"]
         failed_tasks = [e["taskFailedEventDetails"]["error"] for e in events if "taskFailedEventDetails" in e]
-        assert failed_tasks, "the data-quality task failed"
-        assert "Lambda.ResourceNotFoundException" in failed_tasks
-        # When one Map iteration fails, moto aborts its sibling iterations still in flight and
-        # may record them as States.Runtime; any other error would be a real failure.
-        assert set(failed_tasks) <= {"Lambda.ResourceNotFoundException", "States.Runtime"}
+        assert failed_tasks == ["Lambda.ResourceNotFoundException"] * 2  # acquire, then the release
         (message,) = cloud.messages()
-        assert message.startswith("ecomlake pipeline run run-1 failed for 2025-01-01,2025-01-02,2025-01-03.")
         assert "Error: Lambda.ResourceNotFoundException" in message
-        # The ETL had already run; the merge had not.
-        assert cloud.job_dates()[Job.MASTER_DATA_MERGE] == []
+        assert cloud.job_arguments() == {job: [] for job in PIPELINE.glue_jobs}
 
 
 @pytest.mark.xfail(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ecomlake.contract import EXECUTION_INPUT_DATES, PARALLEL_ETL_JOBS, Job
+from ecomlake.contract import EXECUTION_INPUT_DATES, PARALLEL_ETL_JOBS, Job, JobArg
 from ecomlake.exceptions import InvalidArgumentError, InvalidDateError
 from ecomlake.pipeline import (
     DATA_QUALITY_ERROR,
     GLUE_RETRY,
     PIPELINE,
+    RUN_LOCK_BUSY,
     STATES_ALL,
     STATES_TASK_FAILED,
     STATES_TIMEOUT,
@@ -30,31 +31,66 @@ from ecomlake.pipeline import (
 
 def test_steps_run_in_the_documented_order():
     assert [s.name for s in PIPELINE.steps] == [
+        "acquire_lock",
+        "plan",
         "etl",
-        "data_quality",
         "master_data_merge",
+        "audit",
+        "publish",
         "dashboard_refresh",
+        "release_lock",
         "notify_success",
     ]
+    assert [s.name for s in PIPELINE.cleanup] == ["release_lock_after_failure"]
     assert PIPELINE.on_failure.name == "notify_failure"
     assert PIPELINE.on_failure.outcome is Outcome.FAILED
 
 
 def test_parallel_step_holds_the_three_per_dataset_jobs():
-    etl = PIPELINE.steps[0]
+    etl = PIPELINE.step("etl")
     assert isinstance(etl, ParallelStep)
     assert tuple(b.job for b in etl.branches if isinstance(b, GlueJobStep)) == PARALLEL_ETL_JOBS
     assert PIPELINE.glue_jobs == (*PARALLEL_ETL_JOBS, Job.MASTER_DATA_MERGE)
+    for job in etl.branches:
+        assert isinstance(job, GlueJobStep)
+        assert job.arguments == ((JobArg.DATES, Input.DATES_CSV), (JobArg.RUN_ID, Input.RUN_ID))
 
 
-def test_data_quality_runs_per_date_and_is_never_retried_on_a_verdict():
-    dq = PIPELINE.step("data_quality")
-    assert isinstance(dq, LambdaStep)
-    assert dq.function is PipelineFunction.DATA_QUALITY
-    assert dq.for_each_date
-    assert Input.DATE in dq.payload
-    first = next(p for p in dq.retry if p.matches(DATA_QUALITY_ERROR))
+def test_the_audit_runs_once_per_run_and_is_never_retried_on_a_verdict():
+    audit = PIPELINE.step("audit")
+    assert isinstance(audit, LambdaStep)
+    assert audit.function is PipelineFunction.DATA_QUALITY
+    assert not audit.for_each_date
+    assert audit.payload == (Input.RUN_ID,)
+    first = next(p for p in audit.retry if p.matches(DATA_QUALITY_ERROR))
     assert first.max_attempts == 0
+
+
+def test_the_lock_steps_and_their_payloads():
+    for name, action in (
+        ("acquire_lock", "acquire"),
+        ("release_lock", "release"),
+        ("release_lock_after_failure", "release"),
+    ):
+        step = PIPELINE.step(name)
+        assert isinstance(step, LambdaStep)
+        assert step.function is PipelineFunction.RUN_LOCK
+        assert step.payload == (Input.RUN_ID, Input.EXECUTION_ID)
+        assert step.constants == (("action", action),)
+        assert step.timeout_seconds == 60
+    acquire = PIPELINE.step("acquire_lock")
+    assert isinstance(acquire, LambdaStep)
+    assert acquire.retry[0].errors == (RUN_LOCK_BUSY,) == ("RunLockBusyError",)
+    assert acquire.retry[0].refusals  # waiting for the lake costs no run time, only the waits
+
+
+def test_the_execution_timeout_covers_the_worst_case():
+    # Every step's worst case (attempts x timeout + waits), then the failure path's.
+    assert PIPELINE.timeout_seconds == 36000
+    assert 30000 < PIPELINE.worst_case_seconds() < PIPELINE.timeout_seconds
+    # A Glue step alone can take two job runs of an hour: an hour-long execution would die unseen.
+    with pytest.raises(ValueError, match="shorter than the worst case"):
+        Pipeline("p", steps=(GlueJobStep(Job.TRANSACTION_ETL),), on_failure=PIPELINE.on_failure, timeout_seconds=3600)
 
 
 def test_every_task_step_has_a_retry_and_every_top_level_step_a_catch():
