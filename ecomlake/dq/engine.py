@@ -5,7 +5,10 @@ engine contributes only what differs between DuckDB on a laptop and Spark on Glu
 
 * **views** -- one view per catalog table over exactly the versions a snapshot names, with
   the columns and types of ``ecomlake.schemas`` (a table whose files do not match is
-  *unavailable*: every check on it fails with the reason, the others still run);
+  *unavailable*: every check on it fails with the reason, the others still run). The files
+  the audited run wrote are checked against the schema from their Parquet footers, the same
+  way on both engines (:func:`schema_mismatch`): left alone, Spark would read a missing
+  column as nulls where DuckDB fails only the queries that touch it;
 * **SQL execution** -- :meth:`Engine.fetch` takes SQL in the canonical (DuckDB) dialect and
   returns column names and rows of plain Python values; an error is a :class:`QueryError`
   with one line of explanation, never the engine's own exception type;
@@ -18,8 +21,14 @@ Engines: ``ecomlake.dq.engine_duckdb`` (local lake, ``ecomlake dq`` and ``ecomla
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final, Protocol
+
+from ecomlake.schemas import table_schema
+
+# Parquet footers read at once when checking the run's files (one small ranged read each on S3).
+FOOTER_THREADS: Final = 8
 
 
 class QueryError(Exception):
@@ -59,3 +68,23 @@ def plain(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
+
+
+def schema_mismatch(table: str, base: str, files: Iterable[str], columns_of: Callable[[str], set[str]]) -> str | None:
+    """Why ``table`` cannot be read as its schema says: the first of ``files`` lacking a schema column, or None.
+
+    ``files`` are keys of Parquet files, ``columns_of`` reads one file's top-level column
+    names from its footer, ``base`` is where the table lives (for the message).
+    """
+    keys = sorted(files)
+    if not keys:
+        return None
+    expected = [c.name for c in table_schema(table).columns]
+    with ThreadPoolExecutor(max_workers=FOOTER_THREADS) as pool:
+        found = list(pool.map(columns_of, keys))
+    for key, columns in zip(keys, found, strict=True):
+        lacking = [c for c in expected if c not in columns]
+        if lacking:
+            folder, name = key.rsplit("/", 1)
+            return f"table {table} at {base} does not match its schema: {name} in {folder} lacks {', '.join(lacking)}"
+    return None

@@ -14,9 +14,9 @@ from typing import Any, Final
 
 import duckdb
 
-from ecomlake.contract import PARTITION_KEY, QUARANTINE_REASON_COLUMN, Table
-from ecomlake.dq.engine import QueryError, first_line
-from ecomlake.snapshots import Snapshot, load_published
+from ecomlake.contract import PARTITION_KEY, QUARANTINE_REASON_COLUMN, RUN_KEY, Table
+from ecomlake.dq.engine import QueryError, first_line, schema_mismatch
+from ecomlake.snapshots import Snapshot, load_published, table_unit
 from ecomlake.sqltext import ident
 from ecomlake.storage import LocalStorage
 
@@ -69,15 +69,49 @@ def count_reasons_local(lake: Path, prefixes: Mapping[str, str]) -> dict[str, di
     return {day: dict(sorted(reasons.items())) for day, reasons in sorted(counted.items())}
 
 
+def parquet_columns(path: Path) -> set[str]:
+    """Top-level column names of a Parquet file, from its footer."""
+    with duckdb.connect() as con:
+        rows = con.execute("SELECT name FROM parquet_schema(?)", [str(path)]).fetchall()
+    return {str(name) for (name,) in rows}
+
+
 class DuckDBEngine:
-    """The rules' engine on a local lake (see the module docstring)."""
+    """The rules' engine on a local lake (see the module docstring).
+
+    ``verify_run`` names the run whose files are checked against the schema from their
+    footers (the run being audited), as the Spark engine does.
+    """
 
     name = "duckdb"
     concurrency = 1  # one connection; DuckDB parallelises each query itself
 
-    def __init__(self, lake: Path | str, snapshot: Snapshot | None = None) -> None:
+    def __init__(self, lake: Path | str, snapshot: Snapshot | None = None, *, verify_run: str | None = None) -> None:
         self.lake = Path(lake)
-        self.con, self.unavailable = open_catalog(self.lake, snapshot)
+        view = snapshot if snapshot is not None else load_published(LocalStorage(self.lake))
+        self.con, self.unavailable = open_catalog(self.lake, view)
+        if verify_run is not None:
+            self.unavailable.update(self._verify(view, verify_run))
+
+    def _columns(self, key: str) -> set[str]:
+        return parquet_columns(self.lake / key)
+
+    def _verify(self, view: Snapshot, run_id: str) -> dict[str, str]:
+        storage = LocalStorage(self.lake)
+        found: dict[str, str] = {}
+        for table in Table:
+            unit = table_unit(table)
+            written = [p for _d, p in view.prefixes(unit) if p.endswith(f"/{RUN_KEY}={run_id}/")]
+            files = [k for prefix in written for k in storage.list(prefix) if k.endswith(".parquet")]
+            try:
+                mismatch = schema_mismatch(
+                    str(table), storage.uri(unit), files, lambda k: parquet_columns(self.lake / k)
+                )
+            except duckdb.Error as err:
+                mismatch = f"table {table} at {storage.uri(unit)} does not match its schema: {first_line(err)}"
+            if mismatch is not None:
+                found[str(table)] = mismatch
+        return found
 
     def fetch(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         try:

@@ -20,6 +20,7 @@ from ecomlake.dq.checks import (
     anomaly_sql,
     duplicates_sample_sql,
     duplicates_sql,
+    is_partitioned,
     judge_anomaly,
     judge_conservation,
     judge_freshness,
@@ -55,10 +56,22 @@ def _error(rule: Rule, err: Exception, sql: str = "") -> CheckResult:
 
 
 class Evaluator:
-    """Evaluates rules on one engine for one date, caching each table's partition profile."""
+    """Evaluates rules on one engine for one date, caching each table's partition profile.
 
-    def __init__(self, engine: Engine, rules: Sequence[Rule], day: str, facts: LakeFacts) -> None:
-        self.engine, self.rules, self.day, self.facts = engine, rules, day, facts
+    ``shared`` (one dict for every date of an audit) keeps the results of rules on the
+    unpartitioned tables, which do not depend on the date: a backfill checks the
+    dimensions once, not once per date.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        rules: Sequence[Rule],
+        day: str,
+        facts: LakeFacts,
+        shared: dict[str, CheckResult] | None = None,
+    ) -> None:
+        self.engine, self.rules, self.day, self.facts, self.shared = engine, rules, day, facts, shared
         # A table the engine could not open fails every check on it, with the reason.
         self._profiles: dict[str, dict[str, Any] | QueryError] = {
             table: TableUnavailableError(message) for table, message in engine.unavailable.items()
@@ -121,6 +134,13 @@ class Evaluator:
         return judge_conservation(rule, self.facts, self.rows(processed), self.day)
 
     def evaluate(self, rule: Rule) -> CheckResult:
+        if self.shared is None or rule.kind in FACT_KINDS or is_partitioned(rule.table):
+            return self.measure(rule)
+        if rule.id not in self.shared:
+            self.shared[rule.id] = self.measure(rule)
+        return self.shared[rule.id]
+
+    def measure(self, rule: Rule) -> CheckResult:
         kind, day = rule.kind, self.day
         if kind in ROW_LEVEL_KINDS:
             return self.row_level(rule)
@@ -161,8 +181,10 @@ def evaluate(
     rules: Iterable[Rule],
     day: str,
     facts: LakeFacts | None = None,
+    *,
+    shared: dict[str, CheckResult] | None = None,
 ) -> list[CheckResult]:
-    """Run ``rules`` for ``day`` on an open engine, in rule order."""
+    """Run ``rules`` for ``day`` on an open engine, in rule order (``shared``: see :class:`Evaluator`)."""
     chosen = list(rules)
-    evaluator = Evaluator(engine, chosen, day, facts or LakeFacts())
+    evaluator = Evaluator(engine, chosen, day, facts or LakeFacts(), shared)
     return [evaluator.evaluate(rule) for rule in chosen]

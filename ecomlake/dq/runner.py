@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ecomlake.contract import dq_report_key, parse_date
+from ecomlake.dq.checks import CheckResult
 from ecomlake.dq.engine import Engine
 from ecomlake.dq.evaluation import evaluate
 from ecomlake.dq.facts import FactsLoader
@@ -44,9 +45,10 @@ def audit_dates(
     chosen = list(rules)
     facts = FactsLoader(storage, view, engine.count_reasons).load_all(days)
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    shared: dict[str, CheckResult] = {}
 
     def report(day: str) -> DQReport:
-        results = evaluate(engine, chosen, day, facts[day])
+        results = evaluate(engine, chosen, day, facts[day], shared=shared)
         return DQReport(day=day, results=results, generated_at=stamp, facts=facts[day], lake=source)
 
     if engine.concurrency > 1 and len(days) > 1:
