@@ -41,7 +41,7 @@ class Engine(Protocol):
     name: str
     # table -> why its view could not be created (its checks fail with this reason)
     unavailable: Mapping[str, str]
-    # How many dates may be evaluated at once on this engine (1: not thread-safe).
+    # How many queries may run at once on this engine (1: one after the other).
     concurrency: int
 
     def fetch(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]: ...

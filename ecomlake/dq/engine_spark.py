@@ -32,8 +32,10 @@ from ecomlake.schemas import table_schema
 from ecomlake.snapshots import Snapshot, table_unit
 from ecomlake.storage import Storage
 
-# Dates evaluated at once: each check is a small Spark job, and several keep the executors busy.
-CONCURRENT_DATES: Final = 4
+# Queries in flight at once: at a daily volume each check is a small Spark job whose scheduling
+# outweighs its reading, so several at a time keep the executors busy. Measured on a 2-core
+# machine, one date's 222 checks: 11.9 s one at a time, 7.7 s four at a time, 7.0 s eight.
+CONCURRENT_QUERIES: Final = 8
 
 
 @lru_cache(maxsize=4096)
@@ -64,7 +66,7 @@ class SparkEngine:
     """
 
     name = "spark"
-    concurrency = CONCURRENT_DATES
+    concurrency = CONCURRENT_QUERIES
 
     def __init__(
         self,

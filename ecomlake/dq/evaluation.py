@@ -1,16 +1,23 @@
-"""Evaluate rules for one date on any engine: the compiled SQL in, the judges' results out.
+"""Evaluate rules for one date or many on any engine: the compiled SQL in, the judges' results out.
 
 Engine-neutral on purpose: the same evaluator runs on DuckDB and on Spark, so the two can
 differ only in what an engine does (``ecomlake.dq.engine``), never in how a measurement is
 judged. A query that cannot run (for example a column missing from the data) fails that
 check with the error as its detail instead of aborting the report.
+
+On an engine that takes several queries at once (Spark: each query is a small job whose
+scheduling, not its reading, dominates at a daily volume), :func:`evaluate_dates` runs the
+rules of each (date, table) as one task in a thread pool; the results are the same as one
+after the other, in rule order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ecomlake.contract import Dataset
 from ecomlake.dq.checks import (
@@ -51,6 +58,31 @@ class TableUnavailableError(QueryError):
     """The engine has no usable view for a table (its files do not match the schema)."""
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Once(Generic[K, V]):
+    """A cache whose values are computed once per key, even when several threads ask at once."""
+
+    def __init__(self, initial: Mapping[K, V] | None = None) -> None:
+        self._values: dict[K, V] = dict(initial or {})
+        self._locks: dict[K, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        with self._lock:
+            if key in self._values:
+                return self._values[key]
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._values:
+                value = compute()
+                with self._lock:
+                    self._values[key] = value
+            return self._values[key]
+
+
 def _error(rule: Rule, err: Exception, sql: str = "") -> CheckResult:
     return make_result(rule, Status.FAIL, None, expected="the check runs", detail=f"could not evaluate: {err}", sql=sql)
 
@@ -58,9 +90,9 @@ def _error(rule: Rule, err: Exception, sql: str = "") -> CheckResult:
 class Evaluator:
     """Evaluates rules on one engine for one date, caching each table's partition profile.
 
-    ``shared`` (one dict for every date of an audit) keeps the results of rules on the
+    ``shared`` (one for every date of an audit) keeps the results of rules on the
     unpartitioned tables, which do not depend on the date: a backfill checks the
-    dimensions once, not once per date.
+    dimensions once, not once per date. Safe to use from several threads.
     """
 
     def __init__(
@@ -69,13 +101,13 @@ class Evaluator:
         rules: Sequence[Rule],
         day: str,
         facts: LakeFacts,
-        shared: dict[str, CheckResult] | None = None,
+        shared: Once[str, CheckResult] | None = None,
     ) -> None:
         self.engine, self.rules, self.day, self.facts, self.shared = engine, rules, day, facts, shared
         # A table the engine could not open fails every check on it, with the reason.
-        self._profiles: dict[str, dict[str, Any] | QueryError] = {
-            table: TableUnavailableError(message) for table, message in engine.unavailable.items()
-        }
+        self._profiles: Once[str, dict[str, Any] | QueryError] = Once(
+            {table: TableUnavailableError(message) for table, message in engine.unavailable.items()}
+        )
 
     def one(self, sql: str) -> dict[str, Any]:
         columns, rows = self.engine.fetch(sql)
@@ -94,17 +126,18 @@ class Evaluator:
 
     def profile(self, table: str) -> dict[str, Any] | QueryError:
         """Row count and bad-row counts of every row-level rule of ``table``, from one scan."""
-        if table not in self._profiles:
-            row_rules = [r for r in self.rules if r.table == table and r.kind in ROW_LEVEL_KINDS]
+        return self._profiles.get(table, lambda: self._scan(table))
+
+    def _scan(self, table: str) -> dict[str, Any] | QueryError:
+        row_rules = [r for r in self.rules if r.table == table and r.kind in ROW_LEVEL_KINDS]
+        try:
+            return self.one(profile_sql(table, row_rules, self.day))
+        except QueryError as err:
+            # One broken rule must not hide the others: fall back to the row count alone.
             try:
-                self._profiles[table] = self.one(profile_sql(table, row_rules, self.day))
-            except QueryError as err:
-                # One broken rule must not hide the others: fall back to the row count alone.
-                try:
-                    self._profiles[table] = self.one(profile_sql(table, [], self.day))
-                except QueryError:
-                    self._profiles[table] = err
-        return self._profiles[table]
+                return self.one(profile_sql(table, [], self.day))
+            except QueryError:
+                return err
 
     def rows(self, table: str) -> int | None:
         profile = self.profile(table)
@@ -136,9 +169,7 @@ class Evaluator:
     def evaluate(self, rule: Rule) -> CheckResult:
         if self.shared is None or rule.kind in FACT_KINDS or is_partitioned(rule.table):
             return self.measure(rule)
-        if rule.id not in self.shared:
-            self.shared[rule.id] = self.measure(rule)
-        return self.shared[rule.id]
+        return self.shared.get(rule.id, lambda: self.measure(rule))
 
     def measure(self, rule: Rule) -> CheckResult:
         kind, day = rule.kind, self.day
@@ -181,10 +212,38 @@ def evaluate(
     rules: Iterable[Rule],
     day: str,
     facts: LakeFacts | None = None,
-    *,
-    shared: dict[str, CheckResult] | None = None,
 ) -> list[CheckResult]:
-    """Run ``rules`` for ``day`` on an open engine, in rule order (``shared``: see :class:`Evaluator`)."""
+    """Run ``rules`` for ``day`` on an open engine, in rule order."""
+    return evaluate_dates(engine, rules, {day: facts or LakeFacts()})[day]
+
+
+def evaluate_dates(
+    engine: Engine, rules: Iterable[Rule], facts: Mapping[str, LakeFacts]
+) -> dict[str, list[CheckResult]]:
+    """Every rule on every date of ``facts`` (date -> its facts), in rule order per date.
+
+    Rules on the unpartitioned tables are measured once for all the dates; with
+    ``engine.concurrency`` above 1 the (date, table) groups run at the same time.
+    """
     chosen = list(rules)
-    evaluator = Evaluator(engine, chosen, day, facts or LakeFacts(), shared)
-    return [evaluator.evaluate(rule) for rule in chosen]
+    shared: Once[str, CheckResult] = Once()
+    evaluators = {day: Evaluator(engine, chosen, day, day_facts, shared) for day, day_facts in facts.items()}
+    groups: dict[str, list[int]] = {}
+    for index, rule in enumerate(chosen):
+        groups.setdefault(rule.table, []).append(index)
+    tasks = [(day, indexes) for day in evaluators for indexes in groups.values()]
+
+    def run(task: tuple[str, list[int]]) -> list[tuple[int, CheckResult]]:
+        day, indexes = task
+        return [(i, evaluators[day].evaluate(chosen[i])) for i in indexes]
+
+    if engine.concurrency > 1 and len(tasks) > 1:
+        with ThreadPoolExecutor(max_workers=engine.concurrency) as pool:
+            done = list(pool.map(run, tasks))
+    else:
+        done = [run(task) for task in tasks]
+    results: dict[str, list[CheckResult | None]] = {day: [None] * len(chosen) for day in evaluators}
+    for (day, _indexes), found in zip(tasks, done, strict=True):
+        for index, result in found:
+            results[day][index] = result
+    return {day: [r for r in found if r is not None] for day, found in results.items()}

@@ -9,14 +9,12 @@ own, unpublished view (``ecomlake.runs.audit``), on DuckDB locally or Spark on G
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ecomlake.contract import dq_report_key, parse_date
-from ecomlake.dq.checks import CheckResult
 from ecomlake.dq.engine import Engine
-from ecomlake.dq.evaluation import evaluate
+from ecomlake.dq.evaluation import evaluate_dates
 from ecomlake.dq.facts import FactsLoader
 from ecomlake.dq.report import DQReport
 from ecomlake.dq.rules import Rule, configured_rules
@@ -45,17 +43,8 @@ def audit_dates(
     chosen = list(rules)
     facts = FactsLoader(storage, view, engine.count_reasons).load_all(days)
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-    shared: dict[str, CheckResult] = {}
-
-    def report(day: str) -> DQReport:
-        results = evaluate(engine, chosen, day, facts[day], shared=shared)
-        return DQReport(day=day, results=results, generated_at=stamp, facts=facts[day], lake=source)
-
-    if engine.concurrency > 1 and len(days) > 1:
-        # Each date's queries are small jobs; on Spark several dates keep the cluster busy.
-        with ThreadPoolExecutor(max_workers=min(engine.concurrency, len(days))) as pool:
-            return list(pool.map(report, days))
-    return [report(day) for day in days]
+    results = evaluate_dates(engine, chosen, facts)
+    return [DQReport(day=day, results=results[day], generated_at=stamp, facts=facts[day], lake=source) for day in days]
 
 
 def check_dates(
