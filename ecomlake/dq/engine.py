@@ -70,20 +70,31 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
-def schema_mismatch(table: str, base: str, files: Iterable[str], columns_of: Callable[[str], set[str]]) -> str | None:
+def footers_in_threads(columns_of: Callable[[str], set[str]]) -> Callable[[list[str]], dict[str, set[str]]]:
+    """Read many files' columns with ``columns_of`` (one file at a time) from a few threads at once."""
+
+    def read(keys: list[str]) -> dict[str, set[str]]:
+        with ThreadPoolExecutor(max_workers=FOOTER_THREADS) as pool:
+            return dict(zip(keys, pool.map(columns_of, keys), strict=True))
+
+    return read
+
+
+def schema_mismatch(
+    table: str, base: str, files: Iterable[str], columns_of: Callable[[list[str]], Mapping[str, set[str]]]
+) -> str | None:
     """Why ``table`` cannot be read as its schema says: the first of ``files`` lacking a schema column, or None.
 
-    ``files`` are keys of Parquet files, ``columns_of`` reads one file's top-level column
-    names from its footer, ``base`` is where the table lives (for the message).
+    ``files`` are keys of Parquet files, ``columns_of`` reads their top-level column names
+    from their footers (key -> names), ``base`` is where the table lives (for the message).
     """
     keys = sorted(files)
     if not keys:
         return None
     expected = [c.name for c in table_schema(table).columns]
-    with ThreadPoolExecutor(max_workers=FOOTER_THREADS) as pool:
-        found = list(pool.map(columns_of, keys))
-    for key, columns in zip(keys, found, strict=True):
-        lacking = [c for c in expected if c not in columns]
+    found = columns_of(keys)
+    for key in keys:
+        lacking = [c for c in expected if c not in found.get(key, set())]
         if lacking:
             folder, name = key.rsplit("/", 1)
             return f"table {table} at {base} does not match its schema: {name} in {folder} lacks {', '.join(lacking)}"

@@ -69,11 +69,15 @@ def count_reasons_local(lake: Path, prefixes: Mapping[str, str]) -> dict[str, di
     return {day: dict(sorted(reasons.items())) for day, reasons in sorted(counted.items())}
 
 
-def parquet_columns(path: Path) -> set[str]:
-    """Top-level column names of a Parquet file, from its footer."""
+def parquet_columns(lake: Path, keys: list[str]) -> dict[str, set[str]]:
+    """Top-level column names of Parquet files (keys under ``lake``), from their footers, in one query."""
+    paths = {str(Path(lake) / key): key for key in keys}
     with duckdb.connect() as con:
-        rows = con.execute("SELECT name FROM parquet_schema(?)", [str(path)]).fetchall()
-    return {str(name) for (name,) in rows}
+        rows = con.execute("SELECT file_name, name FROM parquet_schema(?)", [list(paths)]).fetchall()
+    found: dict[str, set[str]] = {key: set() for key in keys}
+    for path, name in rows:
+        found[paths[str(path)]].add(str(name))
+    return found
 
 
 class DuckDBEngine:
@@ -93,8 +97,8 @@ class DuckDBEngine:
         if verify_run is not None:
             self.unavailable.update(self._verify(view, verify_run))
 
-    def _columns(self, key: str) -> set[str]:
-        return parquet_columns(self.lake / key)
+    def _columns(self, keys: list[str]) -> dict[str, set[str]]:
+        return parquet_columns(self.lake, keys)
 
     def _verify(self, view: Snapshot, run_id: str) -> dict[str, str]:
         storage = LocalStorage(self.lake)
@@ -104,9 +108,7 @@ class DuckDBEngine:
             written = [p for _d, p in view.prefixes(unit) if p.endswith(f"/{RUN_KEY}={run_id}/")]
             files = [k for prefix in written for k in storage.list(prefix) if k.endswith(".parquet")]
             try:
-                mismatch = schema_mismatch(
-                    str(table), storage.uri(unit), files, lambda k: parquet_columns(self.lake / k)
-                )
+                mismatch = schema_mismatch(str(table), storage.uri(unit), files, self._columns)
             except duckdb.Error as err:
                 mismatch = f"table {table} at {storage.uri(unit)} does not match its schema: {first_line(err)}"
             if mismatch is not None:

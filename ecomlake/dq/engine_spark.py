@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from ecomlake.contract import QUARANTINE_REASON_COLUMN, RUN_KEY, Table
-from ecomlake.dq.engine import QueryError, first_line, schema_mismatch
+from ecomlake.dq.engine import QueryError, first_line, footers_in_threads, schema_mismatch
 from ecomlake.dq.engine_duckdb import day_of_file
 from ecomlake.dq.reads import Reads
 from ecomlake.schemas import table_schema
@@ -118,7 +118,7 @@ class SparkEngine:
         written = [p for _d, p in versions if verify_run and p.endswith(f"/{RUN_KEY}={verify_run}/")]
         files = [k for prefix in written for k in self.storage.list(prefix) if k.endswith(".parquet")]
         try:
-            mismatch = schema_mismatch(table, base, files, self._footer_columns)
+            mismatch = schema_mismatch(table, base, files, footers_in_threads(self._footer_columns))
             if mismatch is None:
                 frame = self.spark.read.schema(self._struct(table, with_run=True)).option("basePath", base)
                 frame.parquet(*folders).select(*names).createOrReplaceTempView(table)
