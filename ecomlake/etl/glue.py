@@ -77,7 +77,8 @@ def lake_from_args(args: dict[str, str]) -> LakeIO:
     schemes = {urlparse(uri).scheme for uri in uris.values()}
     if schemes <= {"s3", "s3a"}:
         buckets = {zone: urlparse(uri).netloc for zone, uri in uris.items()}
-        buckets[Zone.RUNS] = buckets[Zone.REPORTS]
+        # Run journals and the published snapshot live in the reports bucket (contract.ZONE_BUCKET_ENV).
+        buckets[Zone.RUNS] = buckets[Zone.CATALOG] = buckets[Zone.REPORTS]
         return LakeIO(S3Storage(buckets))
     roots = {uri.rstrip("/") for uri in uris.values()}
     if len(roots) != 1 or schemes - {""}:

@@ -142,3 +142,16 @@ def test_the_glue_job_takes_the_stacks_thresholds(argv, expected):
 def test_bad_glue_thresholds_fail_before_spark_starts():
     with pytest.raises(InvalidArgumentError, match="ECOMLAKE_DQ_THRESHOLDS is not valid JSON"):
         thresholds_from_args(["x.py", "--dq_thresholds", "{5%}"])
+
+
+def test_the_glue_job_finds_the_snapshot_and_the_journals_in_the_reports_bucket(s3, build, run_builder, lake):
+    from ecomlake.contract import JobArg
+    from ecomlake.etl.glue import ZONE_ARGS, lake_from_args
+
+    _lake_with_a_run(build, run_builder)
+    upload(lake)
+    args = {str(arg): f"s3://{BUCKETS[zone]}" for zone, arg in ZONE_ARGS.items()} | {str(JobArg.RUN_ID): RUN}
+    storage = lake_from_args(args).storage
+    assert storage.uri("_catalog/current.json") == "s3://lake-reports/_catalog/current.json"
+    assert load_published(storage) == load_published(LocalStorage(lake))
+    assert run_changes(storage, RUN) == run_changes(LocalStorage(lake), RUN)
