@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from ecomlake.contract import (
@@ -34,7 +33,7 @@ from ecomlake.dq.engine import QueryError
 from ecomlake.dq.rules import job_for_dataset
 from ecomlake.snapshots import Snapshot, quarantine_unit
 from ecomlake.snapshots.journal import JobOutput, read_outputs
-from ecomlake.storage import LocalStorage, Storage
+from ecomlake.storage import Storage
 
 # Keys a run summary may name its dataset under (RunSummary.to_dict writes one of them).
 _DATASET_KEYS = ("dataset", "table", "dataset_or_table")
@@ -152,13 +151,3 @@ class FactsLoader:
             ]
             if files:
                 facts.drift[str(dataset)] = files
-
-
-def load_facts(lake: Path, day: str, view: Snapshot | None = None) -> LakeFacts:
-    """The facts of ``day`` in ``view`` (default: the published snapshot) of the local lake."""
-    from ecomlake.dq.engine_duckdb import count_reasons_local
-    from ecomlake.snapshots import load_published
-
-    storage = LocalStorage(Path(lake))
-    snapshot = view if view is not None else load_published(storage)
-    return FactsLoader(storage, snapshot, lambda unit, prefixes: count_reasons_local(lake, prefixes)).load(day)

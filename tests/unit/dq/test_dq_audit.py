@@ -230,3 +230,22 @@ def _dim_customers(day: str) -> list[dict]:
         }
         for i in range(4)
     ]
+
+
+def test_an_unreadable_quarantine_file_fails_conservation_not_the_audit(build, run_builder, lake):
+    build.clean_day(D1)
+    run = run_builder(RUN)
+    run.clean_day(D2)
+    entry = run._entry(Job.TRANSACTION_ETL, "transactions", D2, 10) | {"rows_in": 12, "rows_quarantined": 2}
+    run.summary(Job.TRANSACTION_ETL, D2, [entry])
+    path = run.quarantine("transactions", D2, {"bad_date": 2})
+    path.write_bytes(b"not parquet at all")
+
+    with pytest.raises(DataQualityError, match=f"transactions.conservation on {D2}"):
+        audit_run(lake, RUN)
+    report = json.loads((lake / "_runs" / RUN / "dq" / f"date={D2}.json").read_text())
+    conservation = next(c for c in report["checks"] if c["id"] == "transactions.conservation")
+    assert conservation["detail"] == "in 12 = out 10 + quarantined 2; quarantine holds 0 rows, summary says 2"
+    [(reason, rows)] = report["quarantine"]["transactions"].items()
+    assert reason.startswith("unreadable: ")
+    assert rows == 0
