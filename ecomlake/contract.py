@@ -233,12 +233,15 @@ def run_output_key(run_id: str, job: str) -> str:
 
 
 class Job(StrEnum):
-    """Glue ETL jobs (one script each in glue_jobs/)."""
+    """Glue jobs (one script each in glue_jobs/): the four ETL jobs and the run's audit."""
 
     TRANSACTION_ETL = "transaction_etl"
     PRODUCT_ENRICHMENT = "product_enrichment"
     CLICKSTREAM_AGGREGATION = "clickstream_aggregation"
     MASTER_DATA_MERGE = "master_data_merge"
+    # Every data-quality check on the run's unpublished view; writes reports and the verdict
+    # under _runs/<run_id>/ and nothing else (ecomlake.dq.glue_job).
+    DATA_QUALITY = "data_quality"
 
 
 # The per-dataset jobs that run in parallel, and the raw datasets each reads.
@@ -262,6 +265,8 @@ class JobArg(StrEnum):
     CURATED_URI = "curated_uri"
     QUARANTINE_URI = "quarantine_uri"
     REPORTS_URI = "reports_uri"
+    # data_quality only, optional: the stack's thresholds, a JSON object (ecomlake.dq.rules.Thresholds)
+    DQ_THRESHOLDS = "dq_thresholds"
 
 
 def job_arguments(dates: list[str] | tuple[str, ...], uris: dict[JobArg, str]) -> dict[str, str]:

@@ -1,13 +1,15 @@
-"""Data quality: rules as data, compiled to DuckDB SQL, judged, reported, published.
+"""Data quality: rules as data, compiled to SQL, evaluated on an engine, judged, reported, published.
 
-``run_checks(lake, day)`` is the local entry point (the pipeline runner and ``ecomlake dq``
-call it); ``handlers/data_quality.py`` runs the same checks on S3 data in the cloud.
+``run_checks(lake, day)`` checks what a local lake publishes (``ecomlake dq``);
+``ecomlake.runs.audit`` audits a run's unpublished view before it is published, on DuckDB
+locally and on Spark in the Glue job ``data_quality`` -- one rule set, one evaluator
+(``ecomlake.dq.evaluation``), two engines (``ecomlake.dq.engine``).
 """
 
-from ecomlake.dq.checks import CheckResult, LakeFacts, Status, evaluate
+from ecomlake.dq.checks import CheckResult, LakeFacts, Status
 from ecomlake.dq.report import DQReport
-from ecomlake.dq.rules import RULES, AnomalyMethod, Kind, Rule, Severity, default_rules
-from ecomlake.dq.runner import check_lake, run_checks, write_report
+from ecomlake.dq.rules import RULES, AnomalyMethod, Kind, Rule, Severity, Thresholds, default_rules
+from ecomlake.dq.runner import audit_dates, check_dates, run_checks, write_report
 
 __all__ = [
     "RULES",
@@ -19,9 +21,10 @@ __all__ = [
     "Rule",
     "Severity",
     "Status",
-    "check_lake",
+    "Thresholds",
+    "audit_dates",
+    "check_dates",
     "default_rules",
-    "evaluate",
     "run_checks",
     "write_report",
 ]

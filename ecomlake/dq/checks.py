@@ -1,17 +1,18 @@
-"""Compile each rule to DuckDB SQL over the catalog views, and judge what it measures.
+"""Compile each rule to SQL over the catalog views, and judge what it measures. Pure: no engine here.
 
-Two halves, kept apart so both are easy to test:
+Two halves, kept apart so both are easy to test and shared by every engine:
 
-* ``*_sql`` functions are pure: (rule, date) -> SQL text over the catalog's views
-  (``ecomlake.catalog.connect``: one view per table, ``date`` from the Hive partition).
+* ``*_sql`` functions are pure: (rule, date) -> SQL text over the catalog's views (one view
+  per table, ``date`` from the Hive partition), written in DuckDB's dialect, the canonical
+  one; an engine that speaks another (Spark) transpiles it (``ecomlake.dq.engine_spark``).
   Row-level kinds (not_null, range, enum) compile to a predicate that is true for a bad
   row; all of a table's row-level rules are batched into one aggregate scan of the
-  date's partition, so a table is read once, and only the columns its rules name.
+  date's partition, so a table is read once, and only the columns its rules name. The
+  examples a failed check shows come from ``*_sample_sql``, in a fixed order, so every
+  engine shows the same ones.
 * ``judge_*`` functions are pure: (rule, measured numbers) -> ``CheckResult``.
 
-``evaluate`` ties them together on an open connection. A query that cannot run (for
-example a column missing from the data) fails that check with the error as its detail
-instead of aborting the report.
+``ecomlake.dq.evaluation`` ties them together on any engine (``ecomlake.dq.engine``).
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-import duckdb
-
-from ecomlake.contract import PARTITION_KEY, Dataset, Table, to_date
+from ecomlake.contract import PARTITION_KEY, Table, to_date
 from ecomlake.dq.rules import ROW_LEVEL_KINDS, AnomalyMethod, Kind, Rule, Severity, is_curated
-from ecomlake.schemas import PROCESSED_FOR_DATASET, TABLES
+from ecomlake.schemas import TABLES
+from ecomlake.sqltext import ident, literal
 
 SAMPLE_LIMIT = 5
 
@@ -77,7 +77,10 @@ class CheckResult:
         }
 
 
-def _result(rule: Rule, status: Status, value: Any = None, *, severity: str | None = None, **kw: Any) -> CheckResult:
+def make_result(
+    rule: Rule, status: Status, value: Any = None, *, severity: str | None = None, **kw: Any
+) -> CheckResult:
+    """A rule's result; ``severity`` overrides the rule's for a tiered verdict."""
     return CheckResult(
         rule.id, rule.table, str(rule.kind), str(severity or rule.severity), status, _number(value), **kw
     )
@@ -92,20 +95,6 @@ def _number(value: Any) -> float | int | None:
 
 
 # --------------------------------------------------------------------------- SQL building blocks
-
-
-def ident(name: str) -> str:
-    return '"' + str(name).replace('"', '""') + '"'
-
-
-def literal(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float | Decimal):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def is_partitioned(table: str) -> bool:
@@ -173,6 +162,32 @@ def duplicates_sql(rule: Rule, day: str) -> str:
     )
 
 
+def _sample(sql: str, order: Sequence[str], *, distinct: bool = False) -> str:
+    """At most ``SAMPLE_LIMIT`` rows of ``sql`` in a fixed order (nulls last on every engine)."""
+    head = "SELECT DISTINCT *" if distinct else "SELECT *"
+    return f"{head} FROM ({sql}) AS found ORDER BY {', '.join(order)} LIMIT {SAMPLE_LIMIT}"
+
+
+def _ascending(columns: Iterable[str]) -> list[str]:
+    return [f"{ident(c)} ASC NULLS LAST" for c in columns]
+
+
+def violations_sample_sql(rule: Rule, day: str) -> str:
+    """The first rows breaking a row-level rule, by key."""
+    cols = dict.fromkeys([*key_columns(rule.table), rule.params["column"]])
+    return _sample(violations_sql(rule, day), _ascending(cols))
+
+
+def duplicates_sample_sql(rule: Rule, day: str) -> str:
+    """The most repeated key values first."""
+    return _sample(duplicates_sql(rule, day), ["n DESC", *_ascending(rule.params["columns"])])
+
+
+def orphans_sample_sql(rule: Rule, day: str) -> str:
+    """The first distinct keys that find no parent."""
+    return _sample(orphans_sql(rule, day), _ascending([rule.params["column"]]), distinct=True)
+
+
 def unique_sql(rule: Rule, day: str) -> str:
     return (
         f"SELECT count(*) AS dup_keys, coalesce(sum(n) - count(*), 0) AS extra_rows FROM ({duplicates_sql(rule, day)})"
@@ -224,7 +239,7 @@ def anomaly_sql(rule: Rule, day: str) -> str:
 
 def _no_rows(rule: Rule, day: str) -> CheckResult:
     where = f"for {day}" if is_partitioned(rule.table) else "at all"
-    return _result(rule, Status.SKIP, 0, detail=f"no {rule.table} rows {where}")
+    return make_result(rule, Status.SKIP, 0, detail=f"no {rule.table} rows {where}")
 
 
 def _tiered(rule: Rule, rate: float, *, below: bool = False) -> tuple[Status, Severity]:
@@ -267,13 +282,13 @@ def judge_row_level(rule: Rule, rows: int, bad: int, day: str, sql: str = "") ->
         expected = "0 rows outside " + ("the allowed values" if rule.kind is Kind.ENUM else "the range")
         failed = bad > 0
         detail = f"{bad} of {rows} rows break the rule"
-    return _result(rule, Status.FAIL if failed else Status.PASS, bad, expected=expected, detail=detail, sql=sql)
+    return make_result(rule, Status.FAIL if failed else Status.PASS, bad, expected=expected, detail=detail, sql=sql)
 
 
 def judge_freshness(rule: Rule, rows: int, day: str) -> CheckResult:
     if rows > 0:
-        return _result(rule, Status.PASS, rows, expected="> 0 rows", detail=f"{rows} rows for {day}")
-    return _result(
+        return make_result(rule, Status.PASS, rows, expected="> 0 rows", detail=f"{rows} rows for {day}")
+    return make_result(
         rule, Status.FAIL, 0, expected="> 0 rows", detail=f"no {rule.table} partition (or no rows) for {day}"
     )
 
@@ -284,7 +299,8 @@ def judge_row_count(rule: Rule, rows: int, day: str) -> CheckResult:
         return _no_rows(rule, day)
     expected = f"between {low} and {high} rows"
     ok = (low is None or rows >= low) and (high is None or rows <= high)
-    return _result(rule, Status.PASS if ok else Status.FAIL, rows, expected=expected, detail=f"{rows} rows for {day}")
+    status = Status.PASS if ok else Status.FAIL
+    return make_result(rule, status, rows, expected=expected, detail=f"{rows} rows for {day}")
 
 
 def judge_unique(rule: Rule, rows: int, dup_keys: int, extra_rows: int, day: str, sql: str = "") -> CheckResult:
@@ -292,7 +308,7 @@ def judge_unique(rule: Rule, rows: int, dup_keys: int, extra_rows: int, day: str
         return _no_rows(rule, day)
     key = ", ".join(rule.params["columns"])
     detail = f"{dup_keys} duplicated ({key}) values, {extra_rows} extra rows of {rows}"
-    return _result(
+    return make_result(
         rule,
         Status.FAIL if extra_rows else Status.PASS,
         extra_rows,
@@ -314,7 +330,7 @@ def judge_referential(rule: Rule, rows: int, orphans: int, orphan_keys: int, day
     tiers = _tiers(rule)
     expected = "every key found" if tiers == "none" else f"orphan rate: {tiers}"
     status, severity = _tiered(rule, rate)
-    return _result(rule, status, orphans, severity=severity, expected=expected, detail=detail, sql=sql)
+    return make_result(rule, status, orphans, severity=severity, expected=expected, detail=detail, sql=sql)
 
 
 def anomaly_score(method: AnomalyMethod | str, value: float, history: Sequence[float]) -> tuple[float, float]:
@@ -366,7 +382,7 @@ def judge_anomaly(rule: Rule, series: Mapping[str, float | None], day: str, sql:
     expected = f"{method} score <= {threshold} vs median of previous {p['window_days']} days"
     needed = int(p.get("min_history", 1))
     if len(history) < needed:
-        return _result(
+        return make_result(
             rule,
             Status.SKIP,
             value,
@@ -377,7 +393,7 @@ def judge_anomaly(rule: Rule, series: Mapping[str, float | None], day: str, sql:
     median, score = anomaly_score(method, float(value), history)
     shown = "inf" if score == float("inf") else f"{score:.2f}"
     detail = f"{p['metric']} = {_show(float(value))} vs median {_show(median)} of {len(history)} days: {method} {shown}"
-    return _result(
+    return make_result(
         rule, Status.FAIL if score > threshold else Status.PASS, value, expected=expected, detail=detail, sql=sql
     )
 
@@ -391,12 +407,12 @@ def judge_volume(rule: Rule, series: Mapping[str, float | None], day: str, sql: 
     needed = int(p.get("min_history", 1))
     if len(history) < needed:
         detail = f"{len(history)} previous days with data; {needed} needed"
-        return _result(rule, Status.SKIP, value, expected=expected, detail=detail, sql=sql)
+        return make_result(rule, Status.SKIP, value, expected=expected, detail=detail, sql=sql)
     median = float(statistics.median(history))
     share = value / median if median else 1.0
     status, severity = _tiered(rule, share, below=True)
     detail = f"{_show(value)} rows vs median {_show(median)} of {len(history)} days ({share:.0%} of it)"
-    return _result(rule, status, value, severity=severity, expected=expected, detail=detail, sql=sql)
+    return make_result(rule, status, value, severity=severity, expected=expected, detail=detail, sql=sql)
 
 
 # --------------------------------------------------------------------------- facts from the run summaries
@@ -427,7 +443,8 @@ def judge_conservation(rule: Rule, facts: LakeFacts, processed_rows: int | None,
 
     Trusting the summary alone would miss a writer that reported rows it never wrote, so
     rows_out is compared with the processed partition and rows_quarantined with the
-    quarantine file. No summary for the date is a warning: the job may not have run.
+    quarantine file. No summary for the date fails at the rule's severity (critical):
+    without it nothing proves the day's rows are all accounted for.
     """
     job = rule.params["job"]
     summary = facts.summaries.get(rule.table)
@@ -435,7 +452,7 @@ def judge_conservation(rule: Rule, facts: LakeFacts, processed_rows: int | None,
     if summary is None:
         # Without the summary nothing proves the rows of the day are all accounted for.
         where = "no run summary" if job not in facts.summary_jobs else f"no {rule.table} entry in the run summary"
-        return _result(rule, Status.FAIL, None, expected=expected, detail=f"{where} of {job} for {day}")
+        return make_result(rule, Status.FAIL, None, expected=expected, detail=f"{where} of {job} for {day}")
     rows_in, rows_out, quarantined = (int(summary.get(k) or 0) for k in ("rows_in", "rows_out", "rows_quarantined"))
     gap = rows_in - rows_out - quarantined
     problems = []
@@ -449,14 +466,14 @@ def judge_conservation(rule: Rule, facts: LakeFacts, processed_rows: int | None,
     detail = f"in {rows_in} = out {rows_out} + quarantined {quarantined}"
     if problems:
         detail += "; " + "; ".join(problems)
-    return _result(rule, Status.FAIL if problems else Status.PASS, gap, expected=expected, detail=detail)
+    return make_result(rule, Status.FAIL if problems else Status.PASS, gap, expected=expected, detail=detail)
 
 
 def judge_quarantine_rate(rule: Rule, facts: LakeFacts, day: str) -> CheckResult:
     summary = facts.summaries.get(rule.table)
     expected = f"share quarantined: {_tiers(rule)}"
     if summary is None:
-        return _result(rule, Status.SKIP, None, expected=expected, detail=f"no run summary for {day}")
+        return make_result(rule, Status.SKIP, None, expected=expected, detail=f"no run summary for {day}")
     rows_in, quarantined = int(summary.get("rows_in") or 0), int(summary.get("rows_quarantined") or 0)
     rate = quarantined / rows_in if rows_in else 0.0
     reasons = summary.get("quarantined_by_reason") or facts.quarantined.get(rule.table) or {}
@@ -465,9 +482,9 @@ def judge_quarantine_rate(rule: Rule, facts: LakeFacts, day: str) -> CheckResult
     min_rows = int(rule.params.get("min_rows", 0))
     if rows_in < min_rows:
         detail += f"; fewer than {min_rows} rows in, not judged"
-        return _result(rule, Status.SKIP, round(rate, 6), expected=expected, detail=detail)
+        return make_result(rule, Status.SKIP, round(rate, 6), expected=expected, detail=detail)
     status, severity = _tiered(rule, rate)
-    return _result(rule, status, round(rate, 6), severity=severity, expected=expected, detail=detail)
+    return make_result(rule, status, round(rate, 6), severity=severity, expected=expected, detail=detail)
 
 
 def judge_schema_drift(rule: Rule, facts: LakeFacts, day: str) -> CheckResult:
@@ -476,9 +493,9 @@ def judge_schema_drift(rule: Rule, facts: LakeFacts, day: str) -> CheckResult:
     drifted = [f for f in files if f.get("extra_columns") or f.get("missing_optional_columns")]
     expected = "the seed's columns exactly"
     if not files:
-        return _result(rule, Status.SKIP, None, expected=expected, detail=f"no validation report for {day}")
+        return make_result(rule, Status.SKIP, None, expected=expected, detail=f"no validation report for {day}")
     if not drifted:
-        return _result(rule, Status.PASS, 0, expected=expected, detail=f"{len(files)} file(s) match the schema")
+        return make_result(rule, Status.PASS, 0, expected=expected, detail=f"{len(files)} file(s) match the schema")
 
     def describe(f: dict[str, Any]) -> str:
         parts = []
@@ -490,159 +507,4 @@ def judge_schema_drift(rule: Rule, facts: LakeFacts, day: str) -> CheckResult:
 
     samples = tuple(dict(f) for f in drifted[:SAMPLE_LIMIT])
     detail = "schema drift in " + " | ".join(describe(f) for f in drifted)
-    return _result(rule, Status.FAIL, len(drifted), expected=expected, detail=detail, samples=samples)
-
-
-# --------------------------------------------------------------------------- evaluation
-
-
-def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    cursor = con.execute(sql)
-    columns = [d[0] for d in cursor.description or []]
-    return columns, cursor.fetchall()
-
-
-def _one(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
-    columns, rows = _fetch(con, sql)
-    return dict(zip(columns, rows[0], strict=True))
-
-
-def _samples(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[dict[str, Any], ...]:
-    columns, rows = _fetch(con, f"SELECT * FROM ({sql}) LIMIT {SAMPLE_LIMIT}")
-    return tuple({c: _jsonable(v) for c, v in zip(columns, row, strict=True)} for row in rows)
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, int | float | str | bool):
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
-    return str(value)
-
-
-def _error(rule: Rule, err: Exception, sql: str = "") -> CheckResult:
-    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return _result(
-        rule, Status.FAIL, None, expected="the check runs", detail=f"could not evaluate: {first_line}", sql=sql
-    )
-
-
-def _with_samples(con: duckdb.DuckDBPyConnection, result: CheckResult, sql: str) -> CheckResult:
-    if not result.failed:
-        return result
-    try:
-        samples = _samples(con, sql)
-    except duckdb.Error:
-        samples = ()
-    return CheckResult(**{**result.__dict__, "samples": samples})
-
-
-class TableUnavailableError(Exception):
-    """The catalog has no usable view for a table (its files do not match the schema)."""
-
-
-class _Evaluator:
-    """Evaluates rules on one connection for one date, caching each table's partition profile."""
-
-    def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        rules: Sequence[Rule],
-        day: str,
-        facts: LakeFacts,
-        unavailable: Mapping[str, str],
-    ) -> None:
-        self.con, self.rules, self.day, self.facts = con, rules, day, facts
-        # A table the catalog could not open fails every check on it, with the reason.
-        self._profiles: dict[str, dict[str, Any] | Exception] = {
-            table: TableUnavailableError(message) for table, message in unavailable.items()
-        }
-
-    def profile(self, table: str) -> dict[str, Any] | Exception:
-        """Row count and bad-row counts of every row-level rule of ``table``, from one scan."""
-        if table not in self._profiles:
-            row_rules = [r for r in self.rules if r.table == table and r.kind in ROW_LEVEL_KINDS]
-            try:
-                self._profiles[table] = _one(self.con, profile_sql(table, row_rules, self.day))
-            except duckdb.Error as err:
-                # One broken rule must not hide the others: fall back to the row count alone.
-                try:
-                    self._profiles[table] = _one(self.con, profile_sql(table, [], self.day))
-                except duckdb.Error:
-                    self._profiles[table] = err
-        return self._profiles[table]
-
-    def rows(self, table: str) -> int | None:
-        profile = self.profile(table)
-        return None if isinstance(profile, Exception) else int(profile["__rows"])
-
-    def row_level(self, rule: Rule) -> CheckResult:
-        sql = violations_sql(rule, self.day)
-        profile = self.profile(rule.table)
-        if isinstance(profile, Exception):
-            return _error(rule, profile, sql)
-        if rule.id in profile:
-            bad = int(profile[rule.id])
-        else:
-            try:
-                bad = int(_one(self.con, f"SELECT count(*) AS n FROM ({sql})")["n"])
-            except duckdb.Error as err:
-                return _error(rule, err, sql)
-        return _with_samples(self.con, judge_row_level(rule, int(profile["__rows"]), bad, self.day, sql), sql)
-
-    def evaluate(self, rule: Rule) -> CheckResult:
-        kind, day = rule.kind, self.day
-        if kind in ROW_LEVEL_KINDS:
-            return self.row_level(rule)
-        if kind in {Kind.CONSERVATION, Kind.QUARANTINE_RATE, Kind.SCHEMA_DRIFT}:
-            if kind is Kind.QUARANTINE_RATE:
-                return judge_quarantine_rate(rule, self.facts, day)
-            if kind is Kind.SCHEMA_DRIFT:
-                return judge_schema_drift(rule, self.facts, day)
-            processed = str(PROCESSED_FOR_DATASET[Dataset(rule.table)].name)
-            return judge_conservation(rule, self.facts, self.rows(processed), day)
-        profile = self.profile(rule.table)
-        if isinstance(profile, Exception):
-            return _error(rule, profile)
-        rows = int(profile["__rows"])
-        try:
-            if kind is Kind.FRESHNESS:
-                return judge_freshness(rule, rows, day)
-            if kind is Kind.ROW_COUNT:
-                return judge_row_count(rule, rows, day)
-            if kind is Kind.UNIQUE:
-                sql = duplicates_sql(rule, day)
-                got = _one(self.con, unique_sql(rule, day)) if rows else {"dup_keys": 0, "extra_rows": 0}
-                result = judge_unique(rule, rows, int(got["dup_keys"]), int(got["extra_rows"]), day, sql)
-                return _with_samples(self.con, result, sql + " ORDER BY n DESC")
-            if kind is Kind.REFERENTIAL_INTEGRITY:
-                sql = orphans_sql(rule, day)
-                got = _one(self.con, referential_sql(rule, day)) if rows else {"orphans": 0, "orphan_keys": 0}
-                result = judge_referential(rule, rows, int(got["orphans"]), int(got["orphan_keys"]), day, sql)
-                return _with_samples(self.con, result, f"SELECT DISTINCT * FROM ({sql}) ORDER BY 1")
-            if kind in (Kind.ANOMALY, Kind.VOLUME):
-                sql = anomaly_sql(rule, day)
-                _, data = _fetch(self.con, sql)
-                series = {str(d): (None if v is None else float(v)) for d, v in data}
-                judge = judge_anomaly if kind is Kind.ANOMALY else judge_volume
-                return judge(rule, series, day, sql)
-        except duckdb.Error as err:
-            return _error(rule, err)
-        raise ValueError(f"{rule.id}: no evaluator for kind {kind}")
-
-
-def evaluate(
-    con: duckdb.DuckDBPyConnection,
-    rules: Iterable[Rule],
-    day: str,
-    facts: LakeFacts | None = None,
-    *,
-    unavailable: Mapping[str, str] | None = None,
-) -> list[CheckResult]:
-    """Run ``rules`` for ``day`` on a catalog connection, in rule order.
-
-    ``unavailable`` maps a table to why its view could not be created.
-    """
-    rules = list(rules)
-    evaluator = _Evaluator(con, rules, day, facts or LakeFacts(), unavailable or {})
-    return [evaluator.evaluate(rule) for rule in rules]
+    return make_result(rule, Status.FAIL, len(drifted), expected=expected, detail=detail, samples=samples)

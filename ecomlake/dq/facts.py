@@ -1,5 +1,9 @@
 """Read the operational records a date's checks need, through the snapshot being checked.
 
+Engine-neutral: small JSON documents are read through ``Storage`` (a lake directory or the
+S3 buckets alike), and the one thing that reads table data -- counting quarantined rows per
+reason -- is the engine's (``Engine.count_reasons``), reading only the reason column.
+
 * ETL run summaries: the snapshot names, per dataset and date, the run that computed it
   (``Snapshot.computed_by``); that run's journal (``ecomlake.snapshots.journal``) holds the
   summary, so an audit judges exactly the summary of the rows it checks;
@@ -13,14 +17,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from ecomlake.contract import (
-    QUARANTINE_REASON_COLUMN,
     QUARANTINE_REASON_SUFFIX,
     Dataset,
     Zone,
@@ -28,10 +29,11 @@ from ecomlake.contract import (
     validation_report_key,
 )
 from ecomlake.dq.checks import LakeFacts
+from ecomlake.dq.engine import QueryError
 from ecomlake.dq.rules import job_for_dataset
 from ecomlake.snapshots import Snapshot, quarantine_unit
 from ecomlake.snapshots.journal import JobOutput, read_outputs
-from ecomlake.storage import LocalStorage, Storage
+from ecomlake.storage import Storage
 
 # Keys a run summary may name its dataset under (RunSummary.to_dict writes one of them).
 _DATASET_KEYS = ("dataset", "table", "dataset_or_table")
@@ -56,19 +58,6 @@ def _json(storage: Storage, key: str) -> Any:
         return None
 
 
-def count_reasons(paths: list[Path]) -> dict[str, int]:
-    """Quarantined rows per reason. Only the reason column is read (DuckDB projects it)."""
-    if not paths:
-        return {}
-    reason = '"' + QUARANTINE_REASON_COLUMN + '"'
-    with duckdb.connect() as con:
-        rows = con.execute(
-            f"SELECT coalesce(CAST({reason} AS VARCHAR), 'unknown'), count(*) FROM read_parquet(?) GROUP BY 1",
-            [[str(p) for p in paths]],
-        ).fetchall()
-    return dict(sorted((str(k), int(n)) for k, n in rows))
-
-
 def drift_of(document: Any, file_name: str) -> dict[str, Any]:
     """Schema drift a validation report names: undeclared columns present, optional columns absent."""
     doc = document if isinstance(document, dict) else {}
@@ -79,24 +68,44 @@ def drift_of(document: Any, file_name: str) -> dict[str, Any]:
     }
 
 
+# (quarantine unit, {date: version prefix}) -> {date: {reason: rows}}
+ReasonCounter = Callable[[str, Mapping[str, str]], dict[str, dict[str, int]]]
+
+
 class FactsLoader:
     """Loads :class:`LakeFacts` of dates of one snapshot; each run journal is read once."""
 
-    def __init__(self, storage: Storage, view: Snapshot) -> None:
-        if not isinstance(storage, LocalStorage):
-            raise NotImplementedError("facts are read from a local lake (the cloud audit stages its inputs)")
-        self.storage, self.view = storage, view
+    def __init__(self, storage: Storage, view: Snapshot, count_reasons: ReasonCounter) -> None:
+        self.storage, self.view, self.count_reasons = storage, view, count_reasons
         self._journal = cache(self._outputs)
 
     def _outputs(self, run_id: str) -> tuple[JobOutput, ...]:
         return tuple(read_outputs(self.storage, run_id))
 
     def load(self, day: str) -> LakeFacts:
-        facts = LakeFacts()
-        self.summaries(day, facts)
-        self.quarantine(day, facts)
-        self.validation(day, facts)
-        return facts
+        return self.load_all([day])[day]
+
+    def load_all(self, dates: Iterable[str]) -> dict[str, LakeFacts]:
+        """The facts of every date; quarantined rows are counted in one pass per dataset."""
+        days = sorted(set(dates))
+        loaded = {day: LakeFacts() for day in days}
+        for dataset in Dataset:
+            unit = quarantine_unit(dataset)
+            prefixes = {day: prefix for day, prefix in self.view.prefixes(unit, days)}
+            try:
+                counted = self.count_reasons(unit, prefixes) if prefixes else {}
+            except QueryError as err:
+                # Unreadable quarantine files hold no countable rows: conservation then
+                # fails on the gap, and the report names why.
+                counted = {day: {f"unreadable: {err}": 0} for day in prefixes}
+            for day, reasons in counted.items():
+                if reasons and day in loaded:
+                    loaded[day].quarantined[str(dataset)] = dict(sorted(reasons.items()))
+        for day, facts in loaded.items():
+            self.summaries(day, facts)
+            self.rejected(day, facts)
+            self.validation(day, facts)
+        return loaded
 
     def summaries(self, day: str, facts: LakeFacts) -> None:
         for dataset in Dataset:
@@ -112,13 +121,9 @@ class FactsLoader:
                     if entry_dataset(entry) == str(dataset) and str(entry.get("date")) == day:
                         facts.summaries[str(dataset)] = {**entry, "job": entry.get("job", job)}
 
-    def quarantine(self, day: str, facts: LakeFacts) -> None:
+    def rejected(self, day: str, facts: LakeFacts) -> None:
+        """Files the validator rejected whole: their reason documents beside the quarantined copies."""
         for dataset in Dataset:
-            versions = self.view.prefixes(quarantine_unit(dataset), [day])
-            paths = sorted(p for _d, prefix in versions for p in self.storage.path(prefix).glob("*.parquet"))
-            reasons = count_reasons(paths)
-            if reasons:
-                facts.quarantined[str(dataset)] = reasons
             folder = partition_prefix(Zone.QUARANTINE, dataset, day)
             rejected = []
             for key in self.storage.list(folder):
@@ -146,11 +151,3 @@ class FactsLoader:
             ]
             if files:
                 facts.drift[str(dataset)] = files
-
-
-def load_facts(lake: Path, day: str, view: Snapshot | None = None) -> LakeFacts:
-    """The facts of ``day`` in ``view`` (default: the published snapshot) of the local lake."""
-    from ecomlake.snapshots import load_published
-
-    storage = LocalStorage(Path(lake))
-    return FactsLoader(storage, view if view is not None else load_published(storage)).load(day)

@@ -15,6 +15,8 @@ from ecomlake.dq.checks import CheckResult, LakeFacts, Status
 from ecomlake.dq.rules import Severity
 
 REPORT_VERSION = 1
+# The run-summary fields a report's row-conservation table keeps.
+_SUMMARY_KEYS = ("job", "rows_in", "rows_out", "rows_quarantined", "duplicates_dropped")
 
 
 @dataclass
@@ -91,6 +93,41 @@ class DQReport:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, default=str) + "\n"
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> DQReport:
+        """A report read back from its JSON (what the cloud's verdict step publishes metrics from)."""
+        results = [
+            CheckResult(
+                rule_id=str(c["id"]),
+                table=str(c["table"]),
+                kind=str(c["kind"]),
+                severity=str(c["severity"]),
+                status=Status(c["status"]),
+                value=c.get("value"),
+                expected=str(c.get("expected", "")),
+                detail=str(c.get("detail", "")),
+                sql=str(c.get("sql", "")),
+                samples=tuple(dict(x) for x in c.get("samples") or ()),
+            )
+            for c in doc.get("checks") or []
+        ]
+        facts = LakeFacts(
+            summaries={
+                str(row["dataset"]): {k: row.get(k) for k in _SUMMARY_KEYS}
+                for row in doc.get("conservation") or []
+                if row.get("rows_in") is not None
+            },
+            quarantined={str(ds): dict(reasons) for ds, reasons in (doc.get("quarantine") or {}).items()},
+            rejected_files={str(ds): list(files) for ds, files in (doc.get("rejected_files") or {}).items()},
+        )
+        return cls(
+            day=str(doc["date"]),
+            results=results,
+            generated_at=str(doc.get("generated_at", "")),
+            facts=facts,
+            lake=str(doc.get("lake", "")),
+        )
 
     def to_html(self) -> str:
         return render_html(self)

@@ -1,20 +1,20 @@
-"""Run the data-quality rules over one snapshot of the local lake, for one date or many, and write the reports.
+"""Run the data-quality rules over one snapshot, for one date or many, and write the reports.
 
-A run audits its own, unpublished view (``ecomlake.runs.audit``); ``ecomlake dq`` checks
-what is published. Either way every table is read through one snapshot and one DuckDB
-connection serves all the dates checked.
+:func:`audit_dates` is engine-neutral: one open engine (its views over one snapshot), the
+facts read through ``Storage``, every date judged by the same evaluator. A run audits its
+own, unpublished view (``ecomlake.runs.audit``), on DuckDB locally or Spark on Glue;
+``ecomlake dq`` checks what is published (:func:`run_checks`, DuckDB).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-
-from ecomlake.contract import Table, dq_report_key, parse_date
-from ecomlake.dq.checks import LakeFacts, evaluate
+from ecomlake.contract import dq_report_key, parse_date
+from ecomlake.dq.engine import Engine
+from ecomlake.dq.evaluation import evaluate_dates
 from ecomlake.dq.facts import FactsLoader
 from ecomlake.dq.report import DQReport
 from ecomlake.dq.rules import Rule, configured_rules
@@ -23,40 +23,28 @@ from ecomlake.snapshots import Snapshot, load_published
 from ecomlake.storage import LocalStorage, Storage
 
 
-def open_catalog(lake: Path, snapshot: Snapshot | None = None) -> tuple[duckdb.DuckDBPyConnection, dict[str, str]]:
-    """The local catalog over ``lake`` (``snapshot``, default the published one), one view at a time.
-
-    A table whose files do not match its schema must fail its own checks, not stop the
-    whole report, so its error is returned (table -> message) instead of raised.
-    """
-    from ecomlake.catalog import CatalogError, connect, register_views
-
-    view = snapshot if snapshot is not None else load_published(LocalStorage(lake))
-    con = connect(lake, tables=(), snapshot=view)
-    unavailable: dict[str, str] = {}
-    for table in Table:
-        try:
-            register_views(con, lake, [table], view)
-        except CatalogError as err:
-            unavailable[str(table)] = str(err)
-    return con, unavailable
-
-
-def check_lake(
-    con: duckdb.DuckDBPyConnection,
-    lake: Path,
-    day: str,
+def audit_dates(
+    engine: Engine,
+    storage: Storage,
+    view: Snapshot,
+    dates: Iterable[str],
     rules: Iterable[Rule],
     *,
-    facts: LakeFacts,
     now: datetime | None = None,
-    unavailable: Mapping[str, str] | None = None,
-) -> DQReport:
-    """Evaluate ``rules`` for ``day`` on an open catalog connection, judging the run-summary kinds on ``facts``."""
-    day = parse_date(day)
-    results = evaluate(con, rules, day, facts, unavailable=unavailable)
+    source: str = "",
+) -> list[DQReport]:
+    """One report per date of ``dates``, every rule evaluated on ``engine``; nothing is written.
+
+    ``engine`` must be open on ``view``; ``storage`` is where the run journals, quarantine
+    reason documents and validation reports are read from. ``source`` names the lake in
+    the reports.
+    """
+    days = sorted({parse_date(d) for d in dates})
+    chosen = list(rules)
+    facts = FactsLoader(storage, view, engine.count_reasons).load_all(days)
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-    return DQReport(day=day, results=results, generated_at=stamp, facts=facts, lake=str(lake))
+    results = evaluate_dates(engine, chosen, facts)
+    return [DQReport(day=day, results=results[day], generated_at=stamp, facts=facts[day], lake=source) for day in days]
 
 
 def check_dates(
@@ -67,22 +55,20 @@ def check_dates(
     rules: Iterable[Rule] | None = None,
     now: datetime | None = None,
 ) -> list[DQReport]:
-    """Check every date of ``dates`` in ``view`` (default: the published snapshot); nothing is written."""
+    """Check every date of ``dates`` in ``view`` (default: the published snapshot) of a local lake, on DuckDB."""
+    from ecomlake.dq.engine_duckdb import DuckDBEngine
+
     root = Path(lake)
     if not root.is_dir():
         raise LakeNotFoundError(f"no lake at {root}")
     storage = LocalStorage(root)
     snapshot = view if view is not None else load_published(storage)
-    chosen = list(configured_rules() if rules is None else rules)
-    loader = FactsLoader(storage, snapshot)
-    con, unavailable = open_catalog(root, snapshot)
+    chosen = configured_rules() if rules is None else rules
+    engine = DuckDBEngine(root, snapshot)
     try:
-        return [
-            check_lake(con, root, d, chosen, facts=loader.load(d), now=now, unavailable=unavailable)
-            for d in sorted({parse_date(d) for d in dates})
-        ]
+        return audit_dates(engine, storage, snapshot, dates, chosen, now=now, source=str(root))
     finally:
-        con.close()
+        engine.close()
 
 
 def write_report(

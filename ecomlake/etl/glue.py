@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from ecomlake.contract import JobArg, Zone
+from ecomlake.contract import Job, JobArg, Zone
 from ecomlake.etl.engines import configure_spark, spark_session
 from ecomlake.etl.io import LakeIO
 from ecomlake.etl.jobs import execute, normalize_dates, open_scope, parse_job
@@ -24,6 +24,9 @@ from ecomlake.etl.summary import RunSummary
 from ecomlake.exceptions import InvalidArgumentError
 from ecomlake.runs.plan import read_plan
 from ecomlake.storage import LocalStorage, S3Storage
+
+if TYPE_CHECKING:
+    from ecomlake.runs.audit import Audit
 
 ZONE_ARGS: dict[Zone, JobArg] = {
     Zone.RAW: JobArg.RAW_URI,
@@ -74,7 +77,8 @@ def lake_from_args(args: dict[str, str]) -> LakeIO:
     schemes = {urlparse(uri).scheme for uri in uris.values()}
     if schemes <= {"s3", "s3a"}:
         buckets = {zone: urlparse(uri).netloc for zone, uri in uris.items()}
-        buckets[Zone.RUNS] = buckets[Zone.REPORTS]
+        # Run journals and the published snapshot live in the reports bucket (contract.ZONE_BUCKET_ENV).
+        buckets[Zone.RUNS] = buckets[Zone.CATALOG] = buckets[Zone.REPORTS]
         return LakeIO(S3Storage(buckets))
     roots = {uri.rstrip("/") for uri in uris.values()}
     if len(roots) != 1 or schemes - {""}:
@@ -96,15 +100,20 @@ def glue_session(job_name: str, args: dict[str, str]) -> tuple[Any, Any]:
     return configure_spark(context.spark_session), glue_job
 
 
-def main(job: str, argv: Sequence[str] | None = None) -> list[RunSummary]:
+def main(job: str, argv: Sequence[str] | None = None) -> list[RunSummary] | Audit:
     """Entry point of ``glue_jobs/<job>.py``: run the job for its run and commit.
 
     The run's plan (``_runs/<run_id>/plan.json``, written by the plan step) decides the
     dates -- those asked for plus any repairs -- and the snapshot the run is based on;
-    ``--dates`` serves when there is no plan (a job started by hand).
+    ``--dates`` serves when there is no plan (a job started by hand). The ``data_quality``
+    job audits the run instead (``ecomlake.dq.glue_job``) and returns its :class:`Audit`.
     """
     args = resolve_args(argv)
     name = parse_job(job)
+    if name is Job.DATA_QUALITY:
+        from ecomlake.dq import glue_job as audit_job
+
+        return audit_job.main(args, list(sys.argv if argv is None else argv))
     run_id = args[str(JobArg.RUN_ID)]
     storage = lake_from_args(args).storage
     plan = read_plan(storage, run_id)

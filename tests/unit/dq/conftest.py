@@ -1,13 +1,18 @@
 """A small, internally consistent lake built row by row, for the data-quality tests.
 
-Every table is written as Parquet with exactly the column types of ``ecomlake.schemas``
-in the contract's Hive layout, plus the ETL run summaries, so a clean lake passes every
+Every table is written as Parquet with exactly the column types of ``ecomlake.schemas``,
+as a *version* of one run (``<zone>/<table>/date=D/run=<run>/part-0.parquet``), and the run's
+journal records what it wrote and its row-conservation summaries, the way the ETL jobs
+do. The builder publishes after every change (a snapshot naming its versions, with
+``computed`` pointing at its journal), so ``ecomlake dq`` sees it at once; a builder made
+with ``publish=False`` leaves its run unpublished, for the audit. A clean lake passes every
 check and each test breaks exactly one thing.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -21,17 +26,19 @@ import pytest
 from ecomlake.contract import (
     QUARANTINE_DETAIL_COLUMN,
     QUARANTINE_REASON_COLUMN,
-    QUARANTINE_ROWS_FILE,
+    Dataset,
     Job,
     Table,
-    Zone,
-    partition_prefix,
-    run_summary_key,
-    table_prefix,
-    table_zone,
     validation_report_key,
+    version_prefix,
 )
+from ecomlake.dq.rules import job_for_dataset
 from ecomlake.schemas import TABLES, decimal_precision, price_band
+from ecomlake.snapshots import Changes, Snapshot, load_published, publish, quarantine_unit, table_unit
+from ecomlake.snapshots.journal import JobOutput, write_output
+from ecomlake.storage import LocalStorage
+
+BUILT_RUN = "built-0001"
 
 PRODUCTS = {
     "P001": ("Desk lamp", "home", "Lumen", Decimal("19.99")),
@@ -59,26 +66,88 @@ def arrow_schema(table: str, drop: tuple[str, ...] = ()) -> pa.Schema:
     return pa.schema([(c.name, arrow_type(c.type)) for c in TABLES[Table(table)].columns if c.name not in drop])
 
 
-class LakeBuilder:
-    """Writes tables, run summaries, quarantine and validation reports under ``root``."""
+def unit_job(unit: str) -> str:
+    """The job whose journal entry records a unit's versions (as the ETL and the merge do)."""
+    zone, name = unit.split("/", 1)
+    if zone == "curated":
+        return str(Job.MASTER_DATA_MERGE)
+    if name == str(Table.SESSIONS):
+        return str(Job.CLICKSTREAM_AGGREGATION)
+    return str(job_for_dataset(name))
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+
+class LakeBuilder:
+    """Writes table versions, journals, quarantine and validation reports of one run under ``root``."""
+
+    def __init__(self, root: Path, run_id: str = BUILT_RUN, *, publish: bool = True) -> None:
+        self.root, self.run_id, self.publishes = root, run_id, publish
+        self.storage = LocalStorage(root)
+        self.outputs: dict[str, JobOutput] = {}
+        self.snapshot: Snapshot | None = None
+
+    # ------------------------------------------------------------------ versions and the journal
+
+    def output(self, job: str) -> JobOutput:
+        return self.outputs.setdefault(str(job), JobOutput(job=str(job), run_id=self.run_id))
+
+    def folder(self, table: str, day: str | None = None) -> Path:
+        """The run's version folder of a table partition (or of an unpartitioned table)."""
+        return self.root / version_prefix(table_unit(table), self.run_id, day)
+
+    def _write_version(self, unit: str, day: str | None, data: pa.Table) -> Path:
+        folder = self.root / version_prefix(unit, self.run_id, day)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        path = folder / "part-0.parquet"
+        pq.write_table(data, path)
+        changes = self.output(unit_job(unit)).changes
+        if day is None:
+            changes.set_whole(unit, self.run_id)
+        else:
+            changes.set_partition(unit, day, self.run_id)
+        self.commit()
+        return path
 
     def write(self, table: str, rows: list[dict[str, Any]], day: str | None = None, drop: tuple[str, ...] = ()) -> Path:
         schema = arrow_schema(table, drop)
         data = {name: [row.get(name) for row in rows] for name in schema.names}
-        zone = table_zone(table)
-        prefix = partition_prefix(zone, table, day) if day else table_prefix(zone, table)
-        path = self.root / prefix / "part-0.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pydict(data, schema=schema), path)
-        return path
+        return self._write_version(table_unit(table), day, pa.Table.from_pydict(data, schema=schema))
+
+    def remove(self, table: str, day: str) -> None:
+        """The run found no rows of ``table`` for ``day``: the partition disappears on publication."""
+        unit = table_unit(table)
+        shutil.rmtree(self.root / version_prefix(unit, self.run_id, day), ignore_errors=True)
+        self.output(unit_job(unit)).changes.set_partition(unit, day, None)
+        self.commit()
 
     def summary(self, job: str, day: str, entries: list[dict[str, Any]]) -> None:
-        path = self.root / run_summary_key(job, day)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(entries))
+        """The job's row-conservation summaries of ``day`` (replacing earlier ones); datasets are computed."""
+        output = self.output(job)
+        output.summaries = [s for s in output.summaries if s.get("date") != day] + entries
+        for entry in entries:
+            if entry.get("dataset") in set(Dataset):
+                output.changes.set_input(entry["dataset"], day, f"files-{day}", self.run_id)
+        self.commit()
+
+    def drop_summary(self, job: str, day: str) -> None:
+        """Lose the job's summaries of ``day`` while the snapshot still names this run as computing it."""
+        output = self.output(job)
+        output.summaries = [s for s in output.summaries if s.get("date") != day]
+        self.commit()
+
+    def changes(self) -> Changes:
+        combined = Changes()
+        for output in self.outputs.values():
+            combined.update(output.changes)
+        return combined
+
+    def commit(self) -> None:
+        """Write the run's journal; publish it (a builder of a published lake) over the published snapshot."""
+        for output in self.outputs.values():
+            write_output(self.storage, output)
+        if self.publishes:
+            base = load_published(self.storage)
+            self.snapshot = publish(self.storage, base, self.changes(), self.run_id)
 
     def quarantine(self, dataset: str, day: str, reasons: dict[str, int]) -> Path:
         values = [r for r, n in reasons.items() for _ in range(n)]
@@ -89,10 +158,7 @@ class LakeBuilder:
                 QUARANTINE_DETAIL_COLUMN: ["crafted"] * len(values),
             }
         )
-        path = self.root / partition_prefix(Zone.QUARANTINE, dataset, day) / QUARANTINE_ROWS_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path)
-        return path
+        return self._write_version(quarantine_unit(dataset), day, table)
 
     def validation(
         self, dataset: str, day: str, file_name: str, extra_columns: list[str], missing: list[str] | None = None
@@ -289,6 +355,21 @@ class LakeBuilder:
             ],
         )
         self.write(
+            "product_activity",
+            [
+                {
+                    "product_id": pid,
+                    "orders": 1,
+                    "units_sold": 1,
+                    "returns": 0,
+                    "review_count": 0,
+                    "revenue": price,
+                    "rating_sum": 0,
+                }
+                for pid, (_name, _cat, _brand, price) in PRODUCTS.items()
+            ],
+        )
+        self.write(
             "dim_customers",
             [
                 {
@@ -316,6 +397,16 @@ class LakeBuilder:
 @pytest.fixture
 def build(lake: Path) -> LakeBuilder:
     return LakeBuilder(lake)
+
+
+@pytest.fixture
+def run_builder(lake: Path) -> Callable[[str], LakeBuilder]:
+    """A builder of an unpublished run on the same lake (what a run writes before its audit)."""
+
+    def make(run_id: str = "run-0002") -> LakeBuilder:
+        return LakeBuilder(lake, run_id, publish=False)
+
+    return make
 
 
 @pytest.fixture

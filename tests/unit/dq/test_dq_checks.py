@@ -88,7 +88,7 @@ def test_enum_flags_unknown_values(build, lake):
 def test_freshness_and_row_count_when_a_partition_is_missing(build, lake):
     build.clean_day(DAY)
     for table in ("transactions", "reviews"):
-        (lake / "processed" / table / f"date={DAY}" / "part-0.parquet").unlink()
+        build.remove(table, DAY)  # the run found no rows: the partition is gone from the snapshot
     report = run_checks(lake, DAY)
     got = {r.rule_id: r for r in report.results}
     assert (got["transactions.freshness"].status, got["transactions.freshness"].severity) == (Status.FAIL, "critical")
@@ -103,7 +103,7 @@ def test_freshness_and_row_count_when_a_partition_is_missing(build, lake):
 
 def test_row_count_bounds_on_daily_kpis(build, lake):
     build.clean_day(DAY)
-    kpi_file = lake / "curated" / "daily_kpis" / f"date={DAY}" / "part-0.parquet"
+    kpi_file = build.folder("daily_kpis", DAY) / "part-0.parquet"
     copy = kpi_file.with_name("part-1.parquet")
     copy.write_bytes(kpi_file.read_bytes())
     got = results(lake)
@@ -126,7 +126,9 @@ def test_referential_integrity_judges_against_the_catalog_known_by_then(build, l
     ]
     build.write("products", later, "2025-01-06")
     ri = results(lake, "2025-01-05")["transactions.referential_integrity.product_id"]
-    assert (ri.status, ri.value, ri.severity) == (Status.FAIL, 3, "warning")
+    # 30 % of the day's sales name no catalogued product: past the 5 % critical threshold.
+    assert (ri.status, ri.value, ri.severity) == (Status.FAIL, 3, "critical")
+    assert ri.expected == "orphan rate: warning above 0.00%, critical above 5.00%"
     assert ri.detail == "3 of 10 rows (30.00%, 2 distinct product_id) not in products.product_id"
     assert [s["product_id"] for s in ri.samples] == ["P005", "P999"]
     assert results(lake, DAY)["transactions.referential_integrity.product_id"].status is Status.PASS
@@ -168,16 +170,27 @@ def test_conservation_holds_and_fails_on_each_kind_of_gap(build, lake):
     assert "quarantine holds 2 rows, summary says 1" in lost.detail
 
 
-def test_conservation_without_a_run_summary_is_a_warning(build, lake):
+def test_a_missing_run_summary_is_critical(build, lake):
     build.clean_day(DAY)
-    (lake / "_reports" / "etl" / "clickstream_aggregation" / f"date={DAY}.json").unlink()
+    # The snapshot names this run as computing clickstream for the date, but its journal has
+    # no summary of it: nothing proves the day's rows are all accounted for.
+    build.drop_summary(Job.CLICKSTREAM_AGGREGATION, DAY)
     report = run_checks(lake, DAY)
     got = {r.rule_id: r for r in report.results}
     missing = got["clickstream.conservation"]
-    assert (missing.status, missing.severity) == (Status.FAIL, "warning")
-    assert missing.detail == f"no run summary of clickstream_aggregation for {DAY}"
+    assert (missing.status, missing.severity) == (Status.FAIL, "critical")
+    assert missing.detail == f"no clickstream entry in the run summary of clickstream_aggregation for {DAY}"
     assert got["clickstream.quarantine_rate"].status is Status.SKIP
-    assert report.passed  # a warning never fails the report
+    assert [r.rule_id for r in report.critical_failures] == ["clickstream.conservation"]
+    assert not report.passed
+
+
+def test_a_date_no_run_computed_has_no_summary(build, lake):
+    build.clean_day(DAY)
+    build.write("transactions", [], "2025-01-05")  # a partition, but no run computed the date
+    got = results(lake, "2025-01-05")["transactions.conservation"]
+    assert (got.status, got.severity) == (Status.FAIL, "critical")
+    assert got.detail == "no run summary of transaction_etl for 2025-01-05"
 
 
 def test_quarantine_rate_and_the_quarantine_summary(build, lake):
@@ -226,7 +239,7 @@ def test_curated_checks_skip_before_the_master_merge_has_run(build, lake):
     report = run_checks(lake, DAY)
     got = {r.rule_id: r for r in report.results}
     assert got["fact_sales.unique.transaction_id"].status is Status.SKIP
-    assert "built by the master merge" in got["fact_sales.unique.transaction_id"].detail
+    assert got["fact_sales.unique.transaction_id"].detail == f"no fact_sales rows for {DAY}"
     assert got["dim_products.not_null.product_id"].status is Status.SKIP
     assert got["daily_kpis.row_count"].status is Status.SKIP
     assert report.passed

@@ -49,20 +49,61 @@ def test_schema_rules_count_matches_the_schema():
 def test_hand_written_rules_and_their_severities():
     assert BY_ID["transactions.freshness"].severity is Severity.CRITICAL
     assert BY_ID["reviews.freshness"].severity is Severity.WARNING
-    ri = BY_ID["fact_sales.referential_integrity.product_id"]
-    assert (ri.params["ref_table"], ri.params["ref_column"], ri.severity) == ("dim_products", "product_id", "warning")
-    assert BY_ID["transactions.referential_integrity.product_id"].params["ref_table"] == "products"
-    assert BY_ID["fact_sales.referential_integrity.customer_id"].severity is Severity.CRITICAL
     assert BY_ID["daily_kpis.row_count"].params == {"min": 1, "max": 1}
     for dataset in Dataset:
         rule = BY_ID[f"{dataset}.conservation"]
         assert rule.severity is Severity.CRITICAL
         assert rule.params["job"] == job_for_dataset(dataset)
-        assert BY_ID[f"{dataset}.quarantine_rate"].severity is Severity.WARNING
     anomalies = [r for r in RULES if r.kind is Kind.ANOMALY]
     assert {r.severity for r in anomalies} == {Severity.WARNING}
     assert all(r.params["window_days"] == 7 for r in anomalies)
     assert {r.table for r in anomalies} == {Table.TRANSACTIONS, Table.CLICKSTREAM, Table.DAILY_KPIS}
+
+
+def test_references_carry_the_orphan_tiers_or_none():
+    # Catalog references: a few orphans warn, more than 5 % stop the run.
+    for rule_id, parent in [
+        ("transactions.referential_integrity.product_id", "products"),
+        ("reviews.referential_integrity.product_id", "products"),
+        ("fact_sales.referential_integrity.product_id", "dim_products"),
+    ]:
+        rule = BY_ID[rule_id]
+        assert rule.severity is Severity.CRITICAL
+        assert (rule.params["ref_table"], rule.params["warning_above"], rule.params["critical_above"]) == (
+            parent,
+            0.0,
+            0.05,
+        )
+    assert BY_ID["transactions.referential_integrity.product_id"].params["ref_dates"] == "up_to"
+    # Rows the merge lost: critical at any rate.
+    for rule_id in ("fact_sales.referential_integrity.customer_id", "fct_sessions.referential_integrity.session_id"):
+        params = BY_ID[rule_id].params
+        assert (params["warning_above"], params["critical_above"]) == (0.0, 0.0)
+    assert BY_ID["fct_sessions.referential_integrity.session_id"].params["ref_dates"] == "same"
+
+
+def test_quarantine_rate_and_volume_rules_carry_the_default_tiers():
+    for dataset in Dataset:
+        rule = BY_ID[f"{dataset}.quarantine_rate"]
+        assert rule.severity is Severity.CRITICAL
+        assert rule.params == {
+            "job": job_for_dataset(dataset),
+            "warning_above": 0.05,
+            "critical_above": 0.2,
+            "min_rows": 20,
+        }
+    assert BY_ID["transactions.quarantine_rate"].description == (
+        "quarantined share of the day's rows: warning above 5%, critical above 20% (judged from 20 rows in)"
+    )
+    volumes = {r.id: r for r in RULES if r.kind is Kind.VOLUME}
+    assert set(volumes) == {"transactions.volume", "clickstream.volume"}
+    assert volumes["transactions.volume"].params == {
+        "expr": "count(*)",
+        "warning_below": 0.5,
+        "critical_below": 0.1,
+        "window_days": 7,
+        "min_history": 3,
+    }
 
 
 def test_job_for_dataset_follows_the_contract():
