@@ -14,7 +14,8 @@ only then publishes, all under a lock on the lake::
     plan                the published snapshot the run starts from, the dates it computes
     etl                 in parallel: transaction_etl | product_enrichment | clickstream_aggregation
     master_data_merge   curated partitions from the run's earliest change on, dimensions
-    audit               every data-quality check on the run's unpublished view; critical -> stop
+    data_quality        every data-quality check on the run's unpublished view: reports + verdict
+    audit               the gate: a critical failure in the verdict stops the run here
     publish             one atomic snapshot switch, then reports into place, garbage collected
     dashboard_refresh   the analytics queries over the published lake, into the dashboard data
     release_lock
@@ -455,12 +456,15 @@ PIPELINE: Final = Pipeline(
         LambdaStep("plan", PipelineFunction.PLAN, payload=(Input.DATES, Input.RUN_ID), timeout_seconds=120),
         ParallelStep("etl", branches=tuple(GlueJobStep(job) for job in PARALLEL_ETL_JOBS)),
         GlueJobStep(Job.MASTER_DATA_MERGE),
+        # Every check on the run's view, on Spark next to the data; writes reports and a verdict.
+        GlueJobStep(Job.DATA_QUALITY, timeout_seconds=30 * 60),
+        # The gate: fails the run (DataQualityError, never retried) unless the verdict passed.
         LambdaStep(
             "audit",
             PipelineFunction.DATA_QUALITY,
             payload=(Input.RUN_ID,),
             retry=DATA_QUALITY_RETRY,
-            timeout_seconds=15 * 60,
+            timeout_seconds=120,
         ),
         LambdaStep("publish", PipelineFunction.PUBLISH, payload=(Input.RUN_ID,), timeout_seconds=5 * 60),
         LambdaStep(

@@ -374,7 +374,8 @@ def judge_anomaly(rule: Rule, series: Mapping[str, float | None], day: str, sql:
     value = series.get(day)
     if value is None and day in series:
         # The table has the date, but the metric is NULL there (a rate with nothing to divide by).
-        return make_result(rule, Status.SKIP, None, detail=f"{p['metric']} is null for {day}: nothing to compute it from")
+        detail = f"{p['metric']} is null for {day}: nothing to compute it from"
+        return make_result(rule, Status.SKIP, None, detail=detail)
     if value is None:
         return _no_rows(rule, day)
     history = [float(v) for d, v in sorted(series.items()) if d < day and v is not None]

@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from ecomlake.contract import Dataset, Zone, parse_date, parse_run_id, run_record_key
+from ecomlake.contract import Dataset, Job, Zone, parse_date, parse_run_id, run_record_key
 from ecomlake.exceptions import EcomlakeError, InvalidArgumentError, LakeNotFoundError
 from ecomlake.local.lock import LOCK_FILE, LakeLock
 from ecomlake.pipeline import (
@@ -237,6 +237,9 @@ def summarise_etl(summaries: Sequence[Any]) -> dict[str, Any]:
 
 
 def _glue_job(step: GlueJobStep) -> StepFn:
+    if step.job is Job.DATA_QUALITY:
+        return _data_quality
+
     def run(ctx: StepContext) -> dict[str, Any]:
         from ecomlake.etl import run_job
 
@@ -258,10 +261,20 @@ def _plan(ctx: StepContext) -> dict[str, Any]:
     return plan_run(LocalStorage(ctx.lake), ctx.run_id, ctx.dates).to_dict()
 
 
-def _audit(ctx: StepContext) -> dict[str, Any]:
-    from ecomlake.runs.audit import audit_run
+def _data_quality(ctx: StepContext) -> dict[str, Any]:
+    """The audit job: every check on the run's view, on the run's engine; reports and the verdict."""
+    from ecomlake.runs.audit import audit_storage, local_engine
 
-    return audit_run(ctx.lake, ctx.run_id).summary()
+    opener = local_engine(ctx.lake, ctx.run_id, ctx.engine)
+    return audit_storage(LocalStorage(ctx.lake), ctx.run_id, opener, source=str(ctx.lake)).summary()
+
+
+def _audit(ctx: StepContext) -> dict[str, Any]:
+    """The gate: raises DataQualityError unless the verdict passed."""
+    from ecomlake.runs.audit import check_verdict
+
+    verdict = check_verdict(LocalStorage(ctx.lake), ctx.run_id)
+    return {k: verdict.get(k) for k in ("passed", "dates", "checks", "critical_failed", "warnings")}
 
 
 def _publish(ctx: StepContext) -> dict[str, Any]:
@@ -413,7 +426,7 @@ class PipelineRunner:
 
     def _collect_outputs(self) -> None:
         """Lift what the plan, audit and publish steps said into the record's top level."""
-        for field_name, step_name in (("plan", "plan"), ("audit", "audit"), ("published", "publish")):
+        for field_name, step_name in (("plan", "plan"), ("audit", "data_quality"), ("published", "publish")):
             with contextlib.suppress(KeyError):
                 step = self.record.step(step_name)
                 if step.status == Status.SUCCEEDED:

@@ -94,7 +94,7 @@ def test_default_lists_only_failed_checks_and_all_lists_every_one(build, lake, c
     assert "PASS " not in default
     assert run(["dq", "--date", DAY, "--lake", str(lake), "--all"]) == 0
     everything = capsys.readouterr().out
-    assert "all 207 checks" in everything
+    assert "all 222 checks" in everything
     assert "transactions.not_null.customer_id" in everything
 
 
@@ -102,7 +102,7 @@ def test_no_failures_says_so_instead_of_an_empty_table(build, lake, capsys):
     build.clean_day(DAY)
     assert run(["dq", "--date", DAY, "--lake", str(lake), "--failed"]) == 0
     out = capsys.readouterr().out
-    assert "no failed checks (194 passed, 13 skipped; --all lists every one)" in out
+    assert "no failed checks (207 passed, 15 skipped; --all lists every one)" in out
     assert "┏" not in out.split("no failed checks")[0]  # no table before the sentence
     assert len(out.splitlines()) < 10
 
