@@ -71,9 +71,30 @@ class IngestResult:
         }
 
 
-def _md5(data: bytes) -> str:
-    # The ETag S3 gives a single-part upload, so local and cloud runs name executions alike.
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+_COPY_BYTES = 4 * 1024 * 1024
+
+
+def _land(source: Path, target: Path) -> tuple[str, bool]:
+    """Copy ``source`` to ``target`` in chunks (memory stays flat whatever the size); its MD5, and
+    whether bytes were written (identical bytes already landed are left alone).
+
+    The MD5 is the ETag S3 gives a single-part upload, so local and cloud runs name executions alike.
+    """
+    digest = hashlib.md5(usedforsecurity=False)
+    if target.is_file() and _same_file(target, source):
+        with source.open("rb") as src:
+            while block := src.read(_COPY_BYTES):
+                digest.update(block)
+        return digest.hexdigest(), False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename, so a reader never sees half a file.
+    tmp = target.with_name(f".{target.name}.tmp")
+    with source.open("rb") as src, tmp.open("wb") as dst:
+        while block := src.read(_COPY_BYTES):
+            digest.update(block)
+            dst.write(block)
+    tmp.replace(target)
+    return digest.hexdigest(), True
 
 
 def _plan(storage: LocalStorage, files: Iterable[Path | str], dataset: Dataset, day: str, replace: bool) -> list:
@@ -105,7 +126,13 @@ def _plan(storage: LocalStorage, files: Iterable[Path | str], dataset: Dataset, 
 def _same_file(a: Path, b: Path) -> bool:
     if a.stat().st_size != b.stat().st_size:
         return False
-    return a.read_bytes() == b.read_bytes()
+    with a.open("rb") as fa, b.open("rb") as fb:
+        while True:
+            block = fa.read(_COPY_BYTES)
+            if block != fb.read(_COPY_BYTES):
+                return False
+            if not block:
+                return True
 
 
 def ingest_files(
@@ -129,16 +156,12 @@ def ingest_files(
     storage = LocalStorage(Path(lake))
     results: list[IngestResult] = []
     for path, route in _plan(storage, files, ds, day, replace):
-        data = path.read_bytes()
-        target = storage.path(route.key)
-        copied = not (target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data)
-        if copied:
-            storage.write_bytes(route.key, data)
-        etag = _md5(data)
-        report = validate_object(storage, route.key, data=data, etag=etag, max_bytes=max_bytes, now=now)
+        etag, copied = _land(path, storage.path(route.key))
+        # Validated from the landed copy, streamed: the file is never held in memory whole.
+        report = validate_object(storage, route.key, etag=etag, max_bytes=max_bytes, now=now)
         event = None
         if report.accepted:
-            event = pipeline_input(route, Trigger(route.key, etag=etag, size=len(data)))
+            event = pipeline_input(route, Trigger(route.key, etag=etag, size=report.size))
         results.append(IngestResult(path, route.key, ds.value, day, route.file_name, report, event, copied))
     return results
 
