@@ -33,7 +33,9 @@ _BATCH: Final = "raw_batch"
 _CLASSIFIED: Final = "classified_batch"
 _SEEN: Final = "seen_keys"
 # What DuckDB may hold before it spills the key table to disk (the validator's bound).
-MEMORY_LIMIT: Final = "192MB"
+MEMORY_LIMIT: Final = "128MB"
+# Rows classified per DuckDB call: large enough that the per-query cost (a few ms) is small.
+FLUSH_ROWS: Final = 200_000
 
 
 def shown(value: Any) -> str | None:
@@ -177,8 +179,24 @@ class FileClassifier:
         norm = ", ".join(f'"__{name}"' for name in self.schema.primary_key)
         self._keep = f'SELECT "{LINE}", {key_cols}, {norm} FROM {_CLASSIFIED} WHERE "_reason" IS NULL'
         self._seen_made = False
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
 
     def add(self, batch: pa.RecordBatch) -> None:
+        """Queue a batch; the rules run once enough rows are queued (each DuckDB call costs a few ms)."""
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        table = pa.Table.from_batches(self._pending)
+        self._pending, self._pending_rows = [], 0
+        self._classify(table)
+
+    def _classify(self, batch: pa.Table | pa.RecordBatch) -> None:
         conn = self.conn
         conn.register(_BATCH, batch)
         try:
@@ -217,6 +235,7 @@ class FileClassifier:
         return out
 
     def finish(self) -> Classified:
+        self._flush()
         result = self.result
         duplicates = 0
         if self._seen_made:

@@ -47,7 +47,7 @@ SIGNATURES: Final[tuple[tuple[bytes, str], ...]] = (
     (b"BZh", "a bzip2 stream"),
 )
 # How much is read and decoded at a time: the unit of the validator's memory use.
-CHUNK_BYTES: Final = 8 * 1024 * 1024
+CHUNK_BYTES: Final = 2 * 1024 * 1024
 # Compressed bytes fed to the inflater per step.
 _READ_BYTES: Final = 1024 * 1024
 # Text compresses 3-15x; DEFLATE cannot exceed about 1032x. Past the grace amount a stream
