@@ -77,8 +77,14 @@ def configure_spark(spark: Any) -> Any:
 
 def spark_session(app_name: str = "ecomlake", master: str = "local[*]") -> Any:
     """A local Spark session configured like the Glue jobs' (see ``SPARK_RUNTIME_CONF``)."""
+    import os
+    import sys
+
     from pyspark.sql import SparkSession
 
+    # The raw reader runs Python in the tasks (mapInArrow): they need this interpreter's
+    # packages. PySpark picks the workers' interpreter from this variable when it starts.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name).master(master)
     for key, value in {**SPARK_LOCAL_CONF, **SPARK_RUNTIME_CONF}.items():
         builder = builder.config(key, value)
