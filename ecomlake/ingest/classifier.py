@@ -33,7 +33,7 @@ _BATCH: Final = "raw_batch"
 _CLASSIFIED: Final = "classified_batch"
 _SEEN: Final = "seen_keys"
 # What DuckDB may hold before it spills the key table to disk (the validator's bound).
-MEMORY_LIMIT: Final = "128MB"
+MEMORY_LIMIT: Final = "64MB"
 # Rows classified per DuckDB call: large enough that the per-query cost (a few ms) is small.
 FLUSH_ROWS: Final = 200_000
 
@@ -149,6 +149,11 @@ def _duplicates_sql(dataset: Dataset) -> str:
     return exp.select(exp.Star()).from_(inner).where("_dup").sql(dialect="duckdb", identify=True)
 
 
+def _key_text(count: int) -> str:
+    """The key parts as compared (trimmed text; timestamps as instants), for a report's example."""
+    return ", ".join(f'CAST("_key{i}" AS VARCHAR)' for i in range(count))
+
+
 @dataclass
 class Classified:
     """What the rules found in one file's records."""
@@ -176,8 +181,7 @@ class FileClassifier:
         self.result = Classified()
         self._stateless_good = 0
         key_cols = ", ".join(f'"_key{i}"' for i in range(self.rules.keys))
-        norm = ", ".join(f'"__{name}"' for name in self.schema.primary_key)
-        self._keep = f'SELECT "{LINE}", {key_cols}, {norm} FROM {_CLASSIFIED} WHERE "_reason" IS NULL'
+        self._keep = f'SELECT "{LINE}", {key_cols} FROM {_CLASSIFIED} WHERE "_reason" IS NULL'
         self._seen_made = False
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
@@ -244,7 +248,7 @@ class FileClassifier:
             if duplicates:
                 result.faults[Reason.DUPLICATE_KEY.value] = duplicates
                 names = ", ".join(self.schema.primary_key)
-                norm = ", ".join(f'"__{name}"' for name in self.schema.primary_key)
+                norm = _key_text(self.rules.keys)
                 rows = self.conn.execute(
                     f'SELECT "{LINE}", concat_ws(\', \', {norm}) FROM ({sql}) ORDER BY "{LINE}" '
                     f"LIMIT {EXAMPLES_PER_REASON}"
@@ -296,7 +300,7 @@ def classify_records(dataset: Dataset | str, records: Iterable[Mapping[str, Any]
         conn.unregister(_BATCH)
     conn.execute(f"CREATE TEMP TABLE {_SEEN} AS {classifier._keep}")
     names = ", ".join(classifier.schema.primary_key)
-    norm = ", ".join(f'"__{name}"' for name in classifier.schema.primary_key)
+    norm = _key_text(classifier.rules.keys)
     dup_sql = _duplicates_sql(ds)
     for line, value in conn.execute(f"SELECT \"{LINE}\", concat_ws(', ', {norm}) FROM ({dup_sql})").fetchall():
         found[int(line)] = RowFault(
