@@ -12,7 +12,6 @@ The same functions serve the Lambda handlers (``handlers/file_validator.py``,
 
 from __future__ import annotations
 
-from ecomlake.ingest.classifier import RowFault, classify_records
 from ecomlake.ingest.local import IngestResult, ingest_files, land_tree
 from ecomlake.ingest.report import FaultExample, Rejection, ValidationReport
 from ecomlake.ingest.router import (
@@ -33,6 +32,16 @@ from ecomlake.ingest.validator import (
     validate_object,
     validate_stream,
 )
+
+
+def __getattr__(name: str) -> object:
+    # The classifier needs DuckDB and Arrow; the router function imports this package without them.
+    if name in {"RowFault", "classify_records"}:
+        from ecomlake.ingest import classifier
+
+        return getattr(classifier, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FaultExample",

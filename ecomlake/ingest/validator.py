@@ -48,8 +48,6 @@ from ecomlake.contract import (
     validation_report_key,
 )
 from ecomlake.exceptions import FileRejectedError, InvalidArgumentError, InvalidKeyError
-from ecomlake.ingest.classifier import FileClassifier
-from ecomlake.ingest.framing import RecordReader
 from ecomlake.ingest.quarantine import clear_quarantine, quarantine_file
 from ecomlake.ingest.report import FaultExample, Rejection, ValidationReport
 from ecomlake.ingest.router import Route, normalize_etag, route_key
@@ -74,6 +72,11 @@ def max_file_bytes(environ: Mapping[str, str] | None = None) -> int:
 
 def _read_into(report: ValidationReport, raw: BinaryIO, dataset: Dataset, max_bytes: int) -> None:
     """Fill ``report`` from the file's stream; raises ``FileRejectedError`` to reject it whole."""
+    # Imported here: the router function reads reports through this module without needing
+    # the validator's dependencies (DuckDB, Arrow).
+    from ecomlake.ingest.classifier import FileClassifier
+    from ecomlake.ingest.framing import RecordReader
+
     schema = RAW_SCHEMAS[dataset]
     reader = RecordReader(raw, report.file, dataset.value, max_bytes=max_bytes)
     classifier = FileClassifier(dataset)
