@@ -349,3 +349,20 @@ def test_control_characters_in_json_strings() -> None:
     rows, _ = frame(f"{raw}\n{escaped}\n".encode(), "c.jsonl", "clickstream")
     assert "not valid JSON" in rows[0]["_error"]
     assert rows[1]["page"] == "/\x01"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"session_id": "S", "page": 1, "page": 2}',
+        '{"session_id": "S", "page" : 1, "page": 2}',
+        '{"session_id": "S", "page":1,\t"page"\t:2}',
+        '{"session_id": "S", "x": {"k": 1, "k": 2}}',
+        '{"session_id": "S", "note": "a\\":b", "page": 1, "page": 2}',
+    ],
+)
+def test_duplicate_keys_are_found_whatever_the_spacing_or_depth(line: str) -> None:
+    rows, _ = frame(f"{line}\n{CLICK}\n".encode(), "c.jsonl", "clickstream")
+    assert rows[0]["_error"] is not None
+    assert "appears twice" in rows[0]["_error"]
+    assert rows[1]["_error"] is None
