@@ -154,6 +154,38 @@ def _key_text(count: int) -> str:
     return ", ".join(f'CAST("_key{i}" AS VARCHAR)' for i in range(count))
 
 
+_connections: dict[int, Any] = {}
+
+
+def _close_connections() -> None:
+    # A process that forks (ingest lands a tree with one worker per core) must not hold a live
+    # DuckDB connection: its threads and locks do not survive the fork.
+    for conn in _connections.values():
+        conn.close()
+    _connections.clear()
+
+
+os.register_at_fork(before=_close_connections)
+
+
+def _connection() -> Any:
+    """This process's DuckDB connection for validation (a fork gets its own: one is never shared)."""
+    import duckdb
+
+    pid = os.getpid()
+    conn = _connections.get(pid)
+    if conn is None:
+        conn = duckdb.connect()
+        conn.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        conn.execute("SET threads = 1")
+        conn.execute("SET preserve_insertion_order = false")
+        spill = os.path.join(tempfile.gettempdir(), f"ecomlake-validate-{pid}")
+        conn.execute("SET temp_directory = ?", [spill])
+        _connections.clear()
+        _connections[pid] = conn
+    return conn
+
+
 @dataclass
 class Classified:
     """What the rules found in one file's records."""
@@ -167,17 +199,10 @@ class FileClassifier:
     """Classifies one file's batches in order; ``finish`` adds the duplicates."""
 
     def __init__(self, dataset: Dataset | str) -> None:
-        import duckdb
-
         self.dataset = parse_dataset(str(dataset))
         self.schema = RAW_SCHEMAS[self.dataset]
         self.rules = compiled(self.dataset)
-        self.conn = duckdb.connect()
-        self.conn.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        self.conn.execute("SET threads = 1")
-        self.conn.execute("SET preserve_insertion_order = false")
-        spill = os.path.join(tempfile.gettempdir(), f"ecomlake-validate-{os.getpid()}")
-        self.conn.execute("SET temp_directory = ?", [spill])
+        self.conn = _connection()
         self.result = Classified()
         self._stateless_good = 0
         key_cols = ", ".join(f'"_key{i}"' for i in range(self.rules.keys))
@@ -222,7 +247,7 @@ class FileClassifier:
         finally:
             conn.unregister(_BATCH)
         if not self._seen_made:
-            conn.execute(f"CREATE TEMP TABLE {_SEEN} AS {self._keep}")
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE {_SEEN} AS {self._keep}")
             self._seen_made = True
         else:
             conn.execute(f"INSERT INTO {_SEEN} {self._keep}")
@@ -230,9 +255,11 @@ class FileClassifier:
     def _explain(self, lines: list[int]) -> list[RowFault]:
         """The faults of the rows at ``lines`` of the registered batch, worded by the rules."""
         listed = ", ".join(str(int(line)) for line in lines)
-        sql = f'SELECT * FROM ({self.rules.examples}) WHERE "{LINE}" IN ({listed})'
+        # Only those rows are worded: take them out of the batch first.
+        few = self.conn.sql(f'SELECT * FROM {_BATCH} WHERE "{LINE}" IN ({listed})').to_arrow_table()
+        self.conn.register(_BATCH, few)
         out = []
-        for line, reason, check, message, value in self.conn.execute(sql).fetchall():
+        for line, reason, check, message, value in self.conn.execute(self.rules.examples).fetchall():
             out.append(
                 RowFault(Reason(reason), self.rules.checks[check][1], shown(value), str(message or ""), int(line))
             )
@@ -272,8 +299,12 @@ class FileClassifier:
                 kept[fault.reason.value] = kept.get(fault.reason.value, 0) + 1
                 examples.append(fault)
         result.examples = examples
-        self.conn.close()
+        self.close()
         return result
+
+    def close(self) -> None:
+        for table in (_CLASSIFIED, _SEEN):
+            self.conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def classify_records(dataset: Dataset | str, records: Iterable[Mapping[str, Any]]) -> list[RowFault | None]:
@@ -298,7 +329,7 @@ def classify_records(dataset: Dataset | str, records: Iterable[Mapping[str, Any]
             found[fault.line] = fault
     finally:
         conn.unregister(_BATCH)
-    conn.execute(f"CREATE TEMP TABLE {_SEEN} AS {classifier._keep}")
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE {_SEEN} AS {classifier._keep}")
     names = ", ".join(classifier.schema.primary_key)
     norm = _key_text(classifier.rules.keys)
     dup_sql = _duplicates_sql(ds)
@@ -306,5 +337,5 @@ def classify_records(dataset: Dataset | str, records: Iterable[Mapping[str, Any]
         found[int(line)] = RowFault(
             Reason.DUPLICATE_KEY, classifier.schema.primary_key[0], shown(value), f"({names}) seen earlier", int(line)
         )
-    conn.close()
+    classifier.close()
     return [found[i] for i in range(1, len(rows) + 1)]

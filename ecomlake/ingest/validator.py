@@ -83,6 +83,9 @@ def _read_into(report: ValidationReport, raw: BinaryIO, dataset: Dataset, max_by
     try:
         for batch in reader.batches():
             classifier.add(batch)
+    except BaseException:
+        classifier.close()
+        raise
     finally:
         facts = reader.facts
         report.compression = facts.compression
