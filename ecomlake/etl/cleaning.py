@@ -22,6 +22,7 @@ where Spark returns null, and both evaluate a CASE branch only for the rows it s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 from ecomlake.contract import (
@@ -158,23 +159,37 @@ def _within(F: Any, number: Any, lo: float | None, hi: float | None) -> Any:
 # --------------------------------------------------------------------------- stages
 
 
-def normalize(df: Any, schema: RawSchema) -> Any:
-    """Add ``__c`` for every schema column: trimmed as str.strip() trims; blank -> null.
+@dataclass(frozen=True)
+class Check:
+    """One rule on one column: the reason, the column to blame, when it fails, and what to say.
+
+    ``fails`` is false, never null, when the rule holds. ``message`` says what is wrong
+    (the validator's report shows it beside the value); ``detail`` is the quarantine
+    file's ``_detail``: the column, the message and the value found.
+    """
+
+    reason: Reason
+    column: str | None
+    fails: Any
+    message: Any
+    detail: Any
+
+
+def normalized_columns(F: Any, schema: RawSchema) -> list[Any]:
+    """``__c`` for every schema column: trimmed as str.strip() trims; blank -> null.
 
     The replacement only runs on values that start or end with whitespace.
     """
-    F = api(df).F
     added = []
     for c in schema.columns:
         padded = F.col(c.name).rlike(PADDED_PATTERN)
         trimmed = F.when(padded, F.regexp_replace(F.col(c.name), TRIM_PATTERN, "")).otherwise(F.col(c.name))
         added.append(F.nullif(trimmed, F.lit("")).alias(norm_name(c.name)))
-    return df.select("*", *added)
+    return added
 
 
-def add_facts(df: Any, schema: RawSchema) -> Any:
-    """Add ``_ok_c`` (well formed) for numeric and temporal columns and ``_num_c`` for numbers."""
-    F = api(df).F
+def form_columns(F: Any, schema: RawSchema) -> list[Any]:
+    """``_ok_c`` (well formed; null when blank) for numeric and temporal columns; reads ``__c``."""
     oks = []
     for c in schema.columns:
         value = F.col(norm_name(c.name))
@@ -184,8 +199,12 @@ def add_facts(df: Any, schema: RawSchema) -> Any:
             oks.append(date_ok(F, norm_name(c.name)).alias(ok_name(c.name)))
         elif c.type == "timestamp":
             oks.append(timestamp_ok(F, norm_name(c.name)).alias(ok_name(c.name)))
-    with_ok = df.select("*", *oks)
-    nums = [
+    return oks
+
+
+def number_columns(F: Any, schema: RawSchema) -> list[Any]:
+    """``_num_c``: a well-formed number as a double, for range checks; reads ``_ok_c``."""
+    return [
         F.when(
             F.col(ok_name(c.name)) & (F.length(F.col(norm_name(c.name))) <= _MAX_NUMBER_CHARS),
             F.col(norm_name(c.name)).cast("double"),
@@ -193,15 +212,25 @@ def add_facts(df: Any, schema: RawSchema) -> Any:
         for c in schema.columns
         if c.is_numeric
     ]
-    return with_ok.select("*", *nums)
 
 
-def row_checks(F: Any, schema: RawSchema) -> list[tuple[Reason, Any, Any]]:
-    """The stateless rules of a dataset in ``Reason`` order: (reason, fails, detail).
+def normalize(df: Any, schema: RawSchema) -> Any:
+    """Add ``__c`` for every schema column (see :func:`normalized_columns`)."""
+    return df.select("*", *normalized_columns(api(df).F, schema))
 
-    Conditions read the columns :func:`normalize` and :func:`add_facts` add. Each is
-    false, never null, when it holds; within the list the first true one is the row's
-    reason, as the Python rules decide (columns in schema order within a rule).
+
+def add_facts(df: Any, schema: RawSchema) -> Any:
+    """Add ``_ok_c`` (well formed) for numeric and temporal columns and ``_num_c`` for numbers."""
+    F = api(df).F
+    return df.select("*", *form_columns(F, schema)).select("*", *number_columns(F, schema))
+
+
+def row_checks(F: Any, schema: RawSchema) -> list[Check]:
+    """The stateless rules of a dataset in ``Reason`` order.
+
+    Conditions read the columns :func:`normalize` and :func:`add_facts` add. Within the
+    list the first failing check names the row, as the rules specify (columns in schema
+    order within a rule).
     """
 
     def n(name: str) -> Any:
@@ -210,26 +239,40 @@ def row_checks(F: Any, schema: RawSchema) -> list[tuple[Reason, Any, Any]]:
     def ok(name: str) -> Any:
         return F.coalesce(F.col(ok_name(name)), F.lit(True))
 
-    checks: list[tuple[Reason, Any, Any]] = [
-        (Reason.MALFORMED_RECORD, F.col(ERROR).isNotNull(), F.concat(F.lit("record does not parse: "), F.col(ERROR)))
+    def check(reason: Reason, column: str, fails: Any, message: str) -> Check:
+        return Check(reason, column, fails, F.lit(message), _found(F, column, message))
+
+    checks: list[Check] = [
+        Check(
+            Reason.MALFORMED_RECORD,
+            None,
+            F.col(ERROR).isNotNull(),
+            F.col(ERROR),
+            F.concat(F.lit("record does not parse: "), F.col(ERROR)),
+        )
     ]
     for c in schema.columns:
         if c.required:
-            checks.append((Reason.MISSING_REQUIRED, n(c.name).isNull(), F.lit(f"{c.name}: required value is missing")))
+            message = "required value is missing"
+            checks.append(
+                Check(
+                    Reason.MISSING_REQUIRED, c.name, n(c.name).isNull(), F.lit(message), F.lit(f"{c.name}: {message}")
+                )
+            )
     numbers = [c for c in schema.columns if c.is_numeric]
     for c in numbers:
         kind = "a whole number" if c.type in _INTEGER_TYPES else "a plain decimal number"
-        checks.append((Reason.BAD_NUMBER, ~ok(c.name), _found(F, c.name, f"not {kind}")))
+        checks.append(check(Reason.BAD_NUMBER, c.name, ~ok(c.name), f"not {kind}"))
     for c in schema.columns:
         if c.type == "date":
-            checks.append((Reason.BAD_DATE, ~ok(c.name), _found(F, c.name, "not a real YYYY-MM-DD date")))
+            checks.append(check(Reason.BAD_DATE, c.name, ~ok(c.name), "not a real YYYY-MM-DD date"))
     for c in schema.columns:
         if c.type == "timestamp":
-            checks.append((Reason.BAD_DATE, ~ok(c.name), _found(F, c.name, "not a real UTC timestamp")))
+            checks.append(check(Reason.BAD_DATE, c.name, ~ok(c.name), "not a real UTC timestamp"))
     for c in schema.columns:
         if c.enum:
             fails = n(c.name).isNotNull() & ~n(c.name).isin(*c.enum)
-            checks.append((Reason.UNKNOWN_ENUM, fails, _found(F, c.name, f"not one of {', '.join(sorted(c.enum))}")))
+            checks.append(check(Reason.UNKNOWN_ENUM, c.name, fails, f"not one of {', '.join(sorted(c.enum))}"))
     for c in numbers:
         lo, hi = rules.type_bounds(c)
 
@@ -239,10 +282,10 @@ def row_checks(F: Any, schema: RawSchema) -> list[tuple[Reason, Any, Any]]:
         too_long = F.col(ok_name(c.name)) & (F.length(n(c.name)) > _MAX_NUMBER_CHARS)
         if lo is not None:
             below = F.coalesce(num() < F.lit(float(lo)), F.lit(False))
-            checks.append((Reason.OUT_OF_RANGE, below, _found(F, c.name, f"below the minimum {lo}")))
+            checks.append(check(Reason.OUT_OF_RANGE, c.name, below, f"below the minimum {lo}"))
         if hi is not None:
             above = F.coalesce((num() > F.lit(float(hi))) | too_long, F.lit(False))
-            checks.append((Reason.OUT_OF_RANGE, above, _found(F, c.name, f"above the maximum {hi}")))
+            checks.append(check(Reason.OUT_OF_RANGE, c.name, above, f"above the maximum {hi}"))
     if all(name in schema.column_names for name in _AMOUNT):
 
         def product() -> Any:
@@ -251,14 +294,36 @@ def row_checks(F: Any, schema: RawSchema) -> list[tuple[Reason, Any, Any]]:
 
         total = typed_value(F, schema.column("total_amount"))
         fails = F.abs(total - product()) > F.lit(AMOUNT_TOLERANCE).cast("decimal(10,2)")
-        detail = F.concat(
-            F.lit("total_amount: "),
-            n("total_amount"),
-            F.lit(" but quantity x price = "),
+        message = F.concat(
+            F.lit("quantity x price = "),
             product().cast("decimal(30,2)").cast("string"),
         )
-        checks.append((Reason.AMOUNT_MISMATCH, F.coalesce(fails, F.lit(False)), detail))
+        detail = F.concat(F.lit("total_amount: "), n("total_amount"), F.lit(" but "), message)
+        checks.append(Check(Reason.AMOUNT_MISMATCH, "total_amount", F.coalesce(fails, F.lit(False)), message, detail))
     return checks
+
+
+def reason_of(F: Any, checks: list[Check]) -> Any:
+    """The reason of the first failing check, null when every check holds."""
+    reason = None
+    for item in checks:
+        code = F.lit(item.reason.value)
+        reason = F.when(item.fails, code) if reason is None else reason.when(item.fails, code)
+    return reason
+
+
+def check_index(F: Any, checks: list[Check]) -> Any:
+    """The position in ``checks`` of the first failing check, null when every check holds."""
+    index = None
+    for i, item in enumerate(checks):
+        index = F.when(item.fails, F.lit(i)) if index is None else index.when(item.fails, F.lit(i))
+    return index
+
+
+def duplicate_flag(F: Any, Window: Any, keys: list[Any], scope: list[Any], order: list[Any]) -> Any:
+    """True for a row whose key an earlier row (in ``order``) of the same ``scope`` already claimed."""
+    window = Window.partitionBy(*scope, *keys).orderBy(*order)
+    return F.row_number().over(window) > 1
 
 
 def typed_value(F: Any, column: Column) -> Any:
@@ -293,19 +358,28 @@ def classify(df: Any, dataset: Dataset | str) -> Any:
     F, _, Window = api(df)
     schema = RAW_SCHEMAS[Dataset(dataset)]
     prepared = add_facts(normalize(df, schema), schema)
-    reason = None
-    for code, fails, _text in row_checks(F, schema):
-        reason = F.when(fails, F.lit(code.value)) if reason is None else reason.when(fails, F.lit(code.value))
+    reason = reason_of(F, row_checks(F, schema))
     keys = [key.alias(f"_key{i}") for i, key in enumerate(key_columns(F, schema))]
     staged = prepared.select("*", reason.alias("_stateless"), *keys)
-    # Only rows that passed every other rule claim a key (rules.py: "earlier valid row").
-    order = Window.partitionBy(
-        F.col(PARTITION_KEY), F.col("_stateless").isNull(), *[F.col(f"_key{i}") for i in range(len(keys))]
-    ).orderBy(F.col(FILE).asc(), F.col(LINE).asc())
-    duplicate = F.col("_stateless").isNull() & (F.row_number().over(order) > 1)
+    # Only rows that passed every other rule claim a key (docs/ingestion.md: "earlier valid row").
+    duplicate = F.col("_stateless").isNull() & duplicate_flag(
+        F,
+        Window,
+        [F.col(f"_key{i}") for i in range(len(keys))],
+        [F.col(PARTITION_KEY), F.col("_stateless").isNull()],
+        [F.col(FILE).asc(), F.col(LINE).asc()],
+    )
     return staged.select(
         *[F.col(c) for c in prepared.columns],
         F.when(duplicate, F.lit(Reason.DUPLICATE_KEY.value)).otherwise(F.col("_stateless")).alias(REASON),
+    )
+
+
+def duplicate_detail(F: Any, schema: RawSchema) -> Any:
+    names = ", ".join(schema.primary_key)
+    return F.concat(
+        F.lit(f"({names}) seen earlier: "),
+        F.concat_ws(", ", *[F.col(norm_name(k)) for k in schema.primary_key]),
     )
 
 
@@ -313,16 +387,9 @@ def explain(classified: Any, dataset: Dataset | str) -> Any:
     """``_detail`` for each row's ``_reason``: the column, the rule and the value found."""
     F = api(classified).F
     schema = RAW_SCHEMAS[Dataset(dataset)]
-    names = ", ".join(schema.primary_key)
-    detail = F.when(
-        F.col(REASON) == F.lit(Reason.DUPLICATE_KEY.value),
-        F.concat(
-            F.lit(f"({names}) seen earlier: "),
-            F.concat_ws(", ", *[F.col(norm_name(k)) for k in schema.primary_key]),
-        ),
-    )
-    for code, fails, text in row_checks(F, schema):
-        detail = detail.when((F.col(REASON) == F.lit(code.value)) & fails, text)
+    detail = F.when(F.col(REASON) == F.lit(Reason.DUPLICATE_KEY.value), duplicate_detail(F, schema))
+    for item in row_checks(F, schema):
+        detail = detail.when((F.col(REASON) == F.lit(item.reason.value)) & item.fails, item.detail)
     return classified.select("*", detail.alias(DETAIL))
 
 

@@ -111,8 +111,14 @@ def spark_log_config() -> str:
 
 def spark_session(app_name: str = "ecomlake", master: str = "local[*]") -> Any:
     """A local Spark session configured like the Glue jobs' (see ``SPARK_RUNTIME_CONF``), logging errors only."""
+    import os
+    import sys
+
     from pyspark.sql import SparkSession
 
+    # The raw reader runs Python in the tasks (mapInArrow): they need this interpreter's
+    # packages. PySpark picks the workers' interpreter from this variable when it starts.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name).master(master)
     log_option = f"-Dlog4j2.configurationFile=file:{spark_log_config()}"
     for key, value in {

@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ecomlake.contract import DATASETS, PARTITION_KEY, Dataset, parse_dataset, parse_date, raw_key
 from ecomlake.exceptions import InvalidArgumentError, InvalidKeyError, UnknownDatasetError
@@ -78,9 +78,30 @@ class IngestResult:
         }
 
 
-def _md5(data: bytes) -> str:
-    # The ETag S3 gives a single-part upload, so local and cloud runs name executions alike.
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+_COPY_BYTES = 4 * 1024 * 1024
+
+
+def _land(source: Path, target: Path, follow_symlinks: bool = False) -> tuple[str, bool]:
+    """Copy ``source`` to ``target`` in chunks (memory stays flat whatever the size); its MD5, and
+    whether bytes were written (identical bytes already landed are left alone).
+
+    The MD5 is the ETag S3 gives a single-part upload, so local and cloud runs name executions alike.
+    """
+    digest = hashlib.md5(usedforsecurity=False)
+    if target.is_file() and _same_file(target, source):
+        with _open_source(source, follow_symlinks) as src:
+            while block := src.read(_COPY_BYTES):
+                digest.update(block)
+        return digest.hexdigest(), False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename, so a reader never sees half a file.
+    tmp = target.with_name(f".{target.name}.tmp")
+    with _open_source(source, follow_symlinks) as src, tmp.open("wb") as dst:
+        while block := src.read(_COPY_BYTES):
+            digest.update(block)
+            dst.write(block)
+    tmp.replace(target)
+    return digest.hexdigest(), True
 
 
 def _symlink_error(path: Path) -> InvalidArgumentError:
@@ -100,8 +121,8 @@ def _check_source(path: Path, follow_symlinks: bool) -> None:
         raise InvalidArgumentError(f"{path} is not a regular file")
 
 
-def _read_source(path: Path, follow_symlinks: bool) -> bytes:
-    """The file's bytes; without ``follow_symlinks`` a link swapped in after the checks is refused too."""
+def _open_source(path: Path, follow_symlinks: bool) -> BinaryIO:
+    """The file, open for reading; without ``follow_symlinks`` a link swapped in after the checks is refused too."""
     flags = os.O_RDONLY | (0 if follow_symlinks else getattr(os, "O_NOFOLLOW", 0))
     try:
         fd = os.open(path, flags)
@@ -109,10 +130,11 @@ def _read_source(path: Path, follow_symlinks: bool) -> bytes:
         if not follow_symlinks and path.is_symlink():
             raise _symlink_error(path) from None
         raise err
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise InvalidArgumentError(f"{path} is not a regular file")
-        return handle.read()
+    handle = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        handle.close()
+        raise InvalidArgumentError(f"{path} is not a regular file")
+    return handle
 
 
 def _plan(
@@ -150,7 +172,13 @@ def _plan(
 def _same_file(a: Path, b: Path) -> bool:
     if a.stat().st_size != b.stat().st_size:
         return False
-    return a.read_bytes() == b.read_bytes()
+    with a.open("rb") as fa, b.open("rb") as fb:
+        while True:
+            block = fa.read(_COPY_BYTES)
+            if block != fb.read(_COPY_BYTES):
+                return False
+            if not block:
+                return True
 
 
 def ingest_files(
@@ -176,16 +204,12 @@ def ingest_files(
     storage = LocalStorage(Path(lake))
     results: list[IngestResult] = []
     for path, route in _plan(storage, files, ds, day, replace, follow_symlinks):
-        data = _read_source(path, follow_symlinks)
-        target = storage.path(route.key)
-        copied = not (target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data)
-        if copied:
-            storage.write_bytes(route.key, data)
-        etag = _md5(data)
-        report = validate_object(storage, route.key, data=data, etag=etag, max_bytes=max_bytes, now=now)
+        etag, copied = _land(path, storage.path(route.key), follow_symlinks)
+        # Validated from the landed copy, streamed: the file is never held in memory whole.
+        report = validate_object(storage, route.key, etag=etag, max_bytes=max_bytes, now=now)
         event = None
         if report.accepted:
-            event = pipeline_input(route, Trigger(route.key, etag=etag, size=len(data)))
+            event = pipeline_input(route, Trigger(route.key, etag=etag, size=report.size))
         results.append(IngestResult(path, route.key, ds.value, day, route.file_name, report, event, copied))
     return results
 

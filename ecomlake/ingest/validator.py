@@ -28,10 +28,13 @@ schema does not declare are allowed and reported as schema drift.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Mapping
+from contextlib import closing
 from datetime import datetime
+from typing import BinaryIO
 
 from ecomlake.contract import (
     DEFAULT_MAX_FILE_BYTES,
@@ -45,12 +48,10 @@ from ecomlake.contract import (
     validation_report_key,
 )
 from ecomlake.exceptions import FileRejectedError, InvalidArgumentError, InvalidKeyError
-from ecomlake.ingest.formats import CSV, JSON_LINES, check_extension, decode, read_records
 from ecomlake.ingest.quarantine import clear_quarantine, quarantine_file
-from ecomlake.ingest.report import Rejection, ValidationReport
+from ecomlake.ingest.report import FaultExample, Rejection, ValidationReport
 from ecomlake.ingest.router import Route, normalize_etag, route_key
-from ecomlake.ingest.rules import RowClassifier
-from ecomlake.schemas import RAW_SCHEMAS, FileRule, Reason
+from ecomlake.schemas import RAW_SCHEMAS, REASON_ORDER, FileRule
 from ecomlake.storage import Storage
 
 
@@ -69,80 +70,74 @@ def max_file_bytes(environ: Mapping[str, str] | None = None) -> int:
     return value
 
 
-def _plural(names: list[str]) -> str:
-    return ("column " if len(names) == 1 else "columns ") + ", ".join(names)
+def _read_into(report: ValidationReport, raw: BinaryIO, dataset: Dataset, max_bytes: int) -> None:
+    """Fill ``report`` from the file's stream; raises ``FileRejectedError`` to reject it whole."""
+    # Imported here: the router function reads reports through this module without needing
+    # the validator's dependencies (DuckDB, Arrow).
+    from ecomlake.ingest.classifier import FileClassifier
+    from ecomlake.ingest.framing import RecordReader
 
-
-def _read_into(report: ValidationReport, data: bytes, dataset: Dataset, max_bytes: int) -> None:
-    """Fill ``report`` from the file's bytes; raises ``FileRejectedError`` to reject it whole."""
     schema = RAW_SCHEMAS[dataset]
-    check_extension(report.file, schema.format)
-    decoded = decode(data, report.file, max_bytes=max_bytes)
-    report.compression = decoded.compression
-    report.encoding = "utf-8-bom" if decoded.bom else "utf-8"
-    report.line_endings = decoded.line_endings
-    source = read_records(decoded.text, schema.format)
-    report.format = source.format
+    reader = RecordReader(raw, report.file, dataset.value, max_bytes=max_bytes)
+    classifier = FileClassifier(dataset)
+    try:
+        for batch in reader.batches():
+            classifier.add(batch)
+    except BaseException:
+        classifier.close()
+        raise
+    finally:
+        facts = reader.facts
+        report.compression = facts.compression
+        report.encoding = "utf-8-bom" if facts.bom else "utf-8"
+        report.line_endings = facts.line_endings
+        report.format = reader.stats.format
+        report.columns = reader.columns_found
+        if report.size is None:
+            report.size = facts.compressed_bytes
+    found = classifier.finish()
+    report.rows = reader.stats.rows
+    report.valid_rows = found.valid_rows
+    for reason in REASON_ORDER:
+        if reason.value in found.faults:
+            report.faults[reason.value] = found.faults[reason.value]
+    report.examples = [FaultExample(f.reason.value, f.line, f.column, f.value, f.detail) for f in found.examples]
     declared = schema.column_names
-
-    header = source.header
-    if header is not None:
-        report.columns = list(header)
-        missing = [name for name in schema.required_columns if name not in header]
-        if missing:
-            raise FileRejectedError(
-                FileRule.MISSING_COLUMNS,
-                f"the header lacks required {_plural(missing)}; it has: {', '.join(header)}",
-                1,
-                missing[0],
-            )
-
-    seen: dict[str, None] = {}  # JSON keys in order of first appearance
-    classifier = RowClassifier(dataset)
-    malformed = 0
-    first_error: tuple[int, str] | None = None
-    for record in source.records:
-        report.rows += 1
-        if record.error is not None:
-            malformed += 1
-            first_error = first_error or (record.line, record.error)
-            report.add_fault(Reason.MALFORMED_RECORD, record.line, None, None, record.error)
-            continue
-        if header is None:
-            for name in record.values:
-                if name not in seen:
-                    seen[name] = None
-        fault = classifier.classify(record.values)
-        if fault is None:
-            report.valid_rows += 1
-        else:
-            report.add_fault(fault.reason, record.line, fault.column, fault.value, fault.detail)
-
-    if report.rows == 0:
-        if source.format == CSV:
-            raise FileRejectedError(FileRule.HEADER_ONLY, "a header line and no records", 1)
-        raise FileRejectedError(FileRule.NO_VALID_RECORDS, "the JSON array holds no records", 1)
-    if malformed == report.rows and first_error is not None:
-        line, error = first_error
-        if source.format == JSON_LINES and not decoded.text.lstrip().startswith("{"):
-            raise FileRejectedError(
-                FileRule.WRONG_FORMAT, "not JSON: expected one JSON object per line (or a JSON array)", line
-            )
-        raise FileRejectedError(
-            FileRule.NO_VALID_RECORDS,
-            f"none of the {report.rows} records can be read; line {line}: {error}",
-            line,
-        )
-    if header is None:
-        report.columns = list(seen)
-        missing = [name for name in schema.required_columns if name not in seen]
-        if missing:
-            raise FileRejectedError(
-                FileRule.MISSING_COLUMNS, f"required {_plural(missing)} appear in no record", None, missing[0]
-            )
     present = report.columns
     report.extra_columns = [name for name in present if name not in declared]
     report.missing_optional_columns = [name for name in declared if name not in present]
+
+
+def validate_stream(
+    raw: BinaryIO,
+    dataset: Dataset | str,
+    day: str,
+    file_name: str,
+    *,
+    key: str | None = None,
+    etag: str | None = None,
+    size: int | None = None,
+    max_bytes: int | None = None,
+) -> ValidationReport:
+    """Validate one raw file read from a binary stream, in bounded memory; pure (no storage, no clock)."""
+    ds = parse_dataset(str(dataset))
+    day = parse_date(day)
+    report = ValidationReport(
+        key=key or raw_key(ds, day, file_name),
+        file=file_name,
+        dataset=ds.value,
+        date=day,
+        size=size,
+        etag=normalize_etag(etag),
+    )
+    try:
+        _read_into(report, raw, ds, max_file_bytes() if max_bytes is None else max_bytes)
+    except FileRejectedError as err:
+        report.reject(Rejection(str(err.rule), err.detail, err.line, err.column))
+        report.rows = report.valid_rows = 0
+        report.faults, report.examples = {}, []
+    report.finish()
+    return report
 
 
 def validate_bytes(
@@ -156,22 +151,21 @@ def validate_bytes(
     max_bytes: int | None = None,
 ) -> ValidationReport:
     """Validate one raw file's bytes; pure (no storage, no clock)."""
-    ds = parse_dataset(str(dataset))
-    day = parse_date(day)
-    report = ValidationReport(
-        key=key or raw_key(ds, day, file_name),
-        file=file_name,
-        dataset=ds.value,
-        date=day,
-        size=len(data),
-        etag=normalize_etag(etag),
+    return validate_stream(
+        io.BytesIO(data), dataset, day, file_name, key=key, etag=etag, size=len(data), max_bytes=max_bytes
     )
-    try:
-        _read_into(report, data, ds, max_file_bytes() if max_bytes is None else max_bytes)
-    except FileRejectedError as err:
-        report.reject(Rejection(str(err.rule), err.detail, err.line, err.column))
-    report.finish()
-    return report
+
+
+def open_object(storage: Storage, key: str) -> BinaryIO:
+    """A stored object as a binary stream: a local file, or the S3 object's body, never read whole."""
+    path_of = getattr(storage, "path", None)
+    if callable(path_of):
+        return open(path_of(key), "rb")
+    client = getattr(storage, "client", None)
+    bucket_of = getattr(storage, "bucket", None)
+    if client is not None and callable(bucket_of):
+        return client.get_object(Bucket=bucket_of(key), Key=key)["Body"]  # type: ignore[no-any-return]
+    return io.BytesIO(storage.read_bytes(key))
 
 
 def object_size(storage: Storage, key: str) -> int | None:
@@ -244,8 +238,12 @@ def validate_object(
             if write:
                 record_outcome(storage, report, now=now)
             return report
-        data = storage.read_bytes(key)
-    report = validate_bytes(data, route.dataset, route.date, route.file_name, key=key, etag=etag, max_bytes=limit)
+        with closing(open_object(storage, key)) as stream:
+            report = validate_stream(
+                stream, route.dataset, route.date, route.file_name, key=key, etag=etag, size=known, max_bytes=limit
+            )
+    else:
+        report = validate_bytes(data, route.dataset, route.date, route.file_name, key=key, etag=etag, max_bytes=limit)
     if write:
         record_outcome(storage, report, now=now)
     return report

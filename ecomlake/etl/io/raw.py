@@ -1,122 +1,79 @@
-"""Raw records as one DataFrame of text columns, shared by both engines' readers.
+"""Raw records as one DataFrame of text columns, read by the validator's own framer on both engines.
 
 Every schema column comes out as *text* (a cast never loses a value before the rules
-have seen it), plus ``_error`` (why the reader could not parse a record), ``_line`` (the
+have seen it), plus ``_error`` (why the framer could not parse a record), ``_line`` (the
 line the record starts on), ``_file`` (its raw key) and ``date`` (its partition).
-:func:`read_raw` picks the engine's reader (``raw_duckdb`` or ``raw_spark``); the helpers
-here re-read a file with the validator's own parser where an engine's reader could count
-lines or records differently.
+
+Both engines read a file through ``ecomlake.ingest.framing.RecordReader``, the reader the
+validator uses, so the ETL reads exactly the records the validator counted. A file the
+framer refuses (it changed after it was validated, or it was never validated) never stops
+the job: its rows are dropped, and it is rejected whole -- quarantined with its reason and
+a validation report, as the validator would have done -- while every other file and date
+goes on. :func:`read_raw` picks the engine's reader (``raw_duckdb`` or ``raw_spark``).
 """
 
 from __future__ import annotations
 
-import gzip
-from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import Any, Final
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO, Final
 
-from ecomlake.contract import (
-    PARTITION_KEY,
-    Dataset,
-)
+import pyarrow as pa
+
+from ecomlake.contract import PARTITION_KEY, Dataset
 from ecomlake.etl.engines import is_sqlframe
 from ecomlake.etl.io.lake import LakeIO, RawFile
 from ecomlake.exceptions import FileRejectedError
-from ecomlake.ingest import formats
+from ecomlake.ingest.framing import ERROR, LINE, RecordReader
 from ecomlake.schemas import RAW_SCHEMAS
 
-ERROR: Final = "_error"
-LINE: Final = "_line"
 FILE: Final = "_file"
-# Raw files are decoded whole by the fallback parser; no limit beyond what ingestion allows.
-_NO_LIMIT: Final = 1 << 62
+__all__ = ["ERROR", "FILE", "LINE", "file_batches", "read_raw", "record_rejections", "tagged_schema"]
 
 
-# --------------------------------------------------------------------------- raw readers (shared)
-
-
-def _raw_columns(dataset: Dataset) -> tuple[str, ...]:
+def raw_columns(dataset: Dataset) -> tuple[str, ...]:
     return RAW_SCHEMAS[dataset].column_names
 
 
-def _raw_format(dataset: Dataset) -> str:
-    return RAW_SCHEMAS[dataset].format
+def tagged_schema(columns: Sequence[str]) -> pa.Schema:
+    """The raw frame's Arrow schema: text columns, ``_error``, ``_line``, ``_file``, ``date``."""
+    return pa.schema(
+        [
+            *(pa.field(c, pa.string()) for c in columns),
+            pa.field(ERROR, pa.string()),
+            pa.field(LINE, pa.int64()),
+            pa.field(FILE, pa.string()),
+            pa.field(PARTITION_KEY, pa.string()),
+        ]
+    )
 
 
-def _is_csv(dataset: Dataset) -> bool:
-    return _raw_format(dataset) == "csv"
+def file_batches(raw: BinaryIO, key: str, date: str, dataset: Dataset, max_bytes: int) -> Iterator[pa.RecordBatch]:
+    """One file's records as batches tagged with ``_file`` and ``date`` (raises ``FileRejectedError``)."""
+    name = key.rsplit("/", 1)[-1]
+    reader = RecordReader(raw, name, dataset.value, max_bytes=max_bytes)
+    for batch in reader.batches():
+        rows = batch.num_rows
+        yield pa.RecordBatch.from_arrays(
+            [*batch.columns, pa.array([key] * rows, pa.string()), pa.array([date] * rows, pa.string())],
+            schema=tagged_schema(raw_columns(dataset)),
+        )
 
 
-def _decoded_text(data: bytes, name: str) -> str:
-    """Text of an already gunzipped file, decoded exactly as the validator decodes it."""
-    try:
-        return formats.decode(data, name.removesuffix(formats.GZIP_SUFFIX), max_bytes=_NO_LIMIT).text
-    except FileRejectedError as err:
-        raise FileRejectedError(err.rule, f"{name}: {err.detail}", err.line, err.column) from None
+def record_rejections(lake: LakeIO, rejections: Sequence[tuple[RawFile, FileRejectedError]]) -> None:
+    """Reject files the ETL could not read, as the validator rejects them (report + quarantine)."""
+    from ecomlake.ingest.report import Rejection, ValidationReport
+    from ecomlake.ingest.validator import object_size, record_outcome
 
-
-def _python_records(data: bytes, file: RawFile) -> Iterable[tuple[int, dict[str, str | None], str | None]]:
-    """(line, values, error) of every record, by the validator's own parser."""
-    text = _decoded_text(data, file.name)
-    source = formats.read_records(text, _raw_format(file.dataset))
-    for record in source.records:
-        yield record.line, record.values, record.error
-
-
-def _records_to_arrow(
-    records: Iterable[tuple[int, dict[str, str | None], str | None]], columns: Sequence[str], file: RawFile
-) -> Any:
-    import pyarrow as pa
-
-    data: dict[str, list[Any]] = {name: [] for name in (*columns, ERROR, LINE)}
-    for line, values, error in records:
-        for name in columns:
-            data[name].append(values.get(name))
-        data[ERROR].append(error)
-        data[LINE].append(line)
-    rows = len(data[LINE])
-    arrays = {name: pa.array(data[name], pa.string()) for name in (*columns, ERROR)}
-    arrays[LINE] = pa.array(data[LINE], pa.int64())
-    arrays[FILE] = pa.array([file.key] * rows, pa.string())
-    arrays[PARTITION_KEY] = pa.array([file.date] * rows, pa.string())
-    return pa.table(arrays)
-
-
-def _read_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
-    return gzip.decompress(data) if path.name.endswith(formats.GZIP_SUFFIX) else data
-
-
-def _csv_header(data: bytes, name: str) -> tuple[str, ...]:
-    """Header names as the validator keys them (trimmed, blank -> ``_c<i>``)."""
-    first_line = data.split(b"\n", 1)[0]
-    text = _decoded_text(first_line + b"\n", name)
-    source = formats.read_csv(text)
-    assert source.header is not None
-    return source.header
-
-
-def _physical_lines(data: bytes) -> int:
-    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-
-
-def _reparse_lines(lines: Iterable[tuple[int, str]]) -> Iterable[tuple[int, dict[str, str | None], str | None]]:
-    """JSON Lines the fast path left alone, read one by one with the validator's parser."""
-    for number, line in lines:
-        # The validator's per-line reading of JSON Lines (numbers kept as written).
-        for record in formats._json_lines_records(line):
-            yield number, record.values, record.error
-
-
-def _csv_field_count(line: str) -> int | None:
-    """Fields of one CSV line as the validator's parser counts them; None when it is not valid CSV."""
-    import csv
-
-    try:
-        rows = list(csv.reader([line], strict=True))
-    except csv.Error:
-        return None
-    return len(rows[0]) if len(rows) == 1 else None
+    for file, err in rejections:
+        report = ValidationReport(
+            key=file.key,
+            file=file.name,
+            dataset=file.dataset.value,
+            date=file.date,
+            size=object_size(lake.storage, file.key),
+        )
+        report.reject(Rejection(str(err.rule), err.detail, err.line, err.column))
+        record_outcome(lake.storage, report)
 
 
 def read_raw(session: Any, lake: LakeIO, dataset: Dataset | str, files: Sequence[RawFile]) -> Any:

@@ -18,6 +18,7 @@ from ecomlake.local.bench import (
     GENERATE,
     INGEST,
     QUERY,
+    READ,
     BenchReport,
     StageResult,
     evaluate_targets,
@@ -105,7 +106,26 @@ def test_a_size_is_called_seed_scale_or_10m_only_when_it_is() -> None:
 
 
 def test_no_target_between_the_scales() -> None:
-    assert evaluate_targets(_report(1_000_000, _seed_stages())) == []
+    assert evaluate_targets(_report(500_000, _seed_stages())) == []
+
+
+def test_ratio_targets_at_one_million_transactions() -> None:
+    stages = [
+        StageResult("ingest (copy + validate)", 1_500_000, 3.0, 300.0, INGEST),  # 500,000 rows/s
+        StageResult("floor: transactions CSV -> Parquet", 1_000_000, 0.5, 300.0, FLOOR, "duckdb"),
+        StageResult("floor: DuckDB scan of every raw file", 1_500_000, 1.5, 300.0, FLOOR, "duckdb"),
+        StageResult("read + classify: transactions", 1_000_000, 0.75, 300.0, READ, "duckdb"),
+        StageResult("etl: transaction_etl", 1_000_000, 1.5, 300.0, ETL, "duckdb"),
+        StageResult("floor: transactions CSV -> Parquet", 1_000_000, 4.0, 300.0, FLOOR, "spark"),
+        StageResult("etl: transaction_etl", 1_000_000, 20.0, 300.0, ETL, "spark"),
+    ]
+    got = {t.name: (t.target, t.measured, t.verdict) for t in evaluate_targets(_report(1_000_000, stages))}
+    assert got == {
+        "ingest rate (1M transactions)": (">= 600,000 rows/s", "500,000 rows/s", "MISS"),
+        "transaction_etl / duckdb CSV -> Parquet copy": ("<= 2.5x", "3.00x", "MISS"),
+        "read + classify / duckdb CSV -> Parquet copy": ("<= 2.5x", "1.50x", "PASS"),
+        "transaction_etl / spark CSV -> Parquet copy": ("<= 4x", "5.00x", "MISS"),
+    }
 
 
 def test_spark_only_report_counts_the_spark_etl() -> None:

@@ -1,4 +1,4 @@
-"""Row classification in columns gives the reasons of ecomlake.ingest.rules, row for row."""
+"""The ETL's classification (sqlframe or Spark) gives the validator's reasons, row for row."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from etl_helpers import raw_frame
 from ecomlake.contract import Dataset
 from ecomlake.etl import cleaning
 from ecomlake.etl.engines import api
-from ecomlake.ingest.rules import RowClassifier
+from ecomlake.ingest.classifier import classify_records
 
 TXN = dict(
     transaction_id="T1",
@@ -107,16 +107,8 @@ CASES: dict[str, tuple[Dataset, list[dict[str, Any]]]] = {
 
 
 def expected_reasons(dataset: Dataset, rows: list[dict[str, Any]]) -> list[str | None]:
-    """What the validator's Python rules say, row by row."""
-    classifier = RowClassifier(dataset)
-    out = []
-    for row in rows:
-        if row.get("_error"):
-            out.append("malformed_record")
-            continue
-        fault = classifier.classify(row)
-        out.append(fault.reason.value if fault else None)
-    return out
+    """What the validator says, row by row (the same rules, rendered to DuckDB SQL directly)."""
+    return [fault.reason.value if fault else None for fault in classify_records(dataset, rows)]
 
 
 def classified(session: Any, dataset: Dataset, rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:

@@ -14,7 +14,6 @@ from ecomlake.contract import Dataset
 from ecomlake.etl import io
 from ecomlake.etl.engines import api
 from ecomlake.exceptions import InvalidArgumentError
-from ecomlake.ingest.formats import decode, read_records
 
 HEADER = "transaction_id,customer_id,product_id,quantity,price,total_amount,transaction_date,status\n"
 GOOD = "T{n},C1,P1,1,2.50,2.50,2025-01-01,completed\n"
@@ -32,12 +31,6 @@ def read(session: Any, lake: Path, dataset: str, files: list[io.RawFile]) -> lis
     return sorted((r.asDict() for r in df.collect()), key=lambda r: (r["_file"], r["_line"]))
 
 
-def validator_view(data: bytes, name: str, fmt: str) -> list[tuple[int, str | None, str | None]]:
-    """(line, first column, error) of every record, as the validator's parser reads the file."""
-    source = read_records(decode(data, name, max_bytes=1 << 30).text, fmt)
-    return [(r.line, next(iter(r.values.values()), None), r.error) for r in source.records]
-
-
 CSV_CASES = {
     "plain": HEADER + "".join(GOOD.format(n=i) for i in range(5)),
     "malformed rows": HEADER
@@ -53,16 +46,29 @@ CSV_CASES = {
     + GOOD.format(n=3),
     "crlf and bom": "\ufeff" + (HEADER + GOOD.format(n=1) + GOOD.format(n=2)).replace("\n", "\r\n"),
     "extra column": HEADER.replace("status\n", "status,note\n") + "T1,C1,P1,1,2.50,2.50,2025-01-01,completed,hi\n",
+    "blank lines before the header": "\n  \n" + HEADER + GOOD.format(n=1),
+    "bare CR inside a quoted field": HEADER + 'T1,"C\r1",P1,1,2.50,2.50,2025-01-01,completed\n' + GOOD.format(n=2),
+    "field over 131072 characters": HEADER + GOOD.format(n=1).replace("C1", "C" + "x" * 140_000),
+}
+# (line, transaction_id, parses) of every record, worked out by hand from the cases above.
+CSV_EXPECTED = {
+    "plain": [(i + 2, f"T{i}", True) for i in range(5)],
+    "malformed rows": [(2, "T1", True), (3, None, False), (4, "T3", True), (5, None, False), (6, "T5", True)],
+    "quoted newline and blank line": [(2, "T1", True), (3, "T2", True), (6, "T3", True)],
+    "crlf and bom": [(2, "T1", True), (3, "T2", True)],
+    "extra column": [(2, "T1", True)],
+    "blank lines before the header": [(4, "T1", True)],
+    "bare CR inside a quoted field": [(2, "T1", True), (3, "T2", True)],
+    "field over 131072 characters": [(2, "T1", True)],
 }
 
 
 @pytest.mark.parametrize("case", sorted(CSV_CASES))
-def test_csv_records_and_lines_match_the_validator(duck: Any, lake: Path, case: str) -> None:
+def test_csv_records_and_lines(duck: Any, lake: Path, case: str) -> None:
     data = CSV_CASES[case].encode()
     files = [put(lake, "transactions", "2025-01-01", "transactions.csv", data)]
-    got = [(r["_line"], r["transaction_id"], r["_error"]) for r in read(duck, lake, "transactions", files)]
-    assert got == validator_view(data, "transactions.csv", "csv")
-    assert got, "no records read"
+    got = [(r["_line"], r["transaction_id"], r["_error"] is None) for r in read(duck, lake, "transactions", files)]
+    assert got == CSV_EXPECTED[case]
 
 
 def test_gzip_csv_reads_like_plain(duck: Any, lake: Path) -> None:
@@ -92,7 +98,14 @@ def test_json_lines_keep_numbers_as_written_and_report_bad_lines(duck: Any, lake
     data = ("\n".join(lines) + "\n").encode()
     files = [put(lake, "products", "2025-01-01", "products.json", data)]
     rows = read(duck, lake, "products", files)
-    assert [(r["_line"], r["product_id"], r["_error"]) for r in rows] == validator_view(data, "products.json", "json")
+    assert [(r["_line"], r["product_id"], r["_error"] is None) for r in rows] == [
+        (1, "P1", True),
+        (2, "P2", True),
+        (4, None, False),
+        (5, None, False),
+        (6, None, False),
+        (7, "P5", True),
+    ]
     by_line = {r["_line"]: r for r in rows}
     assert (by_line[2]["price"], by_line[2]["stock"]) == ("12.50", "3")  # as written, not 12.5
     assert [by_line[n]["_error"] is not None for n in (4, 5, 6)] == [True, True, True]
@@ -100,10 +113,34 @@ def test_json_lines_keep_numbers_as_written_and_report_bad_lines(duck: Any, lake
 
 
 def test_json_array_elements_carry_their_lines(duck: Any, lake: Path) -> None:
-    data = b'[\n  {"product_id": "P1", "price": 1.5},\n  {"product_id": "P2",\n   "price": 2}\n]\n'
+    rest = '"name": "n", "category": "c", "brand": "b", "stock": 1'
+    first, second = f'{{"product_id": "P1", "price": 1.5, {rest}}}', f'{{"product_id": "P2",\n   "price": 2, {rest}}}'
+    data = f"[\n  {first},\n  {second}\n]\n".encode()
     files = [put(lake, "products", "2025-01-01", "products.json", data)]
     rows = read(duck, lake, "products", files)
     assert [(r["_line"], r["product_id"], r["price"]) for r in rows] == [(2, "P1", "1.5"), (3, "P2", "2")]
+
+
+def test_a_file_the_reader_cannot_read_is_rejected_and_the_rest_goes_on(duck: Any, lake: Path) -> None:
+    from ecomlake.ingest.validator import validate_object
+
+    good = CSV_CASES["plain"].encode()
+    put(lake, "transactions", "2025-01-01", "transactions.csv", good)
+    put(lake, "transactions", "2025-01-02", "transactions.csv", good)
+    storage = io.LakeIO.local(lake).storage
+    for day in ("2025-01-01", "2025-01-02"):
+        assert validate_object(storage, f"raw/transactions/date={day}/transactions.csv").accepted
+    files = io.raw_files(io.LakeIO.local(lake), "transactions", ["2025-01-01", "2025-01-02"])
+    # The file changes after it was accepted (same size, so its report still looks current).
+    broken = good.replace(b"T3,C1", b"T3,\xe91")
+    assert len(broken) == len(good)
+    (lake / "raw/transactions/date=2025-01-02/transactions.csv").write_bytes(broken)
+    rows = read(duck, lake, "transactions", files)
+    assert {r["date"] for r in rows} == {"2025-01-01"}
+    assert len(rows) == 5
+    reason = json.loads((lake / "quarantine/transactions/date=2025-01-02/transactions.csv.reason.json").read_text())
+    assert (reason["rule"], reason["line"]) == ("not_utf8", 5)
+    assert io.raw_files(io.LakeIO.local(lake), "transactions", ["2025-01-02"]) == []
 
 
 def test_rejected_files_are_not_read(duck: Any, lake: Path) -> None:

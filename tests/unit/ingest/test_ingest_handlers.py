@@ -483,3 +483,30 @@ def test_keys_of_our_own_accepted_events_are_not_decoded_twice(state_machine: st
     # The validator writes the decoded key into "Raw File Accepted": '+' and '%20' are literal there.
     result = file_router.handler(load_event("raw_file_accepted_literal_plus_key"), ROUTER)
     assert [r["key"] for r in result["runs"]] == ["raw/transactions/date=2025-01-15/a+b%20c.csv"]
+
+
+def test_the_object_body_is_streamed_and_concatenated_gzip_members_are_read(
+    s3: Any, published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cat a.gz b.gz` with a first member inflating past 1 MiB: read whole, from the S3 body stream."""
+    import os
+
+    from ecomlake.storage import S3Storage
+
+    def whole_read(self: Any, key: str) -> bytes:
+        raise AssertionError(f"{key} was read whole; the validator must stream the body")
+
+    monkeypatch.setattr(S3Storage, "read_bytes", whole_read)
+    header, *_ = transactions_csv().decode().splitlines()
+    rows = [f"T{i},C{os.urandom(6).hex()},P1,2,19.99,39.98,2025-01-15,completed" for i in range(25_000)]
+    first = (header + "\n" + "\n".join(rows) + "\n").encode()
+    assert len(first) > 1 << 20
+    data = gz(first) + gz(b"T999999,C1,P1,1,5.00,5.00,2025-01-15,completed\n")
+    key = TXN_KEY + ".gz"
+    s3.put_object(Bucket=RAW, Key=key, Body=data)
+    event = load_event("s3_object_created_transactions")
+    event["detail"]["object"]["key"] = key
+    event["detail"]["object"]["size"] = len(data)
+    result = file_validator.handler(event, Context())
+    (file,) = result["files"]
+    assert (file["status"], file["rows"], file["valid_rows"]) == ("accepted", 25_001, 25_001)

@@ -1,0 +1,341 @@
+"""The validator's row classification: the ETL's rule expressions, run on DuckDB over Arrow batches.
+
+The rules are defined once, as DataFrame column expressions in ``ecomlake.etl.cleaning``
+(generated from ``ecomlake.schemas``). The ETL applies them through sqlframe (DuckDB) or
+Spark; here the same expressions are rendered once per dataset to DuckDB SQL and run on
+each batch the framer yields, so the validator and the ETL cannot disagree on a row.
+
+Per batch: the stateless rules name each bad row's first broken rule (counts per reason,
+the first examples by line); the good rows' keys go to a table, and at the end the
+duplicate rule (``cleaning.duplicate_flag``, the ETL's window) marks every row whose key
+an earlier good row of the file already claimed. DuckDB spills that table to disk past
+``memory_limit``, so the validator's memory does not grow with the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Final
+
+import pyarrow as pa
+
+from ecomlake.contract import Dataset, parse_dataset
+from ecomlake.ingest.framing import ERROR, LINE, batch_schema
+from ecomlake.ingest.report import EXAMPLES_PER_REASON
+from ecomlake.ingest.rules import MAX_VALUE_CHARS
+from ecomlake.schemas import RAW_SCHEMAS, Reason
+
+_BATCH: Final = "raw_batch"
+_CLASSIFIED: Final = "classified_batch"
+_SEEN: Final = "seen_keys"
+# What DuckDB may hold before it spills the key table to disk (the validator's bound).
+MEMORY_LIMIT: Final = "64MB"
+# Rows classified per DuckDB call: large enough that the per-query cost (a few ms) is small.
+FLUSH_ROWS: Final = 200_000
+
+
+def shown(value: Any) -> str | None:
+    """A value as quoted in a report: the raw text, cut to ``MAX_VALUE_CHARS``."""
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class RowFault:
+    """Why one row is bad: the rule, the column (when one is to blame), the value found."""
+
+    reason: Reason
+    column: str | None
+    value: str | None
+    detail: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """One dataset's rules as DuckDB SQL over ``raw_batch``."""
+
+    classify: str  # every column of the batch, plus _check, _reason, _key<i>, __c, ...
+    checks: tuple[tuple[str, str | None], ...]  # (reason, column) of each check, in order
+    examples: str  # the bad rows of ``raw_batch`` with their message and the value to blame
+    keys: int
+
+
+def _sql(columns: Iterable[Any], source: Any) -> Any:
+    from sqlglot import exp
+
+    return exp.select(exp.Star(), *(c.expression for c in columns)).from_(source)
+
+
+@cache
+def compiled(dataset: Dataset) -> _Compiled:
+    """Render the ETL's rule expressions for ``dataset`` to DuckDB SQL (once per process)."""
+    import sqlframe.duckdb.functions as F
+    from sqlglot import exp
+
+    from ecomlake.etl import cleaning
+
+    schema = RAW_SCHEMAS[dataset]
+    checks = cleaning.row_checks(F, schema)
+    keys = cleaning.key_columns(F, schema)
+    stage = _sql(cleaning.normalized_columns(F, schema), _BATCH).subquery("n")
+    stage = _sql(cleaning.form_columns(F, schema), stage).subquery("f")
+    stage = _sql(cleaning.number_columns(F, schema), stage).subquery("v")
+    final = _sql(
+        [
+            cleaning.check_index(F, checks).alias("_check"),
+            cleaning.reason_of(F, checks).alias("_reason"),
+            *[key.alias(f"_key{i}") for i, key in enumerate(keys)],
+        ],
+        stage,
+    )
+    narrow = [
+        LINE,
+        "_check",
+        "_reason",
+        *(f"_key{i}" for i in range(len(keys))),
+        *(f"__{k}" for k in schema.primary_key),
+    ]
+    classify_sql = exp.select(*(exp.column(name, quoted=True) for name in narrow)).from_(final.subquery("c"))
+    classify_sql = classify_sql.sql(dialect="duckdb", identify=True)
+
+    def case(values: list[Any]) -> Any:
+        out = None
+        for i, value in enumerate(values):
+            cond = F.col("_check") == F.lit(i)
+            out = F.when(cond, value) if out is None else out.when(cond, value)
+        return out
+
+    raw_value = case([F.col(item.column) if item.column else F.lit(None).cast("string") for item in checks])
+    ranked = (
+        exp.select(
+            F.col(LINE).expression,
+            F.col("_reason").expression,
+            F.col("_check").expression,
+            case([item.message for item in checks]).alias("_message").expression,
+            raw_value.alias("_value").expression,
+        )
+        .from_(final.subquery("c"))
+        .where("_reason IS NOT NULL")
+    )
+    return _Compiled(
+        classify_sql,
+        tuple((item.reason.value, item.column) for item in checks),
+        ranked.sql(dialect="duckdb", identify=True),
+        len(keys),
+    )
+
+
+@cache
+def _duplicates_sql(dataset: Dataset) -> str:
+    """Rows of the key table that repeat an earlier row's key (the ETL's duplicate rule)."""
+    import sqlframe.duckdb.functions as F
+    from sqlframe.duckdb import Window
+    from sqlglot import exp
+
+    from ecomlake.etl import cleaning
+
+    count = len(RAW_SCHEMAS[dataset].primary_key)
+    flag = cleaning.duplicate_flag(F, Window, [F.col(f"_key{i}") for i in range(count)], [], [F.col(LINE).asc()]).alias(
+        "_dup"
+    )
+    inner = _sql([flag], _SEEN).subquery("d")
+    return exp.select(exp.Star()).from_(inner).where("_dup").sql(dialect="duckdb", identify=True)
+
+
+def _key_text(count: int) -> str:
+    """The key parts as compared (trimmed text; timestamps as instants), for a report's example."""
+    return ", ".join(f'CAST("_key{i}" AS VARCHAR)' for i in range(count))
+
+
+_connections: dict[int, Any] = {}
+
+
+def _close_connections() -> None:
+    # A process that forks (ingest lands a tree with one worker per core) must not hold a live
+    # DuckDB connection: its threads and locks do not survive the fork.
+    for conn in _connections.values():
+        conn.close()
+    _connections.clear()
+
+
+os.register_at_fork(before=_close_connections)
+
+
+def _connection() -> Any:
+    """This process's DuckDB connection for validation (a fork gets its own: one is never shared)."""
+    import duckdb
+
+    pid = os.getpid()
+    conn = _connections.get(pid)
+    if conn is None:
+        conn = duckdb.connect()
+        conn.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        conn.execute("SET threads = 1")
+        conn.execute("SET preserve_insertion_order = false")
+        spill = os.path.join(tempfile.gettempdir(), f"ecomlake-validate-{pid}")
+        conn.execute("SET temp_directory = ?", [spill])
+        _connections.clear()
+        _connections[pid] = conn
+    return conn
+
+
+@dataclass
+class Classified:
+    """What the rules found in one file's records."""
+
+    valid_rows: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+    examples: list[RowFault] = field(default_factory=list)
+
+
+class FileClassifier:
+    """Classifies one file's batches in order; ``finish`` adds the duplicates."""
+
+    def __init__(self, dataset: Dataset | str) -> None:
+        self.dataset = parse_dataset(str(dataset))
+        self.schema = RAW_SCHEMAS[self.dataset]
+        self.rules = compiled(self.dataset)
+        self.conn = _connection()
+        self.result = Classified()
+        self._stateless_good = 0
+        key_cols = ", ".join(f'"_key{i}"' for i in range(self.rules.keys))
+        self._keep = f'SELECT "{LINE}", {key_cols} FROM {_CLASSIFIED} WHERE "_reason" IS NULL'
+        self._seen_made = False
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Queue a batch; the rules run once enough rows are queued (each DuckDB call costs a few ms)."""
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        table = pa.Table.from_batches(self._pending)
+        self._pending, self._pending_rows = [], 0
+        self._classify(table)
+
+    def _classify(self, batch: pa.Table | pa.RecordBatch) -> None:
+        conn = self.conn
+        conn.register(_BATCH, batch)
+        try:
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE {_CLASSIFIED} AS {self.rules.classify}")
+            for reason, count in conn.execute(f'SELECT "_reason", count(*) FROM {_CLASSIFIED} GROUP BY ALL').fetchall():
+                if reason is None:
+                    self._stateless_good += int(count)
+                else:
+                    self.result.faults[reason] = self.result.faults.get(reason, 0) + int(count)
+            lines = [
+                row[0]
+                for row in conn.execute(
+                    f'SELECT "{LINE}" FROM {_CLASSIFIED} WHERE "_reason" IS NOT NULL '
+                    f'QUALIFY row_number() OVER (PARTITION BY "_reason" ORDER BY "{LINE}") <= {EXAMPLES_PER_REASON}'
+                ).fetchall()
+            ]
+            if lines:
+                self.result.examples += self._explain(lines)
+        finally:
+            conn.unregister(_BATCH)
+        if not self._seen_made:
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE {_SEEN} AS {self._keep}")
+            self._seen_made = True
+        else:
+            conn.execute(f"INSERT INTO {_SEEN} {self._keep}")
+
+    def _explain(self, lines: list[int]) -> list[RowFault]:
+        """The faults of the rows at ``lines`` of the registered batch, worded by the rules."""
+        listed = ", ".join(str(int(line)) for line in lines)
+        # Only those rows are worded: take them out of the batch first.
+        few = self.conn.sql(f'SELECT * FROM {_BATCH} WHERE "{LINE}" IN ({listed})').to_arrow_table()
+        self.conn.register(_BATCH, few)
+        out = []
+        for line, reason, check, message, value in self.conn.execute(self.rules.examples).fetchall():
+            out.append(
+                RowFault(Reason(reason), self.rules.checks[check][1], shown(value), str(message or ""), int(line))
+            )
+        return out
+
+    def finish(self) -> Classified:
+        self._flush()
+        result = self.result
+        duplicates = 0
+        if self._seen_made:
+            sql = _duplicates_sql(self.dataset)
+            duplicates = int(self.conn.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0])  # type: ignore[index]
+            if duplicates:
+                result.faults[Reason.DUPLICATE_KEY.value] = duplicates
+                names = ", ".join(self.schema.primary_key)
+                norm = _key_text(self.rules.keys)
+                rows = self.conn.execute(
+                    f'SELECT "{LINE}", concat_ws(\', \', {norm}) FROM ({sql}) ORDER BY "{LINE}" '
+                    f"LIMIT {EXAMPLES_PER_REASON}"
+                ).fetchall()
+                for line, value in rows:
+                    result.examples.append(
+                        RowFault(
+                            Reason.DUPLICATE_KEY,
+                            self.schema.primary_key[0],
+                            shown(value),
+                            f"({names}) seen earlier",
+                            int(line),
+                        )
+                    )
+        result.valid_rows = self._stateless_good - duplicates
+        # Keep the first examples of each reason by line, across batches.
+        kept: dict[str, int] = {}
+        examples = []
+        for fault in sorted(result.examples, key=lambda f: f.line):
+            if kept.get(fault.reason.value, 0) < EXAMPLES_PER_REASON:
+                kept[fault.reason.value] = kept.get(fault.reason.value, 0) + 1
+                examples.append(fault)
+        result.examples = examples
+        self.close()
+        return result
+
+    def close(self) -> None:
+        for table in (_CLASSIFIED, _SEEN):
+            self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def classify_records(dataset: Dataset | str, records: Iterable[Mapping[str, Any]]) -> list[RowFault | None]:
+    """The fault of each record of one batch (a dict of text per column; ``_error`` for a
+    record that does not parse), in order, duplicates included: what the validator and the
+    ETL decide for them. For tests and documentation examples; files go through the validator.
+    """
+    ds = parse_dataset(str(dataset))
+    columns = RAW_SCHEMAS[ds].column_names
+    rows = list(records)
+    data = {name: pa.array([row.get(name) for row in rows], pa.string()) for name in columns}
+    data[ERROR] = pa.array([row.get(ERROR) for row in rows], pa.string())
+    data[LINE] = pa.array(range(1, len(rows) + 1), pa.int64())
+    batch = pa.RecordBatch.from_arrays(list(data.values()), schema=batch_schema(columns))
+    classifier = FileClassifier(ds)
+    conn = classifier.conn
+    conn.register(_BATCH, batch)
+    try:
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {_CLASSIFIED} AS {classifier.rules.classify}")
+        found: dict[int, RowFault | None] = dict.fromkeys(range(1, len(rows) + 1))
+        for fault in classifier._explain(list(found)):
+            found[fault.line] = fault
+    finally:
+        conn.unregister(_BATCH)
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE {_SEEN} AS {classifier._keep}")
+    names = ", ".join(classifier.schema.primary_key)
+    norm = _key_text(classifier.rules.keys)
+    dup_sql = _duplicates_sql(ds)
+    for line, value in conn.execute(f"SELECT \"{LINE}\", concat_ws(', ', {norm}) FROM ({dup_sql})").fetchall():
+        found[int(line)] = RowFault(
+            Reason.DUPLICATE_KEY, classifier.schema.primary_key[0], shown(value), f"({names}) seen earlier", int(line)
+        )
+    classifier.close()
+    return [found[i] for i in range(1, len(rows) + 1)]
