@@ -53,6 +53,7 @@ def test_happy_path_calls_steps_in_spec_order(lake, recorder):
         ("product_enrichment", None),
         ("clickstream_aggregation", None),
         ("master_data_merge", None),
+        ("data_quality", None),
         ("audit", None),
         ("publish", None),
         ("dashboard_refresh", None),
@@ -352,9 +353,13 @@ def test_default_callables_call_the_library_interfaces(lake, monkeypatch):
         def summary(self):
             return {"passed": True}
 
-    def audit_run(lake_, run_id):
-        calls.append(("audit_run", lake_, run_id))
+    def audit_storage(storage, run_id, opener, *, source):
+        calls.append(("audit_storage", storage.root, run_id, source))
         return Audit()
+
+    def check_verdict(storage, run_id):
+        calls.append(("check_verdict", storage.root, run_id))
+        return {"passed": True, "dates": planned, "checks": 9, "critical_failed": 0, "warnings": 1}
 
     class Publication:
         def to_dict(self):
@@ -370,21 +375,24 @@ def test_default_callables_call_the_library_interfaces(lake, monkeypatch):
 
     monkeypatch.setattr(ecomlake.runs.plan, "plan_run", plan_run)
     monkeypatch.setattr(ecomlake.etl, "run_job", run_job)
-    monkeypatch.setattr(ecomlake.runs.audit, "audit_run", audit_run)
+    monkeypatch.setattr(ecomlake.runs.audit, "audit_storage", audit_storage)
+    monkeypatch.setattr(ecomlake.runs.audit, "check_verdict", check_verdict)
     monkeypatch.setattr(ecomlake.runs.publish, "publish_run", publish_run)
     monkeypatch.setattr(ecomlake.dashboard, "build", build)
+    planned = [*sorted(DAYS), "2025-01-09"]
     record = run_pipeline(lake, DAYS, engine="spark", run_id="wired")
 
-    assert record.status == "SUCCEEDED"
-    planned = [*sorted(DAYS), "2025-01-09"]
+    assert record.status == "SUCCEEDED", record.error
     assert calls[0] == ("plan_run", "wired", sorted(DAYS))
     glue = [c for c in calls if c[0] == "run_job"]
-    assert glue == [("run_job", str(j), planned, lake, "spark", "wired", 3) for j in PIPELINE.glue_jobs]
-    assert ("audit_run", lake, "wired") in calls
+    etl_jobs = [j for j in PIPELINE.glue_jobs if str(j) != "data_quality"]
+    assert glue == [("run_job", str(j), planned, lake, "spark", "wired", 3) for j in etl_jobs]
+    assert ("audit_storage", lake, "wired", str(lake)) in calls
+    assert ("check_verdict", lake, "wired") in calls
     assert ("publish_run", "wired", 3) in calls
     assert calls[-1] == ("build", lake)
     assert record.step("master_data_merge").output["rows_quarantined"] == 1
     assert record.step("dashboard_refresh").output == {"site": str(lake / "_site")}
     assert record.plan == {"dates": planned, "base_seq": 3}
     assert record.published == {"snapshot": 4}
-    assert record.audit == {"passed": True}
+    assert record.audit == {"passed": True}  # the audit job's summary, lifted into the record
