@@ -303,6 +303,8 @@ class EnvVar(StrEnum):
     API_CACHE_SECONDS = "ECOMLAKE_API_CACHE_SECONDS"  # TTL of the API's in-memory and CloudFront cache
     DASHBOARD_BUCKET = "ECOMLAKE_DASHBOARD_BUCKET"  # the dashboard site bucket (cloud dashboard refresh writes there)
     LOCK_TABLE = "ECOMLAKE_LOCK_TABLE"  # DynamoDB table of the lake's run lock (cloud pipeline's lock step)
+    # Glue workers a local run's cost estimate prices its jobs on, TYPE:COUNT (ecomlake.local.run_cost).
+    GLUE_WORKERS = "ECOMLAKE_GLUE_WORKERS"
     # Data-quality thresholds (JSON object, see ecomlake.dq.rules.Thresholds), per stack.
     DQ_THRESHOLDS = "ECOMLAKE_DQ_THRESHOLDS"
     # Comma list of datasets a date needs (an accepted file each) before the router starts the pipeline.

@@ -150,6 +150,12 @@ def register(app: typer.Typer) -> None:
             ["step", "status", "attempts", "seconds", "output"],
             summary_rows(record),
         )
+        if record.published:
+            say(f"published snapshot {record.published.get('snapshot')}")
+        if record.cost and "total" in record.cost:
+            from ecomlake.local.run_cost import describe
+
+            say(f"estimated AWS cost of this run: {describe(record.cost)}")
         say(f"run record: {root / record.key}")
         if not record.succeeded:
             error = record.error or {}

@@ -119,6 +119,7 @@ class RunRecord:
     plan: dict[str, Any] | None = None
     published: dict[str, Any] | None = None  # the snapshot this run published (seq, garbage collected)
     audit: dict[str, Any] | None = None
+    cost: dict[str, Any] | None = None  # what the run would cost on AWS (ecomlake.local.run_cost)
 
     @property
     def key(self) -> str:
@@ -150,6 +151,7 @@ class RunRecord:
             "plan": self.plan,
             "published": self.published,
             "audit": self.audit,
+            "cost": self.cost,
             "steps": [s.to_dict() for s in self.steps],
             "record_key": self.key,
         }
@@ -418,8 +420,18 @@ class PipelineRunner:
             if record.status == Status.RUNNING:  # only an escaping bug leaves it so
                 record.status = Status.FAILED
             self._collect_outputs()
+            self._estimate_cost()
             self._write_record()
         return record
+
+    def _estimate_cost(self) -> None:
+        """Price the run as AWS would bill it; an estimate that cannot be made never fails the run."""
+        from ecomlake.local.run_cost import estimate_run
+
+        try:
+            self.record.cost = estimate_run(self.lake, self.record.to_dict())
+        except (EcomlakeError, OSError, ValueError) as err:
+            self.record.cost = {"error": str(err)}
 
     def _write_record(self) -> None:
         LocalStorage(self.lake).write_bytes(self.record.key, json.dumps(self.record.to_dict(), indent=2).encode())
