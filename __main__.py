@@ -32,7 +32,6 @@ from components.orchestration import Orchestration, OrchestrationArgs
 from components.packaging import LAYERS, built_layer
 from components.settings import load_settings
 from ecomlake.contract import METRICS_NAMESPACE, PROJECT, EnvVar, Zone, glue_database
-from ecomlake.cost import GLUE_WORKER_DPUS
 from ecomlake.pipeline import PipelineFunction
 
 REPO_ROOT = Path(__file__).resolve().parent
@@ -89,6 +88,7 @@ etl = Etl(
         partition=partition,
         repo_root=REPO_ROOT,
         settings=settings.etl,
+        data_quality=settings.data_quality,
         log_retention_days=settings.log_retention_days,
         kms_key_arn=lake.key_arn,
         zone_buckets=lake.bucket_names,
@@ -206,8 +206,6 @@ orchestration = Orchestration(
         job_names=etl.job_names,
         job_arns=etl.job_arns,
         alerts_topic_arn=alerts.topic_arn,
-        data_quality_layers=[duckdb_layer.arn],
-        data_quality_runtime=f"python{duckdb_spec.python_version}",
         external_functions={PipelineFunction.DASHBOARD_REFRESH: dashboard.refresh.function_arn},
     ),
 )
@@ -230,7 +228,10 @@ observability = Observability(
         workgroup_name=analytics.workgroup_name,
         cost=settings.cost,
         function_memory_mb={k: settings.functions.memory_mb for k in functions},
-        glue_dpus_per_run=GLUE_WORKER_DPUS[settings.etl.worker_type] * settings.etl.number_of_workers,
+        glue_dpus=etl.job_dpus,
+        pipeline_functions=frozenset(
+            {*(k for k in orchestration.functions if k not in ("validator", "router")), "dashboard-refresh"}
+        ),
     ),
 )
 

@@ -30,9 +30,15 @@ from components.packaging import (
     package_sources,
     pinned,
 )
-from components.settings import MAX_GLUE_TIMEOUT_MINUTES, SettingsError, load_settings
+from components.settings import (
+    MAX_DQ_GLUE_TIMEOUT_MINUTES,
+    MAX_GLUE_TIMEOUT_MINUTES,
+    SettingsError,
+    load_settings,
+)
 from ecomlake import schemas
-from ecomlake.contract import Table, Zone
+from ecomlake.contract import Job, Table, Zone
+from ecomlake.dq.rules import Thresholds
 from ecomlake.pipeline import PIPELINE, GlueJobStep, PipelineFunction
 
 ACCOUNT = "123456789012"
@@ -328,6 +334,9 @@ def test_stack_files_load(stack: str) -> None:
     assert s.cost.budget_alert_percent == 80
     assert s.cost.monthly_budget_usd == {"dev": 50.0, "prod": 1000.0}[stack]
     assert s.cost.prices.athena_per_tb_scanned == 5.0  # no override in the stack files: list prices
+    # The stack files write the DQ thresholds out at their defaults.
+    assert s.data_quality.thresholds == Thresholds()
+    assert (s.data_quality.worker_type, s.data_quality.number_of_workers) == ("G.1X", 2)
     assert s.alerts.https_endpoint is None  # secrets are never in the stack files
 
 
@@ -351,6 +360,13 @@ def test_stack_files_load(stack: str) -> None:
         ("alertEmail", "not-an-email", "email"),
         ("glueTimeoutMinutes", "56", "<= 55"),
         ("glueTimeoutMinutes", "120", "<= 55"),
+        ("dqGlueTimeoutMinutes", "26", "<= 25"),
+        ("dqGlueWorkerType", "G.025X", "must be one of"),
+        ("dqGlueNumberOfWorkers", "1", ">= 2"),
+        ("dqThresholds", '{"quarantine_critical": 0.1}', "unknown DQ thresholds \\['quarantine_critical'\\]"),
+        ("dqThresholds", '{"quarantine_warning_above": 0.5}', "quarantine_warning_above must not exceed"),
+        ("dqThresholds", '{"orphan_critical_above": 2}', "must be a number from 0 to 1, got 2.0"),
+        ("dqThresholds", "[0.1]", "must be an object"),
         ("stage", "Dev", "lowercase"),
     ],
 )
@@ -497,20 +513,22 @@ def test_tables_have_no_partition_projection_and_dimensions_start_at_an_empty_fo
 
 
 def test_glue_timeout_leaves_the_state_timeout_to_glue() -> None:
-    # The Glue task states time out at 3600 s; Glue must end the run first (TIMEOUT -> TaskFailed -> one retry).
-    assert {s.timeout_seconds for s in PIPELINE.walk() if isinstance(s, GlueJobStep)} == {3600}
-    assert MAX_GLUE_TIMEOUT_MINUTES == 55
+    # The ETL task states time out at 3600 s, the audit job's at 1800 s; Glue must end a run first
+    # (TIMEOUT -> TaskFailed -> one retry), so each job's own timeout is its state's minus 5 minutes.
+    timeouts = {s.job: s.timeout_seconds for s in PIPELINE.walk() if isinstance(s, GlueJobStep)}
+    assert timeouts == {**{j: 3600 for j in Job if j is not Job.DATA_QUALITY}, Job.DATA_QUALITY: 1800}
+    assert (MAX_GLUE_TIMEOUT_MINUTES, MAX_DQ_GLUE_TIMEOUT_MINUTES) == (55, 25)
     for stack in ("dev", "prod"):
-        assert (
-            load_settings(FakeConfig(project_values(stack)), stack=stack, region="us-east-1").etl.timeout_minutes <= 55
-        )
+        s = load_settings(FakeConfig(project_values(stack)), stack=stack, region="us-east-1")
+        assert s.etl.timeout_minutes <= 55
+        assert s.data_quality.timeout_minutes == 25
 
 
 def test_pipeline_function_timeouts_end_inside_their_states() -> None:
     assert function_timeout(PipelineFunction.RUN_LOCK, 900) == 55  # lock steps: 60 s
     assert function_timeout(PipelineFunction.PLAN, 900) == 115  # 120 s
     assert function_timeout(PipelineFunction.PUBLISH, 900) == 295  # 300 s
-    assert function_timeout(PipelineFunction.DATA_QUALITY, 900) == 895  # 900 s
+    assert function_timeout(PipelineFunction.DATA_QUALITY, 900) == 115  # the audit gate: 120 s
     assert function_timeout(PipelineFunction.DASHBOARD_REFRESH, 900) == 295  # 300 s
     assert function_timeout(PipelineFunction.PUBLISH, 60) == 60  # a shorter stack setting wins
 
