@@ -112,10 +112,10 @@ analytics = Analytics(
 code = code_archive(REPO_ROOT)
 pyproject = REPO_ROOT / "pyproject.toml"
 # Dependency layers belong to no single component: they are stack-level resources.
-duckdb_spec, sqlglot_spec = LAYERS["duckdb"], LAYERS["sqlglot"]
+duckdb_spec, sqlglot_spec = LAYERS["duckdb-etl"], LAYERS["sqlglot"]
 duckdb_layer = dependency_layer(
-    "layer-duckdb",
-    layer_name=f"{project}-{stage}-duckdb",
+    "layer-duckdb-etl",
+    layer_name=f"{project}-{stage}-duckdb-etl",
     directory=built_layer(LAYERS_DIR, duckdb_spec, pyproject),
     runtime=f"python{duckdb_spec.python_version}",
 )
@@ -206,6 +206,10 @@ orchestration = Orchestration(
         job_names=etl.job_names,
         job_arns=etl.job_arns,
         alerts_topic_arn=alerts.topic_arn,
+        small_date=settings.small_date,
+        small_date_layers=[duckdb_layer.arn],
+        small_date_runtime=f"python{duckdb_spec.python_version}",
+        dq_thresholds=settings.data_quality.thresholds_json,
         external_functions={PipelineFunction.DASHBOARD_REFRESH: dashboard.refresh.function_arn},
     ),
 )
@@ -227,7 +231,9 @@ observability = Observability(
         job_names=etl.job_names,
         workgroup_name=analytics.workgroup_name,
         cost=settings.cost,
-        function_memory_mb={k: settings.functions.memory_mb for k in functions},
+        function_memory_mb={
+            k: settings.small_date.memory_mb if k == "small-date" else settings.functions.memory_mb for k in functions
+        },
         glue_dpus=etl.job_dpus,
         pipeline_functions=frozenset(
             {*(k for k in orchestration.functions if k not in ("validator", "router")), "dashboard-refresh"}

@@ -598,6 +598,60 @@ def run_step_statements(
     return statements
 
 
+# Where the small-date function reads and writes in the reports bucket (ecomlake.runs.small_date).
+SMALL_DATE_READ_PREFIXES: Final = ("_catalog/", "_runs/", "_reports/validation/")
+SMALL_DATE_WRITE_PREFIXES: Final = ("_runs/", "_reports/validation/")
+
+
+def small_date_statements(
+    *,
+    raw_bucket_arn: str,
+    raw_prefix: str,
+    table_zones: Sequence[tuple[str, str]],
+    reports_bucket_arn: str,
+    key_arn: str,
+) -> list[Statement]:
+    """The small-date function (handlers/small_date.py): stage what a run reads, upload what it wrote.
+
+    - read (and list) raw objects under ``raw_prefix``: the run's raw files;
+    - in each table zone (``table_zones``: bucket ARN and zone prefix) read the published
+      versions and write the run's own; delete too, because a retried invocation replaces its
+      own version folders exactly (a part file of an earlier attempt must not stay beside the
+      new ones) -- what the ETL role may do there;
+    - in the reports bucket read the snapshot, the run records and the validation reports;
+      write only the run records (journal, reports, verdict) and validation reports (a file
+      landed without one is validated on the way); ``s3:ListBucket`` unconditioned, so a key
+      not written yet reads as absent (404), not denied;
+    - the lake key, for the SSE-KMS buckets. No Glue, no Step Functions: it only moves and
+      computes data.
+    """
+    statements = [
+        statement("ReadRawObjects", S3_READ, [objects_arn(raw_bucket_arn, raw_prefix)]),
+        statement(
+            "ListRawPartitions",
+            ["s3:ListBucket"],
+            [raw_bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{raw_prefix.strip('/')}/*"]}},
+        ),
+    ]
+    for i, (arn, prefix) in enumerate(table_zones):
+        statements += [
+            statement(
+                f"TableVersions{i}Objects",
+                [*S3_READ, *S3_WRITE, *S3_DELETE],
+                [objects_arn(arn, f"{prefix.strip('/')}/")],
+            ),
+            _list(f"TableVersions{i}", arn, [f"{prefix.strip('/')}/"]),
+        ]
+    statements += [
+        statement("ReadRunRecords", S3_READ, [objects_arn(reports_bucket_arn, p) for p in SMALL_DATE_READ_PREFIXES]),
+        statement("WriteRunRecords", S3_WRITE, [objects_arn(reports_bucket_arn, p) for p in SMALL_DATE_WRITE_PREFIXES]),
+        statement("ListReportsBucket", ["s3:ListBucket"], [reports_bucket_arn]),
+        kms_use("UseLakeKey", key_arn),
+    ]
+    return statements
+
+
 # --------------------------------------------------------------------------- role policies
 
 

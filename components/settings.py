@@ -105,6 +105,46 @@ class DataQualitySettings:
         return json.dumps(self.thresholds.to_dict(), sort_keys=True)
 
 
+# The small-date function's /tmp holds what a run stages and what it writes (about as much
+# again), plus room for DuckDB to spill; Lambda allows 512-10240 MB of ephemeral storage.
+SMALL_DATE_SPACE_FACTOR: Final = 2
+SMALL_DATE_SPILL_MB: Final = 512
+# 4 MB of memory per MB staged (DuckDB holds a run's tables in memory and parses raw text
+# several times its size), at least 2048 MB; Lambda gives 1 vCPU per 1769 MB, up to 6.
+SMALL_DATE_MEMORY_PER_MB: Final = 4
+SMALL_DATE_MIN_MEMORY_MB: Final = 2048
+LAMBDA_MAX_MB: Final = 10240
+MAX_SMALL_DATE_BYTES: Final = (LAMBDA_MAX_MB - SMALL_DATE_SPILL_MB) // SMALL_DATE_SPACE_FACTOR * 1024 * 1024
+
+
+def small_date_sizing(max_bytes: int) -> tuple[int, int]:
+    """(memory MB, ephemeral storage MB) of the small-date function for a threshold of ``max_bytes`` staged."""
+    mib = -(-max_bytes // (1024 * 1024))  # rounded up
+    ephemeral = min(LAMBDA_MAX_MB, max(512, mib * SMALL_DATE_SPACE_FACTOR + SMALL_DATE_SPILL_MB))
+    memory = min(LAMBDA_MAX_MB, max(SMALL_DATE_MIN_MEMORY_MB, mib * SMALL_DATE_MEMORY_PER_MB))
+    return memory, ephemeral
+
+
+@dataclass(frozen=True)
+class SmallDateSettings:
+    """The small-date path: runs staging at most ``max_bytes`` run in one Lambda on DuckDB."""
+
+    max_bytes: int
+
+    @property
+    def memory_mb(self) -> int:
+        return small_date_sizing(self.max_bytes)[0]
+
+    @property
+    def ephemeral_storage_mb(self) -> int:
+        return small_date_sizing(self.max_bytes)[1]
+
+    @property
+    def duckdb_memory_limit(self) -> str:
+        """DuckDB's cap, below the function's memory, so it spills to /tmp instead of being killed."""
+        return f"{self.memory_mb * 7 // 10}MB"
+
+
 @dataclass(frozen=True)
 class FunctionSettings:
     memory_mb: int
@@ -160,6 +200,7 @@ class StackSettings:
     lake: LakeSettings
     etl: EtlSettings
     data_quality: DataQualitySettings
+    small_date: SmallDateSettings
     functions: FunctionSettings
     pipeline: PipelineSettings
     analytics: AnalyticsSettings
@@ -262,6 +303,8 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
         thresholds=_dq_thresholds(r, config),
     )
 
+    small_date = SmallDateSettings(max_bytes=r.integer("smallDateMaxBytes", minimum=0, maximum=MAX_SMALL_DATE_BYTES))
+
     pandas_layer = r.text("pandasLayerArn")
     if not _LAYER_ARN_RE.match(pandas_layer):
         raise r.error("pandasLayerArn", f"not a Lambda layer version ARN: {pandas_layer!r}")
@@ -313,6 +356,7 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
         lake=lake,
         etl=etl,
         data_quality=data_quality,
+        small_date=small_date,
         functions=functions,
         pipeline=PipelineSettings(state_machine_log_level=r.choice("stateMachineLogLevel", STATE_MACHINE_LOG_LEVELS)),
         analytics=AnalyticsSettings(

@@ -21,14 +21,19 @@ from components.etl import default_arguments
 from components.functions import function_timeout, handler_file
 from components.orchestration import REJECTED_ALERT_PATHS, file_rejected_pattern, rejected_alert_template
 from components.packaging import (
+    DUCKDB_ETL_PRUNE,
     LAYERS,
     LOCAL_ONLY_PACKAGE,
     build_zip,
     built_layer,
+    check_size,
     collect,
     lambda_sources,
     package_sources,
     pinned,
+    pip_arguments,
+    prune_layer,
+    tree_size,
 )
 from components.settings import (
     MAX_DQ_GLUE_TIMEOUT_MINUTES,
@@ -460,13 +465,89 @@ def test_zip_is_reproducible(tmp_path: Path) -> None:
 
 
 def test_layers_use_the_pinned_versions_and_say_how_to_build(tmp_path: Path) -> None:
-    pins = pinned(REPO_ROOT / "pyproject.toml", ["duckdb", "sqlglot"])
-    assert pins[0].startswith("duckdb==")
-    assert pins[1].startswith("sqlglot==")
-    with pytest.raises(FileNotFoundError, match=r"--python-version 3\.12 .*duckdb=="):
-        built_layer(tmp_path, LAYERS["duckdb"], REPO_ROOT / "pyproject.toml")
-    (tmp_path / "duckdb" / "python" / "duckdb").mkdir(parents=True)
-    assert built_layer(tmp_path, LAYERS["duckdb"], REPO_ROOT / "pyproject.toml") == tmp_path / "duckdb"
+    pins = pinned(REPO_ROOT / "pyproject.toml", LAYERS["duckdb-etl"].distributions)
+    # Direct dependencies from pyproject.toml, sqlframe's own from constraints.txt.
+    assert pins == [
+        "duckdb==2.0.1",
+        "sqlframe==4.10.0",
+        "sqlglot==30.29.0",
+        "pyarrow==25.0.1",
+        "numpy==2.4.6",
+        "more-itertools==11.2.1",
+        "prettytable==3.18.0",
+        "wcwidth==0.9.4",
+        "typing_extensions==4.16.0",
+    ]
+    assert pinned(REPO_ROOT / "pyproject.toml", ["sqlglot"]) == ["sqlglot==30.29.0"]
+    with pytest.raises(ValueError, match="no exact pin for left-pad"):
+        pinned(REPO_ROOT / "pyproject.toml", ["left-pad"])
+    with pytest.raises(FileNotFoundError, match=r"--no-compile .*--python-version 3\.12 .*duckdb=="):
+        built_layer(tmp_path, LAYERS["duckdb-etl"], REPO_ROOT / "pyproject.toml")
+    for package in ("duckdb", "sqlframe", "sqlglot", "pyarrow"):
+        (tmp_path / "duckdb-etl" / "python" / package).mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="no numpy in"):
+        built_layer(tmp_path, LAYERS["duckdb-etl"], REPO_ROOT / "pyproject.toml")
+    (tmp_path / "duckdb-etl" / "python" / "numpy").mkdir()
+    assert built_layer(tmp_path, LAYERS["duckdb-etl"], REPO_ROOT / "pyproject.toml") == tmp_path / "duckdb-etl"
+    # The API's layer keeps its .pyc files; the DuckDB engine's has no room for them.
+    assert "--no-compile" not in pip_arguments(LAYERS["sqlglot"], ["sqlglot==30.29.0"], tmp_path)
+    assert LAYERS["duckdb-etl"].platform == "manylinux_2_28_x86_64"
+
+
+def test_the_duckdb_layer_is_pruned_of_what_the_code_never_loads(tmp_path: Path) -> None:
+    """The layer as pip lays it out, in miniature: pruning keeps every library lib.so links."""
+    root = tmp_path / "duckdb-etl" / "python"
+    keep = [
+        "pyarrow/__init__.py",
+        "pyarrow/lib.cpython-312-x86_64-linux-gnu.so",
+        "pyarrow/libarrow.so.2500",
+        "pyarrow/libarrow_python.so.2500",  # the soname the loader asks for
+        "pyarrow/libarrow_substrait.so.2500",  # NEEDED by lib.so
+        "pyarrow/libarrow_dataset.so.2500",
+        "pyarrow/dataset.py",  # DuckDB scans Arrow tables through pyarrow.dataset
+        "pyarrow/_dataset.cpython-312-x86_64-linux-gnu.so",
+        "numpy/__init__.py",
+        "numpy/_core/_multiarray_umath.cpython-312-x86_64-linux-gnu.so",
+        "duckdb/__init__.py",
+    ]
+    gone = [
+        "pyarrow/include/arrow/api.h",
+        "pyarrow/src/arrow/python/common.cc",
+        "pyarrow/tests/test_array.py",
+        "pyarrow/flight.py",
+        "pyarrow/_flight.cpython-312-x86_64-linux-gnu.so",
+        "pyarrow/libarrow_flight.so.2500",
+        "pyarrow/libarrow_python_flight.so.2500.1.0",
+        "pyarrow/libarrow_python.so",
+        "pyarrow/libarrow_python.so.2500.1.0",
+        "pyarrow/lib.pyx",
+        "pyarrow/includes/libarrow.pxd",
+        "pyarrow/lib.pxi",
+        "numpy/_core/tests/test_api.py",
+        "numpy/linalg/tests/test_linalg.py",
+    ]
+    for name in (*keep, *gone):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"x" * 10)
+    removed = prune_layer(tmp_path / "duckdb-etl", DUCKDB_ETL_PRUNE)
+    left = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert left == sorted(keep)
+    assert "pyarrow/include" in removed
+    assert "numpy/_core/tests" in removed
+    assert tree_size(tmp_path / "duckdb-etl") == 10 * len(keep)
+
+
+def test_a_layer_that_would_not_fit_lambda_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "duckdb-etl"
+    (out / "python").mkdir(parents=True)
+    limit = 262_144_000 - 16 * 1024 * 1024  # Lambda's 250 MiB, less the code and Powertools allowance
+    with open(out / "python" / "big.so", "wb") as f:
+        f.truncate(limit)  # sparse: the size counts, nothing is written
+    assert check_size(LAYERS["duckdb-etl"], out) == limit
+    with open(out / "python" / "one-more", "wb") as f:
+        f.write(b"x")
+    with pytest.raises(ValueError, match=r"262,144,000-byte limit: prune more .* or ship the function as a container"):
+        check_size(LAYERS["duckdb-etl"], out)
 
 
 def test_powertools_layer_matches_the_tested_library() -> None:
