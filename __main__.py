@@ -32,7 +32,7 @@ from components.orchestration import Orchestration, OrchestrationArgs
 from components.packaging import LAYERS, built_layer
 from components.settings import load_settings
 from ecomlake.contract import METRICS_NAMESPACE, PROJECT, EnvVar, Zone, glue_database
-from ecomlake.pipeline import PipelineFunction
+from ecomlake.pipeline import PIPELINE, PipelineFunction
 
 REPO_ROOT = Path(__file__).resolve().parent
 # Where the Lambda dependency layers are built (components.packaging.layer_build_command).
@@ -235,9 +235,8 @@ observability = Observability(
             k: settings.small_date.memory_mb if k == "small-date" else settings.functions.memory_mb for k in functions
         },
         glue_dpus=etl.job_dpus,
-        pipeline_functions=frozenset(
-            {*(k for k in orchestration.functions if k not in ("validator", "router")), "dashboard-refresh"}
-        ),
+        # The functions the state machine invokes: their errors end in the run's failure notification.
+        pipeline_functions=frozenset(naming.slug(f) for f in PIPELINE.functions),
     ),
 )
 

@@ -150,6 +150,9 @@ class Observability(pulumi.ComponentResource):
         self._args = args
         self._name = name
         self.alarms = {}
+        unknown = sorted(args.pipeline_functions - set(args.function_names))
+        if unknown:
+            raise ValueError(f"pipeline functions without a deployed function: {', '.join(unknown)}")
         s = args.settings
         prefix = f"{args.project}-{args.stage}"
 
