@@ -32,8 +32,7 @@ from components.orchestration import Orchestration, OrchestrationArgs
 from components.packaging import LAYERS, built_layer
 from components.settings import load_settings
 from ecomlake.contract import METRICS_NAMESPACE, PROJECT, EnvVar, Zone, glue_database
-from ecomlake.cost import GLUE_WORKER_DPUS
-from ecomlake.pipeline import PipelineFunction
+from ecomlake.pipeline import PIPELINE, PipelineFunction
 
 REPO_ROOT = Path(__file__).resolve().parent
 # Where the Lambda dependency layers are built (components.packaging.layer_build_command).
@@ -89,6 +88,7 @@ etl = Etl(
         partition=partition,
         repo_root=REPO_ROOT,
         settings=settings.etl,
+        data_quality=settings.data_quality,
         log_retention_days=settings.log_retention_days,
         kms_key_arn=lake.key_arn,
         zone_buckets=lake.bucket_names,
@@ -112,10 +112,10 @@ analytics = Analytics(
 code = code_archive(REPO_ROOT)
 pyproject = REPO_ROOT / "pyproject.toml"
 # Dependency layers belong to no single component: they are stack-level resources.
-duckdb_spec, sqlglot_spec = LAYERS["duckdb"], LAYERS["sqlglot"]
+duckdb_spec, sqlglot_spec = LAYERS["duckdb-etl"], LAYERS["sqlglot"]
 duckdb_layer = dependency_layer(
-    "layer-duckdb",
-    layer_name=f"{project}-{stage}-duckdb",
+    "layer-duckdb-etl",
+    layer_name=f"{project}-{stage}-duckdb-etl",
     directory=built_layer(LAYERS_DIR, duckdb_spec, pyproject),
     runtime=f"python{duckdb_spec.python_version}",
 )
@@ -206,8 +206,10 @@ orchestration = Orchestration(
         job_names=etl.job_names,
         job_arns=etl.job_arns,
         alerts_topic_arn=alerts.topic_arn,
-        data_quality_layers=[duckdb_layer.arn],
-        data_quality_runtime=f"python{duckdb_spec.python_version}",
+        small_date=settings.small_date,
+        small_date_layers=[duckdb_layer.arn],
+        small_date_runtime=f"python{duckdb_spec.python_version}",
+        dq_thresholds=settings.data_quality.thresholds_json,
         external_functions={PipelineFunction.DASHBOARD_REFRESH: dashboard.refresh.function_arn},
     ),
 )
@@ -229,8 +231,12 @@ observability = Observability(
         job_names=etl.job_names,
         workgroup_name=analytics.workgroup_name,
         cost=settings.cost,
-        function_memory_mb={k: settings.functions.memory_mb for k in functions},
-        glue_dpus_per_run=GLUE_WORKER_DPUS[settings.etl.worker_type] * settings.etl.number_of_workers,
+        function_memory_mb={
+            k: settings.small_date.memory_mb if k == "small-date" else settings.functions.memory_mb for k in functions
+        },
+        glue_dpus=etl.job_dpus,
+        # The functions the state machine invokes: their errors end in the run's failure notification.
+        pipeline_functions=frozenset(naming.slug(f) for f in PIPELINE.functions),
     ),
 )
 

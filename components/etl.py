@@ -1,5 +1,18 @@
 """Etl: one Glue 5.0 (Spark 3.5, Python 3.11) job per ``ecomlake.contract.Job``.
 
+Two kinds of job, two roles and two capacities:
+
+- the ETL jobs (``transaction_etl``, ``product_enrichment``, ``clickstream_aggregation``,
+  ``master_data_merge``) share the stack's ETL capacity (``glueWorkerType`` /
+  ``glueNumberOfWorkers`` / ``glueTimeoutMinutes``) and the ETL role (read raw, write the zones
+  they produce);
+- the audit job ``data_quality`` (every data-quality check on Spark over the run's
+  unpublished view) has its own small capacity and timeout (``dqGlueWorkerType`` /
+  ``dqGlueNumberOfWorkers`` / ``dqGlueTimeoutMinutes``, below its 30-minute task state), the
+  stack's thresholds as the default argument ``--dq_thresholds`` (``dqThresholds``), and its own
+  role: read the tables and the run records, write only ``_runs/*/dq/*`` and
+  ``_runs/*/audit.json``; no raw, no write to a data bucket (``iam.glue_audit_policy``).
+
 Code shipping:
 - each entry point ``glue_jobs/<job>.py`` is uploaded to the artifacts bucket as
   ``glue/scripts/<job>.py`` (``BucketObjectv2`` + ``FileAsset``; a changed file re-uploads);
@@ -52,8 +65,9 @@ import pulumi_aws as aws
 
 from components import iam, naming
 from components.packaging import build_zip, package_sources
-from components.settings import EtlSettings
+from components.settings import DataQualitySettings, EtlSettings
 from ecomlake.contract import METRICS_NAMESPACE, Job, JobArg, Zone
+from ecomlake.cost import GLUE_WORKER_DPUS
 
 GLUE_VERSION: Final = "5.0"
 SCRIPTS_PREFIX: Final = "glue/scripts/"
@@ -75,6 +89,8 @@ ZONE_ARGS: Final[dict[JobArg, Zone]] = {
 # Zones the jobs only read, and zones they write (and overwrite).
 READ_ZONES: Final = (Zone.RAW,)
 WRITE_ZONES: Final = (Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE, Zone.REPORTS)
+# The tables the audit job reads (it reads the run records in the reports bucket too).
+AUDIT_TABLE_ZONES: Final = (Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE)
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,7 @@ class EtlArgs:
     partition: str
     repo_root: Path
     settings: EtlSettings
+    data_quality: DataQualitySettings
     log_retention_days: int
     kms_key_arn: pulumi.Input[str]
     zone_buckets: Mapping[Zone, pulumi.Input[str]]  # bucket name per zone (incl. ARTIFACTS)
@@ -117,8 +134,12 @@ def default_arguments(
     zone_buckets: Mapping[Zone, str],
     artifacts_bucket: str,
     log_group_prefix: str,
+    dq_thresholds: str | None = None,
 ) -> dict[str, str]:
-    """Arguments every run gets; the state machine adds ``--dates`` and ``--run_id``."""
+    """Arguments every run gets; the state machine adds ``--dates`` and ``--run_id``.
+
+    ``dq_thresholds`` (the audit job only) is the stack's ``--dq_thresholds`` JSON object.
+    """
     args = {
         "--job-language": "python",
         "--job-bookmark-option": "job-bookmark-disable",
@@ -130,6 +151,8 @@ def default_arguments(
         "--TempDir": naming.s3_uri(artifacts_bucket, TEMP_PREFIX),
     }
     args.update({f"--{arg}": naming.s3_uri(zone_buckets[zone]) for arg, zone in ZONE_ARGS.items()})
+    if dq_thresholds is not None:
+        args[f"--{JobArg.DQ_THRESHOLDS}"] = dq_thresholds
     return args
 
 
@@ -194,6 +217,10 @@ class Etl(pulumi.ComponentResource):
             opts=child,
         )
 
+        glue_logs = [
+            iam.log_group_arn(args.partition, args.region, args.account_id, group) for group in log_group_names(prefix)
+        ]
+        arns = args.zone_bucket_arns
         role_name = naming.resource_name(args.project, args.stage, "glue-etl")
         self.role = aws.iam.Role(
             f"{name}-role",
@@ -202,10 +229,6 @@ class Etl(pulumi.ComponentResource):
             assume_role_policy=json.dumps(iam.assume_role_policy("glue"), sort_keys=True),
             opts=child,
         )
-        glue_logs = [
-            iam.log_group_arn(args.partition, args.region, args.account_id, group) for group in log_group_names(prefix)
-        ]
-        arns = args.zone_bucket_arns
 
         def render(values: list[str]) -> str:
             key_arn, artifacts_arn, *zone_arns = values
@@ -238,21 +261,69 @@ class Etl(pulumi.ComponentResource):
             opts=child,
         )
 
-        arguments = pulumi.Output.all(artifacts, *(args.zone_buckets[z] for z in ZONE_ARGS.values())).apply(
+        audit_role_name = naming.resource_name(args.project, args.stage, "glue-dq")
+        self.audit_role = aws.iam.Role(
+            f"{name}-dq-role",
+            name=audit_role_name,
+            description="Glue audit job: read the tables and run records, write one run's reports and verdict",
+            assume_role_policy=json.dumps(iam.assume_role_policy("glue"), sort_keys=True),
+            opts=child,
+        )
+
+        def render_audit(values: list[str]) -> str:
+            key_arn, artifacts_arn, reports_arn, *table_arns = values
+            return json.dumps(
+                iam.glue_audit_policy(
+                    table_buckets=table_arns,
+                    reports_bucket=reports_arn,
+                    artifacts_bucket=artifacts_arn,
+                    code_prefixes=[SCRIPTS_PREFIX, LIBS_PREFIX],
+                    temp_prefix=TEMP_PREFIX,
+                    key_arn=key_arn,
+                    log_group_arns=glue_logs,
+                ),
+                sort_keys=True,
+            )
+
+        self.audit_policy = aws.iam.RolePolicy(
+            f"{name}-dq-policy",
+            name=f"{audit_role_name}-policy",
+            role=self.audit_role.id,
+            policy=pulumi.Output.all(
+                args.kms_key_arn,
+                arns[Zone.ARTIFACTS],
+                arns[Zone.REPORTS],
+                *(arns[z] for z in AUDIT_TABLE_ZONES),
+            ).apply(render_audit),
+            opts=child,
+        )
+
+        buckets = pulumi.Output.all(artifacts, *(args.zone_buckets[z] for z in ZONE_ARGS.values()))
+        arguments = buckets.apply(
             lambda v: default_arguments(
                 zone_buckets=dict(zip(ZONE_ARGS.values(), v[1:], strict=True)),
                 artifacts_bucket=v[0],
                 log_group_prefix=prefix,
             )
         )
+        dq = args.data_quality
+        audit_arguments = buckets.apply(
+            lambda v: default_arguments(
+                zone_buckets=dict(zip(ZONE_ARGS.values(), v[1:], strict=True)),
+                artifacts_bucket=v[0],
+                log_group_prefix=prefix,
+                dq_thresholds=dq.thresholds_json,
+            )
+        )
         s = args.settings
         self.jobs = {}
         for job in Job:
+            audit = job is Job.DATA_QUALITY
             self.jobs[job] = aws.glue.Job(
                 f"{name}-{naming.slug(job)}",
                 name=job_name(args.project, args.stage, job),
                 description=f"ecomlake {job} (glue_jobs/{job}.py)",
-                role_arn=self.role.arn,
+                role_arn=self.audit_role.arn if audit else self.role.arn,
                 glue_version=GLUE_VERSION,
                 command=aws.glue.JobCommandArgs(
                     name="glueetl",
@@ -261,25 +332,38 @@ class Etl(pulumi.ComponentResource):
                         lambda b, j=job: naming.s3_uri(b, script_key(j))
                     ),
                 ),
-                default_arguments=arguments,
-                worker_type=s.worker_type,
-                number_of_workers=s.number_of_workers,
-                timeout=s.timeout_minutes,
+                default_arguments=audit_arguments if audit else arguments,
+                worker_type=dq.worker_type if audit else s.worker_type,
+                number_of_workers=dq.number_of_workers if audit else s.number_of_workers,
+                timeout=dq.timeout_minutes if audit else s.timeout_minutes,
                 max_retries=0,  # retries belong to the state machine, which knows the whole run
                 job_run_queuing_enabled=True,
                 execution_property=aws.glue.JobExecutionPropertyArgs(max_concurrent_runs=s.max_concurrent_runs),
                 security_configuration=self.security_configuration.name,
                 # The log groups exist (encrypted, with retention) before a run can write to them.
                 opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[scripts[job], package, self.policy, *self.log_groups.values()]
+                    parent=self,
+                    depends_on=[
+                        scripts[job],
+                        package,
+                        self.audit_policy if audit else self.policy,
+                        *self.log_groups.values(),
+                    ],
                 ),
             )
+        # DPUs per run of each job (the cost widgets turn run time into DPU-seconds with it).
+        self.job_dpus: dict[Job, float] = {
+            job: GLUE_WORKER_DPUS[dq.worker_type if job is Job.DATA_QUALITY else s.worker_type]
+            * (dq.number_of_workers if job is Job.DATA_QUALITY else s.number_of_workers)
+            for job in Job
+        }
 
         self.job_names: dict[Job, pulumi.Output[str]] = {j: r.name for j, r in self.jobs.items()}
         self.job_arns: dict[Job, pulumi.Output[str]] = {j: r.arn for j, r in self.jobs.items()}
         self.register_outputs(
             {
                 "roleArn": self.role.arn,
+                "auditRoleArn": self.audit_role.arn,
                 "jobNames": {str(j): n for j, n in self.job_names.items()},
                 "packageKey": package.key,
             }

@@ -1,8 +1,9 @@
 """LambdaFunction: one Python Lambda with its own role, log group and dead-letter queue.
 
-Used by Orchestration (validator, router, data quality) and Dashboard (API). Every function:
-- runs ``python3.11`` on x86_64 unless told otherwise (the data-quality function needs
-  ``python3.12``: see ``components.packaging.LAYERS``);
+Used by Orchestration (validator, router, lock, plan, small date, audit gate, publish) and
+Dashboard (API, refresh). Every function:
+- runs ``python3.11`` on x86_64 unless told otherwise (the small-date function needs
+  ``python3.12`` for DuckDB: see ``components.packaging.LAYERS``);
 - ships the same code archive (:func:`code_archive`: ``handlers/`` + ``ecomlake/`` + ``sql/``)
   and is pointed at its entry point by module path, e.g. ``handlers.file_validator.handler``;
 - has its own IAM role holding only the statements its caller passes, plus writing to its
@@ -34,6 +35,7 @@ DLQ_RETENTION_SECONDS: Final = 14 * 24 * 3600  # SQS maximum: two weeks to repla
 
 # A pipeline function ends (and reports its own error) before its state's TimeoutSeconds would.
 STATE_TIMEOUT_MARGIN_SECONDS: Final = 5
+LAMBDA_MAX_TIMEOUT_SECONDS: Final = 900
 
 
 def function_timeout(function: PipelineFunction, stack_timeout_seconds: int) -> int:
@@ -71,6 +73,7 @@ class LambdaFunctionArgs:
     layers: Sequence[pulumi.Input[str]] = ()
     reserved_concurrency: int = -1
     runtime: str = RUNTIME
+    ephemeral_storage_mb: int = 512  # /tmp; Lambda's default and minimum
 
 
 def handler_file(handler: str) -> str:
@@ -149,6 +152,7 @@ class LambdaFunction(pulumi.ComponentResource):
             code=args.code,
             role=self.role.arn,
             memory_size=args.memory_mb,
+            ephemeral_storage=aws.lambda_.FunctionEphemeralStorageArgs(size=args.ephemeral_storage_mb),
             timeout=args.timeout_seconds,
             reserved_concurrent_executions=args.reserved_concurrency,
             layers=[*args.layers, powertools.layer_arn(args.partition, args.region, args.runtime, ARCHITECTURE)],

@@ -598,6 +598,60 @@ def run_step_statements(
     return statements
 
 
+# Where the small-date function reads and writes in the reports bucket (ecomlake.runs.small_date).
+SMALL_DATE_READ_PREFIXES: Final = ("_catalog/", "_runs/", "_reports/validation/")
+SMALL_DATE_WRITE_PREFIXES: Final = ("_runs/", "_reports/validation/")
+
+
+def small_date_statements(
+    *,
+    raw_bucket_arn: str,
+    raw_prefix: str,
+    table_zones: Sequence[tuple[str, str]],
+    reports_bucket_arn: str,
+    key_arn: str,
+) -> list[Statement]:
+    """The small-date function (handlers/small_date.py): stage what a run reads, upload what it wrote.
+
+    - read (and list) raw objects under ``raw_prefix``: the run's raw files;
+    - in each table zone (``table_zones``: bucket ARN and zone prefix) read the published
+      versions and write the run's own; delete too, because a retried invocation replaces its
+      own version folders exactly (a part file of an earlier attempt must not stay beside the
+      new ones) -- what the ETL role may do there;
+    - in the reports bucket read the snapshot, the run records and the validation reports;
+      write only the run records (journal, reports, verdict) and validation reports (a file
+      landed without one is validated on the way); ``s3:ListBucket`` unconditioned, so a key
+      not written yet reads as absent (404), not denied;
+    - the lake key, for the SSE-KMS buckets. No Glue, no Step Functions: it only moves and
+      computes data.
+    """
+    statements = [
+        statement("ReadRawObjects", S3_READ, [objects_arn(raw_bucket_arn, raw_prefix)]),
+        statement(
+            "ListRawPartitions",
+            ["s3:ListBucket"],
+            [raw_bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{raw_prefix.strip('/')}/*"]}},
+        ),
+    ]
+    for i, (arn, prefix) in enumerate(table_zones):
+        statements += [
+            statement(
+                f"TableVersions{i}Objects",
+                [*S3_READ, *S3_WRITE, *S3_DELETE],
+                [objects_arn(arn, f"{prefix.strip('/')}/")],
+            ),
+            _list(f"TableVersions{i}", arn, [f"{prefix.strip('/')}/"]),
+        ]
+    statements += [
+        statement("ReadRunRecords", S3_READ, [objects_arn(reports_bucket_arn, p) for p in SMALL_DATE_READ_PREFIXES]),
+        statement("WriteRunRecords", S3_WRITE, [objects_arn(reports_bucket_arn, p) for p in SMALL_DATE_WRITE_PREFIXES]),
+        statement("ListReportsBucket", ["s3:ListBucket"], [reports_bucket_arn]),
+        kms_use("UseLakeKey", key_arn),
+    ]
+    return statements
+
+
 # --------------------------------------------------------------------------- role policies
 
 
@@ -631,6 +685,78 @@ def glue_job_policy(
     statements.append(logs_write("GlueLogStreams", log_group_arns))
     statements.append(put_metrics("PublishMetrics", metric_namespaces))
     return document(*statements)
+
+
+# Where the audit job reads and writes in the reports bucket (ecomlake.runs.audit,
+# ecomlake.dq.glue_job): the snapshot, the run journals and plans, the validation reports;
+# it writes only each run's reports and verdict.
+AUDIT_READ_PREFIXES: Final = ("_catalog/", "_runs/", "_reports/validation/")
+AUDIT_WRITE_PATTERNS: Final = ("_runs/*/dq/*", "_runs/*/audit.json")
+
+
+def glue_audit_policy(
+    *,
+    table_buckets: Sequence[str],
+    reports_bucket: str,
+    artifacts_bucket: str,
+    code_prefixes: Sequence[str],
+    temp_prefix: str,
+    key_arn: str,
+    log_group_arns: Sequence[str],
+) -> Document:
+    """The audit job's role (``glue_jobs/data_quality.py``): read the tables, write one run's verdict.
+
+    - read (and list) the processed, curated and quarantine buckets (``table_buckets``): the
+      rules read the run's view of every table, quarantine for the reasons; never raw, and no
+      write to a data bucket;
+    - in the reports bucket read ``_catalog/``, ``_runs/`` and ``_reports/validation/``, and
+      write only ``_runs/*/dq/*`` (the reports) and ``_runs/*/audit.json`` (the verdict);
+      ``s3:ListBucket`` on it unconditioned, so a verdict or plan not written yet reads as
+      absent (404), not denied (that check carries no ``s3:prefix``);
+    - its code, its temp dir, the lake key, the jobs' two log groups and Glue's own metrics,
+      as the ETL jobs have them.
+    """
+    statements: list[Statement] = []
+    for i, arn in enumerate(table_buckets):
+        statements += s3_read(f"ReadTables{i}", arn)
+    statements += [
+        statement("ReadRunRecords", S3_READ, [objects_arn(reports_bucket, p) for p in AUDIT_READ_PREFIXES]),
+        statement("WriteAuditResults", S3_WRITE, [f"{reports_bucket}/{p}" for p in AUDIT_WRITE_PATTERNS]),
+        statement("ListReportsBucket", S3_LIST, [reports_bucket]),
+    ]
+    statements += s3_read("ReadCode", artifacts_bucket, code_prefixes)
+    statements += s3_read_write("TempDir", artifacts_bucket, [temp_prefix], delete=True)
+    statements.append(kms_use("UseLakeKey", key_arn))
+    statements.append(statement("GlueLogGroups", ["logs:CreateLogGroup"], list(log_group_arns)))
+    statements.append(logs_write("GlueLogStreams", log_group_arns))
+    statements.append(put_metrics("PublishMetrics", ["Glue"]))
+    return document(*statements)
+
+
+def audit_gate_statements(*, reports_bucket_arn: str, topic_arn: str, key_arn: str) -> list[Statement]:
+    """The audit gate (handlers/data_quality.py): read a run's verdict and reports, warn on the topic.
+
+    - read ``_runs/*`` in the reports bucket (the verdict and the per-date reports), and list the
+      bucket so a missing verdict reads as absent (the gate then says "no audit verdict") rather
+      than as access denied;
+    - publish to the alerts topic (the warnings-only message);
+    - decrypt with the lake key (the bucket is SSE-KMS), and generate data keys only for the
+      alerts topic: SNS asks KMS on the publisher's behalf with the topic's ARN as encryption
+      context, so the grant cannot encrypt anything else;
+    - its metrics are EMF log lines in its own log group (every function may write there).
+    """
+    return [
+        statement("ReadRunRecords", S3_READ, [objects_arn(reports_bucket_arn, "_runs/")]),
+        statement("ListReportsBucket", ["s3:ListBucket"], [reports_bucket_arn]),
+        sns_publish("WarnAlerts", topic_arn),
+        statement("DecryptLakeObjects", ["kms:Decrypt"], [key_arn]),
+        statement(
+            "EncryptForAlertsTopic",
+            ["kms:GenerateDataKey"],
+            [key_arn],
+            conditions={"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}},
+        ),
+    ]
 
 
 def state_machine_policy(

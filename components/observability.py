@@ -13,15 +13,29 @@ the topic policy lets EventBridge publish for the "Raw File Rejected" rule, whic
 Orchestration creates later with the same name (it targets the topic, so it comes after).
 The rule is the topic's sibling: same partition, region and account, read off the topic's ARN.
 
-Alarms (all notify the topic on ALARM and on OK):
-- pipeline: state machine ``ExecutionsFailed`` / ``ExecutionsTimedOut`` >= 1 in 5 minutes;
-- functions: Lambda ``Errors`` >= the stack's threshold in 5 minutes, per function;
-- dead letters: any message visible in a function's DLQ (an event that failed every retry);
-- data quality: ``DQCriticalFailed`` (``contract.Metric``, dimension Stage) >= 1;
-- invalid events: ``InvalidEvents`` (dimension Stage) >= 1 -- an event a handler could not
-  read is answered without a retry (so it never reaches a DLQ); this alarm is how it is seen;
-- freshness: ``DataFreshnessHours`` above the stack's threshold; in prod a day with no DQ
-  run at all also alarms (missing data = breaching), in dev it does not.
+One alert per failure. A failed run is announced once, by the pipeline's own failure
+notification (``notify_failure``: the failed step, its error and cause -- for a critical
+data-quality failure, the checks that failed); the signals that fire on the same failure
+stay signals, with no alarm actions, for the dashboard and the console:
+
+- pipeline: ``ExecutionsTimedOut`` >= 1 in 5 minutes **alerts** (no Catch sees an execution
+  timeout, so no notification is sent); ``ExecutionsFailed`` is a signal only (every failed
+  execution has already sent its notification);
+- functions: Lambda ``Errors`` >= the stack's threshold in 5 minutes, per function. The
+  functions the state machine invokes (``ObservabilityArgs.pipeline_functions``: lock, plan,
+  small path, audit gate, publish, dashboard refresh) are signals only: their errors are
+  retried or end the run in its failure notification, and some are expected
+  (``DataQualityError`` from the audit gate, ``RunLockBusyError`` while an execution queues).
+  The event-driven functions (validator, router, API) **alert**;
+- dead letters: any message visible in a function's DLQ (an event that failed every retry) **alerts**;
+- data quality: ``DQCriticalFailed`` (``contract.Metric``, dimension Stage) >= 1 is a signal
+  only (the run's failure notification names the checks);
+- invalid events: ``InvalidEvents`` (dimension Stage) >= 1 **alerts** -- an event a handler could
+  not read is answered without a retry (so it never reaches a DLQ); this alarm is how it is seen;
+- freshness: ``DataFreshnessHours`` above the stack's threshold **alerts**; in prod a day with
+  no DQ run at all also alarms (missing data = breaching), in dev it does not.
+
+Alerting alarms notify the topic on ALARM and on OK; signal-only alarms have no actions.
 """
 
 from __future__ import annotations
@@ -120,7 +134,10 @@ class ObservabilityArgs:
     workgroup_name: pulumi.Input[str]
     cost: CostSettings
     function_memory_mb: Mapping[str, int]  # purpose -> memory size (for Lambda GB-seconds)
-    glue_dpus_per_run: float  # workers x DPUs per worker (for Glue DPU-seconds)
+    glue_dpus: Mapping[Job, float]  # job -> workers x DPUs per worker (for Glue DPU-seconds)
+    # Purposes of the functions the state machine invokes: their errors end in the run's
+    # failure notification, so their error alarms are signals, not alerts.
+    pipeline_functions: frozenset[str] = frozenset()
 
 
 class Observability(pulumi.ComponentResource):
@@ -133,32 +150,50 @@ class Observability(pulumi.ComponentResource):
         self._args = args
         self._name = name
         self.alarms = {}
+        unknown = sorted(args.pipeline_functions - set(args.function_names))
+        if unknown:
+            raise ValueError(f"pipeline functions without a deployed function: {', '.join(unknown)}")
         s = args.settings
         prefix = f"{args.project}-{args.stage}"
 
-        for metric in ("ExecutionsFailed", "ExecutionsTimedOut"):
+        for metric, description, alerts in (
+            (
+                "ExecutionsFailed",
+                "A pipeline execution failed. Signal only: the run's failure notification already alerted.",
+                False,
+            ),
+            (
+                "ExecutionsTimedOut",
+                "A pipeline execution hit its timeout, which no Catch sees: no failure notification was sent.",
+                True,
+            ),
+        ):
             self._alarm(
                 f"pipeline-{naming.slug(metric)}",
                 f"{prefix} pipeline {metric}",
-                "The pipeline state machine had a failed or timed-out execution.",
+                description,
                 namespace="AWS/States",
                 metric_name=metric,
                 dimensions={"StateMachineArn": args.state_machine_arn},
                 statistic="Sum",
                 threshold=1,
                 period=FIVE_MINUTES,
+                alerts=alerts,
             )
         for purpose, fn in sorted(args.function_names.items()):
+            in_pipeline = purpose in args.pipeline_functions
+            signal = " Signal only: a pipeline step's errors end in the run's failure notification."
             self._alarm(
                 f"{purpose}-errors",
                 f"{prefix} {purpose} Lambda errors",
-                f"The {purpose} function raised errors.",
+                f"The {purpose} function raised errors." + (signal if in_pipeline else ""),
                 namespace="AWS/Lambda",
                 metric_name="Errors",
                 dimensions={"FunctionName": fn},
                 statistic="Sum",
                 threshold=s.lambda_errors_threshold,
                 period=FIVE_MINUTES,
+                alerts=not in_pipeline,
             )
         for purpose, queue in sorted(args.dead_letter_queue_names.items()):
             self._alarm(
@@ -176,13 +211,15 @@ class Observability(pulumi.ComponentResource):
         self._alarm(
             "dq-critical-failed",
             f"{prefix} data quality critical failure",
-            "A critical data-quality check failed; the pipeline stopped before the curated zone.",
+            "A critical data-quality check failed and the run published nothing. Signal only: the run's "
+            "failure notification names the checks.",
             namespace=METRICS_NAMESPACE,
             metric_name=str(Metric.DQ_CRITICAL_FAILED),
             dimensions=stage_dim,
             statistic="Maximum",
             threshold=1,
             period=FIVE_MINUTES,
+            alerts=False,
         )
         self._alarm(
             "invalid-events",
@@ -228,9 +265,8 @@ class Observability(pulumi.ComponentResource):
                         + cost_widgets(
                             args.region,
                             v[1],
-                            v[3],
+                            {name: args.glue_dpus[job] for job, name in zip(args.job_names, v[3], strict=True)},
                             {fn: args.function_memory_mb[p] for p, fn in zip(purposes, v[4], strict=True)},
-                            args.glue_dpus_per_run,
                             args.cost.prices,
                             top=COST_SECTION_TOP,
                         )
@@ -263,8 +299,10 @@ class Observability(pulumi.ComponentResource):
         comparison: str = "GreaterThanOrEqualToThreshold",
         missing: str = "notBreaching",
         per_table: Sequence[str] = (),
+        alerts: bool = True,
     ) -> None:
         a = self._args
+        actions = [a.topic_arn] if alerts else []
         common: dict[str, Any] = {
             "name": alarm_name,
             "alarm_description": description,
@@ -272,8 +310,9 @@ class Observability(pulumi.ComponentResource):
             "evaluation_periods": 1,
             "threshold": threshold,
             "treat_missing_data": missing,
-            "alarm_actions": [a.topic_arn],
-            "ok_actions": [a.topic_arn],
+            "actions_enabled": alerts,
+            "alarm_actions": actions,
+            "ok_actions": actions,
         }
         if per_table:
             # The freshness gauge is published per table (dimension Dataset): alarm on the
@@ -360,9 +399,8 @@ TIB: Final = 1024**4
 def cost_widgets(
     region: str,
     workgroup: str,
-    job_names: Sequence[str],
+    job_dpus: Mapping[str, float],
     function_memory_mb: Mapping[str, int],
-    glue_dpus_per_run: float,
     prices: Prices,
     *,
     top: int,
@@ -371,7 +409,8 @@ def cost_widgets(
 
     None of the three is published in those units, so metric math converts what is:
     Athena ``ProcessedBytes`` (bytes) -> GiB and list-price USD; Glue
-    ``glue.driver.aggr.elapsedTime`` (ms, the run's wall time) x the job's DPUs -> DPU-seconds
+    ``glue.driver.aggr.elapsedTime`` (ms, the run's wall time) x the job's DPUs (``job_dpus``:
+    job name -> workers x DPUs per worker; the audit job has its own capacity) -> DPU-seconds
     (exact for these fixed-capacity jobs; the 1-minute billing minimum is not applied);
     Lambda ``Duration`` (ms, summed) x memory -> GB-seconds. Daily periods; prices from the
     stack (``ecomlake:prices``).
@@ -419,7 +458,7 @@ def cost_widgets(
         ],
     ]
     glue: list[list[Any]] = []
-    for i, job in enumerate(job_names):
+    for i, (job, dpus) in enumerate(job_dpus.items()):
         glue.append(
             [
                 "Glue",
@@ -433,7 +472,7 @@ def cost_widgets(
                 {"id": f"elapsed{i}", "stat": "Maximum", "visible": False},
             ]
         )
-        glue.append([{"expression": f"elapsed{i}/1000*{glue_dpus_per_run:g}", "id": f"dpus{i}", "label": job}])
+        glue.append([{"expression": f"elapsed{i}/1000*{dpus:g}", "id": f"dpus{i}", "label": job}])
     lambdas: list[list[Any]] = []
     for i, (fn, memory) in enumerate(sorted(function_memory_mb.items())):
         lambdas.append(["AWS/Lambda", "Duration", "FunctionName", fn, {"id": f"ms{i}", "visible": False}])

@@ -10,10 +10,19 @@ same sources give the same bytes on every machine and every run (no spurious dif
 ``pulumi preview``). The zip goes under ``build/`` (git-ignored) and is uploaded as a
 ``FileAsset``.
 
-Third-party libraries the handlers import beyond the Lambda runtime (DuckDB for the DQ
-step, sqlglot for the API's SQL) ship as Lambda layers built *before* ``pulumi up`` by
-:func:`layer_build_command` (pip, targeting Lambda's platform, exact pins from
-``pyproject.toml``); the program only packages the built directories.
+Third-party libraries the handlers import beyond the Lambda runtime (the DuckDB ETL engine
+for the small-date step, sqlglot for the API's SQL) ship as Lambda layers built *before*
+``pulumi up`` by :func:`layer_build_command` (pip, targeting Lambda's platform, exact pins
+from ``pyproject.toml`` and, for their dependencies, ``constraints.txt``); the program only
+packages the built directories.
+
+Lambda allows 250 MiB unzipped for a function and all its layers together. The small-date
+layer (DuckDB, sqlframe, sqlglot, pyarrow, numpy) is 291 MB as pip installs it; the parts
+the code never loads are pruned (:data:`DUCKDB_ETL_PRUNE`: pyarrow's Arrow Flight, its C++
+headers, tests and Cython sources, two duplicate copies of ``libarrow_python``, numpy's
+tests) and it is installed without ``.pyc`` files, which brings it to about 237 MB, and
+:func:`check_size` refuses a build that would not leave room for the code and the
+Powertools layer.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import tempfile
 import tomllib
 import zipfile
@@ -100,32 +110,125 @@ class LayerSpec:
     """A dependency layer: which pinned distributions, for which Lambda Python and platform."""
 
     name: str
-    distributions: tuple[str, ...]  # names pinned in pyproject.toml [project].dependencies
+    distributions: tuple[str, ...]  # pinned in pyproject.toml (direct) or constraints.txt (theirs)
     python_version: str  # the runtime of the functions that use it
     platform: str  # pip --platform tag the runtime's glibc supports
     import_names: tuple[str, ...]  # packages that must exist under python/ once built
+    prune: tuple[str, ...] = ()  # glob patterns under python/ deleted after pip (never loaded)
+    compile: bool = True  # ship .pyc files (a faster cold start, ~15 MB more for the DuckDB engine)
 
+
+# Lambda's limit on a function and all its layers, unzipped (250 MiB).
+LAMBDA_UNZIPPED_LIMIT: Final = 262_144_000
+# What a function adds to its layers: the code package (~1 MB) and the Powertools layer (~8 MB
+# unzipped: Powertools, the X-Ray SDK, wrapt), with room to grow.
+FUNCTION_ALLOWANCE: Final = 16 * 1024 * 1024
+
+# Never imported by the small-date code: Arrow Flight (libarrow_flight alone is 30 MB), the
+# C++ headers and sources, tests, Cython sources, and the two extra copies of libarrow_python
+# (the loader asks for its soname, ``libarrow_python.so.<major>``; ``lib.so`` also links
+# libarrow_substrait, dataset, acero and parquet, so those stay: DuckDB scans Arrow tables
+# through ``pyarrow.dataset``).
+DUCKDB_ETL_PRUNE: Final = (
+    "pyarrow/include",
+    "pyarrow/src",
+    "pyarrow/tests",
+    "pyarrow/flight.py",
+    "pyarrow/_flight*.so",
+    "pyarrow/libarrow_flight.so*",
+    "pyarrow/libarrow_python_flight.so*",
+    "pyarrow/libarrow_python.so",
+    "pyarrow/libarrow_python.so.*.*.*",
+    "pyarrow/**/*.pyx",
+    "pyarrow/**/*.pxd",
+    "pyarrow/**/*.pxi",
+    "numpy/**/tests",
+)
 
 # DuckDB 2.x publishes manylinux_2_27+ wheels only; the python3.11 runtime (Amazon Linux 2,
-# glibc 2.26) cannot load them, so the DQ function runs on python3.12 (Amazon Linux 2023).
+# glibc 2.26) cannot load them, so the small-date function runs on python3.12 (Amazon Linux
+# 2023). Its layer holds the DuckDB engine of the ETL: DuckDB, sqlframe (and what it imports),
+# sqlglot, pyarrow and numpy (the raw readers build Arrow tables).
 LAYERS: Final[dict[str, LayerSpec]] = {
-    "duckdb": LayerSpec("duckdb", ("duckdb",), "3.12", "manylinux_2_28_x86_64", ("duckdb",)),
+    "duckdb-etl": LayerSpec(
+        "duckdb-etl",
+        (
+            "duckdb",
+            "sqlframe",
+            "sqlglot",
+            "pyarrow",
+            "numpy",
+            "more-itertools",
+            "prettytable",
+            "wcwidth",
+            "typing_extensions",
+        ),
+        "3.12",
+        "manylinux_2_28_x86_64",
+        ("duckdb", "sqlframe", "sqlglot", "pyarrow", "numpy"),
+        prune=DUCKDB_ETL_PRUNE,
+        # The 15.5 MB of .pyc do not fit beside it: the function compiles what it imports
+        # at a cold start instead (measured in docs/infrastructure.md).
+        compile=False,
+    ),
     "sqlglot": LayerSpec("sqlglot", ("sqlglot",), "3.11", "manylinux2014_x86_64", ("sqlglot",)),
 }
 
 
-def pinned(pyproject: Path, distributions: Iterable[str]) -> list[str]:
-    """``name==version`` for each distribution, exactly as ``pyproject.toml`` pins it."""
-    deps = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+def _pins(lines: Iterable[str]) -> dict[str, str]:
     pins: dict[str, str] = {}
-    for dep in deps:
-        match = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^;\s]+)", dep)
+    for line in lines:
+        match = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^;\s]+)", line.strip())
         if match:
-            pins[match.group(1).lower()] = f"{match.group(1)}=={match.group(2)}"
-    missing = [d for d in distributions if d.lower() not in pins]
+            pins[match.group(1).lower().replace("_", "-")] = f"{match.group(1)}=={match.group(2)}"
+    return pins
+
+
+def pinned(pyproject: Path, distributions: Iterable[str]) -> list[str]:
+    """``name==version`` for each distribution, as ``pyproject.toml`` pins it (or, for a
+    dependency of a dependency, ``constraints.txt`` beside it)."""
+    pins = _pins(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"])
+    constraints = pyproject.parent / "constraints.txt"
+    if constraints.is_file():
+        pins = {**_pins(constraints.read_text(encoding="utf-8").splitlines()), **pins}
+    wanted = [d.lower().replace("_", "-") for d in distributions]
+    missing = [d for d, key in zip(distributions, wanted, strict=True) if key not in pins]
     if missing:
         raise ValueError(f"{pyproject}: no exact pin for {', '.join(missing)}")
-    return [pins[d.lower()] for d in distributions]
+    return [pins[key] for key in wanted]
+
+
+def prune_layer(out_dir: Path, patterns: Iterable[str]) -> list[str]:
+    """Delete what ``patterns`` match under ``out_dir/python``; the paths removed, sorted."""
+    root = out_dir / "python"
+    removed: list[str] = []
+    for pattern in patterns:
+        for path in sorted(root.glob(pattern), reverse=True):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+            else:
+                continue
+            removed.append(path.relative_to(root).as_posix())
+    return sorted(set(removed))
+
+
+def tree_size(path: Path) -> int:
+    """Bytes of every file under ``path`` (what Lambda counts toward the unzipped limit)."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def check_size(spec: LayerSpec, out_dir: Path) -> int:
+    """The built layer's size; an error if the function, its code and Powertools would not fit Lambda's limit."""
+    size = tree_size(out_dir)
+    if size + FUNCTION_ALLOWANCE > LAMBDA_UNZIPPED_LIMIT:
+        raise ValueError(
+            f"Lambda layer {spec.name!r} is {size:,} bytes unzipped; with the function's code and the Powertools "
+            f"layer ({FUNCTION_ALLOWANCE:,} allowed) it passes Lambda's {LAMBDA_UNZIPPED_LIMIT:,}-byte limit: "
+            "prune more (components/packaging.py) or ship the function as a container image"
+        )
+    return size
 
 
 def pip_arguments(spec: LayerSpec, requirements: Iterable[str], out_dir: Path) -> list[str]:
@@ -133,6 +236,7 @@ def pip_arguments(spec: LayerSpec, requirements: Iterable[str], out_dir: Path) -
     return [
         "install",
         "--no-deps",
+        *([] if spec.compile else ["--no-compile"]),
         "--only-binary=:all:",
         "--platform",
         spec.platform,
@@ -163,23 +267,26 @@ def built_layer(layers_dir: Path, spec: LayerSpec, pyproject: Path) -> Path:
     return out
 
 
-def build_layers(repo_root: Path, layers_dir: Path) -> list[Path]:
-    """Build every dependency layer with pip (network needed): what to run before ``pulumi up``."""
-    import shutil
+def build_layer(repo_root: Path, layers_dir: Path, spec: LayerSpec) -> Path:
+    """Build one layer with pip (network needed), prune it, and check it fits Lambda's limit."""
     import subprocess
     import sys
 
-    built = []
     pyproject = repo_root / "pyproject.toml"
-    for spec in LAYERS.values():
-        out = layers_dir / spec.name
-        shutil.rmtree(out, ignore_errors=True)
-        requirements = pinned(pyproject, spec.distributions)
-        command = [sys.executable, "-m", "pip", *pip_arguments(spec, requirements, out)]
-        # The arguments are this module's constants and exact pins from pyproject.toml.
-        subprocess.run(command, check=True)  # noqa: S603
-        built.append(built_layer(layers_dir, spec, pyproject))
-    return built
+    out = layers_dir / spec.name
+    shutil.rmtree(out, ignore_errors=True)
+    requirements = pinned(pyproject, spec.distributions)
+    command = [sys.executable, "-m", "pip", *pip_arguments(spec, requirements, out)]
+    # The arguments are this module's constants and exact pins from pyproject.toml / constraints.txt.
+    subprocess.run(command, check=True)  # noqa: S603
+    prune_layer(out, spec.prune)
+    check_size(spec, out)
+    return built_layer(layers_dir, spec, pyproject)
+
+
+def build_layers(repo_root: Path, layers_dir: Path) -> list[Path]:
+    """Build every dependency layer: what to run before ``pulumi up``."""
+    return [build_layer(repo_root, layers_dir, spec) for spec in LAYERS.values()]
 
 
 if __name__ == "__main__":
@@ -189,4 +296,4 @@ if __name__ == "__main__":
     root = Path(__file__).resolve().parents[1]
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else root / "build" / "lambda-layers"
     for path in build_layers(root, target):
-        print(f"built {path}")
+        print(f"built {path} ({tree_size(path):,} bytes unzipped)")

@@ -13,12 +13,14 @@ stays a secret ``Output`` all the way to the SNS subscription.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from ecomlake.contract import DATASETS, PROJECT, parse_dataset
+from ecomlake.contract import DATASETS, PROJECT, Job, parse_dataset
 from ecomlake.cost import Prices
+from ecomlake.dq.rules import Thresholds
 from ecomlake.exceptions import InvalidArgumentError, UnknownDatasetError
 from ecomlake.pipeline import PIPELINE, GlueJobStep
 
@@ -35,8 +37,17 @@ ATHENA_MIN_CUTOFF_BYTES: Final = 10 * 1024 * 1024  # Athena's minimum per-query 
 # (a state timeout is States.Timeout, which that retrier does not match). The margin covers
 # Glue's start-up (before the timeout clock) and stopping the run.
 GLUE_TIMEOUT_MARGIN_MINUTES: Final = 5
-GLUE_STATE_TIMEOUT_MINUTES: Final = min(s.timeout_seconds for s in PIPELINE.walk() if isinstance(s, GlueJobStep)) // 60
-MAX_GLUE_TIMEOUT_MINUTES: Final = GLUE_STATE_TIMEOUT_MINUTES - GLUE_TIMEOUT_MARGIN_MINUTES
+# The ETL jobs share one capacity and timeout; the audit job (Job.DATA_QUALITY) has its own.
+ETL_JOBS: Final = tuple(j for j in Job if j is not Job.DATA_QUALITY)
+
+
+def glue_state_timeout_minutes(jobs: tuple[Job, ...]) -> int:
+    """The shortest ``TimeoutSeconds`` of the pipeline's task states running any of ``jobs``, in minutes."""
+    return min(s.timeout_seconds for s in PIPELINE.walk() if isinstance(s, GlueJobStep) and s.job in jobs) // 60
+
+
+MAX_GLUE_TIMEOUT_MINUTES: Final = glue_state_timeout_minutes(ETL_JOBS) - GLUE_TIMEOUT_MARGIN_MINUTES
+MAX_DQ_GLUE_TIMEOUT_MINUTES: Final = glue_state_timeout_minutes((Job.DATA_QUALITY,)) - GLUE_TIMEOUT_MARGIN_MINUTES
 _EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LAYER_ARN_RE: Final = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 _ACM_ARN_RE: Final = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+$")
@@ -77,6 +88,61 @@ class EtlSettings:
     number_of_workers: int
     timeout_minutes: int
     max_concurrent_runs: int
+
+
+@dataclass(frozen=True)
+class DataQualitySettings:
+    """The audit job (``glue_jobs/data_quality.py``): its own small capacity, timeout and thresholds."""
+
+    worker_type: str
+    number_of_workers: int
+    timeout_minutes: int  # below its task state's 30 minutes, like the ETL jobs' below theirs
+    thresholds: Thresholds  # ``--dq_thresholds``; absent from the stack file: the defaults
+
+    @property
+    def thresholds_json(self) -> str:
+        """The thresholds as the job argument (every field, so a run's settings are explicit)."""
+        return json.dumps(self.thresholds.to_dict(), sort_keys=True)
+
+
+# The small-date function's /tmp holds what a run stages and what it writes (about as much
+# again), plus room for DuckDB to spill; Lambda allows 512-10240 MB of ephemeral storage.
+SMALL_DATE_SPACE_FACTOR: Final = 2
+SMALL_DATE_SPILL_MB: Final = 512
+# 4 MB of memory per MB staged (DuckDB holds a run's tables in memory and parses raw text
+# several times its size), at least 2048 MB; Lambda gives 1 vCPU per 1769 MB, up to 6.
+SMALL_DATE_MEMORY_PER_MB: Final = 4
+SMALL_DATE_MIN_MEMORY_MB: Final = 2048
+LAMBDA_MAX_MB: Final = 10240
+MAX_SMALL_DATE_BYTES: Final = (LAMBDA_MAX_MB - SMALL_DATE_SPILL_MB) // SMALL_DATE_SPACE_FACTOR * 1024 * 1024
+
+
+def small_date_sizing(max_bytes: int) -> tuple[int, int]:
+    """(memory MB, ephemeral storage MB) of the small-date function for a threshold of ``max_bytes`` staged."""
+    mib = -(-max_bytes // (1024 * 1024))  # rounded up
+    ephemeral = min(LAMBDA_MAX_MB, max(512, mib * SMALL_DATE_SPACE_FACTOR + SMALL_DATE_SPILL_MB))
+    memory = min(LAMBDA_MAX_MB, max(SMALL_DATE_MIN_MEMORY_MB, mib * SMALL_DATE_MEMORY_PER_MB))
+    return memory, ephemeral
+
+
+@dataclass(frozen=True)
+class SmallDateSettings:
+    """The small-date path: runs staging at most ``max_bytes`` run in one Lambda on DuckDB."""
+
+    max_bytes: int
+
+    @property
+    def memory_mb(self) -> int:
+        return small_date_sizing(self.max_bytes)[0]
+
+    @property
+    def ephemeral_storage_mb(self) -> int:
+        return small_date_sizing(self.max_bytes)[1]
+
+    @property
+    def duckdb_memory_limit(self) -> str:
+        """DuckDB's cap, below the function's memory, so it spills to /tmp instead of being killed."""
+        return f"{self.memory_mb * 7 // 10}MB"
 
 
 @dataclass(frozen=True)
@@ -133,6 +199,8 @@ class StackSettings:
     log_retention_days: int
     lake: LakeSettings
     etl: EtlSettings
+    data_quality: DataQualitySettings
+    small_date: SmallDateSettings
     functions: FunctionSettings
     pipeline: PipelineSettings
     analytics: AnalyticsSettings
@@ -228,6 +296,15 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
         max_concurrent_runs=r.integer("glueMaxConcurrentRuns", minimum=1, maximum=100),
     )
 
+    data_quality = DataQualitySettings(
+        worker_type=r.choice("dqGlueWorkerType", GLUE_WORKER_TYPES),
+        number_of_workers=r.integer("dqGlueNumberOfWorkers", minimum=2, maximum=299),
+        timeout_minutes=r.integer("dqGlueTimeoutMinutes", minimum=1, maximum=MAX_DQ_GLUE_TIMEOUT_MINUTES),
+        thresholds=_dq_thresholds(r, config),
+    )
+
+    small_date = SmallDateSettings(max_bytes=r.integer("smallDateMaxBytes", minimum=0, maximum=MAX_SMALL_DATE_BYTES))
+
     pandas_layer = r.text("pandasLayerArn")
     if not _LAYER_ARN_RE.match(pandas_layer):
         raise r.error("pandasLayerArn", f"not a Lambda layer version ARN: {pandas_layer!r}")
@@ -278,6 +355,8 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
         log_retention_days=retention,
         lake=lake,
         etl=etl,
+        data_quality=data_quality,
+        small_date=small_date,
         functions=functions,
         pipeline=PipelineSettings(state_machine_log_level=r.choice("stateMachineLogLevel", STATE_MACHINE_LOG_LEVELS)),
         analytics=AnalyticsSettings(
@@ -298,6 +377,23 @@ def load_settings(config: ConfigReader, *, stack: str, region: str | None, defau
         cost=cost,
         default_tags=_tags(default_tags),
     )
+
+
+def _dq_thresholds(r: _Reader, config: ConfigReader) -> Thresholds:
+    """Optional ``dqThresholds``: a JSON object of ``ecomlake.dq.rules.Thresholds`` fields.
+
+    Checked here exactly as the audit checks ``--dq_thresholds``, so a typo or a warning tier
+    beyond its critical tier fails the preview instead of every audit.
+    """
+    value = config.get_object("dqThresholds")
+    if value is None:
+        return Thresholds()
+    if not isinstance(value, dict):
+        raise r.error("dqThresholds", f"must be an object of threshold fields, got {value!r}")
+    try:
+        return Thresholds.from_mapping(value)
+    except InvalidArgumentError as err:
+        raise r.error("dqThresholds", str(err)) from None
 
 
 def _required_datasets(r: _Reader) -> tuple[str, ...]:

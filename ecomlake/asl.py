@@ -40,14 +40,16 @@ so no run dies where no Catch sees it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from string import Formatter
 from typing import Any, Final
 
 from ecomlake.contract import PROJECT, Job
 from ecomlake.pipeline import (
+    DEFAULT_SETTINGS,
     PIPELINE,
+    ChoiceStep,
     GlueJobStep,
     Input,
     Jitter,
@@ -57,7 +59,9 @@ from ecomlake.pipeline import (
     Pipeline,
     PipelineFunction,
     RetryPolicy,
+    Setting,
     Step,
+    StepOutput,
     template_fields,
 )
 
@@ -98,7 +102,9 @@ class PipelineResources:
 
     ``glue_jobs`` maps each job to its Glue job *name* (``StartJobRun`` takes a name);
     ``functions`` maps each pipeline function to its Lambda function ARN; the topic is
-    where success and failure notifications go; ``stage`` appears in message subjects.
+    where success and failure notifications go; ``stage`` appears in message subjects;
+    ``settings`` are the stack's values the spec's choices compare against (the
+    small-date threshold), written into the definition as literals.
     """
 
     glue_jobs: Mapping[Job, str]
@@ -106,6 +112,7 @@ class PipelineResources:
     alerts_topic_arn: str
     stage: str = "dev"
     partition: str = "aws"
+    settings: Mapping[Setting, int] = field(default_factory=dict)
 
     @classmethod
     def placeholders(
@@ -128,6 +135,7 @@ class PipelineResources:
             functions={fn: f"arn:aws:lambda:{region}:{account_id}:function:{name(fn)}" for fn in pipeline.functions},
             alerts_topic_arn=f"arn:aws:sns:{region}:{account_id}:{name('alerts')}",
             stage=stage,
+            settings={setting: DEFAULT_SETTINGS[setting] for setting in pipeline.settings},
         )
 
 
@@ -135,14 +143,17 @@ def definition(resources: PipelineResources, pipeline: Pipeline = PIPELINE) -> d
     """The state machine definition (a JSON-ready dict) for ``pipeline`` over ``resources``."""
     missing = [str(j) for j in pipeline.glue_jobs if j not in resources.glue_jobs]
     missing += [str(f) for f in pipeline.functions if f not in resources.functions]
+    missing += [f"setting {s}" for s in pipeline.settings if s not in resources.settings]
     if missing:
         raise ValueError(f"no deployed resource given for: {', '.join(missing)}")
 
     render = _Renderer(resources, pipeline)
     states: dict[str, Any] = dict(render.join_dates(first=pipeline.steps[0].name))
-    for index, step in enumerate(pipeline.steps):
-        following = pipeline.steps[index + 1].name if index + 1 < len(pipeline.steps) else None
-        states[step.name] = render.top_level(step, following)
+    for step, following in chained(pipeline.steps, None):
+        if isinstance(step, ChoiceStep):
+            states[step.name] = render.choice(step)
+        else:
+            states[step.name] = render.top_level(step, following)
     for index, step in enumerate(pipeline.cleanup):
         following = pipeline.cleanup[index + 1].name if index + 1 < len(pipeline.cleanup) else None
         states[step.name] = render.cleanup(step, following or pipeline.on_failure.name)
@@ -159,6 +170,27 @@ def definition(resources: PipelineResources, pipeline: Pipeline = PIPELINE) -> d
         "TimeoutSeconds": pipeline.timeout_seconds,
         "States": states,
     }
+
+
+def chained(steps: Sequence[Step], after: str | None) -> list[tuple[Step, str | None]]:
+    """Each top-level state with the state it goes on to (``None``: the end).
+
+    A Choice's branches are laid out as top-level states too: each branch's steps run in
+    order and its last goes on to the step after the Choice, where the branches join.
+    """
+    out: list[tuple[Step, str | None]] = []
+    for index, step in enumerate(steps):
+        following = steps[index + 1].name if index + 1 < len(steps) else after
+        out.append((step, None if isinstance(step, ChoiceStep) else following))
+        if isinstance(step, ChoiceStep):
+            for branch in step.branches:
+                out += chained(branch.steps, following)
+    return out
+
+
+def output_path(variable: StepOutput) -> str:
+    """Where a Lambda step's returned field lives in the state: ``$.<step>.payload.<field>``."""
+    return f"$.{variable.step}.payload.{variable.field}"
 
 
 def retrier(policy: RetryPolicy) -> dict[str, Any]:
@@ -271,6 +303,29 @@ class _Renderer:
                     "Next": self.failure_path,
                 }
             ]
+        return state
+
+    def choice(self, step: ChoiceStep) -> dict[str, Any]:
+        """A Choice: the ``when_at_most`` branch only for a present, numeric value at most the setting.
+
+        ``IsPresent`` comes first: comparing a path that does not exist is a runtime error in
+        ASL, so a plan that returned no estimate must fall through to the default (Glue) branch.
+        """
+        path = output_path(step.variable)
+        state: dict[str, Any] = {"Type": "Choice"}
+        if step.comment:
+            state["Comment"] = step.comment
+        state["Choices"] = [
+            {
+                "And": [
+                    {"Variable": path, "IsPresent": True},
+                    {"Variable": path, "IsNumeric": True},
+                    {"Variable": path, "NumericLessThanEquals": self.resources.settings[step.threshold]},
+                ],
+                "Next": step.when_at_most.steps[0].name,
+            }
+        ]
+        state["Default"] = step.otherwise.steps[0].name
         return state
 
     @property

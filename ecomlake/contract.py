@@ -312,6 +312,9 @@ class EnvVar(StrEnum):
     # Prices ecomlake.cost estimates a run with: a JSON object (stack config ecomlake:prices), or a JSON file.
     PRICES = "ECOMLAKE_PRICES"
     PRICES_FILE = "ECOMLAKE_PRICES_FILE"
+    # Local runs: the small-date threshold the pipeline's Choice compares the plan's estimate with
+    # (bytes, or "none"); in AWS it is the stack's smallDateMaxBytes, written into the definition.
+    SMALL_DATE_MAX_BYTES = "ECOMLAKE_SMALL_DATE_MAX_BYTES"
 
 
 # Which bucket variable holds each zone (reports share the processed bucket in AWS

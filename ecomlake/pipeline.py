@@ -11,10 +11,16 @@ A run is a transaction: it writes where readers do not look, audits what it wrot
 only then publishes, all under a lock on the lake::
 
     acquire_lock        one writer per lake (cloud: a DynamoDB lease; locally a file lock)
-    plan                the published snapshot the run starts from, the dates it computes
-    etl                 in parallel: transaction_etl | product_enrichment | clickstream_aggregation
-    master_data_merge   curated partitions from the run's earliest change on, dimensions
-    data_quality        every data-quality check on the run's unpublished view: reports + verdict
+    plan                the published snapshot the run starts from, the dates it computes,
+                        and the bytes a small-date run would stage (``staged_bytes``)
+    small_enough?       a Choice: staged_bytes <= the deployment's small-date threshold?
+      yes: small_date   one Lambda: every ETL job, the merge and the audit on DuckDB over a
+                        /tmp mirror of what the run reads; the run's versions, journal,
+                        reports and verdict uploaded (``ecomlake.runs.small_date``)
+      no (or no estimate):
+        etl             in parallel: transaction_etl | product_enrichment | clickstream_aggregation
+        master_data_merge  curated partitions from the run's earliest change on, dimensions
+        data_quality    every data-quality check on Spark over the run's unpublished view
     audit               the gate: a critical failure in the verdict stops the run here
     publish             one atomic snapshot switch, then reports into place, garbage collected
     dashboard_refresh   the analytics queries over the published lake, into the dashboard data
@@ -265,6 +271,7 @@ class PipelineFunction(StrEnum):
 
     RUN_LOCK = "run_lock"
     PLAN = "plan"
+    SMALL_DATE = "small_date"
     DATA_QUALITY = "data_quality"
     PUBLISH = "publish"
     DASHBOARD_REFRESH = "dashboard_refresh"
@@ -280,6 +287,19 @@ class StepKind(StrEnum):
     LAMBDA = "lambda"
     PARALLEL = "parallel"
     NOTIFY = "notify"
+    CHOICE = "choice"
+
+
+class Setting(StrEnum):
+    """Deployment values the spec names but does not fix: a stack's config in the cloud, an option locally."""
+
+    SMALL_DATE_MAX_BYTES = "small_date_max_bytes"
+
+
+# What ``ecomlake asl`` renders and the local runner uses when nothing else is given. 256 MiB
+# of staged input is well inside the small-date function's sizing (components.functions) and
+# holds the demo's lake many times over.
+DEFAULT_SETTINGS: Final[dict[Setting, int]] = {Setting.SMALL_DATE_MAX_BYTES: 256 * 1024 * 1024}
 
 
 @dataclass(frozen=True)
@@ -358,7 +378,58 @@ class NotifyStep:
         template_fields(self.message)
 
 
-Step = GlueJobStep | LambdaStep | ParallelStep | NotifyStep
+@dataclass(frozen=True)
+class StepOutput:
+    """A value an earlier Lambda step returned: ``field`` of step ``step``'s payload."""
+
+    step: str
+    field: str
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One way through a :class:`ChoiceStep`: steps run in order, then the step after the Choice."""
+
+    name: str
+    steps: tuple[GlueJobStep | LambdaStep | ParallelStep, ...]
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            raise ValueError(f"branch {self.name!r} has no steps")
+
+
+@dataclass(frozen=True)
+class ChoiceStep:
+    """Take ``when_at_most`` when ``variable`` is a number no greater than the ``threshold`` setting.
+
+    Anything else -- the variable missing (an older plan, a failed estimate), not a number, or
+    greater -- takes ``otherwise``: the path that works for every size is the default. Both
+    branches go on to the step after the Choice. A Choice itself cannot fail, so it has no
+    retry and no catch; the steps of its branches have theirs.
+    """
+
+    name: str
+    variable: StepOutput
+    threshold: Setting
+    when_at_most: Branch
+    otherwise: Branch
+    comment: str = ""
+    catch: None = None
+    kind: StepKind = field(default=StepKind.CHOICE, init=False)
+
+    @property
+    def branches(self) -> tuple[Branch, Branch]:
+        return (self.when_at_most, self.otherwise)
+
+    def choose(self, value: Any, threshold: int | None) -> Branch:
+        """The branch for ``value`` against ``threshold`` (None: no threshold, the default branch)."""
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if threshold is not None and numeric and value <= threshold:
+            return self.when_at_most
+        return self.otherwise
+
+
+Step = GlueJobStep | LambdaStep | ParallelStep | NotifyStep | ChoiceStep
 
 
 def worst_case_seconds(step: Step) -> float:
@@ -366,10 +437,13 @@ def worst_case_seconds(step: Step) -> float:
 
     Each attempt may run to the task's timeout, except those that end in an error a
     ``refusals`` retrier matches (a refusal to start costs no run time); every retry waits
-    its full backoff. A Parallel takes as long as its slowest branch.
+    its full backoff. A Parallel takes as long as its slowest branch, and so does a Choice
+    (a branch's worst case is the sum of its steps').
     """
     if isinstance(step, ParallelStep):
         return max(worst_case_seconds(b) for b in step.branches)
+    if isinstance(step, ChoiceStep):
+        return max(sum(worst_case_seconds(s) for s in b.steps) for b in step.branches)
     slow_attempts = 1 + sum(p.max_attempts for p in step.retry if not p.refusals)
     waits = sum(p.total_delay() for p in step.retry)
     return slow_attempts * step.timeout_seconds + waits
@@ -399,11 +473,25 @@ class Pipeline:
             raise ValueError(f"step names must be unique; repeated: {duplicates}")
         if not self.steps:
             raise ValueError("a pipeline needs at least one step")
+        self._check_choices()
         if self.worst_case_seconds() > self.timeout_seconds:
             raise ValueError(
                 f"the execution timeout ({self.timeout_seconds} s) is shorter than the worst case of its steps "
                 f"({self.worst_case_seconds():.0f} s): a run could time out where no Catch sees it"
             )
+
+    def _check_choices(self) -> None:
+        """A Choice reads the payload of a Lambda step that runs before it, and holds no Choice itself."""
+        earlier: dict[str, Step] = {}
+        for step in self.steps:
+            if isinstance(step, ChoiceStep):
+                source = earlier.get(step.variable.step)
+                if not isinstance(source, LambdaStep) or source.for_each_date:
+                    raise ValueError(
+                        f"choice {step.name!r} reads {step.variable.step!r}, which must be a (not per-date) "
+                        "Lambda step before it"
+                    )
+            earlier[step.name] = step
 
     def worst_case_seconds(self) -> float:
         """The longest a run can take: every step's worst case, then the failure path's."""
@@ -415,6 +503,12 @@ class Pipeline:
             yield step
             if isinstance(step, ParallelStep):
                 yield from step.branches
+            if isinstance(step, ChoiceStep):
+                for branch in step.branches:
+                    for inner in branch.steps:
+                        yield inner
+                        if isinstance(inner, ParallelStep):
+                            yield from inner.branches
         yield from self.cleanup
         yield self.on_failure
 
@@ -432,6 +526,11 @@ class Pipeline:
     def functions(self) -> tuple[PipelineFunction, ...]:
         return tuple(s.function for s in self.walk() if isinstance(s, LambdaStep))
 
+    @property
+    def settings(self) -> tuple[Setting, ...]:
+        """The deployment settings the spec's choices compare against."""
+        return tuple(dict.fromkeys(s.threshold for s in self.walk() if isinstance(s, ChoiceStep)))
+
 
 def _lock_step(name: str, action: str) -> LambdaStep:
     return LambdaStep(
@@ -447,17 +546,36 @@ def _lock_step(name: str, action: str) -> LambdaStep:
 PIPELINE: Final = Pipeline(
     name=PROJECT,
     comment=(
-        "ecomlake pipeline: lock, plan, per-dataset ETL in parallel, master merge, audit (data quality), "
-        "publish, dashboard refresh, unlock, notification. Generated from ecomlake/pipeline.py by ecomlake/asl.py; "
-        "do not edit."
+        "ecomlake pipeline: lock, plan, then a small date in one Lambda or per-dataset ETL in parallel, master "
+        "merge and the audit job in Glue; the audit gate, publish, dashboard refresh, unlock, notification. "
+        "Generated from ecomlake/pipeline.py by ecomlake/asl.py; do not edit."
     ),
     steps=(
         _lock_step("acquire_lock", "acquire"),
         LambdaStep("plan", PipelineFunction.PLAN, payload=(Input.DATES, Input.RUN_ID), timeout_seconds=120),
-        ParallelStep("etl", branches=tuple(GlueJobStep(job) for job in PARALLEL_ETL_JOBS)),
-        GlueJobStep(Job.MASTER_DATA_MERGE),
-        # Every check on the run's view, on Spark next to the data; writes reports and a verdict.
-        GlueJobStep(Job.DATA_QUALITY, timeout_seconds=30 * 60),
+        ChoiceStep(
+            "small_enough",
+            variable=StepOutput("plan", "staged_bytes"),
+            threshold=Setting.SMALL_DATE_MAX_BYTES,
+            comment=(
+                "A run whose staged input (raw files of its dates + the published partitions it reads) is at most "
+                "the stack's smallDateMaxBytes runs in one Lambda on DuckDB; anything else, or no estimate, in Glue."
+            ),
+            when_at_most=Branch(
+                "small_date",
+                # Every ETL job, the merge and the audit, on DuckDB over a /tmp mirror; uploads the results.
+                (LambdaStep("small_date", PipelineFunction.SMALL_DATE, payload=(Input.RUN_ID,), timeout_seconds=900),),
+            ),
+            otherwise=Branch(
+                "glue",
+                (
+                    ParallelStep("etl", branches=tuple(GlueJobStep(job) for job in PARALLEL_ETL_JOBS)),
+                    GlueJobStep(Job.MASTER_DATA_MERGE),
+                    # Every check on the run's view, on Spark next to the data; writes reports and a verdict.
+                    GlueJobStep(Job.DATA_QUALITY, timeout_seconds=30 * 60),
+                ),
+            ),
+        ),
         # The gate: fails the run (DataQualityError, never retried) unless the verdict passed.
         LambdaStep(
             "audit",

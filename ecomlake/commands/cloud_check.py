@@ -46,6 +46,9 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(report.to_dict())
         else:
+            for e in report.executions:
+                path = report.paths.get(e.name) or "unknown"
+                console.print(f"execution {e.name} ({', '.join(e.dates)}): {path} path")
             rows = [
                 (c.name, "same" if c.same else "DIFFERENT", c.local_rows, c.cloud_rows, c.bytes_scanned)
                 for c in report.comparisons

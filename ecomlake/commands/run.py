@@ -77,7 +77,7 @@ def summary_rows(record: Any) -> list[tuple[str, str, str, str, str]]:
         if step.kind == "date" and step.status != "FAILED":
             continue
         name = f"  {step.name}" if step.parent else step.name
-        attempts = "" if step.kind in ("parallel", "map") else str(step.attempts)
+        attempts = "" if step.kind in ("parallel", "map", "choice") else str(step.attempts)
         rows.append((name, step.status, attempts, f"{step.seconds:.2f}", _describe(step)))
     return rows
 
@@ -91,6 +91,10 @@ def _describe(step: Any) -> str:
         parts.append(f"in {out['rows_in']:,}, out {out['rows_out']:,}, quarantined {out['rows_quarantined']:,}")
     if out.get("rows_built"):
         parts.append(f"built {out['rows_built']:,}")
+    if step.kind == "choice" and "branch" in out:
+        values = {k: "none" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for k, v in out.items()}
+        shown = "; ".join(f"{k} {v}" for k, v in values.items() if k != "branch")
+        parts.append(f"-> {out['branch']} ({shown})")
     if step.kind == "map" and "completed" in out:
         parts.append(f"{len(out['completed'])} date(s) passed")
     if "site" in out:

@@ -7,7 +7,8 @@ One check, end to end, on a real AWS account:
 2. generate a small data set and land it in the stack's raw bucket, as a sender would
    (``raw/<dataset>/date=D/<file>``); the validator and router take it from there;
 3. wait for the Step Functions execution of every landed date to succeed (the router
-   starts one per complete date);
+   starts one per complete date), and read from each execution's history which way its
+   ``small_enough`` Choice sent it (the small-date Lambda or the Glue jobs);
 4. run every ``sql/*.sql`` on Athena, with exactly the parameter values the local run
    bound, and compare each answer with the same query on a local lake built from the same
    files by the local pipeline (DuckDB): same columns, same rows (as a multiset; numbers
@@ -432,6 +433,20 @@ def glue_runs_since(glue: Any, job_names: Iterable[str], since: datetime) -> lis
     return runs
 
 
+# The first state of each branch of the pipeline's ``small_enough`` Choice (ecomlake.pipeline).
+PATH_STATES: Final = {"small_date": "small_date", "etl": "glue"}
+
+
+def execution_path(sfn: Any, execution: Execution) -> str | None:
+    """Which way the execution's Choice went: ``small_date``, ``glue``, or None (neither state entered)."""
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution.arn):
+        for event in page["events"]:
+            name = event.get("stateEnteredEventDetails", {}).get("name")
+            if name in PATH_STATES:
+                return PATH_STATES[name]
+    return None
+
+
 def state_transitions(sfn: Any, executions: Iterable[Execution]) -> int:
     """State transitions of the executions (what standard workflows bill): states entered."""
     total = 0
@@ -479,6 +494,7 @@ class CheckReport:
     cost: CostEstimate | None = None
     deployed: bool = False
     destroyed: bool = False
+    paths: dict[str, str | None] = field(default_factory=dict)  # execution name -> small_date / glue
 
     @property
     def ok(self) -> bool:
@@ -492,7 +508,10 @@ class CheckReport:
             "destroyed": self.destroyed,
             "dates": self.dates,
             "files_landed": self.landed,
-            "executions": [{"name": e.name, "status": e.status, "dates": list(e.dates)} for e in self.executions],
+            "executions": [
+                {"name": e.name, "status": e.status, "dates": list(e.dates), "path": self.paths.get(e.name)}
+                for e in self.executions
+            ],
             "queries": [c.to_dict() for c in self.comparisons],
             "cost": None if self.cost is None else self.cost.to_dict(),
         }
@@ -555,6 +574,7 @@ def run_check(
                 sleep=sleep,
                 progress=progress,
             )
+            report.paths = {e.name: execution_path(sfn, e) for e in report.executions}
             for name in names:
                 progress(f"running {name} on Athena")
                 cloud = run_athena(

@@ -4,9 +4,19 @@ A run holds the lake's lock (``ecomlake.local.lock``) from start to end, and eac
 maps to a local callable -- the same library code the cloud runs:
 
 - ``acquire_lock`` / ``release_lock`` -> nothing more: the file lock is held around the run
-- ``plan``              -> ``ecomlake.runs.plan.plan_run``: base snapshot, dates, repairs
-- a Glue job            -> ``ecomlake.etl.run_job(job, plan.dates, lake, engine, run_id=...)``
-- ``audit``             -> ``ecomlake.runs.audit.audit_run``: a failed critical check raises
+- ``plan``              -> ``ecomlake.runs.plan.plan_run``: base snapshot, dates, repairs, and
+                           the bytes a small-date run would stage
+- ``small_enough``      -> the same Choice the state machine makes: the plan's ``staged_bytes``
+                           against the small-date threshold (the runner's ``settings``, else
+                           ``$ECOMLAKE_SMALL_DATE_MAX_BYTES``, else 256 MiB with the DuckDB engine
+                           -- the demo takes the small path -- and no threshold with Spark, so a
+                           parity run goes through the Glue jobs); the other branch's steps stay
+                           ``SKIPPED``
+- ``small_date``        -> ``ecomlake.runs.small_date.run_small_date``: the small path's code,
+                           on the lake itself (nothing to stage)
+- a Glue job            -> ``ecomlake.etl.run_job(job, plan.dates, lake, engine, run_id=...)``;
+                           the ``data_quality`` job -> ``ecomlake.runs.audit.audit_storage``
+- ``audit``             -> ``ecomlake.runs.audit.check_verdict``: a failed critical check raises
                            ``DataQualityError`` (as the Lambda does in the cloud)
 - ``publish``           -> ``ecomlake.runs.publish.publish_run``: the atomic snapshot switch
 - ``dashboard_refresh`` -> ``ecomlake.dashboard.build(lake)``
@@ -37,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import time
 import traceback
@@ -47,12 +58,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from ecomlake.contract import Dataset, Job, Zone, parse_date, parse_run_id, run_record_key
+from ecomlake.contract import Dataset, EnvVar, Job, Zone, parse_date, parse_run_id, run_record_key
 from ecomlake.exceptions import EcomlakeError, InvalidArgumentError, LakeNotFoundError
 from ecomlake.local.lock import LOCK_FILE, LakeLock
 from ecomlake.pipeline import (
+    DEFAULT_SETTINGS,
     PIPELINE,
     STATES_TASK_FAILED,
+    ChoiceStep,
     GlueJobStep,
     Input,
     Jitter,
@@ -61,6 +74,7 @@ from ecomlake.pipeline import (
     ParallelStep,
     Pipeline,
     PipelineFunction,
+    Setting,
     Step,
     TaskStep,
     execution_input,
@@ -271,6 +285,13 @@ def _data_quality(ctx: StepContext) -> dict[str, Any]:
     return audit_storage(LocalStorage(ctx.lake), ctx.run_id, opener, source=str(ctx.lake)).summary()
 
 
+def _small_date(ctx: StepContext) -> dict[str, Any]:
+    """The small path's code, on the lake directory itself: nothing to stage or upload."""
+    from ecomlake.runs.small_date import run_small_date
+
+    return run_small_date(ctx.lake, ctx.run_id)
+
+
 def _audit(ctx: StepContext) -> dict[str, Any]:
     """The gate: raises DataQualityError unless the verdict passed."""
     from ecomlake.runs.audit import check_verdict
@@ -314,6 +335,7 @@ def _notify(ctx: StepContext) -> dict[str, Any]:
 LAMBDA_CALLABLES: Final[dict[PipelineFunction, StepFn]] = {
     PipelineFunction.RUN_LOCK: _lock,
     PipelineFunction.PLAN: _plan,
+    PipelineFunction.SMALL_DATE: _small_date,
     PipelineFunction.DATA_QUALITY: _audit,
     PipelineFunction.PUBLISH: _publish,
     PipelineFunction.DASHBOARD_REFRESH: _dashboard_refresh,
@@ -331,6 +353,41 @@ def default_registry(pipeline: Pipeline = PIPELINE) -> dict[str, StepFn]:
         elif isinstance(step, NotifyStep):
             registry[step.name] = _notify
     return registry
+
+
+# --------------------------------------------------------------------------- the choice's settings
+
+
+def resolve_settings(
+    engine: str, given: Mapping[Setting, int | None] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[Setting, int | None]:
+    """The values the spec's choices compare against, for a local run on ``engine``.
+
+    The small-date threshold: ``given``, else ``$ECOMLAKE_SMALL_DATE_MAX_BYTES`` (bytes; ``none``:
+    never), else :data:`ecomlake.pipeline.DEFAULT_SETTINGS` on DuckDB and none on Spark (a Spark
+    run is asked for to exercise the Glue jobs' engine). ``None`` sends every run to the
+    default branch, as a missing estimate does in the cloud.
+    """
+    env = os.environ if environ is None else environ
+    chosen = dict(given or {})
+    setting = Setting.SMALL_DATE_MAX_BYTES
+    if setting not in chosen:
+        text = env.get(EnvVar.SMALL_DATE_MAX_BYTES, "").strip()
+        if text.lower() == "none":
+            chosen[setting] = None
+        elif text:
+            try:
+                value = int(text)
+            except ValueError:
+                value = -1
+            if value < 0:
+                raise InvalidArgumentError(
+                    f"{EnvVar.SMALL_DATE_MAX_BYTES} must be a number of bytes >= 0 or 'none', got {text!r}"
+                )
+            chosen[setting] = value
+        else:
+            chosen[setting] = DEFAULT_SETTINGS[setting] if engine == "duckdb" else None
+    return chosen
 
 
 # --------------------------------------------------------------------------- the runner
@@ -382,6 +439,7 @@ class PipelineRunner:
         on_event: Callable[[RunEvent], None] | None = None,
         run_id: str | None = None,
         wait: float = 0.0,
+        settings: Mapping[Setting, int | None] | None = None,
     ) -> None:
         if engine not in ENGINES:
             raise InvalidArgumentError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
@@ -395,6 +453,7 @@ class PipelineRunner:
         self.on_event = on_event or (lambda _event: None)
         self.run_id = parse_run_id(run_id) if run_id else new_run_id()
         self.wait = wait
+        self.settings = resolve_settings(engine, settings)
         self.record = RunRecord(self.run_id, list(self.dates), engine, str(self.lake))
         self.plan: dict[str, Any] | None = None
 
@@ -443,13 +502,21 @@ class PipelineRunner:
                 step = self.record.step(step_name)
                 if step.status == Status.SUCCEEDED:
                     setattr(self.record, field_name, step.output)
+        with contextlib.suppress(KeyError):  # the small path audits inside its one step
+            small = self.record.step("small_date")
+            if small.status == Status.SUCCEEDED and isinstance(small.output, dict) and "audit" in small.output:
+                self.record.audit = small.output["audit"]
 
     # -- one record per step, branch and date, all SKIPPED until they run
 
     def _plan_records(self) -> list[StepRecord]:
         records: list[StepRecord] = []
-        for step in (*self.pipeline.steps, *self.pipeline.cleanup, self.pipeline.on_failure):
+        top = [*self.pipeline.steps, *self.pipeline.cleanup, self.pipeline.on_failure]
+        while top:
+            step = top.pop(0)
             records.append(StepRecord(step.name, _kind(step)))
+            if isinstance(step, ChoiceStep):  # its branches' steps are top-level states, as in ASL
+                top[0:0] = [inner for branch in step.branches for inner in branch.steps]
             if isinstance(step, ParallelStep):
                 records += [StepRecord(b.name, _kind(b), parent=step.name) for b in step.branches]
             if isinstance(step, LambdaStep) and step.for_each_date:
@@ -457,7 +524,12 @@ class PipelineRunner:
         return records
 
     def _run_steps(self) -> None:
-        for step in self.pipeline.steps:
+        pending: list[Step] = list(self.pipeline.steps)
+        while pending:
+            step = pending.pop(0)
+            if isinstance(step, ChoiceStep):
+                pending[0:0] = list(self._choose(step).steps)
+                continue
             try:
                 self._run_top_level(step)
             except StepFailedError as failure:
@@ -486,6 +558,19 @@ class PipelineRunner:
 
     # -- steps
 
+    def _choose(self, step: ChoiceStep) -> Any:
+        """The Choice state: the variable from the step that returned it, against the setting."""
+        record = self.record.step(step.name)
+        self._start(record)
+        started = time.perf_counter()
+        source = self.record.step(step.variable.step).output
+        value = source.get(step.variable.field) if isinstance(source, dict) else None
+        threshold = self.settings.get(step.threshold)
+        branch = step.choose(value, threshold)
+        output = {"branch": branch.name, str(step.variable.field): value, str(step.threshold): threshold}
+        self._finish(record, started, Status.SUCCEEDED, output=output)
+        return branch
+
     def _run_top_level(self, step: Step) -> None:
         if isinstance(step, ParallelStep):
             self._run_container(step.name, [(b, None) for b in step.branches])
@@ -510,7 +595,7 @@ class PipelineRunner:
         self._finish(record, started, Status.SUCCEEDED, output={"completed": completed})
 
     def _run_task(self, step: Step, *, date: str | None = None, error: Mapping[str, str] | None = None) -> StepRecord:
-        assert not isinstance(step, ParallelStep)
+        assert not isinstance(step, ParallelStep | ChoiceStep)
         name = item_name(step, date) if date else step.name
         record = self.record.step(name)
         ctx = StepContext(step, self.lake, self.dates, self.engine, self.run_id, date=date, error=error, plan=self.plan)
@@ -581,7 +666,8 @@ def run_pipeline(lake: Path, dates: Sequence[str], engine: str = "duckdb", **opt
 
     ``options`` go to :class:`PipelineRunner`: ``registry`` (step name -> callable, replacing
     the defaults), ``sleep`` (the retry wait), ``rng``, ``on_event``, ``run_id``, ``pipeline``,
-    ``wait`` (seconds to wait for another run's lock; ``LakeLockedError`` after that).
+    ``wait`` (seconds to wait for another run's lock; ``LakeLockedError`` after that),
+    ``settings`` (``{Setting.SMALL_DATE_MAX_BYTES: bytes or None}``: see :func:`resolve_settings`).
     The run record is returned and written to ``<lake>/_runs/<run_id>.json``.
     """
     return PipelineRunner(lake, dates, engine, **options).run()

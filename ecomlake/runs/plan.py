@@ -8,6 +8,9 @@ A run is asked for some dates. Before any job starts, the plan
 * checks that every version the base names is really there (a folder deleted by hand, a
   disk restored from an old backup) and adds what is missing to the run: a lost processed or
   curated partition adds its date, a lost dimension makes the merge rebuild the dimensions;
+* estimates what a small-date run would stage (``staged_bytes``: the raw files of its dates and
+  the published partitions it reads, ``ecomlake.runs.small_date``), which the state machine's
+  Choice compares with the stack's ``smallDateMaxBytes``: one Lambda on DuckDB, or Glue;
 * records all of it at ``_runs/<run_id>/plan.json`` for the jobs, the audit and the record.
 
 Nothing here reads table data: the plan is a few object listings, cheap enough for a Lambda.
@@ -16,7 +19,7 @@ Nothing here reads table data: the plan is a few object listings, cheap enough f
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -38,7 +41,10 @@ class RunPlan:
     dates: list[str]
     repair: dict[str, list[str]] = field(default_factory=dict)  # unit -> dates (or ["*"]) found missing
     full_merge: bool = False  # a dimension was lost: rebuild the dimensions from every date
-    raw_bytes: int = 0  # accepted raw input of the run's dates (picks the engine in the cloud)
+    raw_bytes: int = 0  # raw files landed for the run's dates
+    # What a small-date run would stage: raw files of its first date on and the published
+    # partitions it reads (ecomlake.runs.small_date); the Choice compares it with the threshold.
+    staged_bytes: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -58,11 +64,18 @@ def plan_key(run_id: str) -> str:
     return f"{run_prefix(run_id)}plan.json"
 
 
-def missing_versions(storage: Storage, snapshot: Snapshot) -> dict[str, list[str]]:
+def list_units(storage: Storage) -> dict[str, list[str]]:
+    """Every key of every table unit (one listing each), for the checks that scan them."""
+    return {unit: storage.list(f"{unit}/") for unit in sorted(UNITS)}
+
+
+def missing_versions(
+    storage: Storage, snapshot: Snapshot, listing: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, list[str]]:
     """Versions ``snapshot`` names whose folder holds no file: unit -> dates (``["*"]`` for a whole unit)."""
     present: set[str] = set()
     for unit in sorted(UNITS):
-        for key in storage.list(f"{unit}/"):
+        for key in listing[unit] if listing is not None else storage.list(f"{unit}/"):
             parsed = version_of(key)
             if parsed is not None:
                 present.add(parsed[0])
@@ -116,7 +129,8 @@ def plan_run(storage: Storage, run_id: str, requested: Iterable[str]) -> RunPlan
     if publication_unfinished(storage, base):
         finish_publication(storage, base)
         notes.append(f"finished the publication of snapshot {base.seq} (its run stopped after the commit)")
-    missing = missing_versions(storage, base)
+    listing = list_units(storage)
+    missing = missing_versions(storage, base, listing)
     extra: set[str] = set()
     full = False
     for unit, days in missing.items():
@@ -135,10 +149,19 @@ def plan_run(storage: Storage, run_id: str, requested: Iterable[str]) -> RunPlan
         repair=missing,
         full_merge=full,
         raw_bytes=raw_bytes(storage, dates),
+        staged_bytes=staged_bytes(storage, base, run, dates, listing=listing),
         notes=notes,
     )
     storage.write_bytes(plan_key(run), (json.dumps(plan.to_dict(), indent=1) + "\n").encode())
     return plan
+
+
+def staged_bytes(
+    storage: Storage, base: Snapshot, run_id: str, dates: Sequence[str], *, listing: Mapping[str, Sequence[str]]
+) -> int:
+    from ecomlake.runs.small_date import staged_bytes as estimate
+
+    return estimate(storage, base, run_id, dates, listing=listing)
 
 
 def read_plan(storage: Storage, run_id: str) -> RunPlan | None:

@@ -29,6 +29,7 @@ from ecomlake.local.cloud_check import (
     CloudStack,
     DataSet,
     compare,
+    execution_path,
     glue_runs_since,
     land_raw,
     local_answers,
@@ -174,6 +175,22 @@ def test_the_wait_times_out_naming_what_never_started() -> None:
             wait_for_dates(
                 sfn, arn, ["2025-01-01"], since, timeout_seconds=250, sleep=lambda _s: None, clock=lambda: next(ticks)
             )
+
+
+@pytest.mark.parametrize(("branch", "path"), [("small_date", "small_date"), ("etl", "glue"), ("other", None)])
+def test_the_history_says_which_way_the_choice_sent_an_execution(branch: str, path: str | None) -> None:
+    """The pipeline's ``small_enough`` Choice leads to ``small_date`` or to ``etl``: the check reports which."""
+    definition = {
+        "StartAt": "small_enough",
+        "States": {"small_enough": {"Type": "Pass", "Next": branch}, branch: {"Type": "Pass", "End": True}},
+    }
+    with mock_aws(config=SFN_CONFIG):
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        machine = _machine(sfn, json.dumps(definition))
+        since = datetime.now(UTC) - timedelta(seconds=1)
+        sfn.start_execution(stateMachineArn=machine, name="run-1", input=json.dumps({"dates": ["2025-01-01"]}))
+        (execution,) = wait_for_dates(sfn, machine, ["2025-01-01"], since, timeout_seconds=30, poll_seconds=0.05)
+        assert execution_path(sfn, execution) == path
 
 
 def test_athena_rows_types_and_bytes(tiny: tuple[Path, list[str], dict[str, QueryResult]]) -> None:
@@ -369,6 +386,8 @@ def test_the_whole_check_deploys_lands_waits_compares_costs_and_destroys(
     assert report.dates == ["2025-01-01", "2025-01-02"]
     assert report.landed == len(landed) == 8  # four datasets x two days
     assert [e.status for e in report.executions] == ["SUCCEEDED", "SUCCEEDED"]
+    # A one-Pass machine has neither branch of the pipeline's Choice.
+    assert [e["path"] for e in report.to_dict()["executions"]] == [None, None]
     assert [c.name for c in report.comparisons] == list(QUERIES)
     cost = report.cost.to_dict()
     # Two queries at Athena's 10 MB minimum; two Pass executions = two state transitions; 8 PUTs.

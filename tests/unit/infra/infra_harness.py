@@ -214,10 +214,13 @@ def stack_config(stack: str) -> dict[str, str]:
 
 def fake_layers(root: Path) -> Path:
     """Stand-ins for the built dependency layers (the real ones come from pip, before deploying)."""
-    for layer, package in (("duckdb", "duckdb"), ("sqlglot", "sqlglot")):
-        pkg = root / layer / "python" / package
-        pkg.mkdir(parents=True, exist_ok=True)
-        (pkg / "__init__.py").write_text("# test stand-in\n")
+    from components.packaging import LAYERS
+
+    for spec in LAYERS.values():
+        for package in spec.import_names:
+            pkg = root / spec.name / "python" / package
+            pkg.mkdir(parents=True, exist_ok=True)
+            (pkg / "__init__.py").write_text("# test stand-in\n")
     return root
 
 

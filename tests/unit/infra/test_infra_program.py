@@ -43,7 +43,7 @@ from ecomlake.contract import (
 )
 from ecomlake.ingest.events import file_event
 from ecomlake.ingest.report import Rejection, ValidationReport
-from ecomlake.pipeline import PIPELINE, PipelineFunction
+from ecomlake.pipeline import PIPELINE, PipelineFunction, Setting
 
 pytestmark = [
     pytest.mark.xdist_group("infra"),
@@ -74,7 +74,7 @@ COMPONENTS = {
     "ecomlake:index:Dashboard": 1,
     "ecomlake:index:Orchestration": 1,
     "ecomlake:index:Observability": 1,
-    "ecomlake:index:LambdaFunction": 8,
+    "ecomlake:index:LambdaFunction": 9,
 }
 # Every resource document the program writes (the value is the input holding the JSON).
 RESOURCE_POLICIES = {
@@ -149,7 +149,7 @@ def test_every_aws_resource_is_a_child_of_a_component(run: ProgramRun) -> None:
         elif typ.startswith("aws:"):
             assert parent.startswith("ecomlake:index:"), urn
     # The dependency layers are shared by two components and live at stack level on purpose.
-    assert sorted(orphans) == ["layer-duckdb", "layer-sqlglot"]
+    assert sorted(orphans) == ["layer-duckdb-etl", "layer-sqlglot"]
     assert len(components) == sum(COMPONENTS.values())
 
 
@@ -167,6 +167,7 @@ def test_stack_outputs(run: ProgramRun) -> None:
         "router",
         "run-lock",
         "plan",
+        "small-date",
         "data-quality",
         "publish",
         "api",
@@ -313,16 +314,16 @@ def test_dev_is_disposable(programs: dict[str, ProgramRun]) -> None:
 def test_no_policy_allows_any_action_on_any_resource(run: ProgramRun) -> None:
     docs = policy_documents(run) + [(r.name, json.loads(r.inputs["assumeRolePolicy"])) for r in run.of_type(ROLE)]
     kinds = [where.split(" ")[0] for where, _ in policy_documents(run)]
-    # 10 roles (8 functions, Glue, Step Functions), 9 buckets, 2 keys, the topic and the events DLQ.
+    # 12 roles (9 functions, Glue ETL, Glue audit, Step Functions), 9 buckets, 2 keys, the topic and the DLQ.
     assert {k: kinds.count(k) for k in set(kinds)} == {
-        ROLE_POLICY: 10,
+        ROLE_POLICY: 12,
         POLICY: 9,
         "aws:kms/key:Key": 1,
         "aws:kms/keyPolicy:KeyPolicy": 1,
         "aws:sns/topicPolicy:TopicPolicy": 1,
         "aws:sqs/queuePolicy:QueuePolicy": 1,
     }
-    assert len(run.of_type(ROLE)) == 10
+    assert len(run.of_type(ROLE)) == 12
     for where, doc in docs:
         assert iam.allows_everything(doc) == [], where
         for st in statements(doc):
@@ -369,9 +370,10 @@ def test_trust_policies(run: ProgramRun) -> None:
         else:
             assert "Condition" not in st
     assert services[f"ecomlake-{run.stack}-glue-etl"] == "glue.amazonaws.com"
+    assert services[f"ecomlake-{run.stack}-glue-dq"] == "glue.amazonaws.com"
     assert services[f"ecomlake-{run.stack}-pipeline"] == "states.amazonaws.com"
     lambdas = [n for n, s in services.items() if s == "lambda.amazonaws.com"]
-    assert len(lambdas) == 8
+    assert len(lambdas) == 9
 
 
 def role_policy(run: ProgramRun, role_name: str) -> dict[str, Any]:
@@ -392,7 +394,7 @@ def test_state_machine_role_is_scoped_to_its_jobs_functions_and_topic(run: Progr
     ]
     fns = [
         f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:ecomlake-{run.stack}-{p}"
-        for p in ("dashboard-refresh", "data-quality", "plan", "publish", "run-lock")
+        for p in ("dashboard-refresh", "data-quality", "plan", "publish", "run-lock", "small-date")
     ]
     assert by_sid["InvokePipelineFunctions"]["Resource"] == [*fns, *(f"{f}:*" for f in fns)]
     assert by_sid["NotifyAlerts"]["Resource"] == run.outputs["alertsTopicArn"]
@@ -449,17 +451,123 @@ def test_glue_jobs(run: ProgramRun) -> None:
         assert args["--custom-logGroup-prefix"] == f"/aws-glue/jobs/ecomlake-{run.stack}-etl"
         assert "--enable-continuous-cloudwatch-log" not in args
         assert "--continuous-log-logGroup" not in args
-        assert j["workerType"] == cfg(run, "glueWorkerType")
-        assert j["numberOfWorkers"] == int(cfg(run, "glueNumberOfWorkers"))
-        assert j["timeout"] == int(cfg(run, "glueTimeoutMinutes"))
-        # Glue times a run out before the state's 3600 s do, so the TaskFailed retry applies.
-        assert j["timeout"] * 60 < 3600
+        audit = job is Job.DATA_QUALITY
+        prefix = "dqGlue" if audit else "glue"
+        assert j["workerType"] == cfg(run, f"{prefix}WorkerType")
+        assert j["numberOfWorkers"] == int(cfg(run, f"{prefix}NumberOfWorkers"))
+        assert j["timeout"] == int(cfg(run, f"{prefix}TimeoutMinutes"))
+        # Glue times a run out before the state does (ETL 3600 s, audit 1800 s), so the TaskFailed retry applies.
+        assert j["timeout"] * 60 < (1800 if audit else 3600)
+        assert j["roleArn"] == f"arn:aws:iam::{ACCOUNT}:role/ecomlake-{run.stack}-{'glue-dq' if audit else 'glue-etl'}"
+        assert (f"--{JobArg.DQ_THRESHOLDS}" in args) is audit
         assert j["maxRetries"] == 0
         assert j["jobRunQueuingEnabled"] is True
         assert j["securityConfiguration"] == f"ecomlake-{run.stack}-etl-security"
     package = scripts["glue/libs/ecomlake.zip"]
     assert package["bucket"] == artifacts
     assert Path(package["source"].path).name == "ecomlake-glue.zip"
+
+
+DEFAULT_DQ_THRESHOLDS = (
+    '{"orphan_critical_above": 0.05, "orphan_warning_above": 0.0, "quarantine_critical_above": 0.2, '
+    '"quarantine_warning_above": 0.05, "volume_critical_below": 0.1, "volume_warning_below": 0.5}'
+)
+
+
+def glue_job(run: ProgramRun, job: Job) -> dict[str, Any]:
+    return run.one("aws:glue/job:Job", f"etl-{slug(job)}").inputs
+
+
+def test_the_audit_job_has_its_own_small_capacity_timeout_and_thresholds(run: ProgramRun) -> None:
+    audit = glue_job(run, Job.DATA_QUALITY)
+    # 2 x G.1X in both stacks: a daily audit is ~35 small queries, priced by Glue's 1-minute minimum.
+    assert (audit["workerType"], audit["numberOfWorkers"], audit["timeout"]) == ("G.1X", 2, 25)
+    assert audit["defaultArguments"]["--dq_thresholds"] == DEFAULT_DQ_THRESHOLDS
+    assert audit["executionProperty"] == {"maxConcurrentRuns": int(cfg(run, "glueMaxConcurrentRuns"))}
+    assert audit["securityConfiguration"] == f"ecomlake-{run.stack}-etl-security"
+    etl = glue_job(run, Job.MASTER_DATA_MERGE)
+    assert (etl["workerType"], etl["numberOfWorkers"], etl["timeout"]) == {
+        "dev": ("G.1X", 2, 30),
+        "prod": ("G.2X", 10, 55),
+    }[run.stack]
+    # Everything else the ETL jobs get, the audit gets too (zones, code, temp dir, log groups).
+    assert {k: v for k, v in audit["defaultArguments"].items() if k != "--dq_thresholds"} == etl["defaultArguments"]
+
+
+def test_dq_thresholds_from_the_stack_reach_the_audit_job(layers_dir: Path) -> None:
+    stricter = run_program("dev", layers_dir, overrides={"ecomlake:dqThresholds": '{"quarantine_critical_above": 0.1}'})
+    assert json.loads(glue_job(stricter, Job.DATA_QUALITY)["defaultArguments"]["--dq_thresholds"]) == {
+        "quarantine_warning_above": 0.05,
+        "quarantine_critical_above": 0.1,
+        "orphan_warning_above": 0.0,
+        "orphan_critical_above": 0.05,
+        "volume_warning_below": 0.5,
+        "volume_critical_below": 0.1,
+    }
+
+
+def test_the_audit_job_role_reads_the_tables_and_writes_only_its_verdict(run: ProgramRun) -> None:
+    """glue_jobs/data_quality.py: no raw, no write to a data bucket; reports and verdict under _runs/."""
+    doc = role_policy(run, f"ecomlake-{run.stack}-glue-dq")
+    processed, curated, quarantine, reports, artifacts = (
+        f"arn:aws:s3:::{bucket_name(run, z)}"
+        for z in (Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE, Zone.REPORTS, Zone.ARTIFACTS)
+    )
+    logs = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws-glue/jobs/ecomlake-{run.stack}-etl"
+    read, listing = ["s3:GetObject", "s3:GetObjectVersion"], ["s3:GetBucketLocation", "s3:ListBucket"]
+    expected = {}
+    for i, bucket in enumerate((processed, curated, quarantine)):
+        expected[f"ReadTables{i}Objects"] = {"Action": read, "Resource": f"{bucket}/*"}
+        expected[f"ReadTables{i}List"] = {"Action": listing, "Resource": bucket}
+    expected |= {
+        "ReadRunRecords": {
+            "Action": read,
+            "Resource": [f"{reports}/_catalog*", f"{reports}/_runs*", f"{reports}/_reports/validation*"],
+        },
+        "WriteAuditResults": {
+            "Action": ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:PutObject"],
+            "Resource": [f"{reports}/_runs/*/dq/*", f"{reports}/_runs/*/audit.json"],
+        },
+        "ListReportsBucket": {"Action": listing, "Resource": reports},
+        "ReadCodeObjects": {"Action": read, "Resource": [f"{artifacts}/glue/scripts*", f"{artifacts}/glue/libs*"]},
+        "ReadCodeList": {
+            "Action": "s3:ListBucket",
+            "Resource": artifacts,
+            "Condition": {"StringLike": {"s3:prefix": ["glue/libs*", "glue/scripts*"]}},
+        },
+        "TempDirObjects": {
+            "Action": [
+                "s3:AbortMultipartUpload",
+                "s3:DeleteObject",
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:ListMultipartUploadParts",
+                "s3:PutObject",
+            ],
+            "Resource": f"{artifacts}/glue/tmp*",
+        },
+        "TempDirList": {
+            "Action": "s3:ListBucket",
+            "Resource": artifacts,
+            "Condition": {"StringLike": {"s3:prefix": ["glue/tmp*"]}},
+        },
+        "UseLakeKey": {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": run.outputs["kmsKeyArn"]},
+        "GlueLogGroups": {"Action": "logs:CreateLogGroup", "Resource": [f"{logs}/error", f"{logs}/output"]},
+        "GlueLogStreams": {
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"{logs}/error:log-stream:*", f"{logs}/output:log-stream:*"],
+        },
+        "PublishMetrics": {
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": ["Glue"]}},
+        },
+    }
+    found = {st["Sid"]: {k: v for k, v in st.items() if k not in ("Sid", "Effect")} for st in statements(doc)}
+    assert found == expected
+    assert all(st["Effect"] == "Allow" for st in statements(doc))
+    raw = bucket_name(run, Zone.RAW)
+    assert raw not in json.dumps(doc)
 
 
 def test_glue_security_configuration_uses_the_lake_key(run: ProgramRun) -> None:
@@ -580,6 +688,7 @@ def test_state_machine_definition_is_the_generated_asl(run: ProgramRun) -> None:
     fn_arn = {
         PipelineFunction.RUN_LOCK: function(run, "run-lock").state["arn"],
         PipelineFunction.PLAN: function(run, "plan").state["arn"],
+        PipelineFunction.SMALL_DATE: function(run, "small-date").state["arn"],
         PipelineFunction.DATA_QUALITY: function(run, "data-quality").state["arn"],
         PipelineFunction.PUBLISH: function(run, "publish").state["arn"],
         PipelineFunction.DASHBOARD_REFRESH: function(run, "refresh").state["arn"],
@@ -590,9 +699,16 @@ def test_state_machine_definition_is_the_generated_asl(run: ProgramRun) -> None:
             functions={f: fn_arn[f] for f in PIPELINE.functions},
             alerts_topic_arn=run.outputs["alertsTopicArn"],
             stage=run.stack,
+            settings={Setting.SMALL_DATE_MAX_BYTES: int(cfg(run, "smallDateMaxBytes"))},
         )
     )
     assert json.loads(sm.inputs["definition"]) == expected
+    # The stack's threshold, written into the Choice as a literal.
+    (rule,) = expected["States"]["small_enough"]["Choices"]
+    assert rule["And"][2] == {
+        "Variable": "$.plan.payload.staged_bytes",
+        "NumericLessThanEquals": {"dev": 268435456, "prod": 1073741824}[run.stack],
+    }
     assert sm.inputs["type"] == "STANDARD"
     assert sm.inputs["tracingConfiguration"] == {"enabled": True}
     logging = sm.inputs["loggingConfiguration"]
@@ -729,6 +845,102 @@ def test_run_lock_role_is_exactly_what_the_handler_needs(run: ProgramRun) -> Non
     assert env[EnvVar.STAGE] == run.stack  # the lease item's key
 
 
+def test_the_audit_gate_role_reads_run_records_and_warns_and_nothing_else(run: ProgramRun) -> None:
+    """handlers/data_quality.py reads the verdict and reports, publishes one warning message, writes EMF logs."""
+    reports = f"arn:aws:s3:::{bucket_name(run, Zone.REPORTS)}"
+    key, topic = run.outputs["kmsKeyArn"], run.outputs["alertsTopicArn"]
+    assert own_statements(run, "data-quality") == {
+        "ReadRunRecords": {
+            "Sid": "ReadRunRecords",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": f"{reports}/_runs*",
+        },
+        # Unconditioned: a verdict not written yet must read as absent (404), not denied.
+        "ListReportsBucket": {
+            "Sid": "ListReportsBucket",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": reports,
+        },
+        "WarnAlerts": {"Sid": "WarnAlerts", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic},
+        "DecryptLakeObjects": {
+            "Sid": "DecryptLakeObjects",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key,
+        },
+        # Data keys only for the alerts topic (SNS names it in the encryption context).
+        "EncryptForAlertsTopic": {
+            "Sid": "EncryptForAlertsTopic",
+            "Effect": "Allow",
+            "Action": "kms:GenerateDataKey",
+            "Resource": key,
+            "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topic}},
+        },
+    }
+    base = {st["Sid"]: st for st in statements(role_policy(run, f"ecomlake-{run.stack}-data-quality"))}
+    # Its metrics are EMF lines in its own log group: logs, its DLQ and X-Ray are all it has beyond that.
+    assert base["WriteOwnLogs"]["Resource"] == (
+        f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/ecomlake-{run.stack}-data-quality:log-stream:*"
+    )
+
+
+def test_the_small_date_function_is_sized_for_the_stack_threshold(run: ProgramRun) -> None:
+    """Memory 4 MB per MB staged (at least 2048), /tmp twice the threshold plus 512 MB for DuckDB's spill."""
+    fn = function(run, "small-date").inputs
+    assert int(cfg(run, "smallDateMaxBytes")) == {"dev": 256, "prod": 1024}[run.stack] * 1024 * 1024
+    assert (fn["memorySize"], fn["ephemeralStorage"]) == {
+        "dev": (2048, {"size": 1024}),
+        "prod": (4096, {"size": 2560}),
+    }[run.stack]
+    # DuckDB's cap is 70 % of the function's memory: it spills to /tmp before Lambda kills it.
+    assert fn["environment"]["variables"][EnvVar.DUCKDB_MEMORY_LIMIT] == {"dev": "1433MB", "prod": "2867MB"}[run.stack]
+    assert fn["environment"]["variables"][EnvVar.DQ_THRESHOLDS] == DEFAULT_DQ_THRESHOLDS
+    # Every other function keeps Lambda's default /tmp.
+    assert function(run, "plan").inputs["ephemeralStorage"] == {"size": 512}
+
+
+def test_the_small_date_role_stages_and_uploads_one_run_and_nothing_else(run: ProgramRun) -> None:
+    """handlers/small_date.py: read raw and published versions, write the run's versions and records."""
+    raw, processed, curated, quarantine, reports = (
+        f"arn:aws:s3:::{bucket_name(run, z)}"
+        for z in (Zone.RAW, Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE, Zone.REPORTS)
+    )
+    read = ["s3:GetObject", "s3:GetObjectVersion"]
+    write = ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:PutObject"]
+    expected: dict[str, Any] = {
+        "ReadRawObjects": {"Action": read, "Resource": f"{raw}/raw*"},
+        "ListRawPartitions": {
+            "Action": "s3:ListBucket",
+            "Resource": raw,
+            "Condition": {"StringLike": {"s3:prefix": ["raw/*"]}},
+        },
+        "ReadRunRecords": {
+            "Action": read,
+            "Resource": [f"{reports}/_catalog*", f"{reports}/_runs*", f"{reports}/_reports/validation*"],
+        },
+        "WriteRunRecords": {"Action": write, "Resource": [f"{reports}/_runs*", f"{reports}/_reports/validation*"]},
+        "ListReportsBucket": {"Action": "s3:ListBucket", "Resource": reports},
+        "UseLakeKey": {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": run.outputs["kmsKeyArn"]},
+    }
+    for i, (bucket, zone) in enumerate(((processed, "processed"), (curated, "curated"), (quarantine, "quarantine"))):
+        expected[f"TableVersions{i}Objects"] = {
+            "Action": sorted([*read, *write, "s3:DeleteObject"]),
+            "Resource": f"{bucket}/{zone}*",
+        }
+        expected[f"TableVersions{i}List"] = {
+            "Action": "s3:ListBucket",
+            "Resource": bucket,
+            "Condition": {"StringLike": {"s3:prefix": [f"{zone}*"]}},
+        }
+    found = {
+        sid: {k: v for k, v in st.items() if k not in ("Sid", "Effect")}
+        for sid, st in own_statements(run, "small-date").items()
+    }
+    assert found == expected
+
+
 @pytest.mark.parametrize("purpose", ["plan", "publish"])
 def test_plan_and_publish_roles_are_exactly_what_the_run_steps_need(run: ProgramRun, purpose: str) -> None:
     """ecomlake.runs.cloud_steps: list raw, check / collect versions, the snapshot and run folders, the catalog."""
@@ -806,14 +1018,16 @@ def test_plan_and_publish_roles_are_exactly_what_the_run_steps_need(run: Program
 
 def test_pipeline_functions_time_out_inside_their_states(run: ProgramRun) -> None:
     stack_timeout = int(cfg(run, "lambdaTimeoutSeconds"))
-    purposes = ("run-lock", "plan", "publish", "data-quality", "refresh")
+    purposes = ("run-lock", "plan", "small-date", "publish", "data-quality", "refresh")
     timeouts = {p: function(run, p).inputs["timeout"] for p in purposes}
-    # State TimeoutSeconds: lock 60, plan 120, publish 300, audit 900, refresh 300 (ecomlake/pipeline.py).
+    # State TimeoutSeconds: lock 60, plan 120, small date 900, publish 300, audit gate 120, refresh 300
+    # (ecomlake/pipeline.py). The small date's is Lambda's maximum, whatever the stack's default.
     assert timeouts == {
         "run-lock": 55,
         "plan": 115,
+        "small-date": 895,
         "publish": 295,
-        "data-quality": min(stack_timeout, 895),
+        "data-quality": 115,
         "refresh": 295,
     }
     assert function(run, "router").inputs["timeout"] == stack_timeout
@@ -1041,6 +1255,7 @@ def test_events_dead_letter_queue_admits_every_rule(run: ProgramRun) -> None:
             {EnvVar.STATE_MACHINE_ARN, EnvVar.REPORTS_BUCKET, EnvVar.RAW_BUCKET},
         ),
         ("data-quality", "handlers.data_quality.handler", {EnvVar.ALERTS_TOPIC_ARN}),
+        ("small-date", "handlers.small_date.handler", {EnvVar.DQ_THRESHOLDS, EnvVar.DUCKDB_MEMORY_LIMIT}),
         ("run-lock", "handlers.run_lock.handler", {EnvVar.LOCK_TABLE}),
         ("plan", "handlers.plan.handler", set()),
         ("publish", "handlers.publish.handler", set()),
@@ -1069,6 +1284,8 @@ def test_lambda_functions(run: ProgramRun, purpose: str, handler: str, specific:
         EnvVar.REPORTS_BUCKET: bucket_name(run, Zone.REPORTS),
         EnvVar.RAW_BUCKET: bucket_name(run, Zone.RAW),
         EnvVar.LOCK_TABLE: run.outputs["lockTable"],
+        EnvVar.DQ_THRESHOLDS: DEFAULT_DQ_THRESHOLDS,
+        EnvVar.DUCKDB_MEMORY_LIMIT: {"dev": "1433MB", "prod": "2867MB"}[run.stack],
     }
     for var in specific:
         assert env[var] == values[var]
@@ -1076,7 +1293,8 @@ def test_lambda_functions(run: ProgramRun, purpose: str, handler: str, specific:
     assert fn["tracingConfig"] == {"mode": "Active"}
     assert fn["deadLetterConfig"]["targetArn"].endswith(f":{fn['name']}-dlq")
     assert fn["loggingConfig"]["logGroup"] == f"/aws/lambda/{fn['name']}"
-    assert fn["runtime"] == ("python3.12" if purpose == "data-quality" else "python3.11")
+    # DuckDB 2.x needs Amazon Linux 2023's glibc: only the small-date function runs python3.12.
+    assert fn["runtime"] == ("python3.12" if purpose == "small-date" else "python3.11")
     archive = fn["code"].assets
     assert {"handlers/file_validator.py", "ecomlake/contract.py", "sql/daily_kpis.sql"} <= set(archive)
     assert not any("__pycache__" in k for k in archive)
@@ -1087,7 +1305,8 @@ def test_lambda_functions(run: ProgramRun, purpose: str, handler: str, specific:
     [
         ("validator", {Zone.RAW, Zone.QUARANTINE, Zone.REPORTS}),
         ("router", {Zone.RAW, Zone.REPORTS}),
-        ("data-quality", {Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE, Zone.REPORTS}),
+        ("data-quality", {Zone.REPORTS}),
+        ("small-date", {Zone.RAW, Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE, Zone.REPORTS}),
         ("run-lock", set()),
         ("plan", {Zone.RAW, Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE, Zone.REPORTS}),
         ("publish", {Zone.RAW, Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE, Zone.REPORTS}),
@@ -1118,7 +1337,16 @@ def test_function_roles_touch_only_their_buckets(run: ProgramRun, purpose: str, 
             f"{bucket_name(run, Zone.REPORTS)}/_reports/validation*",
         },
         "router": set(),
-        "data-quality": {f"{bucket_name(run, Zone.REPORTS)}/*"},
+        "data-quality": set(),
+        # The run's versions in the table zones, its records and (for a file landed without one)
+        # a validation report; never raw.
+        "small-date": {
+            f"{bucket_name(run, Zone.PROCESSED)}/processed*",
+            f"{bucket_name(run, Zone.CURATED)}/curated*",
+            f"{bucket_name(run, Zone.QUARANTINE)}/quarantine*",
+            f"{bucket_name(run, Zone.REPORTS)}/_runs*",
+            f"{bucket_name(run, Zone.REPORTS)}/_reports/validation*",
+        },
         "run-lock": set(),
         # The snapshot, the run folders and the published DQ reports; table versions are only deleted.
         "plan": {f"{bucket_name(run, Zone.REPORTS)}/{p}*" for p in ("_catalog", "_runs", "_reports/dq")},
@@ -1138,10 +1366,16 @@ POWERTOOLS_312 = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertool
 
 def test_function_layers(run: ProgramRun) -> None:
     # Every function runs with the AWS-managed Powertools layer of its runtime, last.
-    assert function(run, "data-quality").inputs["layers"] == [
-        f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:ecomlake-{run.stack}-duckdb:1",
+    # The audit gate reads a verdict: no engine, no dependency layer.
+    assert function(run, "data-quality").inputs["layers"] == [POWERTOOLS_311]
+    # The small-date function carries the DuckDB engine of the ETL (python3.12, Amazon Linux 2023).
+    assert function(run, "small-date").inputs["layers"] == [
+        f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:ecomlake-{run.stack}-duckdb-etl:1",
         POWERTOOLS_312,
     ]
+    (layer,) = [r for r in run.of_type("aws:lambda/layerVersion:LayerVersion") if "duckdb" in r.inputs["layerName"]]
+    assert layer.inputs["compatibleRuntimes"] == ["python3.12"]
+    assert layer.inputs["compatibleArchitectures"] == ["x86_64"]
     sqlglot = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:ecomlake-{run.stack}-sqlglot:1"
     assert function(run, "api").inputs["layers"] == [cfg(run, "pandasLayerArn"), sqlglot, POWERTOOLS_311]
     assert function(run, "refresh").inputs["layers"] == [cfg(run, "pandasLayerArn"), sqlglot, POWERTOOLS_311]
@@ -1156,7 +1390,17 @@ def test_function_layers(run: ProgramRun) -> None:
 
 
 def test_metrics_are_emf_so_no_function_may_call_put_metric_data(run: ProgramRun) -> None:
-    for purpose in ("validator", "router", "run-lock", "plan", "data-quality", "publish", "api", "dashboard-refresh"):
+    for purpose in (
+        "validator",
+        "router",
+        "run-lock",
+        "plan",
+        "small-date",
+        "data-quality",
+        "publish",
+        "api",
+        "dashboard-refresh",
+    ):
         doc = role_policy(run, f"ecomlake-{run.stack}-{purpose}")
         actions = {a for st in statements(doc) for a in as_list(st["Action"])}
         assert "cloudwatch:PutMetricData" not in actions, purpose
@@ -1164,7 +1408,7 @@ def test_metrics_are_emf_so_no_function_may_call_put_metric_data(run: ProgramRun
 
 def test_log_groups_are_encrypted_and_retained(run: ProgramRun) -> None:
     groups = run.of_type(LOG_GROUP)
-    assert len(groups) == 8 + 1 + 2  # functions + state machine + Glue (error, output)
+    assert len(groups) == 9 + 1 + 2  # functions + state machine + Glue (error, output)
     for g in groups:
         assert g.inputs["kmsKeyId"] == run.outputs["kmsKeyArn"]
         assert g.inputs["retentionInDays"] == int(cfg(run, "logRetentionDays"))
@@ -1209,12 +1453,48 @@ def test_alerts_topic_and_subscription(run: ProgramRun) -> None:
     assert [(s.inputs["protocol"], s.inputs["endpoint"]) for s in subs] == [("email", cfg(run, "alertEmail"))]
 
 
+# Alarms that alert (the topic on ALARM and OK); every other alarm is a signal with no action, so a
+# failed run is announced once -- by the pipeline's failure notification.
+ALERTING = {
+    "pipeline-executionstimedout",
+    "validator-errors",
+    "router-errors",
+    "api-errors",
+    "invalid-events",
+    "data-freshness",
+}
+SIGNALS = {
+    "pipeline-executionsfailed",
+    "dq-critical-failed",
+    "run-lock-errors",
+    "plan-errors",
+    "small-date-errors",
+    "data-quality-errors",
+    "publish-errors",
+    "dashboard-refresh-errors",
+}
+
+
 def test_alarms(run: ProgramRun) -> None:
     alarms = {a.name.removeprefix("observability-"): a.inputs for a in run.of_type(ALARM)}
     topic = run.outputs["alertsTopicArn"]
-    for a in alarms.values():
-        assert a["alarmActions"] == [topic]
-        assert a["okActions"] == [topic]
+    dead_letters = {k for k in alarms if k.endswith("-dead-letters")}
+    assert len(dead_letters) == 10  # 9 functions + the events queue: each alerts
+    assert set(alarms) == ALERTING | SIGNALS | dead_letters
+    for name in ALERTING | dead_letters:
+        assert (alarms[name]["alarmActions"], alarms[name]["okActions"]) == ([topic], [topic]), name
+        assert alarms[name]["actionsEnabled"] is True, name
+    for name in SIGNALS:
+        assert (alarms[name]["alarmActions"], alarms[name]["okActions"]) == ([], []), name
+        assert alarms[name]["actionsEnabled"] is False, name
+    assert alarms["dq-critical-failed"]["alarmDescription"] == (
+        "A critical data-quality check failed and the run published nothing. Signal only: the run's "
+        "failure notification names the checks."
+    )
+    assert alarms["data-quality-errors"]["alarmDescription"] == (
+        "The data-quality function raised errors. Signal only: a pipeline step's errors end in the run's "
+        "failure notification."
+    )
     failed = alarms["pipeline-executionsfailed"]
     assert (failed["namespace"], failed["metricName"]) == ("AWS/States", "ExecutionsFailed")
     assert failed["dimensions"] == {"StateMachineArn": run.outputs["stateMachineArn"]}
@@ -1271,21 +1551,27 @@ def test_cost_section_converts_raw_metrics_with_metric_math(run: ProgramRun) -> 
     )
     assert athena[1] == [{"expression": "SUM(scanned)/1073741824", "id": "gib", "label": "GiB scanned"}]
     assert athena[2] == [{"expression": "SUM(scanned)/1099511627776*5.0", "id": "athenausd", "label": "USD at 5.0/TB"}]
-    # Glue: wall time (ms) of each job's runs x the stack's DPUs (workers x DPUs per worker type).
-    dpus = {"dev": "2", "prod": "20"}[run.stack]  # 2 x G.1X = 2 DPUs; 10 x G.2X = 20 DPUs
+    # Glue: wall time (ms) of each job's runs x that job's DPUs (workers x DPUs per worker type):
+    # the ETL jobs 2 x G.1X = 2 (dev) or 10 x G.2X = 20 (prod); the audit job 2 x G.1X = 2 in both.
+    etl_dpus = {"dev": "2", "prod": "20"}[run.stack]
     glue = section["Glue DPU-seconds per job (largest run of the day)"]["properties"]["metrics"]
     jobs = list(run.outputs["glueJobs"].values())
+    assert jobs == [f"ecomlake-{run.stack}-{slug(j)}" for j in Job]
     assert [m[3] for m in glue[0::2]] == jobs
-    assert [m[-1] for m in glue[0::2]] == [{"id": f"elapsed{i}", "stat": "Maximum", "visible": False} for i in range(4)]
+    assert [m[-1] for m in glue[0::2]] == [{"id": f"elapsed{i}", "stat": "Maximum", "visible": False} for i in range(5)]
+    dpus = [etl_dpus] * 4 + ["2"]
     assert [m[0] for m in glue[1::2]] == [
-        {"expression": f"elapsed{i}/1000*{dpus}", "id": f"dpus{i}", "label": job} for i, job in enumerate(jobs)
+        {"expression": f"elapsed{i}/1000*{dpus[i]}", "id": f"dpus{i}", "label": job} for i, job in enumerate(jobs)
     ]
-    # Lambda: summed Duration (ms) x memory (MB) / 1024 = GB-seconds, per function.
+    # Lambda: summed Duration (ms) x memory (MB) / 1024 = GB-seconds, per function (the small-date
+    # function has its own memory, sized from the threshold).
     memory = cfg(run, "lambdaMemoryMb")
     lam = section["Lambda GB-seconds per function"]["properties"]["metrics"]
     functions = sorted(run.outputs["functions"].values())
     assert [m[3] for m in lam[0::2]] == functions
-    assert [m[0]["expression"] for m in lam[1::2]] == [f"ms{i}/1000*{memory}/1024" for i in range(len(functions))]
+    small = {"dev": "2048", "prod": "4096"}[run.stack]
+    memories = [small if fn.endswith("-small-date") else memory for fn in functions]
+    assert [m[0]["expression"] for m in lam[1::2]] == [f"ms{i}/1000*{m}/1024" for i, m in enumerate(memories)]
 
 
 def test_monthly_budget_alerts_the_topic_at_the_configured_threshold(run: ProgramRun) -> None:
@@ -1396,7 +1682,7 @@ def test_dev_and_prod_differ_where_they_should(programs: dict[str, ProgramRun]) 
     assert all(b.inputs["forceDestroy"] is False for b in prod.of_type(BUCKET))
     retention = {r.stack: r.of_type(LOG_GROUP)[0].inputs["retentionInDays"] for r in (dev, prod)}
     assert retention["dev"] < retention["prod"]
-    workers = {r.stack: r.of_type("aws:glue/job:Job")[0].inputs["numberOfWorkers"] for r in (dev, prod)}
+    workers = {r.stack: glue_job(r, Job.MASTER_DATA_MERGE)["numberOfWorkers"] for r in (dev, prod)}
     assert workers["dev"] < workers["prod"]
     assert dev.outputs["buckets"]["raw"] != prod.outputs["buckets"]["raw"]
 

@@ -21,18 +21,29 @@ from components.etl import default_arguments
 from components.functions import function_timeout, handler_file
 from components.orchestration import REJECTED_ALERT_PATHS, file_rejected_pattern, rejected_alert_template
 from components.packaging import (
+    DUCKDB_ETL_PRUNE,
     LAYERS,
     LOCAL_ONLY_PACKAGE,
     build_zip,
     built_layer,
+    check_size,
     collect,
     lambda_sources,
     package_sources,
     pinned,
+    pip_arguments,
+    prune_layer,
+    tree_size,
 )
-from components.settings import MAX_GLUE_TIMEOUT_MINUTES, SettingsError, load_settings
+from components.settings import (
+    MAX_DQ_GLUE_TIMEOUT_MINUTES,
+    MAX_GLUE_TIMEOUT_MINUTES,
+    SettingsError,
+    load_settings,
+)
 from ecomlake import schemas
-from ecomlake.contract import Table, Zone
+from ecomlake.contract import Job, Table, Zone
+from ecomlake.dq.rules import Thresholds
 from ecomlake.pipeline import PIPELINE, GlueJobStep, PipelineFunction
 
 ACCOUNT = "123456789012"
@@ -328,6 +339,9 @@ def test_stack_files_load(stack: str) -> None:
     assert s.cost.budget_alert_percent == 80
     assert s.cost.monthly_budget_usd == {"dev": 50.0, "prod": 1000.0}[stack]
     assert s.cost.prices.athena_per_tb_scanned == 5.0  # no override in the stack files: list prices
+    # The stack files write the DQ thresholds out at their defaults.
+    assert s.data_quality.thresholds == Thresholds()
+    assert (s.data_quality.worker_type, s.data_quality.number_of_workers) == ("G.1X", 2)
     assert s.alerts.https_endpoint is None  # secrets are never in the stack files
 
 
@@ -351,6 +365,13 @@ def test_stack_files_load(stack: str) -> None:
         ("alertEmail", "not-an-email", "email"),
         ("glueTimeoutMinutes", "56", "<= 55"),
         ("glueTimeoutMinutes", "120", "<= 55"),
+        ("dqGlueTimeoutMinutes", "26", "<= 25"),
+        ("dqGlueWorkerType", "G.025X", "must be one of"),
+        ("dqGlueNumberOfWorkers", "1", ">= 2"),
+        ("dqThresholds", '{"quarantine_critical": 0.1}', "unknown DQ thresholds \\['quarantine_critical'\\]"),
+        ("dqThresholds", '{"quarantine_warning_above": 0.5}', "quarantine_warning_above must not exceed"),
+        ("dqThresholds", '{"orphan_critical_above": 2}', "must be a number from 0 to 1, got 2.0"),
+        ("dqThresholds", "[0.1]", "must be an object"),
         ("stage", "Dev", "lowercase"),
     ],
 )
@@ -444,13 +465,89 @@ def test_zip_is_reproducible(tmp_path: Path) -> None:
 
 
 def test_layers_use_the_pinned_versions_and_say_how_to_build(tmp_path: Path) -> None:
-    pins = pinned(REPO_ROOT / "pyproject.toml", ["duckdb", "sqlglot"])
-    assert pins[0].startswith("duckdb==")
-    assert pins[1].startswith("sqlglot==")
-    with pytest.raises(FileNotFoundError, match=r"--python-version 3\.12 .*duckdb=="):
-        built_layer(tmp_path, LAYERS["duckdb"], REPO_ROOT / "pyproject.toml")
-    (tmp_path / "duckdb" / "python" / "duckdb").mkdir(parents=True)
-    assert built_layer(tmp_path, LAYERS["duckdb"], REPO_ROOT / "pyproject.toml") == tmp_path / "duckdb"
+    pins = pinned(REPO_ROOT / "pyproject.toml", LAYERS["duckdb-etl"].distributions)
+    # Direct dependencies from pyproject.toml, sqlframe's own from constraints.txt.
+    assert pins == [
+        "duckdb==2.0.1",
+        "sqlframe==4.10.0",
+        "sqlglot==30.29.0",
+        "pyarrow==25.0.1",
+        "numpy==2.4.6",
+        "more-itertools==11.2.1",
+        "prettytable==3.18.0",
+        "wcwidth==0.9.4",
+        "typing_extensions==4.16.0",
+    ]
+    assert pinned(REPO_ROOT / "pyproject.toml", ["sqlglot"]) == ["sqlglot==30.29.0"]
+    with pytest.raises(ValueError, match="no exact pin for left-pad"):
+        pinned(REPO_ROOT / "pyproject.toml", ["left-pad"])
+    with pytest.raises(FileNotFoundError, match=r"--no-compile .*--python-version 3\.12 .*duckdb=="):
+        built_layer(tmp_path, LAYERS["duckdb-etl"], REPO_ROOT / "pyproject.toml")
+    for package in ("duckdb", "sqlframe", "sqlglot", "pyarrow"):
+        (tmp_path / "duckdb-etl" / "python" / package).mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="no numpy in"):
+        built_layer(tmp_path, LAYERS["duckdb-etl"], REPO_ROOT / "pyproject.toml")
+    (tmp_path / "duckdb-etl" / "python" / "numpy").mkdir()
+    assert built_layer(tmp_path, LAYERS["duckdb-etl"], REPO_ROOT / "pyproject.toml") == tmp_path / "duckdb-etl"
+    # The API's layer keeps its .pyc files; the DuckDB engine's has no room for them.
+    assert "--no-compile" not in pip_arguments(LAYERS["sqlglot"], ["sqlglot==30.29.0"], tmp_path)
+    assert LAYERS["duckdb-etl"].platform == "manylinux_2_28_x86_64"
+
+
+def test_the_duckdb_layer_is_pruned_of_what_the_code_never_loads(tmp_path: Path) -> None:
+    """The layer as pip lays it out, in miniature: pruning keeps every library lib.so links."""
+    root = tmp_path / "duckdb-etl" / "python"
+    keep = [
+        "pyarrow/__init__.py",
+        "pyarrow/lib.cpython-312-x86_64-linux-gnu.so",
+        "pyarrow/libarrow.so.2500",
+        "pyarrow/libarrow_python.so.2500",  # the soname the loader asks for
+        "pyarrow/libarrow_substrait.so.2500",  # NEEDED by lib.so
+        "pyarrow/libarrow_dataset.so.2500",
+        "pyarrow/dataset.py",  # DuckDB scans Arrow tables through pyarrow.dataset
+        "pyarrow/_dataset.cpython-312-x86_64-linux-gnu.so",
+        "numpy/__init__.py",
+        "numpy/_core/_multiarray_umath.cpython-312-x86_64-linux-gnu.so",
+        "duckdb/__init__.py",
+    ]
+    gone = [
+        "pyarrow/include/arrow/api.h",
+        "pyarrow/src/arrow/python/common.cc",
+        "pyarrow/tests/test_array.py",
+        "pyarrow/flight.py",
+        "pyarrow/_flight.cpython-312-x86_64-linux-gnu.so",
+        "pyarrow/libarrow_flight.so.2500",
+        "pyarrow/libarrow_python_flight.so.2500.1.0",
+        "pyarrow/libarrow_python.so",
+        "pyarrow/libarrow_python.so.2500.1.0",
+        "pyarrow/lib.pyx",
+        "pyarrow/includes/libarrow.pxd",
+        "pyarrow/lib.pxi",
+        "numpy/_core/tests/test_api.py",
+        "numpy/linalg/tests/test_linalg.py",
+    ]
+    for name in (*keep, *gone):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"x" * 10)
+    removed = prune_layer(tmp_path / "duckdb-etl", DUCKDB_ETL_PRUNE)
+    left = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert left == sorted(keep)
+    assert "pyarrow/include" in removed
+    assert "numpy/_core/tests" in removed
+    assert tree_size(tmp_path / "duckdb-etl") == 10 * len(keep)
+
+
+def test_a_layer_that_would_not_fit_lambda_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "duckdb-etl"
+    (out / "python").mkdir(parents=True)
+    limit = 262_144_000 - 16 * 1024 * 1024  # Lambda's 250 MiB, less the code and Powertools allowance
+    with open(out / "python" / "big.so", "wb") as f:
+        f.truncate(limit)  # sparse: the size counts, nothing is written
+    assert check_size(LAYERS["duckdb-etl"], out) == limit
+    with open(out / "python" / "one-more", "wb") as f:
+        f.write(b"x")
+    with pytest.raises(ValueError, match=r"262,144,000-byte limit: prune more .* or ship the function as a container"):
+        check_size(LAYERS["duckdb-etl"], out)
 
 
 def test_powertools_layer_matches_the_tested_library() -> None:
@@ -497,20 +594,22 @@ def test_tables_have_no_partition_projection_and_dimensions_start_at_an_empty_fo
 
 
 def test_glue_timeout_leaves_the_state_timeout_to_glue() -> None:
-    # The Glue task states time out at 3600 s; Glue must end the run first (TIMEOUT -> TaskFailed -> one retry).
-    assert {s.timeout_seconds for s in PIPELINE.walk() if isinstance(s, GlueJobStep)} == {3600}
-    assert MAX_GLUE_TIMEOUT_MINUTES == 55
+    # The ETL task states time out at 3600 s, the audit job's at 1800 s; Glue must end a run first
+    # (TIMEOUT -> TaskFailed -> one retry), so each job's own timeout is its state's minus 5 minutes.
+    timeouts = {s.job: s.timeout_seconds for s in PIPELINE.walk() if isinstance(s, GlueJobStep)}
+    assert timeouts == {**{j: 3600 for j in Job if j is not Job.DATA_QUALITY}, Job.DATA_QUALITY: 1800}
+    assert (MAX_GLUE_TIMEOUT_MINUTES, MAX_DQ_GLUE_TIMEOUT_MINUTES) == (55, 25)
     for stack in ("dev", "prod"):
-        assert (
-            load_settings(FakeConfig(project_values(stack)), stack=stack, region="us-east-1").etl.timeout_minutes <= 55
-        )
+        s = load_settings(FakeConfig(project_values(stack)), stack=stack, region="us-east-1")
+        assert s.etl.timeout_minutes <= 55
+        assert s.data_quality.timeout_minutes == 25
 
 
 def test_pipeline_function_timeouts_end_inside_their_states() -> None:
     assert function_timeout(PipelineFunction.RUN_LOCK, 900) == 55  # lock steps: 60 s
     assert function_timeout(PipelineFunction.PLAN, 900) == 115  # 120 s
     assert function_timeout(PipelineFunction.PUBLISH, 900) == 295  # 300 s
-    assert function_timeout(PipelineFunction.DATA_QUALITY, 900) == 895  # 900 s
+    assert function_timeout(PipelineFunction.DATA_QUALITY, 900) == 115  # the audit gate: 120 s
     assert function_timeout(PipelineFunction.DASHBOARD_REFRESH, 900) == 295  # 300 s
     assert function_timeout(PipelineFunction.PUBLISH, 60) == 60  # a shorter stack setting wins
 

@@ -21,6 +21,7 @@ class Recorder:
         self.contexts: list[StepContext] = []
         self.fail: dict[str, list[BaseException]] = {}
         self.repairs: list[str] = []
+        self.staged_bytes: int | None = None  # the plan's estimate; None: the plan returns none
 
     def fn(self, name: str) -> Callable[[StepContext], Any]:
         def call(ctx: StepContext) -> Any:
@@ -37,7 +38,10 @@ class Recorder:
                 }
             if isinstance(ctx.step, LambdaStep) and ctx.step.function is PipelineFunction.PLAN:
                 # A plan that adds one repair date, as a lost partition would.
-                return {"dates": sorted({*ctx.dates, *self.repairs}), "base_seq": 4, "payload": ctx.payload()}
+                plan = {"dates": sorted({*ctx.dates, *self.repairs}), "base_seq": 4, "payload": ctx.payload()}
+                if self.staged_bytes is not None:
+                    plan["staged_bytes"] = self.staged_bytes
+                return plan
             if isinstance(ctx.step, LambdaStep):
                 return {"payload": ctx.payload()}
             return {"subject": ctx.subject, "message": ctx.message}
@@ -45,7 +49,7 @@ class Recorder:
         return call
 
     def registry(self) -> dict[str, Callable[[StepContext], Any]]:
-        return {step.name: self.fn(step.name) for step in PIPELINE.walk() if step.kind != "parallel"}
+        return {step.name: self.fn(step.name) for step in PIPELINE.walk() if step.kind not in ("parallel", "choice")}
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]

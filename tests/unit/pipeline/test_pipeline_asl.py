@@ -19,7 +19,7 @@ from ecomlake.asl import (
     mermaid,
 )
 from ecomlake.contract import PARALLEL_ETL_JOBS, Job, JobArg
-from ecomlake.pipeline import PIPELINE, Input, PipelineFunction
+from ecomlake.pipeline import PIPELINE, Input, PipelineFunction, Setting
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 VALIDATOR = REPO_ROOT / "node_modules" / ".bin" / "asl-validator"
@@ -34,6 +34,7 @@ RESOURCES = PipelineResources(
     functions={fn: f"arn:aws:lambda:eu-west-1:111122223333:function:fn-{fn}" for fn in PipelineFunction},
     alerts_topic_arn="arn:aws:sns:eu-west-1:111122223333:alerts",
     stage="prod",
+    settings={Setting.SMALL_DATE_MAX_BYTES: 1_000_000},
 )
 
 
@@ -89,17 +90,16 @@ def test_starts_by_joining_dates_then_runs_the_spec_in_order(asl):
     assert asl["StartAt"] == JOIN_DATES
     states = asl["States"]
     assert states["more_dates"]["Default"] == "acquire_lock"
-    order = [
-        "acquire_lock",
-        "plan",
-        "etl",
+    assert states["acquire_lock"]["Next"] == "plan"
+    assert states["plan"]["Next"] == "small_enough"
+    # Two ways from the Choice, joining at the audit gate.
+    assert states["small_date"]["Next"] == "audit"
+    assert [states[n]["Next"] for n in ("etl", "master_data_merge", "data_quality")] == [
         "master_data_merge",
+        "data_quality",
         "audit",
-        "publish",
-        "dashboard_refresh",
-        "release_lock",
-        "notify_success",
     ]
+    order = ["audit", "publish", "dashboard_refresh", "release_lock", "notify_success"]
     assert [states[name].get("Next") for name in order[:-1]] == order[1:]
     assert states["notify_success"]["End"] is True
     # The failure path: release the lock, then the one notification, then Fail with the original error.
@@ -111,10 +111,55 @@ def test_starts_by_joining_dates_then_runs_the_spec_in_order(asl):
         "ErrorPath": "$.error.Error",
         "CausePath": "$.error.Cause",
     }
-    assert set(states) == {JOIN_DATES, "more_dates", "join_next_date", *order, "release_lock_after_failure"} | {
+    assert set(states) == {JOIN_DATES, "more_dates", "join_next_date", "acquire_lock", "plan", "small_enough"} | {
+        "small_date",
+        "etl",
+        "master_data_merge",
+        "data_quality",
+        *order,
+        "release_lock_after_failure",
         "notify_failure",
         "failed",
     }
+
+
+def test_the_choice_sends_a_small_estimate_to_one_lambda_and_anything_else_to_glue(asl):
+    path = "$.plan.payload.staged_bytes"
+    assert asl["States"]["small_enough"] == {
+        "Type": "Choice",
+        "Comment": (
+            "A run whose staged input (raw files of its dates + the published partitions it reads) is at most "
+            "the stack's smallDateMaxBytes runs in one Lambda on DuckDB; anything else, or no estimate, in Glue."
+        ),
+        "Choices": [
+            {
+                "And": [
+                    # First: a missing estimate must not be compared (a runtime error in ASL).
+                    {"Variable": path, "IsPresent": True},
+                    {"Variable": path, "IsNumeric": True},
+                    {"Variable": path, "NumericLessThanEquals": 1_000_000},
+                ],
+                "Next": "small_date",
+            }
+        ],
+        "Default": "etl",
+    }
+    assert "Catch" not in asl["States"]["small_enough"]
+
+
+def test_the_threshold_is_the_deployments_and_required():
+    for value in (0, 268435456, 5 * 1024**3):
+        resources = PipelineResources(
+            RESOURCES.glue_jobs,
+            RESOURCES.functions,
+            RESOURCES.alerts_topic_arn,
+            settings={Setting.SMALL_DATE_MAX_BYTES: value},
+        )
+        rule = definition(resources)["States"]["small_enough"]["Choices"][0]["And"][2]
+        assert rule == {"Variable": "$.plan.payload.staged_bytes", "NumericLessThanEquals": value}
+    with pytest.raises(ValueError, match="setting small_date_max_bytes"):
+        definition(PipelineResources(RESOURCES.glue_jobs, RESOURCES.functions, RESOURCES.alerts_topic_arn))
+    assert PipelineResources.placeholders("dev").settings == {Setting.SMALL_DATE_MAX_BYTES: 268435456}
 
 
 def test_parallel_has_the_three_etl_branches(asl):
@@ -128,8 +173,9 @@ def test_parallel_has_the_three_etl_branches(asl):
 
 def test_every_task_has_retry_with_backoff_and_jitter(asl):
     tasks = [(n, s) for n, s, _ in all_states(asl["States"]) if s["Type"] == "Task"]
-    # 2 lock steps + plan + 3 branches + merge + audit + publish + dashboard + the cleanup + 2 notifications
-    assert len(tasks) == 13
+    # 2 lock steps + plan + small_date + 3 ETL branches + merge + audit job + audit gate + publish
+    # + dashboard + the cleanup + 2 notifications
+    assert len(tasks) == 15
     for name, state in tasks:
         assert state["Retry"], name
         for retrier in state["Retry"]:
@@ -182,8 +228,9 @@ def test_glue_and_lambda_retry_transient_errors(asl):
             "Comment": "the job run failed: one more run (jobs overwrite only their own partitions)",
         },
     ]
-    for name in ("plan", "publish", "dashboard_refresh", "release_lock", "release_lock_after_failure"):
+    for name in ("plan", "small_date", "publish", "dashboard_refresh", "release_lock", "release_lock_after_failure"):
         assert states[name]["Retry"] == [LAMBDA_RETRIER], name
+    assert states["data_quality"]["Retry"] == glue
     # A failed critical check is a verdict: never retried (and first, so the Lambda retrier never sees it).
     assert states["audit"]["Retry"] == [
         {
@@ -218,6 +265,8 @@ REFUSALS = {"RunLockBusyError", "Glue.ConcurrentRunsExceededException", "Glue.Th
 
 def worst_case(state: dict[str, Any]) -> float:
     """The longest a rendered state can take, read from the ASL alone (an oracle for the spec's own sum)."""
+    if state["Type"] == "Choice":
+        return 0.0
     if state["Type"] == "Parallel":
         return max(worst_case(b["States"][b["StartAt"]]) for b in state["Branches"])
     slow_attempts, waits = 1, 0.0
@@ -230,17 +279,27 @@ def worst_case(state: dict[str, Any]) -> float:
     return slow_attempts * state["TimeoutSeconds"] + waits
 
 
+def longest_path(states: dict[str, Any], start: str) -> float:
+    """The slowest way from ``start`` to the end, following Next / Choices / Default (not Catch)."""
+    state = states[start]
+    following = [state.get("Next"), state.get("Default"), *(c["Next"] for c in state.get("Choices", []))]
+    rest = [longest_path(states, name) for name in following if name]
+    return worst_case(state) + max(rest, default=0.0)
+
+
 def test_timeouts_leave_room_for_every_retry_and_the_failure_path(asl):
     states = asl["States"]
     timeouts = {n: s["TimeoutSeconds"] for n, s, _ in all_states(states) if s["Type"] == "Task"}
     assert timeouts == {
         "acquire_lock": 60,
         "plan": 120,
+        "small_date": 900,
         "transaction_etl": 3600,
         "product_enrichment": 3600,
         "clickstream_aggregation": 3600,
         "master_data_merge": 3600,
-        "audit": 900,
+        "data_quality": 1800,
+        "audit": 120,
         "publish": 300,
         "dashboard_refresh": 300,
         "release_lock": 60,
@@ -248,9 +307,12 @@ def test_timeouts_leave_room_for_every_retry_and_the_failure_path(asl):
         "release_lock_after_failure": 60,
         "notify_failure": 60,
     }
-    steps = [n for n in states if n in timeouts or states[n]["Type"] == "Parallel"]
-    total = sum(worst_case(states[n]) for n in steps)
+    # The slowest way through (the Glue branch, every retry used), then the failure path.
+    total = longest_path(states, "acquire_lock") + worst_case(states["release_lock_after_failure"])
+    total += worst_case(states["notify_failure"])
     assert total == pytest.approx(PIPELINE.worst_case_seconds())
+    glue = sum(worst_case(states[n]) for n in ("etl", "master_data_merge", "data_quality"))
+    assert longest_path(states, "small_enough") == pytest.approx(glue + longest_path(states, "audit"))
     # The execution timeout (which no Catch sees) is longer than everything that can go wrong.
     assert asl["TimeoutSeconds"] == 36000
     assert total < asl["TimeoutSeconds"]
@@ -258,8 +320,11 @@ def test_timeouts_leave_room_for_every_retry_and_the_failure_path(asl):
 
 def test_every_top_level_step_catches_into_the_cleanup_then_the_notification(asl):
     states = asl["States"]
-    for step in PIPELINE.steps:
-        (catch,) = states[step.name]["Catch"]
+    steps = [n for n, s in states.items() if s["Type"] in ("Task", "Parallel")]
+    steps = [n for n in steps if n not in ("release_lock_after_failure", "notify_failure")]
+    assert len(steps) == 11  # the branches' steps are top-level states too
+    for name in steps:
+        (catch,) = states[name]["Catch"]
         assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "release_lock_after_failure"}
     # The cleanup goes on to the notification whatever happens, keeping "$.error" (the original error).
     assert states["release_lock_after_failure"]["Catch"] == [
@@ -282,7 +347,7 @@ def test_every_top_level_step_catches_into_the_cleanup_then_the_notification(asl
 def test_tasks_use_the_expected_service_integrations(asl):
     resources = {n: s["Resource"] for n, s, _ in all_states(asl["States"]) if s["Type"] == "Task"}
     assert {resources[str(j)] for j in Job} == {GLUE_SYNC}
-    lambdas = ("acquire_lock", "plan", "audit", "publish", "dashboard_refresh", "release_lock")
+    lambdas = ("acquire_lock", "plan", "small_date", "audit", "publish", "dashboard_refresh", "release_lock")
     assert {resources[n] for n in (*lambdas, "release_lock_after_failure")} == {LAMBDA_INVOKE}
     assert resources["notify_success"] == resources["notify_failure"] == SNS_PUBLISH
 
@@ -306,6 +371,7 @@ def test_lambda_payloads_and_results(asl):
             {"run_id.$": "$$.Execution.Name", "execution_id.$": "$$.Execution.Id", "action": "acquire"},
         ),
         "plan": (PipelineFunction.PLAN, {"dates.$": "$.dates", "run_id.$": "$$.Execution.Name"}),
+        "small_date": (PipelineFunction.SMALL_DATE, {"run_id.$": "$$.Execution.Name"}),
         "audit": (PipelineFunction.DATA_QUALITY, {"run_id.$": "$$.Execution.Name"}),
         "publish": (PipelineFunction.PUBLISH, {"run_id.$": "$$.Execution.Name"}),
         "dashboard_refresh": (
@@ -341,7 +407,12 @@ def test_missing_resources_are_refused():
 
 def test_partition_is_applied_to_integration_arns():
     china = PipelineResources(
-        RESOURCES.glue_jobs, RESOURCES.functions, RESOURCES.alerts_topic_arn, stage="prod", partition="aws-cn"
+        RESOURCES.glue_jobs,
+        RESOURCES.functions,
+        RESOURCES.alerts_topic_arn,
+        stage="prod",
+        partition="aws-cn",
+        settings=RESOURCES.settings,
     )
     resources = {s["Resource"] for _, s, _ in all_states(definition(china)["States"]) if s["Type"] == "Task"}
     assert resources == {
@@ -375,6 +446,9 @@ def test_mermaid_shows_every_state_and_the_failure_edges(asl):
     for name, _, _ in all_states(asl["States"]):
         assert name in chart
     assert "etl -.->|error| release_lock_after_failure" in chart
+    assert "small_enough -->|yes| small_date" in chart
+    assert "small_enough -->|no| etl" in chart
+    assert 'small_enough{"small_enough?"}' in chart
     assert "release_lock_after_failure --> notify_failure" in chart
     assert 'notify_success --> done(("succeeded"))' in chart
 

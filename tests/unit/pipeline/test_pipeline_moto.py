@@ -19,6 +19,13 @@ What moto 5.2.5 executes, and what it cannot:
   expected to fail; when moto fixes this it will start passing, and strict xfail will flag
   it so the swap can go.
 
+The Choice (``small_enough``) reads the plan's ``staged_bytes`` from the plan Lambda's
+payload. moto's Lambda echoes its input, so the plan step returns ``{"dates", "run_id"}`` and no
+estimate -- the Glue branch, as a real plan without an estimate would take. To take the small
+branch, :func:`plan_estimate` adds a constant ``staged_bytes`` to the plan's payload: the echo
+hands it back through the same ``ResultSelector`` the real function's answer goes through, so
+the Choice itself runs as generated.
+
 The failing step of the failure path is a Glue job that does not exist
 (``glue.EntityNotFoundException`` from the swapped ``aws-sdk`` call): the job-run retrier
 (``States.TaskFailed``, one retry after up to 15 s -- retry waits are real sleeps in moto)
@@ -41,11 +48,12 @@ from moto import mock_aws
 
 from ecomlake.asl import PipelineResources, definition
 from ecomlake.contract import Job
-from ecomlake.pipeline import PIPELINE, PipelineFunction, execution_input
+from ecomlake.pipeline import PIPELINE, PipelineFunction, Setting, execution_input
 
 REGION = "us-east-1"
 SFN_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}}
 DATES = ["2025-01-03", "2025-01-01", "2025-01-02"]
+THRESHOLD = 50_000_000  # the stack's smallDateMaxBytes in these tests
 
 
 def glue_without_wait(document: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +71,13 @@ def glue_without_wait(document: dict[str, Any]) -> dict[str, Any]:
                 swap(state["ItemProcessor"]["States"])
 
     swap(copy["States"])
+    return copy
+
+
+def plan_estimate(document: dict[str, Any], staged_bytes: Any) -> dict[str, Any]:
+    """The definition with the plan's payload carrying ``staged_bytes`` (moto's Lambda echoes it back)."""
+    copy = json.loads(json.dumps(document))
+    copy["States"]["plan"]["Parameters"]["Payload"]["staged_bytes"] = staged_bytes
     return copy
 
 
@@ -110,7 +125,9 @@ class Cloud:
             "QueueArn"
         ]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        self.resources = PipelineResources(jobs, functions, topic, stage="test")
+        self.resources = PipelineResources(
+            jobs, functions, topic, stage="test", settings={Setting.SMALL_DATE_MAX_BYTES: THRESHOLD}
+        )
 
     def create(self, document: dict[str, Any]) -> str:
         return self.sfn.create_state_machine(name="pipeline", definition=json.dumps(document), roleArn=self.role)[
@@ -175,8 +192,11 @@ def top_level(order: list[str]) -> list[str]:
 TOP_LEVEL = (
     "acquire_lock",
     "plan",
+    "small_enough",
+    "small_date",
     "etl",
     "master_data_merge",
+    "data_quality",
     "audit",
     "publish",
     "dashboard_refresh",
@@ -199,17 +219,21 @@ def test_happy_path_locks_plans_writes_audits_publishes_and_unlocks(happy_cloud)
     described, events = happy_cloud.execute(machine, DATES)
 
     assert described["status"] == "SUCCEEDED", described
+    # The plan's echo carries no estimate: the Choice's IsPresent guard sends the run to Glue.
     assert top_level(entered(events)) == [
         "acquire_lock",
         "plan",
+        "small_enough",
         "etl",
         "master_data_merge",
+        "data_quality",
         "audit",
         "publish",
         "dashboard_refresh",
         "release_lock",
         "notify_success",
     ]
+    assert payloads(events, PipelineFunction.SMALL_DATE, happy_cloud.resources) == []
     execution = described["executionArn"]
     resources = happy_cloud.resources
     # The lock steps name the run and hold the lake for this execution (its ARN).
@@ -257,6 +281,7 @@ def test_a_failed_step_releases_the_lock_then_sends_one_failure_notification():
         assert top_level(entered(events)) == [
             "acquire_lock",
             "plan",
+            "small_enough",
             "etl",
             "master_data_merge",
             "release_lock_after_failure",
@@ -294,6 +319,79 @@ def test_the_failure_path_goes_on_when_the_release_itself_fails():
         assert top_level(entered(events)) == ["acquire_lock", "release_lock_after_failure", "notify_failure", "failed"]
         failed_tasks = [e["taskFailedEventDetails"]["error"] for e in events if "taskFailedEventDetails" in e]
         assert failed_tasks == ["Lambda.ResourceNotFoundException"] * 2  # acquire, then the release
+        (message,) = cloud.messages()
+        assert "Error: Lambda.ResourceNotFoundException" in message
+        assert cloud.job_arguments() == {job: [] for job in PIPELINE.glue_jobs}
+
+
+@pytest.mark.parametrize("estimate", [0, 1_234_567, THRESHOLD])
+def test_a_small_estimate_runs_one_lambda_instead_of_the_glue_jobs(happy_cloud, estimate):
+    machine = happy_cloud.create(plan_estimate(glue_without_wait(definition(happy_cloud.resources)), estimate))
+    described, events = happy_cloud.execute(machine, DATES, name="small-run")
+
+    assert described["status"] == "SUCCEEDED", described
+    assert top_level(entered(events)) == [
+        "acquire_lock",
+        "plan",
+        "small_enough",
+        "small_date",
+        "audit",
+        "publish",
+        "dashboard_refresh",
+        "release_lock",
+        "notify_success",
+    ]
+    resources = happy_cloud.resources
+    assert payloads(events, PipelineFunction.SMALL_DATE, resources) == [{"run_id": "small-run"}]
+    assert payloads(events, PipelineFunction.DATA_QUALITY, resources) == [{"run_id": "small-run"}]
+    # No Glue job ran: not one job run of any job.
+    assert happy_cloud.job_arguments() == {job: [] for job in PIPELINE.glue_jobs}
+    output = json.loads(described["output"])
+    assert output["plan"]["payload"]["staged_bytes"] == estimate
+    assert output["small_date"]["payload"] == {"run_id": "small-run"}
+    assert "etl" not in output
+
+
+@pytest.mark.parametrize("estimate", [THRESHOLD + 1, 10**12, "1024", None, [1]])
+def test_anything_but_a_small_number_goes_to_glue(happy_cloud, estimate):
+    machine = happy_cloud.create(plan_estimate(glue_without_wait(definition(happy_cloud.resources)), estimate))
+    described, events = happy_cloud.execute(machine, ["2025-02-01"], name="big-run")
+
+    assert described["status"] == "SUCCEEDED", described
+    order = top_level(entered(events))
+    assert order[:6] == ["acquire_lock", "plan", "small_enough", "etl", "master_data_merge", "data_quality"]
+    assert "small_date" not in order
+    assert payloads(events, PipelineFunction.SMALL_DATE, happy_cloud.resources) == []
+    assert happy_cloud.job_arguments() == {
+        job: [{"--dates": "2025-02-01", "--run_id": "big-run"}] for job in PIPELINE.glue_jobs
+    }
+
+
+def test_a_failed_small_date_releases_the_lock_then_alerts_once():
+    """The small path's function is missing: its error takes the same failure path as a Glue job's."""
+    with mock_aws(config=SFN_CONFIG):  # Docker-backed Lambda: a missing function is an error
+        cloud = Cloud(create_functions=False)
+        document = plan_estimate(glue_without_wait(definition(cloud.resources)), 10)
+        # Every other step passes through (the lock, plan, audit...), as Pass states with their results.
+        for name in ("acquire_lock", "plan", "release_lock_after_failure"):
+            state = document["States"][name]
+            kept = {k: state[k] for k in ("Next", "Catch") if k in state}
+            result = {"payload": {"staged_bytes": 10}} if name == "plan" else {"payload": {}}
+            document["States"][name] = {"Type": "Pass", "Result": result, "ResultPath": f"$.{name}", **kept}
+        machine = cloud.create(document)
+        described, events = cloud.execute(machine, DATES)
+
+        assert described["status"] == "FAILED"
+        assert described["error"] == "Lambda.ResourceNotFoundException"
+        assert top_level(entered(events)) == [
+            "acquire_lock",
+            "plan",
+            "small_enough",
+            "small_date",
+            "release_lock_after_failure",
+            "notify_failure",
+            "failed",
+        ]
         (message,) = cloud.messages()
         assert "Error: Lambda.ResourceNotFoundException" in message
         assert cloud.job_arguments() == {job: [] for job in PIPELINE.glue_jobs}

@@ -8,7 +8,7 @@ import random
 import pytest
 from pipeline_fakes import Recorder, ServiceError
 
-from ecomlake.contract import run_record_key
+from ecomlake.contract import Job, run_record_key
 from ecomlake.exceptions import DataQualityError, InvalidArgumentError, LakeNotFoundError
 from ecomlake.local.runner import (
     PipelineRunner,
@@ -20,7 +20,7 @@ from ecomlake.local.runner import (
     run_pipeline,
     summarise_etl,
 )
-from ecomlake.pipeline import GLUE_RETRY
+from ecomlake.pipeline import GLUE_RETRY, Setting
 
 DAY = "2025-01-01"
 DAYS = ["2025-01-02", "2025-01-01", "2025-01-03"]
@@ -60,6 +60,13 @@ def test_happy_path_calls_steps_in_spec_order(lake, recorder):
         ("release_lock", None),
     ]
     statuses = {s.name: s.status for s in record.steps}
+    # The fake plan returns no estimate: the Choice takes the Glue branch, as the state machine would.
+    assert record.step("small_enough").output == {
+        "branch": "glue",
+        "staged_bytes": None,
+        "small_date_max_bytes": 268435456,
+    }
+    assert statuses["small_date"] == "SKIPPED"
     assert statuses["etl"] == statuses["notify_success"] == "SUCCEEDED"
     assert statuses["notify_failure"] == statuses["release_lock_after_failure"] == "SKIPPED"
     assert record.failed_step is None
@@ -83,6 +90,7 @@ def test_backfill_is_one_run_and_the_jobs_compute_the_plans_dates(lake, recorder
     assert record.dates == sorted(DAYS)
     glue_calls = [n for n in recorder.names() if n.endswith(("_etl", "_enrichment", "_aggregation", "_merge"))]
     assert glue_calls == ["transaction_etl", "product_enrichment", "clickstream_aggregation", "master_data_merge"]
+    assert recorder.names().count("data_quality") == 1
     glue_dates = {tuple(c.run_dates) for c in recorder.contexts if c.step.kind == "glue"}
     assert glue_dates == {("2024-12-31", *sorted(DAYS))}
     assert record.step("etl").output == {
@@ -127,6 +135,78 @@ def test_run_record_is_written_under_runs(lake, recorder):
     }
 
 
+def test_a_small_estimate_takes_the_small_date_step_and_skips_the_glue_jobs(lake, recorder):
+    recorder.staged_bytes = 1024
+    record = run(lake, recorder, dates=DAYS)
+
+    assert record.status == "SUCCEEDED"
+    assert recorder.names() == [
+        "acquire_lock",
+        "plan",
+        "small_date",
+        "audit",
+        "publish",
+        "dashboard_refresh",
+        "release_lock",
+    ]
+    assert record.step("small_enough").output == {
+        "branch": "small_date",
+        "staged_bytes": 1024,
+        "small_date_max_bytes": 268435456,
+    }
+    assert record.step("small_enough").kind == "choice"
+    for skipped in ("etl", "transaction_etl", "master_data_merge", "data_quality"):
+        assert record.step(skipped).status == "SKIPPED", skipped
+    small = next(c for c in recorder.contexts if c.step.name == "small_date")
+    assert small.payload() == {"run_id": "run-test"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "env", "engine", "branch"),
+    [
+        ({}, None, "duckdb", "small_date"),  # the default: the demo takes the small path
+        ({}, None, "spark", "glue"),  # a Spark run exercises the Glue jobs' engine
+        ({}, "2048", "duckdb", "glue"),  # the estimate is 4096
+        ({}, "4096", "spark", "small_date"),  # at most: equal is small, whatever the engine
+        ({}, "none", "duckdb", "glue"),
+        ({Setting.SMALL_DATE_MAX_BYTES: 10_000}, "1", "duckdb", "small_date"),  # the option wins
+        ({Setting.SMALL_DATE_MAX_BYTES: None}, None, "duckdb", "glue"),
+    ],
+)
+def test_the_local_threshold_comes_from_the_option_the_environment_or_the_engine(
+    lake, recorder, monkeypatch, settings, env, engine, branch
+):
+    if env is None:
+        monkeypatch.delenv("ECOMLAKE_SMALL_DATE_MAX_BYTES", raising=False)
+    else:
+        monkeypatch.setenv("ECOMLAKE_SMALL_DATE_MAX_BYTES", env)
+    recorder.staged_bytes = 4096
+    record = run(lake, recorder, settings=settings, engine=engine)
+    assert record.step("small_enough").output["branch"] == branch
+    assert ("small_date" in recorder.names()) is (branch == "small_date")
+    assert ("transaction_etl" in recorder.names()) is (branch == "glue")
+
+
+@pytest.mark.parametrize("value", ["-1", "lots", "1e9"])
+def test_a_bad_local_threshold_is_one_clear_error(lake, monkeypatch, value):
+    monkeypatch.setenv("ECOMLAKE_SMALL_DATE_MAX_BYTES", value)
+    with pytest.raises(InvalidArgumentError, match="ECOMLAKE_SMALL_DATE_MAX_BYTES must be a number of bytes >= 0"):
+        PipelineRunner(lake, [DAY])
+
+
+def test_a_small_date_failure_goes_to_the_failure_path(lake, recorder, sleeps):
+    recorder.staged_bytes = 1
+    recorder.fail["small_date"] = [RuntimeError("No space left on device")]
+    record = run(lake, recorder, sleeps=sleeps)
+    assert record.status == "FAILED"
+    assert record.failed_step == "small_date"
+    assert record.error["Error"] == "RuntimeError"
+    assert sleeps == []  # a failed run of the function is not a service error: not retried
+    assert recorder.names()[-1] == "release_lock_after_failure"
+    assert record.step("audit").status == "SKIPPED"
+    assert record.notification["message"].startswith("ecomlake pipeline run run-test failed")
+
+
 def test_transient_errors_are_retried_with_backoff_then_succeed(lake, recorder, sleeps):
     recorder.fail["master_data_merge"] = [
         ServiceError("Glue.ConcurrentRunsExceededException"),
@@ -168,6 +248,7 @@ def test_retries_stop_at_max_attempts_then_catch_notifies_failure(lake, recorder
     statuses = {s.name: s.status for s in record.steps}
     assert statuses["etl"] == "FAILED"
     assert statuses["clickstream_aggregation"] == statuses["audit"] == statuses["publish"] == "SKIPPED"
+    assert statuses["data_quality"] == statuses["small_date"] == "SKIPPED"
     assert statuses["notify_success"] == statuses["release_lock"] == "SKIPPED"
     assert statuses["release_lock_after_failure"] == statuses["notify_failure"] == "SUCCEEDED"
     note = json.loads((lake / notification_key("run-test")).read_text())
@@ -248,11 +329,13 @@ def test_events_report_progress(lake, recorder):
     recorder.fail["transaction_etl"] = [ServiceError("Glue.ThrottlingException")]
     run(lake, recorder, on_event=events.append)
     kinds = [(e.kind, e.record.name) for e in events]
-    assert kinds[:7] == [
+    assert kinds[:9] == [
         ("started", "acquire_lock"),
         ("finished", "acquire_lock"),
         ("started", "plan"),
         ("finished", "plan"),
+        ("started", "small_enough"),
+        ("finished", "small_enough"),
         ("started", "etl"),
         ("started", "transaction_etl"),
         ("retrying", "transaction_etl"),
@@ -339,7 +422,7 @@ def test_default_callables_call_the_library_interfaces(lake, monkeypatch):
             self.dates = [*sorted(dates), "2025-01-09"]
 
         def to_dict(self):
-            return {"dates": self.dates, "base_seq": 3}
+            return {"dates": self.dates, "base_seq": 3, "staged_bytes": 10}
 
     def plan_run(storage, run_id, dates):
         calls.append(("plan_run", run_id, sorted(dates)))
@@ -351,15 +434,19 @@ def test_default_callables_call_the_library_interfaces(lake, monkeypatch):
 
     class Audit:
         def summary(self):
-            return {"passed": True}
+            return {"passed": True, "engine": "spark"}
+
+    def local_engine(lake_, run_id, engine):
+        calls.append(("local_engine", lake_, run_id, engine))
+        return "opener"
 
     def audit_storage(storage, run_id, opener, *, source):
-        calls.append(("audit_storage", storage.root, run_id, source))
+        calls.append(("audit_storage", run_id, opener, source))
         return Audit()
 
     def check_verdict(storage, run_id):
-        calls.append(("check_verdict", storage.root, run_id))
-        return {"passed": True, "dates": planned, "checks": 9, "critical_failed": 0, "warnings": 1}
+        calls.append(("check_verdict", run_id))
+        return {"passed": True, "dates": DAYS, "checks": 9, "critical_failed": 0, "warnings": 0, "run_id": run_id}
 
     class Publication:
         def to_dict(self):
@@ -375,24 +462,54 @@ def test_default_callables_call_the_library_interfaces(lake, monkeypatch):
 
     monkeypatch.setattr(ecomlake.runs.plan, "plan_run", plan_run)
     monkeypatch.setattr(ecomlake.etl, "run_job", run_job)
+    monkeypatch.setattr(ecomlake.runs.audit, "local_engine", local_engine)
     monkeypatch.setattr(ecomlake.runs.audit, "audit_storage", audit_storage)
     monkeypatch.setattr(ecomlake.runs.audit, "check_verdict", check_verdict)
     monkeypatch.setattr(ecomlake.runs.publish, "publish_run", publish_run)
     monkeypatch.setattr(ecomlake.dashboard, "build", build)
-    planned = [*sorted(DAYS), "2025-01-09"]
-    record = run_pipeline(lake, DAYS, engine="spark", run_id="wired")
+    monkeypatch.delenv("ECOMLAKE_SMALL_DATE_MAX_BYTES", raising=False)
+    record = run_pipeline(lake, DAYS, engine="spark", run_id="wired")  # Spark: the Glue branch
 
-    assert record.status == "SUCCEEDED", record.error
+    assert record.status == "SUCCEEDED"
+    planned = [*sorted(DAYS), "2025-01-09"]
     assert calls[0] == ("plan_run", "wired", sorted(DAYS))
     glue = [c for c in calls if c[0] == "run_job"]
-    etl_jobs = [j for j in PIPELINE.glue_jobs if str(j) != "data_quality"]
+    etl_jobs = [j for j in PIPELINE.glue_jobs if j is not Job.DATA_QUALITY]
     assert glue == [("run_job", str(j), planned, lake, "spark", "wired", 3) for j in etl_jobs]
-    assert ("audit_storage", lake, "wired", str(lake)) in calls
-    assert ("check_verdict", lake, "wired") in calls
+    # The audit job on the run's engine, then the gate on its verdict.
+    assert ("local_engine", lake, "wired", "spark") in calls
+    assert ("audit_storage", "wired", "opener", str(lake)) in calls
+    assert ("check_verdict", "wired") in calls
     assert ("publish_run", "wired", 3) in calls
     assert calls[-1] == ("build", lake)
     assert record.step("master_data_merge").output["rows_quarantined"] == 1
     assert record.step("dashboard_refresh").output == {"site": str(lake / "_site")}
-    assert record.plan == {"dates": planned, "base_seq": 3}
+    assert record.plan == {"dates": planned, "base_seq": 3, "staged_bytes": 10}
     assert record.published == {"snapshot": 4}
-    assert record.audit == {"passed": True}  # the audit job's summary, lifted into the record
+    assert record.audit == {"passed": True, "engine": "spark"}
+    assert record.step("audit").output == {
+        "passed": True,
+        "dates": DAYS,
+        "checks": 9,
+        "critical_failed": 0,
+        "warnings": 0,
+    }
+
+
+def test_the_small_date_callable_runs_the_small_path_on_the_lake(lake, monkeypatch):
+    import ecomlake.runs.small_date
+
+    calls = []
+
+    def run_small_date(lake_, run_id):
+        calls.append((lake_, run_id))
+        return {"rows_in": 5, "rows_out": 4, "rows_quarantined": 1, "audit": {"passed": True, "engine": "duckdb"}}
+
+    monkeypatch.setattr(ecomlake.runs.small_date, "run_small_date", run_small_date)
+    recorder = Recorder()
+    recorder.staged_bytes = 3
+    registry = {k: v for k, v in recorder.registry().items() if k not in ("small_date", "notify_success")}
+    record = run_pipeline(lake, [DAY], registry=registry, run_id="small", sleep=lambda _s: None)
+    assert record.status == "SUCCEEDED"
+    assert calls == [(lake, "small")]
+    assert record.audit == {"passed": True, "engine": "duckdb"}  # lifted from the small path's own audit

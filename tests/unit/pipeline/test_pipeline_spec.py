@@ -8,12 +8,15 @@ from ecomlake.contract import EXECUTION_INPUT_DATES, PARALLEL_ETL_JOBS, Job, Job
 from ecomlake.exceptions import InvalidArgumentError, InvalidDateError
 from ecomlake.pipeline import (
     DATA_QUALITY_ERROR,
+    DEFAULT_SETTINGS,
     GLUE_RETRY,
     PIPELINE,
     RUN_LOCK_BUSY,
     STATES_ALL,
     STATES_TASK_FAILED,
     STATES_TIMEOUT,
+    Branch,
+    ChoiceStep,
     GlueJobStep,
     Input,
     LambdaStep,
@@ -23,9 +26,12 @@ from ecomlake.pipeline import (
     Pipeline,
     PipelineFunction,
     RetryPolicy,
+    Setting,
+    StepOutput,
     error_matches,
     execution_input,
     template_fields,
+    worst_case_seconds,
 )
 
 
@@ -33,14 +39,17 @@ def test_steps_run_in_the_documented_order():
     assert [s.name for s in PIPELINE.steps] == [
         "acquire_lock",
         "plan",
-        "etl",
-        "master_data_merge",
+        "small_enough",
         "audit",
         "publish",
         "dashboard_refresh",
         "release_lock",
         "notify_success",
     ]
+    choice = PIPELINE.step("small_enough")
+    assert isinstance(choice, ChoiceStep)
+    assert [s.name for s in choice.when_at_most.steps] == ["small_date"]
+    assert [s.name for s in choice.otherwise.steps] == ["etl", "master_data_merge", "data_quality"]
     assert [s.name for s in PIPELINE.cleanup] == ["release_lock_after_failure"]
     assert PIPELINE.on_failure.name == "notify_failure"
     assert PIPELINE.on_failure.outcome is Outcome.FAILED
@@ -50,10 +59,89 @@ def test_parallel_step_holds_the_three_per_dataset_jobs():
     etl = PIPELINE.step("etl")
     assert isinstance(etl, ParallelStep)
     assert tuple(b.job for b in etl.branches if isinstance(b, GlueJobStep)) == PARALLEL_ETL_JOBS
-    assert PIPELINE.glue_jobs == (*PARALLEL_ETL_JOBS, Job.MASTER_DATA_MERGE)
+    assert PIPELINE.glue_jobs == (*PARALLEL_ETL_JOBS, Job.MASTER_DATA_MERGE, Job.DATA_QUALITY)
     for job in etl.branches:
         assert isinstance(job, GlueJobStep)
         assert job.arguments == ((JobArg.DATES, Input.DATES_CSV), (JobArg.RUN_ID, Input.RUN_ID))
+
+
+def test_small_dates_take_one_lambda_and_the_rest_glue():
+    choice = PIPELINE.step("small_enough")
+    assert isinstance(choice, ChoiceStep)
+    assert choice.variable == StepOutput("plan", "staged_bytes")
+    assert choice.threshold is Setting.SMALL_DATE_MAX_BYTES
+    assert PIPELINE.settings == (Setting.SMALL_DATE_MAX_BYTES,)
+    assert DEFAULT_SETTINGS == {Setting.SMALL_DATE_MAX_BYTES: 268435456}  # 256 MiB
+    (small,) = choice.when_at_most.steps
+    assert isinstance(small, LambdaStep)
+    assert (small.function, small.payload, small.timeout_seconds) == (PipelineFunction.SMALL_DATE, (Input.RUN_ID,), 900)
+    audit_job = choice.otherwise.steps[-1]
+    assert isinstance(audit_job, GlueJobStep)
+    assert (audit_job.job, audit_job.timeout_seconds) == (Job.DATA_QUALITY, 1800)
+    assert PIPELINE.functions[:4] == (
+        PipelineFunction.RUN_LOCK,
+        PipelineFunction.PLAN,
+        PipelineFunction.SMALL_DATE,
+        PipelineFunction.DATA_QUALITY,
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "threshold", "branch"),
+    [
+        (10, 10, "small"),  # at most: equal is small
+        (11, 10, "big"),
+        (0.5, 1, "small"),
+        (None, 10, "big"),  # no estimate: the path that works for every size
+        ("5", 10, "big"),  # not a number
+        (True, 10, "big"),  # a boolean is not a byte count
+        (5, None, "big"),  # no threshold (a local Spark run)
+        (0, 0, "small"),
+    ],
+)
+def test_a_choice_takes_the_small_branch_only_for_a_number_at_most_the_threshold(value, threshold, branch):
+    merge = GlueJobStep(Job.MASTER_DATA_MERGE)
+    choice = ChoiceStep(
+        "c",
+        StepOutput("plan", "n"),
+        Setting.SMALL_DATE_MAX_BYTES,
+        when_at_most=Branch("small", (LambdaStep("s", PipelineFunction.SMALL_DATE),)),
+        otherwise=Branch("big", (merge,)),
+    )
+    assert choice.choose(value, threshold).name == branch
+
+
+def test_a_choice_costs_its_slowest_branch():
+    choice = PIPELINE.step("small_enough")
+    assert isinstance(choice, ChoiceStep)
+    small = worst_case_seconds(choice.when_at_most.steps[0])
+    glue = sum(worst_case_seconds(s) for s in choice.otherwise.steps)
+    # The Lambda: 4 attempts of 900 s and the waits; Glue: ETL and merge 2 runs of an hour, the audit 2 of 30 min.
+    assert small == 4 * 900 + 2 + 4 + 8
+    assert glue > small
+    assert worst_case_seconds(choice) == glue
+    others = sum(worst_case_seconds(s) for s in PIPELINE.steps if s is not choice)
+    failure_path = sum(worst_case_seconds(s) for s in (*PIPELINE.cleanup, PIPELINE.on_failure))
+    assert PIPELINE.worst_case_seconds() == others + glue + failure_path
+
+
+def test_a_choice_must_read_an_earlier_lambda_step():
+    plan = LambdaStep("plan", PipelineFunction.PLAN)
+    choice = ChoiceStep(
+        "c",
+        StepOutput("plan", "staged_bytes"),
+        Setting.SMALL_DATE_MAX_BYTES,
+        when_at_most=Branch("small", (LambdaStep("s", PipelineFunction.SMALL_DATE),)),
+        otherwise=Branch("big", (GlueJobStep(Job.MASTER_DATA_MERGE),)),
+    )
+    notify = PIPELINE.on_failure
+    Pipeline("p", steps=(plan, choice), on_failure=notify)  # fine
+    with pytest.raises(ValueError, match="must be a \\(not per-date\\) Lambda step before it"):
+        Pipeline("p", steps=(choice, plan), on_failure=notify)
+    with pytest.raises(ValueError, match="has no steps"):
+        Branch("empty", ())
+    with pytest.raises(ValueError, match="unique"):
+        Pipeline("p", steps=(plan, choice, GlueJobStep(Job.MASTER_DATA_MERGE)), on_failure=notify)
 
 
 def test_the_audit_runs_once_per_run_and_is_never_retried_on_a_verdict():
@@ -95,9 +183,13 @@ def test_the_execution_timeout_covers_the_worst_case():
 
 def test_every_task_step_has_a_retry_and_every_top_level_step_a_catch():
     for step in PIPELINE.walk():
-        if not isinstance(step, ParallelStep):
+        if not isinstance(step, ParallelStep | ChoiceStep):
             assert step.retry, step.name
-    for step in (*PIPELINE.steps, PIPELINE.on_failure):
+    choice = PIPELINE.step("small_enough")
+    assert isinstance(choice, ChoiceStep)
+    assert choice.catch is None  # a Choice cannot fail; the steps of its branches catch
+    top = [s for s in PIPELINE.steps if s is not choice]
+    for step in (*top, *choice.when_at_most.steps, *choice.otherwise.steps, PIPELINE.on_failure):
         assert step.catch is not None, step.name
         assert step.catch.matches("Anything.AtAll"), step.name
         assert step.catch.result_path == "$.error"

@@ -320,12 +320,14 @@ def test_s3_storage_sizes_come_from_the_listing_or_one_head(cloud: CloudLake):
     assert type(cloud.storage)(BUCKETS).size(key) == 5
 
 
-def test_the_audit_step_takes_the_run_id_and_audits_every_date_the_run_wrote(cloud: CloudLake):
-    from handlers.data_quality import step_dates
+def test_the_audit_takes_the_run_id_and_audits_every_date_the_run_wrote(cloud: CloudLake):
+    """The audit (the Glue job, or the small-date function) reads its dates from the run's journal in S3."""
+    from ecomlake.runs.audit import NothingToAuditError, audit_storage, touched_dates
+    from ecomlake.snapshots.journal import run_changes
 
     cloud.write_run("run-1", {TXN: {D3: True, D1: False}, FACT: {D2: True}}, whole=[DIM])
-    assert step_dates({"run_id": "run-1"}, cloud.storage) == [D1, D2, D3]
-    with pytest.raises(InvalidArgumentError, match=r"run run-2 recorded no output .* nothing to audit"):
-        step_dates({"run_id": "run-2"}, cloud.storage)
+    assert touched_dates(run_changes(cloud.storage, "run-1")) == [D1, D2, D3]
+    with pytest.raises(NothingToAuditError, match=r"run run-2 recorded no output; nothing to audit"):
+        audit_storage(cloud.storage, "run-2", lambda *_: pytest.fail("no engine for a run without output"))
     with pytest.raises(InvalidArgumentError, match="invalid run id"):
-        step_dates({"run_id": "../x"}, cloud.storage)
+        run_changes(cloud.storage, "../x")
