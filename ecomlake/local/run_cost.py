@@ -7,7 +7,9 @@ each there were and how long each took. The estimate maps them onto the AWS serv
   local step's duration on ``GLUE_WORKERS`` (the dev stack's G.1X x 2, see Pulumi.dev.yaml;
   ``$ECOMLAKE_GLUE_WORKERS`` as ``TYPE:COUNT`` to price another stack), with Glue's 1-minute
   minimum; Spark on Glue is not DuckDB on a laptop, so this is the order of magnitude, not a quote;
-- each Lambda step -> one invocation of its local duration at ``LAMBDA_MEMORY_MB``;
+- each Lambda step -> one invocation of its local duration at ``LAMBDA_MEMORY_MB`` (the
+  small-date path, which does a whole run's work in one function, at ``SMALL_DATE_MEMORY_MB``,
+  the dev stack's sizing);
 - Step Functions -> one transition per state entered (the dates prelude included);
 - Athena -> the dashboard refresh's queries: each reads, at most, the published files of its
   tables in the dashboard's window (column pruning makes Athena read less), 10 MB minimum each;
@@ -31,6 +33,8 @@ from ecomlake.exceptions import InvalidArgumentError
 
 GLUE_WORKERS: Final = ("G.1X", 2)
 LAMBDA_MEMORY_MB: Final = 1024
+SMALL_DATE_MEMORY_MB: Final = 2048
+SMALL_DATE_STEP: Final = "small_date"
 GLUE_KINDS: Final = frozenset({"glue"})
 LAMBDA_KINDS: Final = frozenset({"lambda"})
 
@@ -84,6 +88,10 @@ def _athena_bytes(lake: Path) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _memory(step: Mapping[str, Any]) -> int:
+    return SMALL_DATE_MEMORY_MB if step.get("name") == SMALL_DATE_STEP else LAMBDA_MEMORY_MB
+
+
 def _milliseconds(step: Mapping[str, Any]) -> float:
     """A step's billed duration: its time, over every attempt it made."""
     return float(step.get("seconds") or 0) * 1000 * max(int(step.get("attempts") or 1), 1)
@@ -102,12 +110,7 @@ def run_usage(lake: Path, record: Mapping[str, Any]) -> RunUsage:
     return RunUsage(
         athena_query_bytes=_athena_bytes(lake) if refreshed else (),
         glue_runs=glue,
-        lambda_gb_seconds=sum(
-            lambda_gb_seconds(
-                float(s.get("seconds") or 0) * 1000 * max(int(s.get("attempts") or 1), 1), LAMBDA_MEMORY_MB
-            )
-            for s in lambdas
-        ),
+        lambda_gb_seconds=sum(lambda_gb_seconds(_milliseconds(s), _memory(s)) for s in lambdas),
         lambda_invocations=sum(max(int(s.get("attempts") or 1), 1) for s in lambdas),
         state_transitions=transitions(record),
         s3_put_requests=written,
@@ -119,7 +122,11 @@ def estimate_run(lake: Path, record: Mapping[str, Any]) -> dict[str, Any]:
     """The estimate as the run record keeps it: dollars per service, usage, prices, the assumptions."""
     kind, workers = glue_workers()
     out = estimate(run_usage(lake, record), load_prices()).to_dict()
-    out["assumed"] = {"glue_workers": f"{kind} x {workers}", "lambda_memory_mb": LAMBDA_MEMORY_MB}
+    out["assumed"] = {
+        "glue_workers": f"{kind} x {workers}",
+        "lambda_memory_mb": LAMBDA_MEMORY_MB,
+        "small_date_memory_mb": SMALL_DATE_MEMORY_MB,
+    }
     return out
 
 

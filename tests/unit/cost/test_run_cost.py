@@ -51,7 +51,7 @@ def test_glue_steps_are_runs_on_the_dev_workers_with_the_one_minute_minimum(tmp_
     # Billed: 60 + 60 + 91 + 60 + 60 = 331 s x 2 DPU = 662 DPU-s at $0.44 per DPU-hour.
     assert cost["billed"]["glue_dpu_seconds"] == 662.0
     assert cost["services"]["glue"] == round(662 / 3600 * 0.44, 5)
-    assert cost["assumed"] == {"glue_workers": "G.1X x 2", "lambda_memory_mb": 1024}
+    assert cost["assumed"] == {"glue_workers": "G.1X x 2", "lambda_memory_mb": 1024, "small_date_memory_mb": 2048}
 
 
 def test_lambda_steps_count_every_attempt_and_skipped_ones_nothing(tmp_path: Path) -> None:
@@ -76,24 +76,37 @@ def test_workers_come_from_the_environment_and_bad_values_are_refused(monkeypatc
         glue_workers()
 
 
-def test_a_run_record_carries_its_estimate_and_the_cli_prints_it(tmp_path: Path, capsys) -> None:
+def test_the_small_date_step_is_priced_at_its_own_memory(tmp_path: Path) -> None:
+    record = {"run_id": "s", "dates": ["2025-01-01"], "steps": [step("small_date", "lambda", 5.0)]}
+    usage = run_usage(tmp_path, record)
+    assert usage.lambda_gb_seconds == pytest.approx(5.0 * 2)  # 2 GB for 5 s
+    assert usage.glue_runs == ()
+
+
+@pytest.mark.parametrize(("threshold", "glue_runs"), [("none", 5), ("268435456", 0)])
+def test_a_run_record_carries_its_estimate_and_the_cli_prints_it(
+    tmp_path: Path, capsys, monkeypatch, threshold: str, glue_runs: int
+) -> None:
+    import json
+
     from ecomlake.cli import run
     from ecomlake.generate import generate
     from ecomlake.ingest import land_tree
 
+    monkeypatch.setenv("ECOMLAKE_SMALL_DATE_MAX_BYTES", threshold)  # the Glue branch, or the small-date Lambda
     lake = tmp_path / "lake"
     generate(tmp_path / "src", days=1, transactions=300, products=20, clickstream=200, reviews=20, seed=1)
     land_tree(lake, tmp_path / "src")
     assert run(["run", "--all", "--lake", str(lake)]) == 0
     out = capsys.readouterr().out
     assert "estimated AWS cost of this run: $0.0" in out
-    import json
-
     record = json.loads(next((lake / "_runs").glob("*.json")).read_text())
     cost = record["cost"]
     assert set(cost["services"]) == {"athena", "glue", "lambda", "stepfunctions", "s3"}
-    # Five Glue job runs at the 1-minute minimum on 2 DPUs at least: 600 DPU-seconds.
-    assert cost["billed"]["glue_dpu_seconds"] >= 600
+    assert cost["usage"]["glue_runs"] == glue_runs
+    # Each Glue job run is billed at least a minute on 2 DPUs.
+    assert cost["billed"]["glue_dpu_seconds"] >= 120 * glue_runs
+    assert (cost["services"]["glue"] > 0) == (glue_runs > 0)
     assert cost["usage"]["athena_queries"] > 0  # the dashboard refresh ran its queries
     assert cost["usage"]["s3_put_requests"] > 0
     assert describe(cost).startswith(f"${cost['total']:.4f} (")
