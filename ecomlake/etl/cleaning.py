@@ -383,14 +383,18 @@ def duplicate_detail(F: Any, schema: RawSchema) -> Any:
     )
 
 
-def explain(classified: Any, dataset: Dataset | str) -> Any:
-    """``_detail`` for each row's ``_reason``: the column, the rule and the value found."""
-    F = api(classified).F
-    schema = RAW_SCHEMAS[Dataset(dataset)]
+def detail_column(F: Any, schema: RawSchema) -> Any:
+    """``_detail`` of a bad row: its ``_reason``'s first failing check, worded; reads the facts columns."""
     detail = F.when(F.col(REASON) == F.lit(Reason.DUPLICATE_KEY.value), duplicate_detail(F, schema))
     for item in row_checks(F, schema):
         detail = detail.when((F.col(REASON) == F.lit(item.reason.value)) & item.fails, item.detail)
-    return classified.select("*", detail.alias(DETAIL))
+    return detail
+
+
+def explain(classified: Any, dataset: Dataset | str) -> Any:
+    """``_detail`` for each row's ``_reason``: the column, the rule and the value found."""
+    F = api(classified).F
+    return classified.select("*", detail_column(F, RAW_SCHEMAS[Dataset(dataset)]).alias(DETAIL))
 
 
 def typed_columns(df: Any, dataset: Dataset | str) -> list[Any]:
@@ -402,12 +406,16 @@ def typed_columns(df: Any, dataset: Dataset | str) -> list[Any]:
 
 def quarantine_columns(df: Any, dataset: Dataset | str) -> list[Any]:
     """Select-list of a quarantine file: original text, then reason, detail, line, file."""
-    F = api(df).F
+    return quarantine_select(api(df).F, dataset)
+
+
+def quarantine_select(F: Any, dataset: Dataset | str, *, detail: Any = None) -> list[Any]:
+    """:func:`quarantine_columns` with the engine's functions ``F``; ``detail`` replaces the ``_detail`` column."""
     schema = RAW_SCHEMAS[Dataset(dataset)]
     return [
         *[F.col(c.name).cast("string").alias(c.name) for c in schema.columns],
         F.col(REASON),
-        F.col(DETAIL),
+        F.col(DETAIL) if detail is None else detail.alias(DETAIL),
         F.col(LINE).cast("bigint").alias(LINE),
         F.col(FILE),
     ]
