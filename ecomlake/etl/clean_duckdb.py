@@ -76,7 +76,8 @@ def _select(columns: Iterable[Any], source: Any) -> Any:
 def _facts(F: Any, dataset: Dataset, source: str) -> Any:
     """``source`` with the normalised text, the value checks and the numbers the rules read."""
     schema = RAW_SCHEMAS[dataset]
-    stage = _select(cleaning.normalized_columns(F, schema), source).subquery("n")
+    stage = _select([cleaning.padded_column(F, schema)], source).subquery("p")
+    stage = _select(cleaning.normalized_columns(F, schema), stage).subquery("n")
     stage = _select(cleaning.form_columns(F, schema), stage).subquery("f")
     return _select(cleaning.number_columns(F, schema), stage).subquery("v")
 
@@ -115,19 +116,36 @@ def dataset_sql(dataset: Dataset) -> DatasetSql:
 
 
 def duplicates_sql(dataset: Dataset, *, claims: bool) -> str:
-    """The valid rows of the classified table that are duplicates (``_rid``) and their key's first date (see above)."""
+    """The valid rows of the classified table that are duplicates (``_rid``) and their key's first date (see above).
+
+    Only keys held twice -- by two valid rows of the run, or by a row of the run and a
+    published claim -- reach the window; the published claims are read for the run's keys
+    only (DuckDB passes the keys' range down to the Parquet scan, which skips the rest).
+    """
     n = names(dataset)
-    keys = ", ".join(ident(k) for k in dedupe.key_names(dataset))
+    key_names = dedupe.key_names(dataset)
+    keys = ", ".join(ident(k) for k in key_names)
     date = ident(PARTITION_KEY)
     lake_keyed = dedupe.is_lake_keyed(dataset)
-    rows = f"SELECT rowid AS _rid, {date}, _file, _line, {keys} FROM {ident(n['classified'])} WHERE _stateless IS NULL"
+    group = keys if lake_keyed else f"{date}, {keys}"
+    ctes = [
+        f"r AS (SELECT rowid AS _rid, {date}, _file, _line, {keys} FROM {ident(n['classified'])} "
+        "WHERE _stateless IS NULL)"
+    ]
+    held = f"SELECT {group} FROM r GROUP BY {group} HAVING count(*) > 1"
+    rows = f"SELECT r.* FROM r SEMI JOIN k USING ({group})"
     if claims:
-        rows += f" UNION ALL SELECT NULL, {date}, NULL, NULL, {keys} FROM {ident(n['claims'])}"
-    partition = keys if lake_keyed else f"{date}, {keys}"
+        ctes.append(
+            f"c AS (SELECT NULL::BIGINT AS _rid, {date}, NULL::VARCHAR AS _file, NULL::BIGINT AS _line, {keys} "
+            f"FROM {ident(n['claims'])} SEMI JOIN r USING ({keys}))"
+        )
+        held += f" UNION SELECT {keys} FROM c"
+        rows += " UNION ALL SELECT * FROM c"
+    ctes += [f"k AS ({held})", f"v AS ({rows})"]
     return (
-        f"SELECT _rid, _first FROM (SELECT _rid, row_number() OVER w AS _n, first_value({date}) OVER w AS _first "
-        f"FROM ({rows}) WINDOW w AS (PARTITION BY {partition} ORDER BY {date}, _file NULLS FIRST, _line NULLS FIRST)) "
-        "WHERE _n > 1 AND _rid IS NOT NULL"
+        f"WITH {', '.join(ctes)} SELECT _rid, _first FROM (SELECT _rid, row_number() OVER w AS _n, "
+        f"first_value({date}) OVER w AS _first FROM v WINDOW w AS (PARTITION BY {group} "
+        f"ORDER BY {date}, _file NULLS FIRST, _line NULLS FIRST)) WHERE _n > 1 AND _rid IS NOT NULL"
     )
 
 
