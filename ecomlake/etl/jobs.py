@@ -325,8 +325,13 @@ def built_summaries(
     if PARTITION_KEY in df.columns:
         counts = {r[0]: int(r[1]) for r in df.groupBy(PARTITION_KEY).agg(F.count(F.lit(1))).collect()}
     else:
-        total = df.count()
-        counts = dict.fromkeys(dates, total)
+        counts = dict.fromkeys(dates, df.count())
+    return _built(job, table, dates, counts, engine, seconds)
+
+
+def _built(
+    job: Job, table: Table | str, dates: list[str], counts: dict[str, int], engine: str, seconds: float
+) -> list[RunSummary]:
     return [
         RunSummary(
             job=str(job),
@@ -345,7 +350,15 @@ def built_summaries(
 def write_built(
     job: Job, schema: TableSchema, df: Any, dates: list[str], lake: io.LakeIO, started: float
 ) -> list[RunSummary]:
-    """Materialise a derived table, write it as the run's version, and summarise it."""
+    """Write a derived table as the run's version, and summarise it.
+
+    On DuckDB the rows are written straight from the query and counted by the write; on
+    Spark the frame is cached first, so counting and writing do not compute it twice.
+    """
+    if is_sqlframe(df):
+        counted = io.write_counted(df, lake, table_unit(schema.name), dates if schema.partition_key else None)
+        counts = counted if schema.partition_key else dict.fromkeys(dates, counted.get("", 0))
+        return _built(job, schema.name, dates, counts, "duckdb", round(time.perf_counter() - started, 3))
     kept = io.materialize(df, f"out_{schema.name}")
     try:
         io.write_partitioned(kept, lake, schema.name, dates if schema.partition_key else None)
