@@ -56,6 +56,12 @@ assert all(ch.isspace() for ch in WHITESPACE)
 TRIM_PATTERN: Final = f"^[{WHITESPACE}]+|[{WHITESPACE}]+$"
 # Whether there is anything to trim: a cheaper match than the replacement it guards.
 PADDED_PATTERN: Final = f"^[{WHITESPACE}]|[{WHITESPACE}]$"
+# The same question for a whole row at once, asked of its values joined by a separator (one match
+# per row instead of one per value; the separator is not whitespace, so a value that starts or
+# ends with whitespace has it next to a separator or at an end of the joined text).
+ROW_SEPARATOR: Final = "\x01"
+ROW_PADDED_PATTERN: Final = f"(^|{ROW_SEPARATOR})[{WHITESPACE}]|[{WHITESPACE}]({ROW_SEPARATOR}|$)"
+PADDED: Final = "_padded"
 _UTC_SUFFIX: Final = r"(Z|\+00:00)$"
 _AMOUNT: Final = ("quantity", "price", "total_amount")
 # A number longer than this is outside every range the schemas declare; the limit keeps
@@ -175,14 +181,25 @@ class Check:
     detail: Any
 
 
+def padded_column(F: Any, schema: RawSchema) -> Any:
+    """``_padded``: whether any value of the row may start or end with whitespace (read by :func:`normalized_columns`).
+
+    True for every row that has such a value (and perhaps for a few that do not: a value
+    holding the separator); the exact test is then made per value.
+    """
+    joined = F.concat_ws(ROW_SEPARATOR, *[F.col(c.name) for c in schema.columns])
+    return F.coalesce(joined.rlike(ROW_PADDED_PATTERN), F.lit(False)).alias(PADDED)
+
+
 def normalized_columns(F: Any, schema: RawSchema) -> list[Any]:
     """``__c`` for every schema column: trimmed as str.strip() trims; blank -> null.
 
-    The replacement only runs on values that start or end with whitespace.
+    Reads ``_padded`` (:func:`padded_column`): the per-value test and the replacement only
+    run in rows that may hold padding.
     """
     added = []
     for c in schema.columns:
-        padded = F.col(c.name).rlike(PADDED_PATTERN)
+        padded = F.col(PADDED) & F.col(c.name).rlike(PADDED_PATTERN)
         trimmed = F.when(padded, F.regexp_replace(F.col(c.name), TRIM_PATTERN, "")).otherwise(F.col(c.name))
         added.append(F.nullif(trimmed, F.lit("")).alias(norm_name(c.name)))
     return added
@@ -215,8 +232,9 @@ def number_columns(F: Any, schema: RawSchema) -> list[Any]:
 
 
 def normalize(df: Any, schema: RawSchema) -> Any:
-    """Add ``__c`` for every schema column (see :func:`normalized_columns`)."""
-    return df.select("*", *normalized_columns(api(df).F, schema))
+    """Add ``_padded`` and ``__c`` for every schema column (see :func:`normalized_columns`)."""
+    F = api(df).F
+    return df.select("*", padded_column(F, schema)).select("*", *normalized_columns(F, schema))
 
 
 def add_facts(df: Any, schema: RawSchema) -> Any:
@@ -383,14 +401,18 @@ def duplicate_detail(F: Any, schema: RawSchema) -> Any:
     )
 
 
-def explain(classified: Any, dataset: Dataset | str) -> Any:
-    """``_detail`` for each row's ``_reason``: the column, the rule and the value found."""
-    F = api(classified).F
-    schema = RAW_SCHEMAS[Dataset(dataset)]
+def detail_column(F: Any, schema: RawSchema) -> Any:
+    """``_detail`` of a bad row: its ``_reason``'s first failing check, worded; reads the facts columns."""
     detail = F.when(F.col(REASON) == F.lit(Reason.DUPLICATE_KEY.value), duplicate_detail(F, schema))
     for item in row_checks(F, schema):
         detail = detail.when((F.col(REASON) == F.lit(item.reason.value)) & item.fails, item.detail)
-    return classified.select("*", detail.alias(DETAIL))
+    return detail
+
+
+def explain(classified: Any, dataset: Dataset | str) -> Any:
+    """``_detail`` for each row's ``_reason``: the column, the rule and the value found."""
+    F = api(classified).F
+    return classified.select("*", detail_column(F, RAW_SCHEMAS[Dataset(dataset)]).alias(DETAIL))
 
 
 def typed_columns(df: Any, dataset: Dataset | str) -> list[Any]:
@@ -402,12 +424,16 @@ def typed_columns(df: Any, dataset: Dataset | str) -> list[Any]:
 
 def quarantine_columns(df: Any, dataset: Dataset | str) -> list[Any]:
     """Select-list of a quarantine file: original text, then reason, detail, line, file."""
-    F = api(df).F
+    return quarantine_select(api(df).F, dataset)
+
+
+def quarantine_select(F: Any, dataset: Dataset | str, *, detail: Any = None) -> list[Any]:
+    """:func:`quarantine_columns` with the engine's functions ``F``; ``detail`` replaces the ``_detail`` column."""
     schema = RAW_SCHEMAS[Dataset(dataset)]
     return [
         *[F.col(c.name).cast("string").alias(c.name) for c in schema.columns],
         F.col(REASON),
-        F.col(DETAIL),
+        F.col(DETAIL) if detail is None else detail.alias(DETAIL),
         F.col(LINE).cast("bigint").alias(LINE),
         F.col(FILE),
     ]

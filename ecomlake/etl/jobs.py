@@ -12,7 +12,7 @@ whose duplicates the run's dates change (``ecomlake.etl.dedupe``); the summaries
 journal list every date it wrote.
 """
 
-# ruff: noqa: N806 -- F, T and Window are the PySpark aliases (functions, types, Window)
+# ruff: noqa: N803, N806 -- F, T and Window are the PySpark aliases (functions, types, Window)
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from ecomlake.contract import (
     validation_report_key,
 )
 from ecomlake.etl import cleaning, dedupe, io
-from ecomlake.etl.engines import api, check_engine, engine_of, new_session
+from ecomlake.etl.engines import api, check_engine, engine_of, is_sqlframe, new_session
 from ecomlake.etl.summary import RunSummary
 from ecomlake.etl.transforms import processed, sessions
 from ecomlake.exceptions import InvalidArgumentError
@@ -142,8 +142,54 @@ def execute(session: Any, job: Job, dates: list[str], lake: io.LakeIO) -> list[R
 
 
 def clean_dataset(session: Any, job: Job, dataset: Dataset, dates: list[str], lake: io.LakeIO) -> list[RunSummary]:
-    """Raw -> processed + quarantine for one dataset; a summary per date written."""
+    """Raw -> processed + quarantine for one dataset; a summary per date written.
+
+    On DuckDB the same expressions run as SQL rendered once (``ecomlake.etl.clean_duckdb``);
+    on Spark as DataFrames.
+    """
     started = time.perf_counter()
+    if is_sqlframe(session):
+        days, counts, files = _clean_duckdb(session, dataset, dates, lake)
+    else:
+        days, counts, files = _clean_spark(session, dataset, dates, lake)
+    for day in days:
+        lake.run.changes.set_input(
+            dataset, day, input_fingerprint(lake.storage, [f for f in files if f.date == day]), lake.run.run_id
+        )
+    seconds = round(time.perf_counter() - started, 3)
+    return _dataset_summaries(job, dataset, days, counts, engine_of(session), seconds)
+
+
+Counts = list[Any]  # (date, reason or None, rows) per date and reason
+
+
+def _clean_duckdb(
+    session: Any, dataset: Dataset, dates: list[str], lake: io.LakeIO
+) -> tuple[list[str], Counts, list[io.RawFile]]:
+    from ecomlake.etl import clean_duckdb
+
+    days = list(dates)
+    try:
+        while True:
+            files = io.raw_files(lake, dataset, days)
+            earlier, later = _history(lake, dataset, days)
+            marked = clean_duckdb.classify_and_mark(session, dataset, files, lake, earlier)
+            extra = _later_dates(session, marked, dataset, days, lake, later)
+            if not extra:
+                break
+            days = sorted(set(days) | set(extra))
+        counts = clean_duckdb.counts(session, dataset)
+        good, bad = clean_duckdb.outputs(session, dataset)
+        io.write_partitioned(good, lake, processed.PROCESSED_SCHEMAS[dataset].name, days)
+        io.write_quarantine(bad, lake, dataset, days)
+    finally:
+        clean_duckdb.release(session, dataset)
+    return days, counts, files
+
+
+def _clean_spark(
+    session: Any, dataset: Dataset, dates: list[str], lake: io.LakeIO
+) -> tuple[list[str], Counts, list[io.RawFile]]:
     F = api(session).F
     days = list(dates)
     while True:
@@ -161,12 +207,31 @@ def clean_dataset(session: Any, job: Job, dataset: Dataset, dates: list[str], la
         io.write_quarantine(_bad_rows(marked, dataset), lake, dataset, days)
     finally:
         io.release(marked)
-    for day in days:
-        lake.run.changes.set_input(
-            dataset, day, input_fingerprint(lake.storage, [f for f in files if f.date == day]), lake.run.run_id
-        )
-    seconds = round(time.perf_counter() - started, 3)
-    return _dataset_summaries(job, dataset, days, counts, engine_of(session), seconds)
+    return days, counts, files
+
+
+def _history(lake: io.LakeIO, dataset: Dataset, days: list[str]) -> tuple[list[str], list[str]]:
+    """(published dates outside the run that may precede its dates, later ones its keys may change)."""
+    if not dedupe.is_lake_keyed(dataset):
+        return [], []
+    view = lake.view()
+    published = view.dates(table_unit(processed.PROCESSED_SCHEMAS[dataset].name))
+    earlier = [d for d in published if d not in days and d < days[-1]]
+    later = sorted({d for d in (*published, *view.dates(quarantine_unit(dataset))) if d not in days and d > days[0]})
+    return earlier, later
+
+
+def _later_dates(
+    session: Any, marked: Any, dataset: Dataset, days: list[str], lake: io.LakeIO, later: list[str]
+) -> list[str]:
+    """Later published dates whose rows the run's keys change (``dedupe.later_dates_to_rerun``)."""
+    if not later:
+        return []
+    schema = processed.PROCESSED_SCHEMAS[dataset]
+    later_processed = dedupe.processed_claims(io.read_table(session, lake, schema, dates=later), dataset)
+    quarantined = io.read_quarantine(session, lake, dataset, dates=later)
+    later_dups = dedupe.quarantined_duplicates(quarantined, dataset) if quarantined is not None else None
+    return dedupe.later_dates_to_rerun(marked, dataset, days, later_processed, later_dups)
 
 
 def _with_duplicates(
@@ -177,35 +242,40 @@ def _with_duplicates(
     if not dedupe.is_lake_keyed(dataset):
         first = F.when(F.col(cleaning.REASON) == F.lit(Reason.DUPLICATE_KEY.value), F.col(PARTITION_KEY))
         return io.materialize(classified.select("*", first.alias(dedupe.FIRST_DATE)), f"marked_{dataset}"), []
-    view = lake.view()
     schema = processed.PROCESSED_SCHEMAS[dataset]
-    published = view.dates(table_unit(schema.name))
-    earlier = [d for d in published if d not in days and d < days[-1]]
+    earlier, later = _history(lake, dataset, days)
     claims = dedupe.processed_claims(io.read_table(session, lake, schema, dates=earlier), dataset) if earlier else None
     marked = io.materialize(dedupe.mark(classified, dataset, claims), f"marked_{dataset}")
-    later = sorted({d for d in (*published, *view.dates(quarantine_unit(dataset))) if d not in days and d > days[0]})
-    if not later:
-        return marked, []
-    later_processed = dedupe.processed_claims(io.read_table(session, lake, schema, dates=later), dataset)
-    quarantined = io.read_quarantine(session, lake, dataset, dates=later)
-    later_dups = dedupe.quarantined_duplicates(quarantined, dataset) if quarantined is not None else None
-    return marked, dedupe.later_dates_to_rerun(marked, dataset, days, later_processed, later_dups)
+    return marked, _later_dates(session, marked, dataset, days, lake, later)
 
 
 def _bad_rows(marked: Any, dataset: Dataset) -> Any:
     """Quarantine rows: original text, reason, detail, line, file, first date of a duplicate key, date."""
     F = api(marked).F
-    bad = cleaning.explain(marked.where(F.col(cleaning.REASON).isNotNull()), dataset)
+    return marked.where(F.col(cleaning.REASON).isNotNull()).select(*quarantine_output(F, dataset))
+
+
+def quarantine_output(F: Any, dataset: Dataset) -> list[Any]:
+    """The quarantine file's select-list over bad rows with their facts, ``_reason``, ``_first_date`` and ``date``.
+
+    A duplicate of a key that first landed on an earlier date says which date.
+    """
     key = ", ".join(RAW_SCHEMAS[dataset].primary_key)
+    schema = RAW_SCHEMAS[dataset]
     across = (F.col(cleaning.REASON) == F.lit(Reason.DUPLICATE_KEY.value)) & (
         F.col(dedupe.FIRST_DATE) < F.col(PARTITION_KEY)
     )
     detail = F.when(
         across,
-        F.concat(F.lit(f"({key}) first landed on "), F.col(dedupe.FIRST_DATE), F.lit(": "), F.col(cleaning.DETAIL)),
-    ).otherwise(F.col(cleaning.DETAIL))
-    worded = bad.withColumn(cleaning.DETAIL, detail)
-    return worded.select(*cleaning.quarantine_columns(worded, dataset), F.col(dedupe.FIRST_DATE), F.col(PARTITION_KEY))
+        F.concat(
+            F.lit(f"({key}) first landed on "),
+            F.col(dedupe.FIRST_DATE),
+            F.lit(": "),
+            cleaning.detail_column(F, schema),
+        ),
+    ).otherwise(cleaning.detail_column(F, schema))
+    columns = cleaning.quarantine_select(F, dataset, detail=detail)
+    return [*columns, F.col(dedupe.FIRST_DATE), F.col(PARTITION_KEY)]
 
 
 def input_fingerprint(storage: Storage, files: Sequence[io.RawFile]) -> str:
@@ -255,8 +325,13 @@ def built_summaries(
     if PARTITION_KEY in df.columns:
         counts = {r[0]: int(r[1]) for r in df.groupBy(PARTITION_KEY).agg(F.count(F.lit(1))).collect()}
     else:
-        total = df.count()
-        counts = dict.fromkeys(dates, total)
+        counts = dict.fromkeys(dates, df.count())
+    return _built(job, table, dates, counts, engine, seconds)
+
+
+def _built(
+    job: Job, table: Table | str, dates: list[str], counts: dict[str, int], engine: str, seconds: float
+) -> list[RunSummary]:
     return [
         RunSummary(
             job=str(job),
@@ -275,7 +350,15 @@ def built_summaries(
 def write_built(
     job: Job, schema: TableSchema, df: Any, dates: list[str], lake: io.LakeIO, started: float
 ) -> list[RunSummary]:
-    """Materialise a derived table, write it as the run's version, and summarise it."""
+    """Write a derived table as the run's version, and summarise it.
+
+    On DuckDB the rows are written straight from the query and counted by the write; on
+    Spark the frame is cached first, so counting and writing do not compute it twice.
+    """
+    if is_sqlframe(df):
+        counted = io.write_counted(df, lake, table_unit(schema.name), dates if schema.partition_key else None)
+        counts = counted if schema.partition_key else dict.fromkeys(dates, counted.get("", 0))
+        return _built(job, schema.name, dates, counts, "duckdb", round(time.perf_counter() - started, 3))
     kept = io.materialize(df, f"out_{schema.name}")
     try:
         io.write_partitioned(kept, lake, schema.name, dates if schema.partition_key else None)

@@ -84,7 +84,8 @@ def compiled(dataset: Dataset) -> _Compiled:
     schema = RAW_SCHEMAS[dataset]
     checks = cleaning.row_checks(F, schema)
     keys = cleaning.key_columns(F, schema)
-    stage = _sql(cleaning.normalized_columns(F, schema), _BATCH).subquery("n")
+    stage = _sql([cleaning.padded_column(F, schema)], _BATCH).subquery("p")
+    stage = _sql(cleaning.normalized_columns(F, schema), stage).subquery("n")
     stage = _sql(cleaning.form_columns(F, schema), stage).subquery("f")
     stage = _sql(cleaning.number_columns(F, schema), stage).subquery("v")
     final = _sql(

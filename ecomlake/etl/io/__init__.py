@@ -7,13 +7,13 @@ Everything engine-specific about I/O lives in this package, so transforms never 
                      text columns plus ``_error``, ``_line``, ``_file`` and ``date``;
 * ``raw_duckdb``, ``raw_spark`` -- each engine's raw readers;
 * ``tables``      -- :func:`read_table` (processed and curated tables), :func:`materialize`;
-* ``writer``      -- :func:`write_partitioned` and :func:`write_quarantine`.
+* ``writer``      -- :func:`write_partitioned`, :func:`write_quarantine` and :func:`write_counted`.
 """
 
 from ecomlake.etl.io.lake import LakeIO, RawFile, RunScope, raw_file_name, raw_files
 from ecomlake.etl.io.raw import ERROR, FILE, LINE, read_raw
 from ecomlake.etl.io.tables import duckdb_sql, engine_name, materialize, read_quarantine, read_table, release
-from ecomlake.etl.io.writer import partition_dir, write_partitioned, write_quarantine, write_unit
+from ecomlake.etl.io.writer import partition_dir, write_counted, write_partitioned, write_quarantine, write_unit
 
 __all__ = [
     "ERROR",
@@ -32,6 +32,7 @@ __all__ = [
     "read_raw",
     "read_table",
     "release",
+    "write_counted",
     "write_partitioned",
     "write_quarantine",
     "write_unit",

@@ -1,4 +1,10 @@
-"""Raw reader on DuckDB (the local engine): the framer's Arrow batches, inserted as they come."""
+"""Raw reader on DuckDB (the local engine): the framer's records, found in SQL where that is provably the same.
+
+Files whose framing is plain are framed by DuckDB itself (``framing_duckdb``: many files
+in one statement, the framer's own functions for the few records that are not plain);
+the rest go through the framer (``ecomlake.ingest.framing``) and its Arrow batches are
+inserted as they come. Both give the same rows.
+"""
 
 from __future__ import annotations
 
@@ -37,33 +43,70 @@ def _raw_table_ddl(table: str, columns: Sequence[str]) -> str:
     )
 
 
-def read_raw_duckdb(session: Any, lake: LakeIO, dataset: Dataset, files: Sequence[RawFile]) -> Any:
-    """Every accepted file, framed as the validator frames it, in one DuckDB table."""
+def _drop_earlier_read(conn: Any, table: str, dataset: Dataset) -> None:
+    """What an earlier read of ``dataset`` in this session kept (a job may read a dataset again)."""
+    from ecomlake.etl.io.framing_duckdb import framer_prefix
+
+    found = conn.execute(
+        "SELECT table_name, table_type FROM information_schema.tables WHERE table_name = ? OR table_name LIKE ?",
+        [table, framer_prefix(dataset) + "%"],
+    ).fetchall()
+    for name, kind in found:
+        conn.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {_ident(name)}")
+
+
+def read_raw_duckdb(
+    session: Any, lake: LakeIO, dataset: Dataset, files: Sequence[RawFile], *, sql_framing: bool = True
+) -> Any:
+    """Every accepted file, framed as the validator frames it, in one DuckDB table.
+
+    ``sql_framing=False`` sends every file through the framer (the tests compare the two).
+    """
+    from ecomlake.etl.io.framing_duckdb import SqlFile, SqlFramer, eligible
     from ecomlake.ingest.validator import max_file_bytes
+    from ecomlake.schemas import RAW_SCHEMAS
 
     if not lake.is_local:
         raise NotImplementedError("the DuckDB engine reads a local lake; use --engine spark for S3")
     conn = duckdb_connection(session)
     columns = raw_columns(dataset)
     table = f"raw_{dataset}"
-    conn.execute(_raw_table_ddl(table, columns))
+    framed_table = f"{table}_framed"
+    _drop_earlier_read(conn, table, dataset)
+    conn.execute(_raw_table_ddl(framed_table, columns))
     storage = lake.storage
     assert isinstance(storage, LocalStorage)
     limit = max_file_bytes()
     rejected: list[tuple[RawFile, FileRejectedError]] = []
+    framed = list(files)
+    union = ""
+    if sql_framing:
+        framer = SqlFramer(conn, dataset)
+        raw_format = RAW_SCHEMAS[dataset].format
+        plain = [
+            SqlFile(str(storage.path(f.key)), f.key, f.date)
+            for f in files
+            if storage.path(f.key).is_file() and eligible(f.name, storage.path(f.key).stat().st_size, raw_format, limit)
+        ]
+        chosen = {p.key for p in plain}
+        left = {p.key for p in framer.add(plain)}
+        framed = [f for f in files if f.key not in chosen or f.key in left]
+        names = ", ".join(_ident(c) for c in (*columns, ERROR, LINE, FILE, PARTITION_KEY))
+        union = f" UNION ALL SELECT {names} FROM {_ident(framer.view)}"
     view = _unique("batch")
-    for file in files:
+    for file in framed:
         try:
             with open(storage.path(file.key), "rb") as raw:
                 for batch in file_batches(raw, file.key, file.date, dataset, limit):
                     conn.register(view, batch)
                     try:
-                        conn.execute(f"INSERT INTO {_ident(table)} SELECT * FROM {_ident(view)}")
+                        conn.execute(f"INSERT INTO {_ident(framed_table)} SELECT * FROM {_ident(view)}")
                     finally:
                         conn.unregister(view)
         except FileRejectedError as err:
             # Rows already inserted belong to a file that is now refused whole.
-            conn.execute(f"DELETE FROM {_ident(table)} WHERE {FILE} = ?", [file.key])
+            conn.execute(f"DELETE FROM {_ident(framed_table)} WHERE {FILE} = ?", [file.key])
             rejected.append((file, err))
+    conn.execute(f"CREATE OR REPLACE VIEW {_ident(table)} AS SELECT * FROM {_ident(framed_table)}{union}")
     record_rejections(lake, rejected)
     return session.table(table)

@@ -55,25 +55,47 @@ def write_unit(
     fail the write. ``order_by`` sorts rows within each file (used for small outputs people
     read, such as the quarantine).
     """
-    scope = lake.run
-    partitioned = is_partitioned(unit)
-    if partitioned != (dates is not None):
-        raise ValueError(f"{unit}: {'dates are needed' if partitioned else 'an unpartitioned unit takes no dates'}")
-    uri = lake.unit_uri(unit)
-    days = sorted({parse_date(d) for d in dates}) if dates is not None else None
     if is_sqlframe(df):
-        present = _duckdb_write(df, uri, scope.run_id, days, order_by)
-    else:
-        present = _spark_write(df, uri, scope.run_id, days, order_by)
+        counted = write_counted(df, lake, unit, dates, order_by=order_by)
+        return [] if dates is None else sorted(day for day, rows in counted.items() if rows)
+    days = _check(unit, dates)
+    present = _spark_write(df, lake.unit_uri(unit), lake.run.run_id, days, order_by)
+    _record(lake, unit, days, present)
+    return [] if days is None else sorted(present)
+
+
+def write_counted(
+    df: Any, lake: LakeIO, unit: str, dates: Sequence[str] | None, *, order_by: Sequence[str] = ()
+) -> dict[str, int]:
+    """:func:`write_unit` on DuckDB, returning the rows written per date (``{"": rows}`` when unpartitioned).
+
+    The counts come from the write itself (``RETURN_STATS``): nothing is computed twice.
+    """
+    days = _check(unit, dates)
+    counted = _duckdb_write(df, lake.unit_uri(unit), lake.run.run_id, days, order_by)
+    _record(lake, unit, days, [day for day, rows in counted.items() if rows])
+    return counted
+
+
+def _check(unit: str, dates: Sequence[str] | None) -> list[str] | None:
+    if is_partitioned(unit) != (dates is not None):
+        raise ValueError(
+            f"{unit}: {'dates are needed' if is_partitioned(unit) else 'an unpartitioned unit takes no dates'}"
+        )
+    return sorted({parse_date(d) for d in dates}) if dates is not None else None
+
+
+def _record(lake: LakeIO, unit: str, days: list[str] | None, present: Sequence[str]) -> None:
+    """Note in the run's changes which partitions got a version and which came out empty."""
+    scope = lake.run
     if days is None:
         scope.changes.set_whole(unit, scope.run_id)
-        return []
+        return
     stray = sorted(set(present) - set(days))
     if stray:
         raise ValueError(f"{unit}: rows for partitions outside the run's dates: {stray}")
     for day in days:
         scope.changes.set_partition(unit, day, scope.run_id if day in present else None)
-    return sorted(present)
 
 
 def write_partitioned(df: Any, lake: LakeIO, table: str, dates: Sequence[str] | None) -> list[str]:
@@ -93,7 +115,7 @@ def write_quarantine(df: Any, lake: LakeIO, dataset: Dataset | str, dates: Seque
 # --------------------------------------------------------------------------- DuckDB
 
 
-def _duckdb_write(df: Any, uri: str, run_id: str, dates: list[str] | None, order_by: Sequence[str]) -> list[str]:
+def _duckdb_write(df: Any, uri: str, run_id: str, dates: list[str] | None, order_by: Sequence[str]) -> dict[str, int]:
     conn = duckdb_connection(df)
     target = Path(uri)
     for folder in _version_dirs(uri, run_id, dates):
@@ -104,24 +126,24 @@ def _duckdb_write(df: Any, uri: str, run_id: str, dates: list[str] | None, order
     if dates is None:
         folder = Path(_version_dirs(uri, run_id, None)[0])
         folder.mkdir(parents=True, exist_ok=True)
-        conn.execute(
+        stats = conn.execute(
             f"COPY ({query}) TO {literal(str(folder / (_PART_PREFIX + '-0.parquet')))} "
-            "(FORMAT parquet, COMPRESSION snappy)"
-        )
-        return []
+            "(FORMAT parquet, COMPRESSION snappy, RETURN_STATS)"
+        ).fetchall()
+        return {"": sum(int(row[1]) for row in stats)}
     target.mkdir(parents=True, exist_ok=True)
     tagged = f"SELECT *, {literal(run_id)} AS {ident(RUN_KEY)} FROM ({query})"
-    conn.execute(
+    # The write says what it wrote: rows per file, with each file's partition keys.
+    stats = conn.execute(
         f"COPY ({tagged}) TO {literal(str(target))} (FORMAT parquet, COMPRESSION snappy, "
         f"PARTITION_BY ({ident(PARTITION_KEY)}, {ident(RUN_KEY)}), OVERWRITE_OR_IGNORE, "
-        f"FILENAME_PATTERN '{_PART_PREFIX}-{{i}}')"
-    )
-    suffix = f"{RUN_KEY}={run_id}"
-    return sorted(
-        part.name.split("=", 1)[1]
-        for part in target.glob(f"{PARTITION_KEY}=*")
-        if (part / suffix).is_dir() and any((part / suffix).glob("*.parquet"))
-    )
+        f"FILENAME_PATTERN '{_PART_PREFIX}-{{i}}', RETURN_STATS)"
+    ).fetchall()
+    counted: dict[str, int] = {}
+    for _name, rows, *_sizes, _columns, keys, _extra in stats:
+        day = str(keys[PARTITION_KEY])
+        counted[day] = counted.get(day, 0) + int(rows)
+    return counted
 
 
 # --------------------------------------------------------------------------- Spark

@@ -79,19 +79,22 @@ def latest_products(products: Any) -> Any:
 def fact_sales(transactions: Any, products: Any, dates: list[str]) -> Any:
     """Transactions of ``dates`` with their product's attributes as of the sale's date (null when unknown).
 
-    ``products`` must hold every catalog snapshot up to the last of ``dates``.
+    ``products`` must hold every catalog snapshot up to the last of ``dates``. The snapshot
+    valid on a date is found once per (product, date) sold -- a few thousand pairs -- and
+    joined to the sales on both, rather than matched against every sale.
     """
     F = api(transactions).F
     sales = _in_dates(transactions, dates)
     valid = F.col("valid_from") <= F.col(PARTITION_KEY)
     current = F.col("valid_to").isNull() | (F.col(PARTITION_KEY) < F.col("valid_to"))
     attrs = (
-        sales.select("transaction_id", "product_id", PARTITION_KEY)
+        sales.select("product_id", PARTITION_KEY)
+        .distinct()
         .join(product_versions(products), on="product_id", how="inner")
         .where(valid & current)
-        .select("transaction_id", "product_name", "category", "brand")
+        .select("product_id", PARTITION_KEY, "product_name", "category", "brand")
     )
-    out = sales.join(attrs, on="transaction_id", how="left").select(
+    out = sales.join(attrs, on=["product_id", PARTITION_KEY], how="left").select(
         "*",
         price_band(F, F.col("price")).alias("price_band"),
         F.when(F.col("status") == F.lit(COMPLETED), F.col("total_amount"))

@@ -14,8 +14,8 @@ from typing import Any
 
 from ecomlake.contract import PARTITION_KEY, Dataset
 from ecomlake.etl import cleaning
-from ecomlake.etl.engines import api
-from ecomlake.etl.transforms.common import conform, price_band
+from ecomlake.etl.engines import api, cast_type
+from ecomlake.etl.transforms.common import price_band
 from ecomlake.schemas import (
     ORDER_PAGE_PATTERN,
     PROCESSED_CLICKSTREAM,
@@ -50,46 +50,65 @@ def _typed(good: Any, dataset: Dataset) -> Any:
     return good.select(*cleaning.typed_columns(good, dataset), F.col(PARTITION_KEY))
 
 
-def transactions_processed(good: Any) -> Any:
-    """Typed transactions with year, month and is_return."""
-    F = api(good).F
-    typed = _typed(good, Dataset.TRANSACTIONS)
-    derived = typed.select(
-        "*",
-        F.year(F.col("transaction_date")).alias("year"),
-        F.month(F.col("transaction_date")).alias("month"),
-        F.col("status").isin(*RETURN_STATUSES).alias("is_return"),
-    )
-    return conform(derived, PROCESSED_TRANSACTIONS)
-
-
-def products_processed(good: Any) -> Any:
-    """Typed catalog rows with their price band."""
-    F = api(good).F
-    typed = _typed(good, Dataset.PRODUCTS)
-    return conform(typed.select("*", price_band(F, F.col("price")).alias("price_band")), PROCESSED_PRODUCTS)
-
-
-def reviews_processed(good: Any) -> Any:
-    return conform(_typed(good, Dataset.REVIEWS), PROCESSED_REVIEWS)
-
-
 def _extract(F: Any, column: Any, pattern: str) -> Any:
     """First group of ``pattern`` in ``column``, null when it does not match."""
     found = F.regexp_extract(column, pattern, 1)
     return F.when(found != F.lit(""), found)
 
 
+def _derived(F: Any, dataset: Dataset) -> dict[str, Any]:
+    """The processed columns computed from the typed ones, by name (the others are the typed columns)."""
+    if dataset is Dataset.TRANSACTIONS:
+        return {
+            "year": F.year(F.col("transaction_date")),
+            "month": F.month(F.col("transaction_date")),
+            "is_return": F.col("status").isin(*RETURN_STATUSES),
+        }
+    if dataset is Dataset.PRODUCTS:
+        return {"price_band": price_band(F, F.col("price"))}
+    if dataset is Dataset.CLICKSTREAM:
+        return {
+            "product_id": _extract(F, F.col("page"), PRODUCT_PAGE_PATTERN),
+            "order_id": _extract(F, F.col("page"), ORDER_PAGE_PATTERN),
+        }
+    return {}
+
+
+def processed_columns(F: Any, dataset: Dataset | str) -> list[Any]:
+    """The processed table's select-list over a dataset's typed columns and ``date``.
+
+    Exactly the schema's columns, in order, cast to their types (as ``conform`` gives
+    them): year, month and is_return of a transaction, a product's price band, the
+    product and the order a clickstream page names.
+    """
+    ds = Dataset(dataset)
+    schema = PROCESSED_SCHEMAS[ds]
+    derived = _derived(F, ds)
+    columns = [derived.get(c.name, F.col(c.name)).cast(cast_type(c.type)).alias(c.name) for c in schema.columns]
+    return [*columns, F.col(PARTITION_KEY).cast("string").alias(PARTITION_KEY)]
+
+
+def _processed(good: Any, dataset: Dataset) -> Any:
+    return _typed(good, dataset).select(*processed_columns(api(good).F, dataset))
+
+
+def transactions_processed(good: Any) -> Any:
+    """Typed transactions with year, month and is_return."""
+    return _processed(good, Dataset.TRANSACTIONS)
+
+
+def products_processed(good: Any) -> Any:
+    """Typed catalog rows with their price band."""
+    return _processed(good, Dataset.PRODUCTS)
+
+
+def reviews_processed(good: Any) -> Any:
+    return _processed(good, Dataset.REVIEWS)
+
+
 def clickstream_processed(good: Any) -> Any:
     """Typed events with the product and the order their page names."""
-    F = api(good).F
-    typed = _typed(good, Dataset.CLICKSTREAM)
-    derived = typed.select(
-        "*",
-        _extract(F, F.col("page"), PRODUCT_PAGE_PATTERN).alias("product_id"),
-        _extract(F, F.col("page"), ORDER_PAGE_PATTERN).alias("order_id"),
-    )
-    return conform(derived, PROCESSED_CLICKSTREAM)
+    return _processed(good, Dataset.CLICKSTREAM)
 
 
 PROCESSED_BUILDERS = {

@@ -21,12 +21,32 @@ def test_bench_duckdb_writes_report(tmp_path: Path, capsys: pytest.CaptureFixtur
     written = json.loads(saved.read_text())
     assert written["stages"] == printed["stages"]
     stages = [s["stage"] for s in written["stages"]]
-    assert stages[:3] == ["generate", "ingest (copy + validate)", "floor: transactions CSV -> Parquet"]
+    assert stages[:4] == [
+        "generate",
+        "ingest (copy + validate)",
+        "floor: transactions CSV -> Parquet",
+        "floor: every raw dataset -> Parquet",
+    ]
     assert [s for s in stages if s.startswith("query: ")] == [f"query: {q.name}" for q in list_queries()]
-    assert "etl: master_data_merge" in stages
     assert not any(s["engine"] == "spark" for s in written["stages"])
     floor = next(s for s in written["stages"] if s["kind"] == "floor")
     assert 0 < floor["rows"] <= 2000
+    # The real pipeline run over both dates, and its steps as parts of it, in the order they ran.
+    (whole,) = [s for s in written["stages"] if s["stage"] == "run --all"]
+    parts = [s for s in written["stages"] if s["part_of"] == "run --all"]
+    jobs = ["etl: transaction_etl", "etl: product_enrichment", "etl: clickstream_aggregation"]
+    after = ["etl: master_data_merge", "data quality audit", "step: audit", "publish (snapshot switch + cleanup)"]
+    named = [s["stage"] for s in parts]
+    assert set(jobs) <= set(named)
+    assert named.index("etl: master_data_merge") > max(named.index(j) for j in jobs)
+    assert [n for n in named if n in after] == after
+    assert "dashboard build" in named
+    assert sum(s["seconds"] for s in parts) <= whole["seconds"]
+    # rows of the run: what the jobs read from raw, = every row landed (bad ones included).
+    assert whole["rows"] == written["stages"][1]["rows"]
+    assert written["total_seconds"] == pytest.approx(
+        sum(s["seconds"] for s in written["stages"] if s["part_of"] is None), abs=0.02
+    )
     assert all(s["peak_rss_mb"] and s["peak_rss_mb"] > 0 for s in written["stages"])
     # 2,000 transactions is below the seed scale: the seed targets apply, named for the size that ran.
     names = {t["name"] for t in written["targets"]}

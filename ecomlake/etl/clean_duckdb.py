@@ -1,0 +1,233 @@
+"""The per-dataset job on DuckDB: the same rule expressions, rendered to SQL once, run in few passes.
+
+On Spark, ``jobs.clean_dataset`` builds DataFrames from the column expressions of
+``ecomlake.etl.cleaning`` and ``ecomlake.etl.transforms.processed``. On DuckDB those same
+expressions are rendered to SQL once per process (as the validator renders them,
+``ecomlake.ingest.classifier``) -- sqlframe would plan the DataFrames anew on every run,
+copying expression trees at each step, which cost more than the query at a daily volume --
+and the rows go through three statements instead of one wide materialisation:
+
+1. **classify** (``_c_<dataset>``, kept): each raw row's first broken rule (``_stateless``),
+   its typed key (``_key<i>``) and typed values (``_t_<column>``), with its raw text and origin;
+2. **duplicates** (``_dups_<dataset>``, kept): the valid rows whose key an earlier valid row
+   claimed, from one window over the keys alone. Within a date "earlier" is (file, line),
+   as ``cleaning.classify`` has it; for the datasets keyed in the whole lake
+   (``dedupe.LAKE_KEYED``) the window also spans the run's dates and the published claims
+   of dates outside the run, ordered by date first, so a row is a duplicate when its key
+   landed on an earlier date or earlier on its own date -- what ``dedupe.mark`` decides --
+   and ``_first_date`` is the first date in the window;
+3. the processed rows (the good ones' typed values through ``processed_columns``) and the
+   quarantine rows (the bad ones, their facts recomputed and worded by
+   ``jobs.quarantine_output``) are written from (1) and (2), and the counts per reason too.
+
+The parity tests run the DuckDB and Spark jobs over the same files and require the same
+rows in processed and quarantine.
+"""
+
+# ruff: noqa: N803 -- F is the PySpark alias of the functions module
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Final
+
+from ecomlake.contract import PARTITION_KEY, Dataset
+from ecomlake.etl import cleaning, dedupe, io
+from ecomlake.etl.engines import duckdb_connection
+from ecomlake.schemas import RAW_SCHEMAS, Reason
+from ecomlake.sqltext import ident
+
+_DUPLICATE: Final = Reason.DUPLICATE_KEY.value
+TYPED_PREFIX: Final = "_t_"
+
+
+def names(dataset: Dataset) -> dict[str, str]:
+    """The session's tables and views of one dataset's job."""
+    return {
+        "raw": f"raw_{dataset}",
+        "classified": f"_c_{dataset}",
+        "dups": f"_dups_{dataset}",
+        "claims": f"_claims_{dataset}",
+        "good": f"_good_{dataset}",
+        "bad": f"_bad_{dataset}",
+        "marked": f"_marked_{dataset}",
+        "processed": f"_processed_{dataset}",
+        "quarantine": f"_quarantine_{dataset}",
+    }
+
+
+@dataclass(frozen=True)
+class DatasetSql:
+    """One dataset's statements, over the tables ``names`` gives."""
+
+    classify: str
+    processed: str
+    quarantine: str
+
+
+def _select(columns: Iterable[Any], source: Any) -> Any:
+    from sqlglot import exp
+
+    return exp.select(exp.Star(), *(c.expression for c in columns)).from_(source)
+
+
+def _facts(F: Any, dataset: Dataset, source: str) -> Any:
+    """``source`` with the normalised text, the value checks and the numbers the rules read."""
+    schema = RAW_SCHEMAS[dataset]
+    stage = _select([cleaning.padded_column(F, schema)], source).subquery("p")
+    stage = _select(cleaning.normalized_columns(F, schema), stage).subquery("n")
+    stage = _select(cleaning.form_columns(F, schema), stage).subquery("f")
+    return _select(cleaning.number_columns(F, schema), stage).subquery("v")
+
+
+@cache
+def dataset_sql(dataset: Dataset) -> DatasetSql:
+    """Render the rules, the processed columns and the quarantine wording of ``dataset`` (once per process)."""
+    import sqlframe.duckdb.functions as F
+    from sqlglot import exp
+
+    from ecomlake.etl.jobs import quarantine_output
+    from ecomlake.etl.transforms.processed import processed_columns
+
+    schema = RAW_SCHEMAS[dataset]
+    n = names(dataset)
+    checks = cleaning.row_checks(F, schema)
+    keys = cleaning.key_columns(F, schema)
+    kept = [exp.column(c, quoted=True) for c in (*schema.column_names, *cleaning.META_COLUMNS)]
+    classify = exp.select(
+        *kept,
+        cleaning.reason_of(F, checks).alias("_stateless").expression,
+        *(key.alias(name).expression for key, name in zip(keys, dedupe.key_names(dataset), strict=True)),
+        *(cleaning.typed_value(F, c).alias(f"{TYPED_PREFIX}{c.name}").expression for c in schema.columns),
+    ).from_(_facts(F, dataset, n["raw"]))
+    typed = exp.select(
+        *(exp.column(f"{TYPED_PREFIX}{c.name}", quoted=True).as_(c.name, quoted=True) for c in schema.columns),
+        exp.column(PARTITION_KEY, quoted=True),
+    ).from_(n["good"])
+    processed = exp.select(*(c.expression for c in processed_columns(F, dataset))).from_(typed.subquery("t"))
+    quarantine = exp.select(*(c.expression for c in quarantine_output(F, dataset))).from_(_facts(F, dataset, n["bad"]))
+    return DatasetSql(
+        classify.sql(dialect="duckdb", identify=True),
+        processed.sql(dialect="duckdb", identify=True),
+        quarantine.sql(dialect="duckdb", identify=True),
+    )
+
+
+def duplicates_sql(dataset: Dataset, *, claims: bool) -> str:
+    """The valid rows of the classified table that are duplicates (``_rid``) and their key's first date (see above).
+
+    Only keys held twice -- by two valid rows of the run, or by a row of the run and a
+    published claim -- reach the window; the published claims are read for the run's keys
+    only (DuckDB passes the keys' range down to the Parquet scan, which skips the rest).
+    """
+    n = names(dataset)
+    key_names = dedupe.key_names(dataset)
+    keys = ", ".join(ident(k) for k in key_names)
+    date = ident(PARTITION_KEY)
+    lake_keyed = dedupe.is_lake_keyed(dataset)
+    group = keys if lake_keyed else f"{date}, {keys}"
+    ctes = [
+        f"r AS (SELECT rowid AS _rid, {date}, _file, _line, {keys} FROM {ident(n['classified'])} "
+        "WHERE _stateless IS NULL)"
+    ]
+    held = f"SELECT {group} FROM r GROUP BY {group} HAVING count(*) > 1"
+    rows = f"SELECT r.* FROM r SEMI JOIN k USING ({group})"
+    if claims:
+        ctes.append(
+            f"c AS (SELECT NULL::BIGINT AS _rid, {date}, NULL::VARCHAR AS _file, NULL::BIGINT AS _line, {keys} "
+            f"FROM {ident(n['claims'])} SEMI JOIN r USING ({keys}))"
+        )
+        held += f" UNION SELECT {keys} FROM c"
+        rows += " UNION ALL SELECT * FROM c"
+    ctes += [f"k AS ({held})", f"v AS ({rows})"]
+    return (
+        f"WITH {', '.join(ctes)} SELECT _rid, _first FROM (SELECT _rid, row_number() OVER w AS _n, "
+        f"first_value({date}) OVER w AS _first FROM v WINDOW w AS (PARTITION BY {group} "
+        f"ORDER BY {date}, _file NULLS FIRST, _line NULLS FIRST)) WHERE _n > 1 AND _rid IS NOT NULL"
+    )
+
+
+def _views(conn: Any, dataset: Dataset) -> None:
+    """The good, bad and marked rows of the classified table, given the duplicates."""
+    n = names(dataset)
+    c, d = ident(n["classified"]), ident(n["dups"])
+    raw = ", ".join(f"c.{ident(col)}" for col in (*RAW_SCHEMAS[dataset].column_names, *cleaning.META_COLUMNS))
+    keys = ", ".join(f"c.{ident(k)}" for k in dedupe.key_names(dataset))
+    reason = f"CASE WHEN d._rid IS NOT NULL THEN '{_DUPLICATE}' ELSE c._stateless END"
+    conn.execute(
+        f"CREATE OR REPLACE VIEW {ident(n['good'])} AS SELECT c.* FROM {c} c ANTI JOIN {d} d ON c.rowid = d._rid "
+        "WHERE c._stateless IS NULL"
+    )
+    conn.execute(
+        f"CREATE OR REPLACE VIEW {ident(n['bad'])} AS SELECT {raw}, {reason} AS {ident(cleaning.REASON)}, "
+        f"d._first AS {ident(dedupe.FIRST_DATE)} FROM {c} c LEFT JOIN {d} d ON c.rowid = d._rid "
+        "WHERE c._stateless IS NOT NULL OR d._rid IS NOT NULL"
+    )
+    conn.execute(
+        f"CREATE OR REPLACE VIEW {ident(n['marked'])} AS SELECT {keys}, c.{ident(PARTITION_KEY)}, "
+        f"{reason} AS {ident(cleaning.REASON)} FROM {c} c LEFT JOIN {d} d ON c.rowid = d._rid"
+    )
+
+
+def classify_and_mark(
+    session: Any, dataset: Dataset, files: list[io.RawFile], lake: io.LakeIO, earlier: list[str]
+) -> Any:
+    """Read ``files``, classify them and find the duplicates (against the published claims of ``earlier``).
+
+    Returns the marked rows (keys, date, ``_reason``) as a DataFrame, for the later-date rules.
+    """
+    from ecomlake.etl.transforms.processed import PROCESSED_SCHEMAS
+
+    conn = duckdb_connection(session)
+    n = names(dataset)
+    sql = dataset_sql(dataset)
+    io.read_raw(session, lake, dataset, files)
+    conn.execute(f"CREATE OR REPLACE TABLE {ident(n['classified'])} AS {sql.classify}")
+    claims = bool(earlier) and dedupe.is_lake_keyed(dataset)
+    if claims:
+        published = io.read_table(session, lake, PROCESSED_SCHEMAS[dataset], dates=earlier)
+        key = RAW_SCHEMAS[dataset].primary_key
+        picks = ", ".join(f"{ident(c)} AS {ident(k)}" for c, k in zip(key, dedupe.key_names(dataset), strict=True))
+        conn.execute(
+            f"CREATE OR REPLACE VIEW {ident(n['claims'])} AS SELECT {picks}, {ident(PARTITION_KEY)} "
+            f"FROM ({io.duckdb_sql(published)})"
+        )
+    conn.execute(f"CREATE OR REPLACE TABLE {ident(n['dups'])} AS {duplicates_sql(dataset, claims=claims)}")
+    _views(conn, dataset)
+    return session.table(n["marked"])
+
+
+def counts(session: Any, dataset: Dataset) -> list[tuple[str, str | None, int]]:
+    """(date, reason or None, rows) of the classified rows."""
+    n = names(dataset)
+    rows = (
+        duckdb_connection(session)
+        .execute(
+            f"SELECT c.{ident(PARTITION_KEY)}, CASE WHEN d._rid IS NOT NULL THEN '{_DUPLICATE}' ELSE c._stateless END, "
+            f"count(*) FROM {ident(n['classified'])} c LEFT JOIN {ident(n['dups'])} d ON c.rowid = d._rid GROUP BY ALL"
+        )
+        .fetchall()
+    )
+    return [(str(day), reason, int(count)) for day, reason, count in rows]
+
+
+def outputs(session: Any, dataset: Dataset) -> tuple[Any, Any]:
+    """The processed and the quarantine rows, as DataFrames the writer copies."""
+    conn = duckdb_connection(session)
+    n = names(dataset)
+    sql = dataset_sql(dataset)
+    conn.execute(f"CREATE OR REPLACE VIEW {ident(n['processed'])} AS {sql.processed}")
+    conn.execute(f"CREATE OR REPLACE VIEW {ident(n['quarantine'])} AS {sql.quarantine}")
+    return session.table(n["processed"]), session.table(n["quarantine"])
+
+
+def release(session: Any, dataset: Dataset) -> None:
+    """Drop what the job kept for ``dataset``."""
+    conn = duckdb_connection(session)
+    n = names(dataset)
+    for view in ("processed", "quarantine", "good", "bad", "marked", "claims"):
+        conn.execute(f"DROP VIEW IF EXISTS {ident(n[view])}")
+    for table in ("dups", "classified"):
+        conn.execute(f"DROP TABLE IF EXISTS {ident(n[table])}")

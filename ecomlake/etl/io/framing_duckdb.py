@@ -1,0 +1,439 @@
+"""The framer's rules in DuckDB SQL, for the records whose framing is provably simple.
+
+``ecomlake.ingest.framing`` is the one definition of how a raw file splits into records;
+it runs in Python, a chunk at a time, for the validator and on Spark. On DuckDB the same
+records are found here, in one SQL pass over many files, for the parts of a file where the
+rules leave no room for doubt, and by the framer's own functions for every other record:
+
+* a file is read whole as text (``read_text``: DuckDB checks it is UTF-8) and split at
+  line feeds, keeping each line's number; a line's CR before its LF is dropped, a line of
+  spaces, tabs, CR, VT or FF is blank and skipped -- the framer's ``_lines``;
+* **CSV**: a line holding no double quote is one record, its fields split at commas. A
+  line holding an even number of quotes is one record too (a quoted field that runs past
+  a line end needs an odd number on its first line) and goes through the framer's
+  ``_csv_record``; so does the header. A file with any line holding an odd number of
+  quotes is left to the framer whole;
+* **JSON Lines**: a line that is a flat object of string or null values with no escape,
+  no control character and no key twice (checked by a strict pattern, not by DuckDB's
+  JSON reader, which is more lenient than the framer) has its values extracted by
+  DuckDB's JSON functions; they are exactly the text Python's decoder gives. Every other
+  line goes through the framer's ``_decode_line``.
+
+A file is left to the framer whole -- which also rejects it, with the validator's reason,
+if it must be -- whenever anything about it is not the plain case: a name the framer
+refuses, gzip, over the size limit, not UTF-8, a byte order mark, a NUL byte, a binary
+signature, bare-CR line ends, a JSON array, a header that is not clean, no records, only
+malformed records, or a required column missing. What this module returns is then, row
+for row, what ``RecordReader`` yields (``tests/unit/etl/test_etl_framing_duckdb.py`` checks
+it on hostile files).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pyarrow as pa
+
+from ecomlake.contract import PARTITION_KEY
+from ecomlake.exceptions import FileRejectedError
+from ecomlake.ingest import framing
+from ecomlake.ingest.streams import GZIP_SUFFIX, SIGNATURES
+from ecomlake.schemas import RAW_SCHEMAS, Dataset, RawSchema
+from ecomlake.sqltext import ident, literal
+
+# Files read by one statement: enough to keep both cores busy, little enough that a 10M-row
+# backfill does not hold every raw byte in memory at once.
+GROUP_BYTES: Final = 96 * 1024 * 1024
+# A JSON line the SQL path takes: an object of string or null values, nothing escaped,
+# no control character, only spaces and tabs between tokens and none before a colon.
+_STRING: Final = r'"[^"\\\x00-\x1f]*"'
+_PAIR: Final = rf"{_STRING}:[ \t]*(?:{_STRING}|null)[ \t]*"
+SIMPLE_JSON_LINE: Final = rf"\{{[ \t]*(?:{_PAIR}(?:,[ \t]*{_PAIR})*)?\}}"
+_BLANK: Final = "[ \t\r\x0b\x0c]*"
+_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    """A file the SQL path may read: its path on disk, its raw key and its partition."""
+
+    path: str
+    key: str
+    date: str
+
+
+def framer_prefix(dataset: Dataset) -> str:
+    """The names of the tables a framer of ``dataset`` keeps in its session start with this."""
+    return f"_frame_{dataset}_"
+
+
+def eligible(name: str, size: int, raw_format: str, max_bytes: int) -> bool:
+    """Whether a file may be framed in SQL at all (by name and size); the content is checked later."""
+    if name.endswith(GZIP_SUFFIX) or size <= 0 or size > max_bytes:
+        return False
+    try:
+        framing.check_extension(name, raw_format)
+    except FileRejectedError:
+        return False
+    return True
+
+
+def groups(files: Sequence[SqlFile], limit: int = GROUP_BYTES) -> list[list[SqlFile]]:
+    """Consecutive runs of files whose sizes add up to at most ``limit`` (one file may exceed it alone)."""
+    out: list[list[SqlFile]] = []
+    current: list[SqlFile] = []
+    size = 0
+    for file in files:
+        bytes_ = os.path.getsize(file.path)
+        if current and size + bytes_ > limit:
+            out.append(current)
+            current, size = [], 0
+        current.append(file)
+        size += bytes_
+    if current:
+        out.append(current)
+    return out
+
+
+def _signature_checks() -> str:
+    """SQL that is true when the text starts like one of the binary formats the framer refuses."""
+    tests = []
+    for magic, _kind in SIGNATURES:
+        try:
+            text = magic.decode("utf-8")
+        except UnicodeDecodeError:
+            continue  # not UTF-8: read_text has refused the file already
+        tests.append(f"starts_with(content, {literal(text)})")
+    return " OR ".join(tests) or "FALSE"
+
+
+class SqlFramer:
+    """Frames a dataset's plain files in SQL into tables of the session, exposed as one view.
+
+    ``add`` takes files (in groups of at most ``GROUP_BYTES``) and returns those left to the
+    framer; ``view`` names a view of every record found, with the raw frame's columns
+    (schema columns as text, ``_error``, ``_line``, ``_file``, ``date``). Records are
+    computed when the view is read: the lines are kept, not a copy of every field.
+    """
+
+    def __init__(self, conn: Any, dataset: Dataset) -> None:
+        self.conn, self.dataset = conn, dataset
+        self.schema: RawSchema = RAW_SCHEMAS[dataset]
+        self.csv = self.schema.format == "csv"
+        self.prefix = f"{framer_prefix(dataset)}{next(_counter)}"
+        self.next_fid = 0
+        cols = self.schema.column_names
+        self.lines = f"{self.prefix}_lines"
+        self.files = f"{self.prefix}_files"
+        self.slow = f"{self.prefix}_slow"
+        self.view = f"{self.prefix}_rows"
+        conn.execute(
+            f"CREATE TEMP TABLE {ident(self.lines)} (fid INTEGER, line BIGINT, t VARCHAR, blank BOOLEAN, ok BOOLEAN)"
+        )
+        positions = "".join(f", _p{i} INTEGER" for i in range(len(cols)))
+        conn.execute(
+            f"CREATE TEMP TABLE {ident(self.files)} (fid INTEGER, _file VARCHAR, {ident(PARTITION_KEY)} VARCHAR, "
+            f"_hline BIGINT, _width INTEGER{positions})"
+        )
+        if self.csv:
+            conn.execute(
+                f"CREATE TEMP TABLE {ident(self.slow)} (fid INTEGER, _line BIGINT, _f VARCHAR[], _err VARCHAR)"
+            )
+        else:
+            text = "".join(f", {ident(c)} VARCHAR" for c in cols)
+            conn.execute(f"CREATE TEMP TABLE {ident(self.slow)} (fid INTEGER, _line BIGINT{text}, _error VARCHAR)")
+        conn.execute(f"CREATE TEMP VIEW {ident(self.view)} AS {self._rows_sql()}")
+
+    def _rows_sql(self) -> str:
+        cols = self.schema.column_names
+        meta = f"m._file, m.{ident(PARTITION_KEY)}"
+        if self.csv:
+            picks = ", ".join(
+                f"CASE WHEN r._err IS NULL AND len(r._f) = m._width THEN r._f[m._p{i}] END AS {ident(c)}"
+                for i, c in enumerate(cols)
+            )
+            error = (
+                "CASE WHEN r._err IS NULL AND len(r._f) <> m._width THEN 'expected ' || m._width || "
+                "' fields (the header''s), found ' || len(r._f) ELSE r._err END AS _error"
+            )
+            return (
+                f"SELECT {picks}, {error}, r._line, {meta} FROM ("
+                f"SELECT l.fid, l.line AS _line, string_split(l.t, ',') AS _f, NULL::VARCHAR AS _err "
+                f"FROM {ident(self.lines)} l JOIN {ident(self.files)} f USING (fid) "
+                "WHERE l.line > f._hline AND NOT l.blank AND NOT contains(l.t, '\"') "
+                f"UNION ALL SELECT fid, _line, COALESCE(_f, []), _err FROM {ident(self.slow)}"
+                f") r JOIN {ident(self.files)} m USING (fid)"
+            )
+        paths = "[" + ", ".join(literal(f"$.{c}") for c in cols) + "]"
+        picks = ", ".join(f"r.v[{i + 1}] AS {ident(c)}" for i, c in enumerate(cols))
+        return (
+            f"SELECT {picks}, NULL::VARCHAR AS _error, r.line AS _line, {meta} FROM ("
+            f"SELECT fid, line, json_extract_string(t, {paths}) AS v FROM {ident(self.lines)} WHERE ok"
+            f") r JOIN {ident(self.files)} m USING (fid) "
+            f"UNION ALL SELECT {', '.join(f's.{ident(c)}' for c in cols)}, s._error, s._line, {meta} "
+            f"FROM {ident(self.slow)} s JOIN {ident(self.files)} m USING (fid)"
+        )
+
+    def add(self, files: Sequence[SqlFile]) -> list[SqlFile]:
+        """Frame ``files``; returns those the framer must read (see the module docstring)."""
+        left: list[SqlFile] = []
+        for group in groups(files):
+            left += self._group(group)
+        return left
+
+    # ------------------------------------------------------------------ one group
+
+    def _group(self, files: list[SqlFile]) -> list[SqlFile]:
+        import duckdb
+
+        content = f"{self.prefix}_content"
+        paths = "[" + ", ".join(literal(f.path) for f in files) + "]"
+        try:
+            self.conn.execute(
+                f"CREATE OR REPLACE TEMP TABLE {ident(content)} AS SELECT filename, content FROM read_text({paths})"
+            )
+        except duckdb.Error:
+            if len(files) == 1:
+                return files  # not UTF-8 (or unreadable): the framer says why
+            # One bad file must not send the others to the slow path: read them one at a time.
+            return [f for file in files for f in self._group([file])]
+        try:
+            return self._frame(files, content)
+        finally:
+            self.conn.execute(f"DROP TABLE IF EXISTS {ident(content)}")
+
+    def _frame(self, files: list[SqlFile], content: str) -> list[SqlFile]:
+        cols = self.schema.column_names
+        base = self.next_fid
+        self.next_fid += len(files)
+        fids = {base + i: f for i, f in enumerate(files)}
+        by_path = {f.path: fid for fid, f in fids.items()}
+        found = self.conn.execute(
+            "SELECT filename, contains(content, chr(0)) OR starts_with(content, chr(65279)) "
+            f"OR ({_signature_checks()}) OR (NOT contains(content, chr(10)) AND contains(content, chr(13))) "
+            "OR NOT regexp_matches(content, '[^ \\t\\r\\n\\x0b\\x0c]'), "
+            f"regexp_extract(content, '^[ \\t\\r\\n\\x0b\\x0c]*(.)', 1) FROM {ident(content)}"
+        ).fetchall()
+        refused = set(fids)
+        for path, odd, first in found:
+            fid = by_path[str(path)]
+            wrong = first in ("{", "[") if self.csv else first == "["
+            if not odd and not wrong:
+                refused.discard(fid)
+        ids = f"{self.prefix}_ids"
+        self.conn.register(
+            ids,
+            pa.table(
+                {
+                    "fid": pa.array([fid for fid in by_path.values() if fid not in refused], pa.int32()),
+                    "filename": pa.array([p for p, fid in by_path.items() if fid not in refused], pa.string()),
+                }
+            ),
+        )
+        # JSON: whether a line is a plain object whose keys are schema columns, each once. In a plain
+        # line a double quote followed by a colon closes a key (no value holds a quote, no space
+        # comes before a colon), so '":' counts the keys, and '"<column>":' finds a column's.
+        present = " + ".join(f"contains(t, {literal(chr(34) + c + chr(34) + ':')})::INTEGER" for c in cols)
+        json_cols = (
+            ""
+            if self.csv
+            else f", NOT blank AND (strlen(t) - strlen(replace(t, '\":', ''))) // 2 = ({present}) "
+            f"AND regexp_full_match(t, {literal(SIMPLE_JSON_LINE)})"
+        )
+        try:
+            # Every line with its number; the CR of a CRLF dropped; blank lines marked.
+            self.conn.execute(
+                f"INSERT INTO {ident(self.lines)} (fid, line, t, blank{', ok' if not self.csv else ''}) "
+                f"SELECT fid, line, t, blank{json_cols} FROM ("
+                "SELECT fid, line, t, (t = '' OR (ascii(t) IN (9, 11, 12, 13, 32) "
+                f"AND regexp_full_match(t, {literal(_BLANK)}))) AS blank FROM ("
+                "SELECT fid, line, CASE WHEN ends_with(t, chr(13)) THEN substr(t, 1, length(t) - 1) ELSE t END AS t "
+                "FROM (SELECT fid, unnest(parts) AS t, unnest(range(1, len(parts) + 1)) AS line, len(parts) AS n "
+                f"FROM (SELECT i.fid, string_split(c.content, chr(10)) AS parts FROM {ident(content)} c "
+                f"JOIN {ident(ids)} i USING (filename))) "
+                "WHERE NOT (line = n AND t = '')))"
+            )
+        finally:
+            self.conn.unregister(ids)
+        kept = sorted(set(fids) - refused)
+        if kept:
+            refused |= self._csv(fids, kept) if self.csv else self._json(fids, kept)
+        return [fids[fid] for fid in sorted(refused)]
+
+    def _in(self, fids: Sequence[int]) -> str:
+        return "(" + ", ".join(str(f) for f in fids) + ")"
+
+    def _register_files(self, rows: dict[str, list[Any]]) -> None:
+        cols = self.schema.column_names
+        types = {"fid": pa.int32(), "_hline": pa.int64(), "_width": pa.int32(), "_file": pa.string()}
+        types[PARTITION_KEY] = pa.string()
+        table = pa.table(
+            {
+                name: pa.array(rows.get(name, [None] * len(rows["fid"])), types.get(name, pa.int32()))
+                for name in ["fid", "_file", PARTITION_KEY, "_hline", "_width", *(f"_p{i}" for i in range(len(cols)))]
+            }
+        )
+        name = f"{self.prefix}_newfiles"
+        self.conn.register(name, table)
+        try:
+            self.conn.execute(f"INSERT INTO {ident(self.files)} SELECT * FROM {ident(name)}")
+        finally:
+            self.conn.unregister(name)
+
+    def _insert_slow(self, table: pa.Table) -> None:
+        name = f"{self.prefix}_newslow"
+        self.conn.register(name, table)
+        try:
+            self.conn.execute(f"INSERT INTO {ident(self.slow)} SELECT * FROM {ident(name)}")
+        finally:
+            self.conn.unregister(name)
+
+    def _drop(self, fids: set[int]) -> None:
+        """Forget what was stored for files left to the framer."""
+        if fids:
+            for table in (self.lines, self.files, self.slow):
+                self.conn.execute(f"DELETE FROM {ident(table)} WHERE fid IN {self._in(sorted(fids))}")
+
+    # ------------------------------------------------------------------ CSV
+
+    def _csv(self, fids: dict[int, SqlFile], kept: list[int]) -> set[int]:
+        cols = self.schema.column_names
+        heads = self.conn.execute(
+            "SELECT fid, arg_min(line, line), arg_min(t, line), "
+            "count(*) FILTER (WHERE contains(t, '\"') AND (length(t) - length(replace(t, '\"', ''))) % 2 = 1) "
+            f"FROM {ident(self.lines)} WHERE NOT blank AND fid IN {self._in(kept)} GROUP BY fid"
+        ).fetchall()
+        rows: dict[str, list[Any]] = {"fid": [], "_file": [], PARTITION_KEY: [], "_hline": [], "_width": []}
+        rows.update({f"_p{i}": [] for i in range(len(cols))})
+        good: set[int] = set()
+        for fid, line, text, odd in heads:
+            header = None if odd else _csv_header(str(text), self.schema)
+            if header is None:
+                continue
+            good.add(int(fid))
+            where = {name: i + 1 for i, name in enumerate(header)}
+            file = fids[int(fid)]
+            for key, value in (("fid", fid), ("_file", file.key), (PARTITION_KEY, file.date), ("_hline", line)):
+                rows[key].append(value)
+            rows["_width"].append(len(header))
+            for i, name in enumerate(cols):
+                rows[f"_p{i}"].append(where.get(name))
+        left = set(kept) - good
+        self._drop(left)
+        if not good:
+            return left
+        self._register_files(rows)
+        # Quoted lines: one record each (every line holds an even number of quotes), parsed by the framer.
+        quoted = self.conn.execute(
+            f"SELECT l.fid, l.line, l.t FROM {ident(self.lines)} l JOIN {ident(self.files)} f USING (fid) "
+            f"WHERE l.fid IN {self._in(sorted(good))} AND l.line > f._hline AND NOT l.blank AND contains(l.t, '\"')"
+        ).fetchall()
+        slow: dict[str, list[Any]] = {"fid": [], "_line": [], "_f": [], "_err": []}
+        for fid, line, text in quoted:
+            parsed = framing._csv_record(str(text).encode("utf-8"), 0, True)
+            assert parsed is not None  # final=True: a record always ends
+            values, error, _end = parsed
+            slow["fid"].append(fid)
+            slow["_line"].append(line)
+            slow["_f"].append(None if values is None else [v.decode("utf-8") for v in values])
+            slow["_err"].append(error)
+        self._insert_slow(
+            pa.table(
+                {
+                    "fid": pa.array(slow["fid"], pa.int32()),
+                    "_line": pa.array(slow["_line"], pa.int64()),
+                    "_f": pa.array(slow["_f"], pa.list_(pa.string())),
+                    "_err": pa.array(slow["_err"], pa.string()),
+                }
+            )
+        )
+        # A file with no record, or none that parses, is the framer's to reject.
+        counts = self.conn.execute(
+            "SELECT fid, count(*), count(*) FILTER (WHERE _bad) FROM ("
+            "SELECT l.fid, length(l.t) - length(replace(l.t, ',', '')) + 1 <> f._width AS _bad "
+            f"FROM {ident(self.lines)} l JOIN {ident(self.files)} f USING (fid) "
+            f"WHERE l.fid IN {self._in(sorted(good))} AND l.line > f._hline AND NOT l.blank "
+            "AND NOT contains(l.t, '\"') "
+            "UNION ALL SELECT s.fid, s._err IS NOT NULL OR len(s._f) <> f._width "
+            f"FROM {ident(self.slow)} s JOIN {ident(self.files)} f USING (fid) WHERE s.fid IN {self._in(sorted(good))}"
+            ") GROUP BY fid"
+        ).fetchall()
+        seen = {int(fid): (int(n), int(bad)) for fid, n, bad in counts}
+        empty = {fid for fid in good if seen.get(fid, (0, 0))[0] == seen.get(fid, (0, 0))[1]}
+        self._drop(empty)
+        return left | empty
+
+    # ------------------------------------------------------------------ JSON Lines
+
+    def _json(self, fids: dict[int, SqlFile], kept: list[int]) -> set[int]:
+        cols = self.schema.column_names
+        required = self.schema.required_columns
+        # Lines outside the plain case: decoded by the framer, as it decodes every line.
+        others = self.conn.execute(
+            f"SELECT fid, line, t FROM {ident(self.lines)} WHERE fid IN {self._in(kept)} AND NOT blank AND NOT ok"
+        ).fetchall()
+        decoder = framing._decoder()
+        slow: dict[str, list[Any]] = {"fid": [], "_line": [], **{c: [] for c in cols}, "_error": []}
+        keys_seen: dict[int, set[str]] = {}
+        valid: dict[int, int] = {}
+        for fid, line, text in others:
+            value, error = framing._decode_line(decoder, str(text))
+            slow["fid"].append(fid)
+            slow["_line"].append(line)
+            slow["_error"].append(error)
+            if error is None:
+                valid[int(fid)] = valid.get(int(fid), 0) + 1
+                keys_seen.setdefault(int(fid), set()).update(value)
+                for c in cols:
+                    slow[c].append(framing.json_text(value.get(c)))
+            else:
+                for c in cols:
+                    slow[c].append(None)
+        present = "".join(f", bool_or(contains(t, {literal(chr(34) + c + chr(34) + ':')}))" for c in required)
+        for row in self.conn.execute(
+            f"SELECT fid, count(*){present} FROM {ident(self.lines)} WHERE fid IN {self._in(kept)} AND ok GROUP BY fid"
+        ).fetchall():
+            valid[int(row[0])] = valid.get(int(row[0]), 0) + int(row[1])
+            keys_seen.setdefault(int(row[0]), set()).update(c for c, hit in zip(required, row[2:], strict=True) if hit)
+        # No record that parses, or a required column in none of them: the framer's to reject.
+        left = {fid for fid in kept if not valid.get(fid) or not set(required) <= keys_seen.get(fid, set())}
+        good = [fid for fid in kept if fid not in left]
+        self._drop(left)
+        rows: dict[str, list[Any]] = {
+            "fid": good,
+            "_file": [fids[f].key for f in good],
+            PARTITION_KEY: [fids[f].date for f in good],
+            "_hline": [0] * len(good),
+            "_width": [len(cols)] * len(good),
+        }
+        self._register_files(rows)
+        types = {"fid": pa.int32(), "_line": pa.int64()}
+        keep = [i for i, fid in enumerate(slow["fid"]) if fid not in left]
+        self._insert_slow(
+            pa.table({k: pa.array([v[i] for i in keep], types.get(k, pa.string())) for k, v in slow.items()})
+        )
+        return left
+
+
+def _csv_header(text: str, schema: RawSchema) -> tuple[str, ...] | None:
+    """The header's names as the framer reads them; None when the framer would refuse the file."""
+    if '"' in text:
+        parsed = framing._csv_record(text.encode("utf-8"), 0, True)
+        if parsed is None or parsed[0] is None:
+            return None
+        fields = [v.decode("utf-8") for v in parsed[0]]
+    else:
+        fields = text.split(",")
+    header = framing.header_names(fields)
+    if len(set(header)) != len(header):
+        return None
+    if any(name not in header for name in schema.required_columns):
+        return None
+    return header
+
+
+__all__ = ["GROUP_BYTES", "SIMPLE_JSON_LINE", "SqlFile", "SqlFramer", "eligible", "framer_prefix"]
