@@ -71,6 +71,18 @@ def stages_table(report: Any) -> RichTable:
     return table
 
 
+def cost_lines(report: Any) -> list[str]:
+    """One line per timed pipeline run: what the same run would cost on AWS (its run record's estimate)."""
+    from ecomlake.local.run_cost import describe
+
+    lines = []
+    for s in report.stages:
+        if s.part_of is None and s.cost and "total" in s.cost:
+            engine = f" ({s.engine})" if s.engine else ""
+            lines.append(f"estimated AWS cost of {s.stage}{engine}: {describe(s.cost)}")
+    return lines
+
+
 def default_report_dir() -> Path:
     """Where a benchmark on a temporary lake keeps its JSON: beside the temporary lakes, not in ./.lake."""
     return Path(tempfile.gettempdir()) / "ecomlake-bench"
@@ -156,4 +168,6 @@ def register(app: typer.Typer) -> None:
             f"load average {m.get('load_average')}, Python {m['python']}, DuckDB {m['duckdb']}, "
             f"PySpark {m['pyspark']}"
         )
+        for line in cost_lines(report):
+            say(line)
         say(f"report: {saved}")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ecomlake.contract import RAW_FILE_NAMES, Dataset, Job, Zone
+from ecomlake.pipeline import Setting
 
 ENGINES = ("duckdb", "spark", "both")
 SEED_TRANSACTIONS = 100_000
@@ -90,6 +91,7 @@ class StageResult:
     engine: str | None = None
     child_peak_rss_mb: float | None = None  # the Spark JVM (a child process), when there is one
     part_of: str | None = None  # the stage this one is a step of (a pipeline run's), counted there
+    cost: dict[str, Any] | None = None  # a pipeline run's estimated AWS cost (its run record's)
 
     @property
     def rows_per_second(self) -> float | None:
@@ -647,7 +649,7 @@ def run_bench(
     if engine == "spark":
         _spark(report, lake, dates, say)
     else:
-        timed_run(report, lake, dates, "duckdb", say)
+        timed_run(report, lake, dates, "duckdb", say, glue_path=True)
 
     for spec in list_queries():
         say(f"query {spec.name}")
@@ -704,7 +706,7 @@ def _spark(report: BenchReport, lake: Path, dates: list[str], say: Callable[[str
     with _timed(report, READ_CLASSIFY, lambda: read[0], READ, "spark"):
         read[0] = read_classify(spark, lake, dates)
     # The pipeline's jobs and audit find this session running (getOrCreate) and use it.
-    timed_run(report, lake, dates, "spark", say)
+    timed_run(report, lake, dates, "spark", say, glue_path=True)
 
 
 # --------------------------------------------------------------------------- the pipeline run
@@ -749,8 +751,13 @@ def timed_run(
     stage: str = RUN_ALL,
     kind: str = RUN,
     rows: int | None = None,
+    glue_path: bool = False,
 ) -> StageResult:
     """The real local pipeline run over ``dates`` as one stage, each of its steps a part of it.
+
+    ``glue_path`` sends the run down the Glue jobs' branch whatever its size (the small-date
+    threshold unset), so each job is timed as a step of its own against the floors; without
+    it the run takes the branch the state machine would choose.
 
     Each step's time and peak memory are taken as the runner reports its start and end, so
     a step's figure is its own; the run's peak is the largest of them.
@@ -796,7 +803,8 @@ def timed_run(
 
     _reset_peak()
     begin = time.perf_counter()
-    record = run_pipeline(lake, list(dates), engine, on_event=on_event)
+    settings = {Setting.SMALL_DATE_MAX_BYTES: None} if glue_path else None
+    record = run_pipeline(lake, list(dates), engine, on_event=on_event, settings=settings)
     seconds = round(time.perf_counter() - begin, 3)
     if not record.succeeded:
         raise BenchRunError(f"the pipeline run {record.run_id} did not succeed: {record.error}")
@@ -804,7 +812,9 @@ def timed_run(
     whole = max([*peaks, *([tail] if tail is not None else [])], default=None)
     children = [s.child_peak_rss_mb for s in steps if s.child_peak_rss_mb is not None]
     counted = rows if rows is not None else sum(read_rows)
-    result = StageResult(stage, counted, seconds, whole, kind, engine, max(children) if children else None)
+    result = StageResult(
+        stage, counted, seconds, whole, kind, engine, max(children) if children else None, cost=record.cost
+    )
     report.stages.append(result)
     report.stages.extend(steps)
     return result

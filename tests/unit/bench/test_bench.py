@@ -65,6 +65,7 @@ def test_report_json_shape() -> None:
         "engine": "duckdb",
         "child_peak_rss_mb": None,
         "part_of": None,
+        "cost": None,
         "rows_per_second": 10_000,
     }
     # A query's figure is its time: no rows/s.

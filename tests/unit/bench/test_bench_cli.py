@@ -41,6 +41,11 @@ def test_bench_duckdb_writes_report(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert named.index("etl: master_data_merge") > max(named.index(j) for j in jobs)
     assert [n for n in named if n in after] == after
     assert "dashboard build" in named
+    # The run's AWS estimate rides along (issue 16): Glue for the jobs, Lambda for the steps, S3 for the files.
+    cost = whole["cost"]
+    assert cost["total"] > 0
+    assert cost["services"]["glue"] > 0 and cost["services"]["s3"] > 0
+    assert cost["assumed"]["glue_workers"] == "G.1X x 2"
     assert sum(s["seconds"] for s in parts) <= whole["seconds"]
     # rows of the run: what the jobs read from raw, = every row landed (bad ones included).
     assert whole["rows"] == written["stages"][1]["rows"]
@@ -84,3 +89,4 @@ def test_bench_table_fits_80_columns_and_leaves_the_working_directory_alone(
     saved = temp / "ecomlake-bench" / "transactions=2000-engine=duckdb.json"
     assert json.loads(saved.read_text())["transactions"] == 2000
     assert f"report: {saved}" in out
+    assert "estimated AWS cost of run --all (duckdb): $" in out
