@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--daily/--no-daily",
-                help="Also time the daily run (one new date) after 30 and after 90 days of history, at this "
+                help="Also time the daily run (one new date) after 30, 90 and 180 days of history, at this "
                 "run's daily volume.",
             ),
         ] = False,

@@ -160,7 +160,7 @@ def test_ratio_targets_at_one_million_transactions() -> None:
     }
 
 
-def test_daily_target_compares_the_longest_history_with_the_shortest() -> None:
+def test_daily_target_compares_each_history_with_the_next_shorter() -> None:
     def daily(history: int, seconds: float) -> list[StageResult]:
         name = f"daily run after {history} days"
         return [
@@ -182,6 +182,12 @@ def test_daily_target_compares_the_longest_history_with_the_shortest() -> None:
         if t.name.startswith("daily run")
     ]
     assert (missed.measured, missed.verdict) == ("1.52x", "MISS")
+    # Three histories: each against the next shorter one, so a cost that keeps growing shows.
+    three = evaluate_targets(_report(20_000, [*daily(30, 4.0), *daily(180, 6.6), *daily(90, 6.0)], engine="duckdb"))
+    assert [(t.name, t.measured, t.verdict) for t in three if t.name.startswith("daily run")] == [
+        ("daily run after 90 / after 30 days", "1.50x", "PASS"),
+        ("daily run after 180 / after 90 days", "1.10x", "PASS"),
+    ]
     # One history alone is no comparison.
     assert not [t for t in evaluate_targets(_report(20_000, daily(30, 4.0))) if t.name.startswith("daily")]
 

@@ -44,7 +44,8 @@ def test_bench_duckdb_writes_report(tmp_path: Path, capsys: pytest.CaptureFixtur
     # The run's AWS estimate rides along (issue 16): Glue for the jobs, Lambda for the steps, S3 for the files.
     cost = whole["cost"]
     assert cost["total"] > 0
-    assert cost["services"]["glue"] > 0 and cost["services"]["s3"] > 0
+    assert cost["services"]["glue"] > 0
+    assert cost["services"]["s3"] > 0
     assert cost["assumed"]["glue_workers"] == "G.1X x 2"
     assert sum(s["seconds"] for s in parts) <= whole["seconds"]
     # rows of the run: what the jobs read from raw, = every row landed (bad ones included).
