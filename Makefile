@@ -34,7 +34,7 @@ lint: $(STAMP)
 # 1M transactions through both engines (JSON in $TMPDIR/ecomlake-bench/), then the
 # pytest-benchmark suite in benchmarks/ (not collected by `make test`).
 bench: $(STAMP)
-	$(BIN)/ecomlake bench --transactions 1000000 --engine both
+	$(BIN)/ecomlake bench --transactions 1000000 --engine both --daily
 	$(BIN)/pytest benchmarks --benchmark-columns=min,median,mean,max,rounds
 
 clean:
