@@ -848,9 +848,10 @@ def daily_runs(
     at ``daily_transactions`` a day (other sources scaled alike), landed and published by one
     ``run --all``; then ``repeats`` new dates land and run one at a time, each the newest,
     as the router starts them day after day. Every lake ends on the same calendar date, so
-    the new dates fall on the same weekdays whatever the history. The fastest of the
-    ``repeats`` runs is the stage (its steps are its parts); :func:`_daily_target` compares
-    the longest history with the shortest.
+    the new dates fall on the same weekdays whatever the history, and every lake has the same
+    customer base and catalog, so the dimensions are alike and only the history differs. The
+    fastest of the ``repeats`` runs is the stage (its steps are its parts); :func:`_daily_target`
+    compares each history with the next shorter one.
     """
     from datetime import timedelta
 
@@ -860,6 +861,12 @@ def daily_runs(
 
     say = progress or (lambda _msg: None)
     longest = max(histories)
+    # One customer base for every lake: the one the shortest history would have by default.
+    # Left to the generator (a quarter of all transactions), it would grow with the history,
+    # and dim_customers with it; the target is about history, and a run may grow with its
+    # dimensions, so the dimensions are held alike and only the history differs.
+    shortest = daily_transactions * (min(histories) + repeats)
+    dimensions = {"customers": max(10, round(shortest / 4)), "products": scaled_sizes(shortest)["products"]}
     for history in sorted(histories):
         lake = root / f"_bench_daily_{history}"
         shutil.rmtree(lake, ignore_errors=True)
@@ -873,7 +880,7 @@ def daily_runs(
             start=start,
             seed=seed,
             bad_rate=bad_rate,
-            **scaled_sizes(daily_transactions * total_days),
+            **{**scaled_sizes(daily_transactions * total_days), **dimensions},
         )
         collector = _Collector(None, None, follow_symlinks=False)
         collector.tree(source)

@@ -243,3 +243,40 @@ def test_floor_of_every_dataset_copies_each_to_date_partitions(tmp_path: Path) -
         assert [str(d) for d, _ in rows] == ["2025-01-01", "2025-01-02"]
         assert sum(n for _, n in rows) == manifest["counts"][dataset]
     assert floor_copy_all(tmp_path / "lake", out) == copied
+
+
+def test_daily_runs_time_one_new_date_on_lakes_that_differ_only_in_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ecomlake.generate as generator
+    from ecomlake.local.bench import daily_runs
+
+    asked: list[dict[str, object]] = []
+    real = generator.generate
+
+    def recording(out: Path, **params: object) -> dict[str, object]:
+        asked.append(params)
+        return real(out, **params)
+
+    monkeypatch.setattr(generator, "generate", recording)
+    report = _report(1_000, [], engine="duckdb")
+    daily_runs(report, tmp_path, 150, histories=(2, 4), repeats=2)
+
+    # Both lakes: the same customers and catalog (the 2-day lake's), so only the history differs,
+    # and the same last calendar date, so the timed dates are the same weekdays.
+    assert [(p["days"], p["customers"], p["products"], p["start"]) for p in asked] == [
+        (4, 150, 500, "2025-01-03"),
+        (6, 150, 500, "2025-01-01"),
+    ]
+    runs = [s for s in report.stages if s.kind == DAILY]
+    assert [s.stage for s in runs] == ["daily run after 2 days", "daily run after 4 days"]
+    for run in runs:
+        parts = [s.stage for s in report.stages if s.part_of == run.stage]
+        # A small date takes the small-date branch, then the gate, the publication and the refresh.
+        assert "step: small_date" in parts
+        assert "publish (snapshot switch + cleanup)" in parts
+        assert run.cost is not None
+    # The lakes are scratch: nothing is left behind.
+    assert list(tmp_path.iterdir()) == []
+    (target,) = [t for t in evaluate_targets(report) if t.name.startswith("daily run")]
+    assert target.name == "daily run after 4 / after 2 days"
