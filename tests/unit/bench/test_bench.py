@@ -26,6 +26,7 @@ from ecomlake.local.bench import (
     evaluate_targets,
     floor_copy,
     floor_copy_all,
+    floor_scan,
     scaled_sizes,
 )
 
@@ -243,6 +244,20 @@ def test_floor_of_every_dataset_copies_each_to_date_partitions(tmp_path: Path) -
         assert [str(d) for d, _ in rows] == ["2025-01-01", "2025-01-02"]
         assert sum(n for _, n in rows) == manifest["counts"][dataset]
     assert floor_copy_all(tmp_path / "lake", out) == copied
+
+
+def test_floor_of_every_dataset_skips_a_malformed_first_json_line(tmp_path: Path) -> None:
+    # The generator's faults include a Python-repr line; first in a file, it made DuckDB's
+    # layout detection give up on the whole file ("Parse errors cannot be ignored").
+    day = tmp_path / "lake" / "raw" / "clickstream" / "date=2025-01-14"
+    day.mkdir(parents=True)
+    good = '{"session_id": "S1", "event_type": "page_view", "timestamp": "2025-01-14T00:04:27Z"}'
+    (day / "clickstream.json").write_text(
+        "{'session_id': 'S0', 'event_type': 'page_view'}\n" + good + "\n" + good + "\n"
+    )
+    # DuckDB keeps the malformed line as a row of NULLs: the floor counts what DuckDB's reader gives.
+    assert floor_copy_all(tmp_path / "lake", tmp_path / "floor") == 3
+    assert floor_scan(tmp_path / "lake") == 3
 
 
 def test_daily_runs_time_one_new_date_on_lakes_that_differ_only_in_history(
