@@ -100,7 +100,12 @@ def test_ten_million_targets() -> None:
         StageResult("query: top_products", 90, 0.5, 1000.0, QUERY),  # not part of end to end
     ]
     targets = {t.name: t for t in evaluate_targets(_report(10_000_000, stages))}
-    assert {n for n in targets if "10M" in n} == {"end to end (10M transactions)", "peak memory (10M transactions)"}
+    assert {n for n in targets if "10M" in n} == {
+        "end to end (10M transactions)",
+        "peak memory (10M transactions)",
+        "ingest rate (10M transactions)",  # named for the scale that ran, not the 1M it is stated at
+    }
+    assert targets["ingest rate (10M transactions)"].measured == "600,000 rows/s"
     assert targets["end to end (10M transactions)"].measured == "115 s"
     assert targets["end to end (10M transactions)"].target == "< 120 s"
     assert targets["end to end (10M transactions)"].passed
