@@ -316,6 +316,10 @@ class Etl(pulumi.ComponentResource):
             )
         )
         s = args.settings
+        # The audit job's capacity and timeout are its own; the ETL jobs share the stack's.
+        capacity: dict[Job, EtlSettings | DataQualitySettings] = {
+            job: dq if job is Job.DATA_QUALITY else s for job in Job
+        }
         self.jobs = {}
         for job in Job:
             audit = job is Job.DATA_QUALITY
@@ -333,9 +337,9 @@ class Etl(pulumi.ComponentResource):
                     ),
                 ),
                 default_arguments=audit_arguments if audit else arguments,
-                worker_type=dq.worker_type if audit else s.worker_type,
-                number_of_workers=dq.number_of_workers if audit else s.number_of_workers,
-                timeout=dq.timeout_minutes if audit else s.timeout_minutes,
+                worker_type=capacity[job].worker_type,
+                number_of_workers=capacity[job].number_of_workers,
+                timeout=capacity[job].timeout_minutes,
                 max_retries=0,  # retries belong to the state machine, which knows the whole run
                 job_run_queuing_enabled=True,
                 execution_property=aws.glue.JobExecutionPropertyArgs(max_concurrent_runs=s.max_concurrent_runs),
@@ -353,9 +357,7 @@ class Etl(pulumi.ComponentResource):
             )
         # DPUs per run of each job (the cost widgets turn run time into DPU-seconds with it).
         self.job_dpus: dict[Job, float] = {
-            job: GLUE_WORKER_DPUS[dq.worker_type if job is Job.DATA_QUALITY else s.worker_type]
-            * (dq.number_of_workers if job is Job.DATA_QUALITY else s.number_of_workers)
-            for job in Job
+            job: GLUE_WORKER_DPUS[c.worker_type] * c.number_of_workers for job, c in capacity.items()
         }
 
         self.job_names: dict[Job, pulumi.Output[str]] = {j: r.name for j, r in self.jobs.items()}
