@@ -299,22 +299,20 @@ class Etl(pulumi.ComponentResource):
         )
 
         buckets = pulumi.Output.all(artifacts, *(args.zone_buckets[z] for z in ZONE_ARGS.values()))
-        arguments = buckets.apply(
-            lambda v: default_arguments(
-                zone_buckets=dict(zip(ZONE_ARGS.values(), v[1:], strict=True)),
-                artifacts_bucket=v[0],
-                log_group_prefix=prefix,
+
+        def job_arguments(dq_thresholds: str | None = None) -> pulumi.Output[dict[str, str]]:
+            return buckets.apply(
+                lambda v: default_arguments(
+                    zone_buckets=dict(zip(ZONE_ARGS.values(), v[1:], strict=True)),
+                    artifacts_bucket=v[0],
+                    log_group_prefix=prefix,
+                    dq_thresholds=dq_thresholds,
+                )
             )
-        )
+
         dq = args.data_quality
-        audit_arguments = buckets.apply(
-            lambda v: default_arguments(
-                zone_buckets=dict(zip(ZONE_ARGS.values(), v[1:], strict=True)),
-                artifacts_bucket=v[0],
-                log_group_prefix=prefix,
-                dq_thresholds=dq.thresholds_json,
-            )
-        )
+        arguments = job_arguments()
+        audit_arguments = job_arguments(dq.thresholds_json)
         s = args.settings
         # The audit job's capacity and timeout are its own; the ETL jobs share the stack's.
         capacity: dict[Job, EtlSettings | DataQualitySettings] = {
