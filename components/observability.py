@@ -248,7 +248,6 @@ class Observability(pulumi.ComponentResource):
             missing="breaching" if s.freshness_alarm_on_missing_data else "notBreaching",
         )
 
-        purposes = sorted(args.function_names)
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=f"{prefix}-pipeline",
@@ -257,7 +256,6 @@ class Observability(pulumi.ComponentResource):
                 args.workgroup_name,
                 pulumi.Output.all(*args.function_names.values()),
                 pulumi.Output.all(*args.job_names.values()),
-                pulumi.Output.all(*(args.function_names[p] for p in purposes)),
             ).apply(
                 lambda v: json.dumps(
                     {
@@ -266,7 +264,7 @@ class Observability(pulumi.ComponentResource):
                             args.region,
                             v[1],
                             {name: args.glue_dpus[job] for job, name in zip(args.job_names, v[3], strict=True)},
-                            {fn: args.function_memory_mb[p] for p, fn in zip(purposes, v[4], strict=True)},
+                            {fn: args.function_memory_mb[p] for p, fn in zip(args.function_names, v[2], strict=True)},
                             args.cost.prices,
                             top=COST_SECTION_TOP,
                         )
