@@ -394,6 +394,11 @@ GIB: Final = 1024**3
 TIB: Final = 1024**4
 
 
+def glue_elapsed_metric(job: str, options: dict[str, Any]) -> list[Any]:
+    """A dashboard metric row: the wall time (ms) of ``job``'s runs, across all of its runs."""
+    return ["Glue", "glue.driver.aggr.elapsedTime", "JobName", job, "JobRunId", "ALL", "Type", "count", options]
+
+
 def cost_widgets(
     region: str,
     workgroup: str,
@@ -457,19 +462,7 @@ def cost_widgets(
     ]
     glue: list[list[Any]] = []
     for i, (job, dpus) in enumerate(job_dpus.items()):
-        glue.append(
-            [
-                "Glue",
-                "glue.driver.aggr.elapsedTime",
-                "JobName",
-                job,
-                "JobRunId",
-                "ALL",
-                "Type",
-                "count",
-                {"id": f"elapsed{i}", "stat": "Maximum", "visible": False},
-            ]
-        )
+        glue.append(glue_elapsed_metric(job, {"id": f"elapsed{i}", "stat": "Maximum", "visible": False}))
         glue.append([{"expression": f"elapsed{i}/1000*{dpus:g}", "id": f"dpus{i}", "label": job}])
     lambdas: list[list[Any]] = []
     for i, (fn, memory) in enumerate(sorted(function_memory_mb.items())):
@@ -523,20 +516,7 @@ def dashboard_body(
         for m in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut")
     ]
     duration = [["AWS/States", "ExecutionTime", "StateMachineArn", state_machine_arn, {"stat": "Maximum"}]]
-    glue = [
-        [
-            "Glue",
-            "glue.driver.aggr.elapsedTime",
-            "JobName",
-            job,
-            "JobRunId",
-            "ALL",
-            "Type",
-            "count",
-            {"stat": "Maximum"},
-        ]
-        for job in job_names
-    ]
+    glue = [glue_elapsed_metric(job, {"stat": "Maximum"}) for job in job_names]
     lambdas = [["AWS/Lambda", m, "FunctionName", fn] for fn in function_names for m in ("Invocations", "Errors")]
     ns, st, ds = METRICS_NAMESPACE, MetricDimension.STAGE, MetricDimension.DATASET
     dq = (
