@@ -277,9 +277,12 @@ def eventbridge_topic_key_use(topic_arn_: str) -> Statement:
     )
 
 
-def budgets_source_arn(partition: str, account_id: str) -> str:
-    """The ``aws:SourceArn`` AWS Budgets sends: this account's budgets (a budget ARN has no region)."""
-    return f"arn:{partition}:budgets::{account_id}:*"
+def budgets_source_conditions(partition: str, account_id: str) -> dict[str, dict[str, str]]:
+    """What AWS Budgets sends, pinned to this account's budgets (a budget ARN has no region)."""
+    return {
+        "StringEquals": {"aws:SourceAccount": account_id},
+        "ArnLike": {"aws:SourceArn": f"arn:{partition}:budgets::{account_id}:*"},
+    }
 
 
 def budgets_topic_key_use(partition: str, account_id: str) -> Statement:
@@ -294,10 +297,7 @@ def budgets_topic_key_use(partition: str, account_id: str) -> Statement:
         ["kms:GenerateDataKey*", "kms:Decrypt"],
         "*",
         principal=service_principal("budgets.amazonaws.com"),
-        conditions={
-            "StringEquals": {"aws:SourceAccount": account_id},
-            "ArnLike": {"aws:SourceArn": budgets_source_arn(partition, account_id)},
-        },
+        conditions=budgets_source_conditions(partition, account_id),
     )
 
 
@@ -333,10 +333,7 @@ def topic_policy(
                 ["sns:Publish"],
                 [topic_arn],
                 principal=service_principal("budgets.amazonaws.com"),
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": account_id},
-                    "ArnLike": {"aws:SourceArn": budgets_source_arn(budgets_partition, account_id)},
-                },
+                conditions=budgets_source_conditions(budgets_partition, account_id),
             )
         ]
         if budgets_partition
