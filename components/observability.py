@@ -399,6 +399,11 @@ def glue_elapsed_metric(job: str, options: dict[str, Any]) -> list[Any]:
     return ["Glue", "glue.driver.aggr.elapsedTime", "JobName", job, "JobRunId", "ALL", "Type", "count", options]
 
 
+def athena_scanned_query(workgroup: str) -> str:
+    """The metric search for the bytes the workgroup's queries scanned (every query state and type)."""
+    return f'{{AWS/Athena,QueryState,QueryType,WorkGroup}} WorkGroup="{workgroup}" MetricName="ProcessedBytes"'
+
+
 def cost_widgets(
     region: str,
     workgroup: str,
@@ -448,7 +453,7 @@ def cost_widgets(
             "markdown": "## Cost drivers (per day, list prices from the stack config; estimates, not the bill)"
         },
     }
-    athena_query = f'{{AWS/Athena,QueryState,QueryType,WorkGroup}} WorkGroup="{workgroup}" MetricName="ProcessedBytes"'
+    athena_query = athena_scanned_query(workgroup)
     athena = [
         [{"expression": f"SEARCH('{athena_query}', 'Sum', 86400)", "id": "scanned", "visible": False}],
         [{"expression": f"SUM(scanned)/{GIB}", "id": "gib", "label": "GiB scanned"}],
@@ -528,7 +533,7 @@ def dashboard_body(
         f'OR MetricName="{Metric.ROWS_OUT}" OR MetricName="{Metric.ROWS_QUARANTINED}")'
     )
     fresh = f'{{{ns},{st},{ds}}} {st}="{stage}" MetricName="{Metric.DATA_FRESHNESS_HOURS}"'
-    athena = f'{{AWS/Athena,QueryState,QueryType,WorkGroup}} WorkGroup="{workgroup}" MetricName="ProcessedBytes"'
+    athena = athena_scanned_query(workgroup)
     return {
         "widgets": [
             widget("Pipeline executions", sfn, 0, 0, period=86400),
