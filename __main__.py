@@ -231,9 +231,7 @@ observability = Observability(
         job_names=etl.job_names,
         workgroup_name=analytics.workgroup_name,
         cost=settings.cost,
-        function_memory_mb={
-            k: settings.small_date.memory_mb if k == "small-date" else settings.functions.memory_mb for k in functions
-        },
+        function_memory_mb={k: f.memory_mb for k, f in functions.items()},
         glue_dpus=etl.job_dpus,
         # The functions the state machine invokes: their errors end in the run's failure notification.
         pipeline_functions=frozenset(naming.slug(f) for f in PIPELINE.functions),

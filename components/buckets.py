@@ -42,13 +42,13 @@ class BucketSpec:
     protect: bool = False  # Pulumi protect + retain_on_delete on the bucket and its hardening
 
 
-def protection(protect: bool) -> pulumi.ResourceOptions:
-    """Options that keep a resource through ``pulumi destroy`` (both ``False`` when not protected).
+def protection(protect: bool, **options: Any) -> pulumi.ResourceOptions:
+    """``options`` plus what keeps a resource through ``pulumi destroy`` (both ``False`` when not protected).
 
     ``protect`` makes Pulumi refuse to delete or replace the resource; ``retain_on_delete``
     leaves it in AWS even if someone unprotects it and deletes it from the stack.
     """
-    return pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)
+    return pulumi.ResourceOptions(protect=protect, retain_on_delete=protect, **options)
 
 
 @dataclass
@@ -73,11 +73,10 @@ class SecureBucket:
 
 def secure_bucket(spec: BucketSpec, parent: pulumi.Resource) -> SecureBucket:
     """Create the bucket and its hardening resources as children of ``parent``."""
-    keep = protection(spec.protect)
-    opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=parent), keep)
+    opts = protection(spec.protect, parent=parent)
     n = spec.logical_name
     bucket = aws.s3.Bucket(n, bucket=spec.bucket_name, force_destroy=spec.force_destroy, opts=opts)
-    child = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=parent, depends_on=[bucket]), keep)
+    child = protection(spec.protect, parent=parent, depends_on=[bucket])
 
     if spec.kms_key_arn is None:
         default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
@@ -123,7 +122,7 @@ def secure_bucket(spec: BucketSpec, parent: pulumi.Resource) -> SecureBucket:
                 f"{n}-lifecycle",
                 bucket=bucket.id,
                 rules=list(spec.lifecycle_rules),
-                opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=parent, depends_on=[versioning]), keep),
+                opts=protection(spec.protect, parent=parent, depends_on=[versioning]),
             )
         )
     if spec.access_log_bucket is not None:
@@ -159,10 +158,7 @@ def attach_policy(
         f"{secure.spec.logical_name}-policy",
         bucket=secure.bucket.id,
         policy=policy,
-        opts=pulumi.ResourceOptions.merge(
-            pulumi.ResourceOptions(parent=parent, depends_on=[secure.public_access_block]),
-            protection(secure.spec.protect),
-        ),
+        opts=protection(secure.spec.protect, parent=parent, depends_on=[secure.public_access_block]),
     )
 
 

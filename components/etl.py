@@ -299,23 +299,25 @@ class Etl(pulumi.ComponentResource):
         )
 
         buckets = pulumi.Output.all(artifacts, *(args.zone_buckets[z] for z in ZONE_ARGS.values()))
-        arguments = buckets.apply(
-            lambda v: default_arguments(
-                zone_buckets=dict(zip(ZONE_ARGS.values(), v[1:], strict=True)),
-                artifacts_bucket=v[0],
-                log_group_prefix=prefix,
+
+        def job_arguments(dq_thresholds: str | None = None) -> pulumi.Output[dict[str, str]]:
+            return buckets.apply(
+                lambda v: default_arguments(
+                    zone_buckets=dict(zip(ZONE_ARGS.values(), v[1:], strict=True)),
+                    artifacts_bucket=v[0],
+                    log_group_prefix=prefix,
+                    dq_thresholds=dq_thresholds,
+                )
             )
-        )
+
         dq = args.data_quality
-        audit_arguments = buckets.apply(
-            lambda v: default_arguments(
-                zone_buckets=dict(zip(ZONE_ARGS.values(), v[1:], strict=True)),
-                artifacts_bucket=v[0],
-                log_group_prefix=prefix,
-                dq_thresholds=dq.thresholds_json,
-            )
-        )
+        arguments = job_arguments()
+        audit_arguments = job_arguments(dq.thresholds_json)
         s = args.settings
+        # The audit job's capacity and timeout are its own; the ETL jobs share the stack's.
+        capacity: dict[Job, EtlSettings | DataQualitySettings] = {
+            job: dq if job is Job.DATA_QUALITY else s for job in Job
+        }
         self.jobs = {}
         for job in Job:
             audit = job is Job.DATA_QUALITY
@@ -333,9 +335,9 @@ class Etl(pulumi.ComponentResource):
                     ),
                 ),
                 default_arguments=audit_arguments if audit else arguments,
-                worker_type=dq.worker_type if audit else s.worker_type,
-                number_of_workers=dq.number_of_workers if audit else s.number_of_workers,
-                timeout=dq.timeout_minutes if audit else s.timeout_minutes,
+                worker_type=capacity[job].worker_type,
+                number_of_workers=capacity[job].number_of_workers,
+                timeout=capacity[job].timeout_minutes,
                 max_retries=0,  # retries belong to the state machine, which knows the whole run
                 job_run_queuing_enabled=True,
                 execution_property=aws.glue.JobExecutionPropertyArgs(max_concurrent_runs=s.max_concurrent_runs),
@@ -353,9 +355,7 @@ class Etl(pulumi.ComponentResource):
             )
         # DPUs per run of each job (the cost widgets turn run time into DPU-seconds with it).
         self.job_dpus: dict[Job, float] = {
-            job: GLUE_WORKER_DPUS[dq.worker_type if job is Job.DATA_QUALITY else s.worker_type]
-            * (dq.number_of_workers if job is Job.DATA_QUALITY else s.number_of_workers)
-            for job in Job
+            job: GLUE_WORKER_DPUS[c.worker_type] * c.number_of_workers for job, c in capacity.items()
         }
 
         self.job_names: dict[Job, pulumi.Output[str]] = {j: r.name for j, r in self.jobs.items()}

@@ -168,6 +168,7 @@ class LambdaFunction(pulumi.ComponentResource):
             # The role must hold its policy (DLQ, logs) before Lambda validates the function.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.policy, self.log_group]),
         )
+        self.memory_mb: int = args.memory_mb
         self.function_arn: pulumi.Output[str] = self.function.arn
         self.function_name: pulumi.Output[str] = self.function.name
         self.register_outputs(

@@ -277,9 +277,12 @@ def eventbridge_topic_key_use(topic_arn_: str) -> Statement:
     )
 
 
-def budgets_source_arn(partition: str, account_id: str) -> str:
-    """The ``aws:SourceArn`` AWS Budgets sends: this account's budgets (a budget ARN has no region)."""
-    return f"arn:{partition}:budgets::{account_id}:*"
+def budgets_source_conditions(partition: str, account_id: str) -> dict[str, dict[str, str]]:
+    """What AWS Budgets sends, pinned to this account's budgets (a budget ARN has no region)."""
+    return {
+        "StringEquals": {"aws:SourceAccount": account_id},
+        "ArnLike": {"aws:SourceArn": f"arn:{partition}:budgets::{account_id}:*"},
+    }
 
 
 def budgets_topic_key_use(partition: str, account_id: str) -> Statement:
@@ -294,10 +297,7 @@ def budgets_topic_key_use(partition: str, account_id: str) -> Statement:
         ["kms:GenerateDataKey*", "kms:Decrypt"],
         "*",
         principal=service_principal("budgets.amazonaws.com"),
-        conditions={
-            "StringEquals": {"aws:SourceAccount": account_id},
-            "ArnLike": {"aws:SourceArn": budgets_source_arn(partition, account_id)},
-        },
+        conditions=budgets_source_conditions(partition, account_id),
     )
 
 
@@ -333,10 +333,7 @@ def topic_policy(
                 ["sns:Publish"],
                 [topic_arn],
                 principal=service_principal("budgets.amazonaws.com"),
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": account_id},
-                    "ArnLike": {"aws:SourceArn": budgets_source_arn(budgets_partition, account_id)},
-                },
+                conditions=budgets_source_conditions(budgets_partition, account_id),
             )
         ]
         if budgets_partition
@@ -428,6 +425,28 @@ def _list(sid: str, bucket_arn_: str, prefixes: Sequence[str]) -> Statement:
     return statement(f"{sid}List", ["s3:ListBucket"], [bucket_arn_], conditions={"StringLike": {"s3:prefix": patterns}})
 
 
+def _list_raw_partitions(raw_bucket_arn: str, raw_prefix: str) -> Statement:
+    """List the raw partitions (``<raw_prefix>/*``); reading raw objects is a separate grant."""
+    return statement(
+        "ListRawPartitions",
+        ["s3:ListBucket"],
+        [raw_bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [f"{raw_prefix.strip('/')}/*"]}},
+    )
+
+
+def _table_versions(table_zones: Sequence[tuple[str, str]], actions: Sequence[str]) -> list[Statement]:
+    """``actions`` on the objects of each table zone (bucket ARN, zone prefix), and listing that zone."""
+    statements: list[Statement] = []
+    for i, (arn, prefix) in enumerate(table_zones):
+        zone = f"{prefix.strip('/')}/"
+        statements += [
+            statement(f"TableVersions{i}Objects", actions, [objects_arn(arn, zone)]),
+            _list(f"TableVersions{i}", arn, [zone]),
+        ]
+    return statements
+
+
 def kms_use(sid: str, key_arn: str, *, write: bool = True, extra: Iterable[str] = ()) -> Statement:
     actions = [*(KMS_S3_WRITE if write else KMS_S3_READ), *extra]
     return statement(sid, actions, [key_arn])
@@ -489,12 +508,7 @@ def router_statements(
     return [
         statement("StartPipeline", ["states:StartExecution"], [state_machine_arn]),
         statement("DescribePipelineExecutions", ["states:DescribeExecution"], executions_arns),
-        statement(
-            "ListRawPartitions",
-            ["s3:ListBucket"],
-            [raw_bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{raw_prefix.strip('/')}/*"]}},
-        ),
+        _list_raw_partitions(raw_bucket_arn, raw_prefix),
         statement("ListReportsBucket", ["s3:ListBucket"], [reports_bucket_arn]),
         statement("ReadValidationReports", ["s3:GetObject"], [f"{reports_bucket_arn}/{reports_prefix.strip('/')}/*"]),
         kms_use("DecryptLakeKey", key_arn, write=False),
@@ -570,19 +584,8 @@ def run_step_statements(
     - the lake key, for the SSE-KMS buckets.
     """
     statements = [
-        statement(
-            "ListRawPartitions",
-            ["s3:ListBucket"],
-            [raw_bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{raw_prefix.strip('/')}/*"]}},
-        )
-    ]
-    for i, (arn, prefix) in enumerate(table_zones):
-        statements += [
-            statement(f"TableVersions{i}Objects", [*S3_READ, *S3_DELETE], [objects_arn(arn, f"{prefix.strip('/')}/")]),
-            _list(f"TableVersions{i}", arn, [f"{prefix.strip('/')}/"]),
-        ]
-    statements += [
+        _list_raw_partitions(raw_bucket_arn, raw_prefix),
+        *_table_versions(table_zones, [*S3_READ, *S3_DELETE]),
         statement(
             "RunRecordsObjects",
             [*S3_READ, *S3_WRITE, *S3_DELETE],
@@ -627,23 +630,8 @@ def small_date_statements(
     """
     statements = [
         statement("ReadRawObjects", S3_READ, [objects_arn(raw_bucket_arn, raw_prefix)]),
-        statement(
-            "ListRawPartitions",
-            ["s3:ListBucket"],
-            [raw_bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{raw_prefix.strip('/')}/*"]}},
-        ),
-    ]
-    for i, (arn, prefix) in enumerate(table_zones):
-        statements += [
-            statement(
-                f"TableVersions{i}Objects",
-                [*S3_READ, *S3_WRITE, *S3_DELETE],
-                [objects_arn(arn, f"{prefix.strip('/')}/")],
-            ),
-            _list(f"TableVersions{i}", arn, [f"{prefix.strip('/')}/"]),
-        ]
-    statements += [
+        _list_raw_partitions(raw_bucket_arn, raw_prefix),
+        *_table_versions(table_zones, [*S3_READ, *S3_WRITE, *S3_DELETE]),
         statement("ReadRunRecords", S3_READ, [objects_arn(reports_bucket_arn, p) for p in SMALL_DATE_READ_PREFIXES]),
         statement("WriteRunRecords", S3_WRITE, [objects_arn(reports_bucket_arn, p) for p in SMALL_DATE_WRITE_PREFIXES]),
         statement("ListReportsBucket", ["s3:ListBucket"], [reports_bucket_arn]),

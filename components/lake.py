@@ -92,7 +92,6 @@ class DataLake(pulumi.ComponentResource):
             args.account_id,
             naming.resource_name(args.project, args.stage, naming.ALERTS_TOPIC),
         )
-        keep = protection(s.protect_data)
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"{args.project} {args.stage}: lake data, logs and alerts",
@@ -102,13 +101,13 @@ class DataLake(pulumi.ComponentResource):
                 iam.lake_key_policy(args.partition, args.region, args.account_id, alerts_topic_arn=alerts_topic),
                 sort_keys=True,
             ),
-            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), keep),
+            opts=protection(s.protect_data, parent=self),
         )
         aws.kms.Alias(
             f"{name}-key-alias",
             name=f"alias/{naming.resource_name(args.project, args.stage, 'lake')}",
             target_key_id=self.key.key_id,
-            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), keep),
+            opts=protection(s.protect_data, parent=self),
         )
 
         def physical(purpose: str) -> str:

@@ -248,7 +248,6 @@ class Observability(pulumi.ComponentResource):
             missing="breaching" if s.freshness_alarm_on_missing_data else "notBreaching",
         )
 
-        purposes = sorted(args.function_names)
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=f"{prefix}-pipeline",
@@ -257,7 +256,6 @@ class Observability(pulumi.ComponentResource):
                 args.workgroup_name,
                 pulumi.Output.all(*args.function_names.values()),
                 pulumi.Output.all(*args.job_names.values()),
-                pulumi.Output.all(*(args.function_names[p] for p in purposes)),
             ).apply(
                 lambda v: json.dumps(
                     {
@@ -266,7 +264,7 @@ class Observability(pulumi.ComponentResource):
                             args.region,
                             v[1],
                             {name: args.glue_dpus[job] for job, name in zip(args.job_names, v[3], strict=True)},
-                            {fn: args.function_memory_mb[p] for p, fn in zip(purposes, v[4], strict=True)},
+                            {fn: args.function_memory_mb[p] for p, fn in zip(args.function_names, v[2], strict=True)},
                             args.cost.prices,
                             top=COST_SECTION_TOP,
                         )
@@ -396,6 +394,16 @@ GIB: Final = 1024**3
 TIB: Final = 1024**4
 
 
+def glue_elapsed_metric(job: str, options: dict[str, Any]) -> list[Any]:
+    """A dashboard metric row: the wall time (ms) of ``job``'s runs, across all of its runs."""
+    return ["Glue", "glue.driver.aggr.elapsedTime", "JobName", job, "JobRunId", "ALL", "Type", "count", options]
+
+
+def athena_scanned_query(workgroup: str) -> str:
+    """The metric search for the bytes the workgroup's queries scanned (every query state and type)."""
+    return f'{{AWS/Athena,QueryState,QueryType,WorkGroup}} WorkGroup="{workgroup}" MetricName="ProcessedBytes"'
+
+
 def cost_widgets(
     region: str,
     workgroup: str,
@@ -445,7 +453,7 @@ def cost_widgets(
             "markdown": "## Cost drivers (per day, list prices from the stack config; estimates, not the bill)"
         },
     }
-    athena_query = f'{{AWS/Athena,QueryState,QueryType,WorkGroup}} WorkGroup="{workgroup}" MetricName="ProcessedBytes"'
+    athena_query = athena_scanned_query(workgroup)
     athena = [
         [{"expression": f"SEARCH('{athena_query}', 'Sum', 86400)", "id": "scanned", "visible": False}],
         [{"expression": f"SUM(scanned)/{GIB}", "id": "gib", "label": "GiB scanned"}],
@@ -459,19 +467,7 @@ def cost_widgets(
     ]
     glue: list[list[Any]] = []
     for i, (job, dpus) in enumerate(job_dpus.items()):
-        glue.append(
-            [
-                "Glue",
-                "glue.driver.aggr.elapsedTime",
-                "JobName",
-                job,
-                "JobRunId",
-                "ALL",
-                "Type",
-                "count",
-                {"id": f"elapsed{i}", "stat": "Maximum", "visible": False},
-            ]
-        )
+        glue.append(glue_elapsed_metric(job, {"id": f"elapsed{i}", "stat": "Maximum", "visible": False}))
         glue.append([{"expression": f"elapsed{i}/1000*{dpus:g}", "id": f"dpus{i}", "label": job}])
     lambdas: list[list[Any]] = []
     for i, (fn, memory) in enumerate(sorted(function_memory_mb.items())):
@@ -525,20 +521,7 @@ def dashboard_body(
         for m in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut")
     ]
     duration = [["AWS/States", "ExecutionTime", "StateMachineArn", state_machine_arn, {"stat": "Maximum"}]]
-    glue = [
-        [
-            "Glue",
-            "glue.driver.aggr.elapsedTime",
-            "JobName",
-            job,
-            "JobRunId",
-            "ALL",
-            "Type",
-            "count",
-            {"stat": "Maximum"},
-        ]
-        for job in job_names
-    ]
+    glue = [glue_elapsed_metric(job, {"stat": "Maximum"}) for job in job_names]
     lambdas = [["AWS/Lambda", m, "FunctionName", fn] for fn in function_names for m in ("Invocations", "Errors")]
     ns, st, ds = METRICS_NAMESPACE, MetricDimension.STAGE, MetricDimension.DATASET
     dq = (
@@ -550,7 +533,7 @@ def dashboard_body(
         f'OR MetricName="{Metric.ROWS_OUT}" OR MetricName="{Metric.ROWS_QUARANTINED}")'
     )
     fresh = f'{{{ns},{st},{ds}}} {st}="{stage}" MetricName="{Metric.DATA_FRESHNESS_HOURS}"'
-    athena = f'{{AWS/Athena,QueryState,QueryType,WorkGroup}} WorkGroup="{workgroup}" MetricName="ProcessedBytes"'
+    athena = athena_scanned_query(workgroup)
     return {
         "widgets": [
             widget("Pipeline executions", sfn, 0, 0, period=86400),

@@ -247,7 +247,7 @@ class Orchestration(pulumi.ComponentResource):
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=key),
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=args.protect_data),
             deletion_protection_enabled=args.protect_data,
-            opts=pulumi.ResourceOptions.merge(child, protection(args.protect_data)),
+            opts=protection(args.protect_data, parent=self),
         )
         self.run_lock = self._function(
             "run-lock",
