@@ -21,14 +21,17 @@ Engines: ``ecomlake.dq.engine_duckdb`` (local lake, ``ecomlake dq`` and ``ecomla
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, Protocol
 
+from ecomlake.contract import PARTITION_KEY
 from ecomlake.schemas import table_schema
 
 # Parquet footers read at once when checking the run's files (one small ranged read each on S3).
 FOOTER_THREADS: Final = 8
+_DAY_IN_PATH: Final = re.compile(rf"[/\\]{PARTITION_KEY}=(\d{{4}}-\d{{2}}-\d{{2}})[/\\]")
 
 
 class QueryError(Exception):
@@ -61,6 +64,23 @@ def first_line(err: BaseException) -> str:
     """The first non-empty line of an error message (engines wrap several lines of context)."""
     text = str(err).strip()
     return text.splitlines()[0].strip() if text else type(err).__name__
+
+
+def day_of_file(path: str) -> str | None:
+    """The partition date of a file inside a version folder (``.../date=D/run=R/part-0.parquet``)."""
+    found = _DAY_IN_PATH.search(path)
+    return found.group(1) if found else None
+
+
+def reasons_by_day(counts: Iterable[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+    """``{date: {reason: rows}}``, sorted, from (file path, reason, rows); a file outside a date folder is left out."""
+    counted: dict[str, dict[str, int]] = {}
+    for path, why, n in counts:
+        day = day_of_file(path)
+        if day is not None:
+            per_day = counted.setdefault(day, {})
+            per_day[why] = per_day.get(why, 0) + n
+    return {day: dict(sorted(reasons.items())) for day, reasons in sorted(counted.items())}
 
 
 def plain(value: Any) -> Any:
