@@ -155,9 +155,11 @@ def _primary_stages(report: BenchReport, kinds: tuple[str, ...]) -> list[StageRe
 
 
 def scale_label(transactions: int) -> str:
-    """What a run's size is called in target names: "seed scale" and "10M" only when it is exactly that."""
+    """What a run's size is called in target names: "seed scale", "1M" and "10M" only when it is exactly that."""
     if transactions == SEED_TRANSACTIONS:
         return "seed scale"
+    if transactions == RATIO_TRANSACTIONS:
+        return "1M transactions"
     if transactions == TARGET_TRANSACTIONS:
         return "10M transactions"
     return f"{transactions:,} transactions"
@@ -278,7 +280,7 @@ def _ratio_targets(report: BenchReport) -> list[TargetResult]:
     """Ingest rate, the transaction ETL (and its read + classify part) and the run against floors of the same run."""
     out: list[TargetResult] = []
     ingest = next((s for s in report.stages if s.kind == INGEST), None)
-    scale = "1M transactions" if report.transactions == RATIO_TRANSACTIONS else scale_label(report.transactions)
+    scale = scale_label(report.transactions)
     if ingest is not None and ingest.rows_per_second:
         scan = _ratio(report, ingest.stage, FLOOR_SCAN, None, "duckdb")
         out.append(
