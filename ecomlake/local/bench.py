@@ -602,10 +602,6 @@ def read_classify(session: Any, lake: Path, dates: list[str]) -> int:
 # --------------------------------------------------------------------------- run
 
 
-def _summary_rows(summaries: list[Any]) -> int:
-    return sum(int(s.rows_in) for s in summaries)
-
-
 def scaled_sizes(transactions: int) -> dict[str, int]:
     """The seed's proportions: per 100k transactions, 50k clicks and 2k reviews."""
     return {
