@@ -745,18 +745,14 @@ class BenchRunError(RuntimeError):
 
 def _step_stage(name: str, output: Any) -> tuple[str, str, int]:
     """(stage name, kind, rows) of a finished pipeline step."""
-    jobs = {str(j) for j in Job}
-    if name in jobs and name in _STEP_STAGES:
+    if name in _STEP_STAGES:
         stage, kind = _STEP_STAGES[name]
         return stage, kind, 0
-    if name in jobs:
+    if name in {str(j) for j in Job}:
         rows = 0
         if isinstance(output, dict):
             rows = int(output.get("rows_in") or 0) + int(output.get("rows_built") or 0)
         return f"etl: {name}", ETL, rows
-    if name in _STEP_STAGES:
-        stage, kind = _STEP_STAGES[name]
-        return stage, kind, 0
     return f"step: {name}", STEP, 0
 
 
