@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, Protocol
 
-from ecomlake.contract import PARTITION_KEY
+from ecomlake.contract import PARTITION_KEY, RUN_KEY
 from ecomlake.schemas import table_schema
+from ecomlake.storage import Storage
 
 # Parquet footers read at once when checking the run's files (one small ranged read each on S3).
 FOOTER_THREADS: Final = 8
@@ -98,6 +99,14 @@ def footers_in_threads(columns_of: Callable[[str], set[str]]) -> Callable[[list[
             return dict(zip(keys, pool.map(columns_of, keys), strict=True))
 
     return read
+
+
+def run_files(storage: Storage, versions: Iterable[tuple[str, str]], run_id: str | None) -> list[str]:
+    """Keys of the Parquet files run ``run_id`` wrote among ``versions`` (``(date, prefix)`` of one unit)."""
+    if not run_id:
+        return []
+    written = [prefix for _day, prefix in versions if prefix.endswith(f"/{RUN_KEY}={run_id}/")]
+    return [key for prefix in written for key in storage.list(prefix) if key.endswith(".parquet")]
 
 
 def schema_mismatch(

@@ -13,8 +13,8 @@ from typing import Any
 
 import duckdb
 
-from ecomlake.contract import QUARANTINE_REASON_COLUMN, RUN_KEY, Table
-from ecomlake.dq.engine import QueryError, first_line, reasons_by_day, schema_mismatch
+from ecomlake.contract import QUARANTINE_REASON_COLUMN, Table
+from ecomlake.dq.engine import QueryError, first_line, reasons_by_day, run_files, schema_mismatch
 from ecomlake.snapshots import Snapshot, load_published, table_unit
 from ecomlake.sqltext import ident
 from ecomlake.storage import LocalStorage
@@ -90,8 +90,7 @@ class DuckDBEngine:
         found: dict[str, str] = {}
         for table in Table:
             unit = table_unit(table)
-            written = [p for _d, p in view.prefixes(unit) if p.endswith(f"/{RUN_KEY}={run_id}/")]
-            files = [k for prefix in written for k in storage.list(prefix) if k.endswith(".parquet")]
+            files = run_files(storage, view.prefixes(unit), run_id)
             try:
                 mismatch = schema_mismatch(str(table), storage.uri(unit), files, self._columns)
             except duckdb.Error as err:

@@ -25,7 +25,14 @@ from functools import lru_cache
 from typing import Any, Final
 
 from ecomlake.contract import QUARANTINE_REASON_COLUMN, RUN_KEY, Table
-from ecomlake.dq.engine import QueryError, first_line, footers_in_threads, reasons_by_day, schema_mismatch
+from ecomlake.dq.engine import (
+    QueryError,
+    first_line,
+    footers_in_threads,
+    reasons_by_day,
+    run_files,
+    schema_mismatch,
+)
 from ecomlake.dq.reads import Reads
 from ecomlake.schemas import table_schema
 from ecomlake.snapshots import Snapshot, table_unit
@@ -114,8 +121,7 @@ class SparkEngine:
         if not folders:
             self.spark.createDataFrame([], self._struct(table, with_run=False)).createOrReplaceTempView(table)
             return {}
-        written = [p for _d, p in versions if verify_run and p.endswith(f"/{RUN_KEY}={verify_run}/")]
-        files = [k for prefix in written for k in self.storage.list(prefix) if k.endswith(".parquet")]
+        files = run_files(self.storage, versions, verify_run)
         try:
             mismatch = schema_mismatch(table, base, files, footers_in_threads(self._footer_columns))
             if mismatch is None:
