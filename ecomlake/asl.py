@@ -154,9 +154,8 @@ def definition(resources: PipelineResources, pipeline: Pipeline = PIPELINE) -> d
             states[step.name] = render.choice(step)
         else:
             states[step.name] = render.top_level(step, following)
-    for index, step in enumerate(pipeline.cleanup):
-        following = pipeline.cleanup[index + 1].name if index + 1 < len(pipeline.cleanup) else None
-        states[step.name] = render.cleanup(step, following or pipeline.on_failure.name)
+    for step, following in chained(pipeline.cleanup, pipeline.on_failure.name):
+        states[step.name] = render.cleanup(step, following)
     states[pipeline.on_failure.name] = render.failure_notification()
     states[pipeline.fail_state] = {
         "Type": "Fail",

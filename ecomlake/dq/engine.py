@@ -21,14 +21,18 @@ Engines: ``ecomlake.dq.engine_duckdb`` (local lake, ``ecomlake dq`` and ``ecomla
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, Protocol
 
+from ecomlake.contract import PARTITION_KEY, RUN_KEY
 from ecomlake.schemas import table_schema
+from ecomlake.storage import Storage
 
 # Parquet footers read at once when checking the run's files (one small ranged read each on S3).
 FOOTER_THREADS: Final = 8
+_DAY_IN_PATH: Final = re.compile(rf"[/\\]{PARTITION_KEY}=(\d{{4}}-\d{{2}}-\d{{2}})[/\\]")
 
 
 class QueryError(Exception):
@@ -63,6 +67,23 @@ def first_line(err: BaseException) -> str:
     return text.splitlines()[0].strip() if text else type(err).__name__
 
 
+def day_of_file(path: str) -> str | None:
+    """The partition date of a file inside a version folder (``.../date=D/run=R/part-0.parquet``)."""
+    found = _DAY_IN_PATH.search(path)
+    return found.group(1) if found else None
+
+
+def reasons_by_day(counts: Iterable[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+    """``{date: {reason: rows}}``, sorted, from (file path, reason, rows); a file outside a date folder is left out."""
+    counted: dict[str, dict[str, int]] = {}
+    for path, why, n in counts:
+        day = day_of_file(path)
+        if day is not None:
+            per_day = counted.setdefault(day, {})
+            per_day[why] = per_day.get(why, 0) + n
+    return {day: dict(sorted(reasons.items())) for day, reasons in sorted(counted.items())}
+
+
 def plain(value: Any) -> Any:
     """A JSON-ready value for report samples: numbers and strings as they are, the rest as text."""
     if value is None or isinstance(value, bool | int | float | str):
@@ -78,6 +99,14 @@ def footers_in_threads(columns_of: Callable[[str], set[str]]) -> Callable[[list[
             return dict(zip(keys, pool.map(columns_of, keys), strict=True))
 
     return read
+
+
+def run_files(storage: Storage, versions: Iterable[tuple[str, str]], run_id: str | None) -> list[str]:
+    """Keys of the Parquet files run ``run_id`` wrote among ``versions`` (``(date, prefix)`` of one unit)."""
+    if not run_id:
+        return []
+    written = [prefix for _day, prefix in versions if prefix.endswith(f"/{RUN_KEY}={run_id}/")]
+    return [key for prefix in written for key in storage.list(prefix) if key.endswith(".parquet")]
 
 
 def schema_mismatch(

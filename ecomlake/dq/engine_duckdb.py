@@ -7,26 +7,17 @@ the same way. One in-memory connection serves every date of an audit.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import duckdb
 
-from ecomlake.contract import PARTITION_KEY, QUARANTINE_REASON_COLUMN, RUN_KEY, Table
-from ecomlake.dq.engine import QueryError, first_line, schema_mismatch
+from ecomlake.contract import QUARANTINE_REASON_COLUMN, Table
+from ecomlake.dq.engine import QueryError, first_line, reasons_by_day, run_files, schema_mismatch
 from ecomlake.snapshots import Snapshot, load_published, table_unit
 from ecomlake.sqltext import ident
 from ecomlake.storage import LocalStorage
-
-_DAY_IN_PATH: Final = re.compile(rf"[/\\]{PARTITION_KEY}=(\d{{4}}-\d{{2}}-\d{{2}})[/\\]")
-
-
-def day_of_file(path: str) -> str | None:
-    """The partition date of a file inside a version folder (``.../date=D/run=R/part-0.parquet``)."""
-    found = _DAY_IN_PATH.search(path)
-    return found.group(1) if found else None
 
 
 def open_catalog(lake: Path, snapshot: Snapshot | None = None) -> tuple[duckdb.DuckDBPyConnection, dict[str, str]]:
@@ -60,13 +51,7 @@ def count_reasons_local(lake: Path, prefixes: Mapping[str, str]) -> dict[str, di
             "FROM read_parquet(?, filename = true, hive_partitioning = false) GROUP BY 1, 2",
             [files],
         ).fetchall()
-    counted: dict[str, dict[str, int]] = {}
-    for path, why, n in rows:
-        day = day_of_file(str(path))
-        if day is not None:
-            per_day = counted.setdefault(day, {})
-            per_day[str(why)] = per_day.get(str(why), 0) + int(n)
-    return {day: dict(sorted(reasons.items())) for day, reasons in sorted(counted.items())}
+    return reasons_by_day((str(path), str(why), int(n)) for path, why, n in rows)
 
 
 def parquet_columns(lake: Path, keys: list[str]) -> dict[str, set[str]]:
@@ -105,8 +90,7 @@ class DuckDBEngine:
         found: dict[str, str] = {}
         for table in Table:
             unit = table_unit(table)
-            written = [p for _d, p in view.prefixes(unit) if p.endswith(f"/{RUN_KEY}={run_id}/")]
-            files = [k for prefix in written for k in storage.list(prefix) if k.endswith(".parquet")]
+            files = run_files(storage, view.prefixes(unit), run_id)
             try:
                 mismatch = schema_mismatch(str(table), storage.uri(unit), files, self._columns)
             except duckdb.Error as err:

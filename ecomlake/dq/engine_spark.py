@@ -25,8 +25,14 @@ from functools import lru_cache
 from typing import Any, Final
 
 from ecomlake.contract import QUARANTINE_REASON_COLUMN, RUN_KEY, Table
-from ecomlake.dq.engine import QueryError, first_line, footers_in_threads, schema_mismatch
-from ecomlake.dq.engine_duckdb import day_of_file
+from ecomlake.dq.engine import (
+    QueryError,
+    first_line,
+    footers_in_threads,
+    reasons_by_day,
+    run_files,
+    schema_mismatch,
+)
 from ecomlake.dq.reads import Reads
 from ecomlake.schemas import table_schema
 from ecomlake.snapshots import Snapshot, table_unit
@@ -115,8 +121,7 @@ class SparkEngine:
         if not folders:
             self.spark.createDataFrame([], self._struct(table, with_run=False)).createOrReplaceTempView(table)
             return {}
-        written = [p for _d, p in versions if verify_run and p.endswith(f"/{RUN_KEY}={verify_run}/")]
-        files = [k for prefix in written for k in self.storage.list(prefix) if k.endswith(".parquet")]
+        files = run_files(self.storage, versions, verify_run)
         try:
             mismatch = schema_mismatch(table, base, files, footers_in_threads(self._footer_columns))
             if mismatch is None:
@@ -166,13 +171,7 @@ class SparkEngine:
             rows = frame.groupBy(F.input_file_name().alias("file"), reason.alias("reason")).count().collect()
         except self.errors as err:
             raise QueryError(first_line(err)) from None
-        counted: dict[str, dict[str, int]] = {}
-        for row in rows:
-            day = day_of_file(str(row["file"]))
-            if day is not None:
-                per_day = counted.setdefault(day, {})
-                per_day[str(row["reason"])] = per_day.get(str(row["reason"]), 0) + int(row["count"])
-        return {day: dict(sorted(reasons.items())) for day, reasons in sorted(counted.items())}
+        return reasons_by_day((str(row["file"]), str(row["reason"]), int(row["count"])) for row in rows)
 
     def close(self) -> None:
         for table in Table:

@@ -14,17 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from ecomlake.contract import Dataset, Table, to_date
+from ecomlake.contract import Dataset, to_date
+from ecomlake.dq.checks import is_partitioned
 from ecomlake.dq.rules import Kind, Rule
-from ecomlake.schemas import PROCESSED_FOR_DATASET, TABLES
+from ecomlake.schemas import PROCESSED_FOR_DATASET
 from ecomlake.snapshots import Snapshot, table_unit
 
 # table -> the dates of its partitions the rules read; None: the table is read whole (unpartitioned)
 Reads = dict[str, set[str] | None]
-
-
-def _partitioned(table: str) -> bool:
-    return TABLES[Table(table)].partition_key is not None
 
 
 def _window(day: str, days: int) -> set[str]:
@@ -33,7 +30,7 @@ def _window(day: str, days: int) -> set[str]:
 
 
 def _add(reads: Reads, table: str, dates: Iterable[str]) -> None:
-    if not _partitioned(table):
+    if not is_partitioned(table):
         reads[table] = None
         return
     current = reads.setdefault(table, set())
@@ -60,7 +57,7 @@ def partitions_read(rules: Iterable[Rule], dates: Iterable[str], view: Snapshot)
             _add(reads, rule.table, {d for day in days for d in _window(day, window)})
         elif rule.kind is Kind.REFERENTIAL_INTEGRITY:
             parent = str(rule.params["ref_table"])
-            if rule.params.get("ref_dates") == "same" or not _partitioned(parent):
+            if rule.params.get("ref_dates") == "same" or not is_partitioned(parent):
                 _add(reads, parent, days)
             else:
                 _add(reads, parent, [d for d in view.dates(table_unit(parent)) if d <= days[-1]])

@@ -155,9 +155,11 @@ def _primary_stages(report: BenchReport, kinds: tuple[str, ...]) -> list[StageRe
 
 
 def scale_label(transactions: int) -> str:
-    """What a run's size is called in target names: "seed scale" and "10M" only when it is exactly that."""
+    """What a run's size is called in target names: "seed scale", "1M" and "10M" only when it is exactly that."""
     if transactions == SEED_TRANSACTIONS:
         return "seed scale"
+    if transactions == RATIO_TRANSACTIONS:
+        return "1M transactions"
     if transactions == TARGET_TRANSACTIONS:
         return "10M transactions"
     return f"{transactions:,} transactions"
@@ -278,7 +280,7 @@ def _ratio_targets(report: BenchReport) -> list[TargetResult]:
     """Ingest rate, the transaction ETL (and its read + classify part) and the run against floors of the same run."""
     out: list[TargetResult] = []
     ingest = next((s for s in report.stages if s.kind == INGEST), None)
-    scale = "1M transactions" if report.transactions == RATIO_TRANSACTIONS else scale_label(report.transactions)
+    scale = scale_label(report.transactions)
     if ingest is not None and ingest.rows_per_second:
         scan = _ratio(report, ingest.stage, FLOOR_SCAN, None, "duckdb")
         out.append(
@@ -600,10 +602,6 @@ def read_classify(session: Any, lake: Path, dates: list[str]) -> int:
 # --------------------------------------------------------------------------- run
 
 
-def _summary_rows(summaries: list[Any]) -> int:
-    return sum(int(s.rows_in) for s in summaries)
-
-
 def scaled_sizes(transactions: int) -> dict[str, int]:
     """The seed's proportions: per 100k transactions, 50k clicks and 2k reviews."""
     return {
@@ -747,18 +745,14 @@ class BenchRunError(RuntimeError):
 
 def _step_stage(name: str, output: Any) -> tuple[str, str, int]:
     """(stage name, kind, rows) of a finished pipeline step."""
-    jobs = {str(j) for j in Job}
-    if name in jobs and name in _STEP_STAGES:
+    if name in _STEP_STAGES:
         stage, kind = _STEP_STAGES[name]
         return stage, kind, 0
-    if name in jobs:
+    if name in {str(j) for j in Job}:
         rows = 0
         if isinstance(output, dict):
             rows = int(output.get("rows_in") or 0) + int(output.get("rows_built") or 0)
         return f"etl: {name}", ETL, rows
-    if name in _STEP_STAGES:
-        stage, kind = _STEP_STAGES[name]
-        return stage, kind, 0
     return f"step: {name}", STEP, 0
 
 

@@ -369,29 +369,31 @@ class LakeBuilder:
                 for pid, (_name, _cat, _brand, price) in PRODUCTS.items()
             ],
         )
-        self.write(
-            "dim_customers",
-            [
-                {
-                    "customer_id": f"C{i:03d}",
-                    "first_purchase_date": d,
-                    "last_purchase_date": d,
-                    "orders": 1,
-                    "units": 1,
-                    "lifetime_value": Decimal("10.00"),
-                    "avg_order_value": Decimal("10.00"),
-                    "returns": 0,
-                    "recency_days": 0,
-                    "r_score": 5,
-                    "f_score": 3,
-                    "m_score": 3,
-                    "rfm_score": "533",
-                    "segment": "Loyal",
-                    "as_of_date": d,
-                }
-                for i in range(4)
-            ],
-        )
+        self.write("dim_customers", self.dim_customers(day))
+
+    @staticmethod
+    def dim_customers(day: str) -> list[dict[str, Any]]:
+        d = date.fromisoformat(day)
+        return [
+            {
+                "customer_id": f"C{i:03d}",
+                "first_purchase_date": d,
+                "last_purchase_date": d,
+                "orders": 1,
+                "units": 1,
+                "lifetime_value": Decimal("10.00"),
+                "avg_order_value": Decimal("10.00"),
+                "returns": 0,
+                "recency_days": 0,
+                "r_score": 5,
+                "f_score": 3,
+                "m_score": 3,
+                "rfm_score": "533",
+                "segment": "Loyal",
+                "as_of_date": d,
+            }
+            for i in range(4)
+        ]
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
-from decimal import Decimal
 
 import pytest
 
@@ -55,7 +53,7 @@ def test_a_broken_dimension_fails_the_runs_audit_and_nothing_is_published(build,
     published = load_published(LocalStorage(lake))
     run = run_builder(RUN)
     run.clean_day(D2)
-    customers = [c for c in _dim_customers(D2) if c["customer_id"] != "C001"]
+    customers = [c for c in run.dim_customers(D2) if c["customer_id"] != "C001"]
     run.write("dim_customers", customers)  # the merge "lost" a customer who bought on D2
 
     with pytest.raises(DataQualityError) as err:
@@ -206,30 +204,6 @@ def test_a_run_file_missing_a_column_makes_its_table_unavailable(build, run_buil
     )
     assert {c["detail"] for c in reviews if c["kind"] == "not_null"} == {expected}
     assert next(c for c in report["checks"] if c["id"] == "transactions.freshness")["status"] == "pass"
-
-
-def _dim_customers(day: str) -> list[dict]:
-    d = date.fromisoformat(day)
-    return [
-        {
-            "customer_id": f"C{i:03d}",
-            "first_purchase_date": d,
-            "last_purchase_date": d,
-            "orders": 1,
-            "units": 1,
-            "lifetime_value": Decimal("10.00"),
-            "avg_order_value": Decimal("10.00"),
-            "returns": 0,
-            "recency_days": 0,
-            "r_score": 5,
-            "f_score": 3,
-            "m_score": 3,
-            "rfm_score": "533",
-            "segment": "Loyal",
-            "as_of_date": d,
-        }
-        for i in range(4)
-    ]
 
 
 def test_an_unreadable_quarantine_file_fails_conservation_not_the_audit(build, run_builder, lake):
