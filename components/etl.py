@@ -21,6 +21,13 @@ Code shipping:
   so an unchanged package never re-uploads -- and uploaded as ``glue/libs/ecomlake.zip``,
   which every job imports through ``--extra-py-files``.
 
+Python modules: Glue 5.0 provides PySpark, boto3, pandas, pyarrow and numpy; what the jobs
+import beyond those is installed by Glue with pip at job start, at the project's pins
+(``--additional-python-modules``): DuckDB for the ETL jobs (a raw file without a current
+validation report is validated in the job, by the validator's classifier), sqlglot for the
+audit (the rules' SQL transpiled to Spark SQL). So the jobs need to reach PyPI, or a mirror
+given with ``--python-modules-installer-option``.
+
 Job arguments: the zone roots (``JobArg.*_URI`` = ``s3://<zone bucket>``) are default
 arguments; ``--dates`` and ``--run_id`` (the execution name) are passed per run by the state
 machine. A job reads the run's plan (``_runs/<run_id>/plan.json``) for the dates it computes
@@ -55,7 +62,7 @@ the jobs produce, and writes only to the two log groups above.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -64,7 +71,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam, naming
-from components.packaging import build_zip, package_sources
+from components.packaging import build_zip, package_sources, pinned
 from components.settings import DataQualitySettings, EtlSettings
 from ecomlake.contract import METRICS_NAMESPACE, Job, JobArg, Zone
 from ecomlake.cost import GLUE_WORKER_DPUS
@@ -91,6 +98,12 @@ READ_ZONES: Final = (Zone.RAW,)
 WRITE_ZONES: Final = (Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE, Zone.REPORTS)
 # The tables the audit job reads (it reads the run records in the reports bucket too).
 AUDIT_TABLE_ZONES: Final = (Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE)
+# What the jobs import that Glue 5.0 does not provide, installed with pip at job start at the
+# project's pins. An ETL job validates a raw file whose validation report is missing or stale
+# itself, with the validator's classifier, which runs on DuckDB; the audit job transpiles the
+# rules' SQL to Spark SQL with sqlglot (pure Python).
+ETL_PYTHON_MODULES: Final = ("duckdb",)
+AUDIT_PYTHON_MODULES: Final = ("sqlglot",)
 
 
 @dataclass(frozen=True)
@@ -135,10 +148,13 @@ def default_arguments(
     artifacts_bucket: str,
     log_group_prefix: str,
     dq_thresholds: str | None = None,
+    python_modules: Sequence[str] = (),
 ) -> dict[str, str]:
     """Arguments every run gets; the state machine adds ``--dates`` and ``--run_id``.
 
-    ``dq_thresholds`` (the audit job only) is the stack's ``--dq_thresholds`` JSON object.
+    ``dq_thresholds`` (the audit job only) is the stack's ``--dq_thresholds`` JSON object;
+    ``python_modules`` (``name==version``) are what Glue installs with pip before the job
+    starts (``--additional-python-modules``).
     """
     args = {
         "--job-language": "python",
@@ -153,6 +169,8 @@ def default_arguments(
     args.update({f"--{arg}": naming.s3_uri(zone_buckets[zone]) for arg, zone in ZONE_ARGS.items()})
     if dq_thresholds is not None:
         args[f"--{JobArg.DQ_THRESHOLDS}"] = dq_thresholds
+    if python_modules:
+        args["--additional-python-modules"] = ",".join(python_modules)
     return args
 
 
@@ -300,19 +318,23 @@ class Etl(pulumi.ComponentResource):
 
         buckets = pulumi.Output.all(artifacts, *(args.zone_buckets[z] for z in ZONE_ARGS.values()))
 
-        def job_arguments(dq_thresholds: str | None = None) -> pulumi.Output[dict[str, str]]:
+        def job_arguments(
+            dq_thresholds: str | None = None, python_modules: Sequence[str] = ()
+        ) -> pulumi.Output[dict[str, str]]:
             return buckets.apply(
                 lambda v: default_arguments(
                     zone_buckets=dict(zip(ZONE_ARGS.values(), v[1:], strict=True)),
                     artifacts_bucket=v[0],
                     log_group_prefix=prefix,
                     dq_thresholds=dq_thresholds,
+                    python_modules=python_modules,
                 )
             )
 
         dq = args.data_quality
-        arguments = job_arguments()
-        audit_arguments = job_arguments(dq.thresholds_json)
+        pyproject = args.repo_root / "pyproject.toml"
+        arguments = job_arguments(python_modules=pinned(pyproject, ETL_PYTHON_MODULES))
+        audit_arguments = job_arguments(dq.thresholds_json, pinned(pyproject, AUDIT_PYTHON_MODULES))
         s = args.settings
         # The audit job's capacity and timeout are its own; the ETL jobs share the stack's.
         capacity: dict[Job, EtlSettings | DataQualitySettings] = {

@@ -28,6 +28,7 @@ from ecomlake.runs.plan import plan_run
 from ecomlake.snapshots import load_published
 from ecomlake.snapshots.journal import run_changes
 from ecomlake.storage import LocalStorage
+from tests.unit.glue_support import glue_modules
 
 pytestmark = pytest.mark.spark
 
@@ -113,7 +114,9 @@ def test_the_glue_job_on_spark_reaches_duckdbs_verdict_on_every_check(spark, par
         argv += [f"--{arg}", str(lake)]
     script = importlib.import_module("glue_jobs.data_quality")
 
-    on_spark = script.main(script.JOB, argv)
+    # As on Glue: no DuckDB or sqlframe; sqlglot only because the job installs it.
+    with glue_modules(installed=("sqlglot",)):
+        on_spark = script.main(script.JOB, argv)
 
     assert isinstance(on_spark, Audit)
     assert (duck.engine, on_spark.engine) == ("duckdb", "spark")

@@ -14,6 +14,7 @@ from ecomlake.contract import Job, JobArg, Zone
 from ecomlake.etl import glue
 from ecomlake.exceptions import InvalidArgumentError
 from ecomlake.storage import LocalStorage, S3Storage
+from tests.unit.glue_support import NOT_ON_GLUE, glue_modules
 
 SCRIPTS = {job: f"glue_jobs.{job.value}" for job in Job}
 
@@ -30,6 +31,19 @@ def test_scripts_import_without_glue_and_name_their_job(job: Job) -> None:
     module = importlib.import_module(SCRIPTS[job])
     assert module.JOB is job
     assert module.main is glue.main
+
+
+def test_the_job_modules_load_with_glues_own_modules_only() -> None:
+    """Glue 5.0 has no DuckDB, sqlframe or sqlglot: nothing a job loads may import them at load time."""
+    import subprocess
+    import sys
+
+    blocked = "".join(f"sys.modules[{name!r}] = None; " for name in NOT_ON_GLUE)
+    modules = ", ".join([*SCRIPTS.values(), "ecomlake.etl.glue", "ecomlake.dq.glue_job", "ecomlake.dq.engine_spark"])
+    script = f"import sys; {blocked}\nimport {modules}\nprint('imported')\n"
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "imported", done.stderr[-2000:]
 
 
 def test_arguments_are_resolved_like_get_resolved_options(tmp_path: Path) -> None:
@@ -90,7 +104,8 @@ def test_glue_entry_point_on_spark_matches_duckdb(spark: Any, generated: dict[st
     dates = ",".join(generated["dates"][:2])
     plan_run(LocalStorage(lake), "glue-run", dates.split(","))
     for job in (Job.TRANSACTION_ETL, Job.CLICKSTREAM_AGGREGATION):
-        summaries = importlib.import_module(SCRIPTS[job]).main(job, argv(lake, dates))
+        with glue_modules(installed=("duckdb",)):  # as the ETL jobs install it on Glue
+            summaries = importlib.import_module(SCRIPTS[job]).main(job, argv(lake, dates))
         assert all(s.engine == "spark" and s.conserved for s in summaries)
     reference = tmp_path / "reference"
     shutil.copytree(generated["lake"] / "raw", reference / "raw")

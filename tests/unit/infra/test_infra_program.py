@@ -490,8 +490,17 @@ def test_the_audit_job_has_its_own_small_capacity_timeout_and_thresholds(run: Pr
         "dev": ("G.1X", 2, 30),
         "prod": ("G.2X", 10, 55),
     }[run.stack]
+    # Glue 5.0 has neither DuckDB, which an ETL job validates an unreported raw file with, nor
+    # sqlglot, which the audit's Spark engine transpiles the rules with: pip installs them at
+    # the project's pins (tests/unit/glue_support.py runs the jobs without the others).
+    assert audit["defaultArguments"]["--additional-python-modules"] == "sqlglot==30.29.0"
+    for job in (j for j in Job if j is not Job.DATA_QUALITY):
+        assert glue_job(run, job)["defaultArguments"]["--additional-python-modules"] == "duckdb==2.0.1"
     # Everything else the ETL jobs get, the audit gets too (zones, code, temp dir, log groups).
-    assert {k: v for k, v in audit["defaultArguments"].items() if k != "--dq_thresholds"} == etl["defaultArguments"]
+    own = {"--dq_thresholds", "--additional-python-modules"}
+    assert {k: v for k, v in audit["defaultArguments"].items() if k not in own} == {
+        k: v for k, v in etl["defaultArguments"].items() if k not in own
+    }
 
 
 def test_dq_thresholds_from_the_stack_reach_the_audit_job(layers_dir: Path) -> None:
