@@ -25,6 +25,7 @@ from typing import Any
 
 from ecomlake.contract import Dataset, parse_run_id, raw_key, run_prefix
 from ecomlake.exceptions import InvalidArgumentError
+from ecomlake.ingest.validator import object_size
 from ecomlake.snapshots import UNITS, Snapshot, is_partitioned
 from ecomlake.snapshots import store as snapshot_store
 from ecomlake.snapshots.gc import version_of
@@ -90,16 +91,10 @@ def missing_versions(
 def raw_bytes(storage: Storage, dates: Iterable[str]) -> int:
     """Bytes of raw files landed for ``dates`` (every dataset), when the store can tell sizes."""
     total = 0
-    path_of = getattr(storage, "path", None)
-    sizer = getattr(storage, "size", None)
     for day in dates:
         for dataset in Dataset:
-            prefix = raw_key(dataset, day, "")
-            for key in storage.list(prefix):
-                if callable(sizer):
-                    total += int(sizer(key))
-                elif callable(path_of):
-                    total += path_of(key).stat().st_size
+            for key in storage.list(raw_key(dataset, day, "")):
+                total += object_size(storage, key) or 0
     return total
 
 

@@ -73,6 +73,7 @@ from ecomlake.contract import (
     to_date,
 )
 from ecomlake.exceptions import EcomlakeError
+from ecomlake.ingest.validator import object_size
 from ecomlake.runs.plan import plan_key, read_plan
 from ecomlake.schemas import TABLES
 from ecomlake.snapshots import Snapshot, load_published, table_unit
@@ -142,13 +143,8 @@ def read_set(base: Snapshot, dates: Iterable[str], *, window_days: int | None = 
 
 
 def _size(storage: Storage, key: str) -> int:
-    sizer = getattr(storage, "size", None)
-    if callable(sizer):
-        return int(sizer(key))
-    path_of = getattr(storage, "path", None)
-    if callable(path_of):
-        return int(path_of(key).stat().st_size)
-    return len(storage.read_bytes(key))
+    known = object_size(storage, key)
+    return known if known is not None else len(storage.read_bytes(key))
 
 
 def _dated_keys(keys: Iterable[str], first: str, date_of: Any) -> list[str]:
