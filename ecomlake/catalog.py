@@ -20,20 +20,17 @@ here with a clear message rather than somewhere inside a query.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from ecomlake.contract import PARTITION_KEY, RUN_KEY, Table, table_zone
+from ecomlake.contract import RUN_KEY, Table, table_zone
 from ecomlake.exceptions import EcomlakeError
 from ecomlake.schemas import TableSchema, athena_to_duckdb, table_schema
 from ecomlake.snapshots import Snapshot, load_published, table_unit
 from ecomlake.storage import LocalStorage
-
-_PARTITION_DIR_RE = re.compile(rf"^{PARTITION_KEY}=(\d{{4}}-\d{{2}}-\d{{2}})$")
 
 
 class CatalogError(EcomlakeError):

@@ -160,12 +160,6 @@ class S3Storage:
         # Object sizes seen by the last listings: raw_bytes-style callers list, then ask sizes.
         self._sizes: dict[tuple[str, str], int] = {}
 
-    @classmethod
-    def from_env(cls, boto3_session: boto3.Session | None = None) -> S3Storage:
-        """Buckets from the ``ECOMLAKE_*_BUCKET`` variables the Lambda functions are given."""
-        buckets = {zone: os.environ[var] for zone, var in ZONE_BUCKET_ENV.items() if os.environ.get(var)}
-        return cls(buckets, boto3_session)
-
     def bucket(self, key: str) -> str:
         zone = zone_of(key)
         try:

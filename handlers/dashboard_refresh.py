@@ -23,7 +23,7 @@ from ecomlake.dashboard import cloud_data_files
 from ecomlake.dashboard_api import SqlRunner, athena_runner
 from ecomlake.exceptions import EcomlakeError, InvalidArgumentError
 from ecomlake.storage import S3Storage
-from handlers._aws import aws_client, boto3_session
+from handlers._aws import aws_client, boto3_session, lake_buckets
 from handlers._powertools import powertools, require_env
 
 tools = powertools("dashboard_refresh")
@@ -45,7 +45,7 @@ def refresh(
     bucket: str,
 ) -> dict[str, Any]:
     """Build the data files from ``runner`` and upload each; returns what was written."""
-    files = cloud_data_files(runner, reports=S3Storage.from_env())
+    files = cloud_data_files(runner, reports=S3Storage(lake_buckets(), boto3_session()))
     for key, text in sorted(files.items()):
         put_object(
             Bucket=bucket,

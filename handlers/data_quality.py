@@ -29,7 +29,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ecomlake.contract import METRICS_NAMESPACE, EnvVar, Metric, parse_run_id
+from ecomlake.contract import METRICS_NAMESPACE, EnvVar, parse_run_id
 from ecomlake.dq.publish import alert_message, metric_data
 from ecomlake.dq.report import DQReport
 from ecomlake.exceptions import DataQualityError, EcomlakeError, InvalidArgumentError
@@ -37,7 +37,7 @@ from ecomlake.runs.audit import failure_message, findings, read_verdict
 from ecomlake.runs.publish import audit_report_key
 from ecomlake.storage import S3Storage, Storage
 from handlers._aws import aws_client, boto3_session, lake_buckets
-from handlers._powertools import count, emit_metric_data, namespace, powertools, stage
+from handlers._powertools import emit_metric_data, invalid_event, namespace, powertools, stage
 
 tools = powertools("data_quality")
 logger, tracer = tools.logger, tools.tracer
@@ -114,23 +114,13 @@ def judge(
     }
 
 
-def _reject(err: Exception, event: Any) -> None:
-    logger.error(
-        f"invalid event: {err}",
-        error=str(err),
-        error_type=type(err).__name__,
-        event_shape=sorted(map(str, event)) if isinstance(event, dict) else type(event).__name__,
-    )
-    count(Metric.INVALID_EVENTS, 1)
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)  # results hold business data
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         run_id = parse_run(event)
     except InvalidArgumentError as err:
-        _reject(err, event)
+        invalid_event(tools, err, event)  # logged and counted, then raised: the Catch records it
         raise
     return judge(
         run_id,

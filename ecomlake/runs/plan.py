@@ -23,9 +23,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ecomlake.contract import Dataset, parse_run_id, raw_key, run_prefix
+from ecomlake.contract import Dataset, parse_run_id, raw_key, run_prefix, version_prefix
 from ecomlake.exceptions import InvalidArgumentError
-from ecomlake.snapshots import UNITS, Snapshot, is_partitioned
+from ecomlake.ingest.validator import object_size
+from ecomlake.snapshots import UNITS, Snapshot
 from ecomlake.snapshots import store as snapshot_store
 from ecomlake.snapshots.gc import version_of
 from ecomlake.storage import Storage
@@ -80,26 +81,19 @@ def missing_versions(
             if parsed is not None:
                 present.add(parsed[0])
     missing: dict[str, list[str]] = {}
-    for unit, day, _run in snapshot.iter_versions():
-        prefixes = snapshot.prefixes(unit, [day] if day else None)
-        if prefixes and prefixes[0][1] not in present:
-            missing.setdefault(unit, []).append(day if is_partitioned(unit) and day else "*")
+    for unit, day, run in snapshot.iter_versions():
+        if version_prefix(unit, run, day) not in present:
+            missing.setdefault(unit, []).append(day or "*")
     return missing
 
 
 def raw_bytes(storage: Storage, dates: Iterable[str]) -> int:
     """Bytes of raw files landed for ``dates`` (every dataset), when the store can tell sizes."""
     total = 0
-    path_of = getattr(storage, "path", None)
-    sizer = getattr(storage, "size", None)
     for day in dates:
         for dataset in Dataset:
-            prefix = raw_key(dataset, day, "")
-            for key in storage.list(prefix):
-                if callable(sizer):
-                    total += int(sizer(key))
-                elif callable(path_of):
-                    total += path_of(key).stat().st_size
+            for key in storage.list(raw_key(dataset, day, "")):
+                total += object_size(storage, key) or 0
     return total
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ecomlake.contract import dq_report_key, run_prefix
-from ecomlake.exceptions import DataQualityError, EcomlakeError
+from ecomlake.exceptions import EcomlakeError
 from ecomlake.snapshots import Snapshot, gc
 from ecomlake.snapshots import store as snapshot_store
 from ecomlake.snapshots.journal import combined_changes, read_outputs
@@ -30,18 +30,6 @@ class NothingToPublishError(EcomlakeError):
 def verdict_key(run_id: str) -> str:
     """Where the audit writes its verdict on a run (``ecomlake.runs.audit``)."""
     return f"{run_prefix(run_id)}audit.json"
-
-
-def require_passed_audit(storage: Storage, run_id: str) -> None:
-    """Publication's gate: the run's audit ran and no critical check failed."""
-    key = verdict_key(run_id)
-    if not storage.exists(key):
-        raise DataQualityError(f"run {run_id} has no audit verdict; an unaudited run is never published")
-    verdict = json.loads(storage.read_bytes(key))
-    if not verdict.get("passed"):
-        failures = verdict.get("failures") or []
-        shown = "; ".join(f"{f.get('check')} on {f.get('date')}: {f.get('detail')}" for f in failures[:5])
-        raise DataQualityError(f"{len(failures)} critical data-quality check(s) failed, nothing was published: {shown}")
 
 
 @dataclass
@@ -74,7 +62,10 @@ def publish_run(storage: Storage, run_id: str, base_seq: int, *, now: datetime |
     outputs = read_outputs(storage, run_id)
     if not outputs:
         raise NothingToPublishError(f"run {run_id} recorded no output; nothing to publish")
-    require_passed_audit(storage, run_id)
+    # Publication's gate is the audit step's own check (imported here: the audit imports this module).
+    from ecomlake.runs.audit import check_verdict
+
+    check_verdict(storage, run_id)
     base = snapshot_store.load_published(storage)
     if base.seq != base_seq:
         raise snapshot_store.PublishConflictError(

@@ -71,8 +71,10 @@ from ecomlake.contract import (
     parse_run_id,
     run_prefix,
     to_date,
+    version_prefix,
 )
 from ecomlake.exceptions import EcomlakeError
+from ecomlake.ingest.validator import object_size
 from ecomlake.runs.plan import plan_key, read_plan
 from ecomlake.schemas import TABLES
 from ecomlake.snapshots import Snapshot, load_published, table_unit
@@ -128,7 +130,7 @@ def read_set(base: Snapshot, dates: Iterable[str], *, window_days: int | None = 
     window = audit_window_days() if window_days is None else window_days
     window_start = (to_date(first) - timedelta(days=window)).isoformat()
     versions = set()
-    for unit, day, _run in base.iter_versions():
+    for unit, day, run in base.iter_versions():
         if day is None or unit in EVERY_DATE_UNITS:
             wanted = True
         elif unit in WINDOWED_UNITS:
@@ -136,19 +138,14 @@ def read_set(base: Snapshot, dates: Iterable[str], *, window_days: int | None = 
         else:
             wanted = day >= first
         if wanted:
-            versions.update(prefix for _day, prefix in base.prefixes(unit, None if day is None else [day]))
+            versions.add(version_prefix(unit, run, day))
     journals = {run for per_day in base.computed.values() for day, run in per_day.items() if day >= first}
     return ReadSet(frozenset(versions), first, frozenset(journals))
 
 
 def _size(storage: Storage, key: str) -> int:
-    sizer = getattr(storage, "size", None)
-    if callable(sizer):
-        return int(sizer(key))
-    path_of = getattr(storage, "path", None)
-    if callable(path_of):
-        return int(path_of(key).stat().st_size)
-    return len(storage.read_bytes(key))
+    known = object_size(storage, key)
+    return known if known is not None else len(storage.read_bytes(key))
 
 
 def _dated_keys(keys: Iterable[str], first: str, date_of: Any) -> list[str]:

@@ -84,7 +84,3 @@ def combined_changes(outputs: Sequence[JobOutput]) -> Changes:
 def run_changes(storage: Storage, run_id: str, jobs: Iterable[str] | None = None) -> Changes:
     """Everything the run has written so far (or only ``jobs``' part of it)."""
     return combined_changes(read_outputs(storage, run_id, jobs))
-
-
-def run_summaries(storage: Storage, run_id: str) -> list[dict[str, Any]]:
-    return [s for output in read_outputs(storage, run_id) for s in output.summaries]

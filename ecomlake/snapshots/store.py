@@ -64,10 +64,7 @@ def load(storage: Storage) -> Loaded:
     current = _read(storage, SNAPSHOT_KEY)
     if current is not None:
         newer = current
-        while storage.exists(snapshot_history_key(newer.seq + 1)):
-            following = _read(storage, snapshot_history_key(newer.seq + 1))
-            if following is None:
-                break
+        while (following := _read(storage, snapshot_history_key(newer.seq + 1))) is not None:
             newer = following
         if newer.seq == current.seq:
             return Loaded(current, "current")

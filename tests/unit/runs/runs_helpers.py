@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +93,9 @@ def unreferenced_versions(lake: Path) -> list[str]:
     return sorted(p for p in versions(storage) if p not in keep)
 
 
-def copy_lake(source: Path, target: Path) -> Path:
-    shutil.copytree(source, target)
-    return target
+CLI = [sys.executable, "-c", "import sys; from ecomlake.cli import main; sys.exit(main())"]
 
 
-def run_record(lake: Path, run_id: str) -> dict[str, Any]:
-    return json.loads((lake / "_runs" / f"{run_id}.json").read_text())
+def start_cli(*args: str) -> subprocess.Popen[bytes]:
+    """``ecomlake <args>`` as a real process, its output captured."""
+    return subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -16,12 +16,11 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from runs_helpers import assert_same_lake, generated_source, unreferenced_versions
+from runs_helpers import assert_same_lake, generated_source, start_cli, unreferenced_versions
 
 from ecomlake.ingest import land_tree
 from ecomlake.local.runner import Status, run_pipeline
@@ -31,11 +30,6 @@ from ecomlake.storage import LocalStorage
 pytestmark = pytest.mark.integration
 
 FIRST = ["2025-01-01", "2025-01-02"]
-CLI = [sys.executable, "-c", "import sys; from ecomlake.cli import main; sys.exit(main())"]
-
-
-def ecomlake(*args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +48,7 @@ def clean(base: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, f
     lake = tmp_path_factory.mktemp("clean") / "lake"
     shutil.copytree(base, lake)
     started = time.monotonic()
-    done = ecomlake("run", "--all", "--lake", str(lake))
+    done = start_cli("run", "--all", "--lake", str(lake))
     _out, err = done.communicate(timeout=600)
     assert done.returncode == 0, err.decode()
     return lake, time.monotonic() - started
@@ -68,12 +62,12 @@ def test_a_run_killed_at_a_random_moment_is_finished_by_the_next(
     lake = tmp_path / "lake"
     shutil.copytree(base, lake)
     delay = random.Random(seed).uniform(0.3, duration)
-    victim = ecomlake("run", "--all", "--lake", str(lake))
+    victim = start_cli("run", "--all", "--lake", str(lake))
     time.sleep(delay)
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=60)
 
-    again = ecomlake("run", "--all", "--lake", str(lake))
+    again = start_cli("run", "--all", "--lake", str(lake))
     _out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err.decode()
 
@@ -159,7 +153,7 @@ def test_a_read_only_lake_is_one_clear_line(base: Path, tmp_path: Path) -> None:
     try:
         shutil.copytree(base, mount / "lake")
         subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
-        proc = ecomlake("run", "--all", "--lake", str(mount / "lake"))
+        proc = start_cli("run", "--all", "--lake", str(mount / "lake"))
         out, err = proc.communicate(timeout=120)
         lines = err.decode().strip().splitlines()
         assert proc.returncode in (1, 2)

@@ -16,19 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
-from runs_helpers import assert_same_lake, generated_source
+from runs_helpers import assert_same_lake, generated_source, start_cli
 
 from ecomlake.ingest import land_tree
 from ecomlake.local.lock import LakeLock, LakeLockedError, read_holder
 from ecomlake.local.runner import run_pipeline
 
 pytestmark = pytest.mark.integration
-
-CLI = [sys.executable, "-c", "import sys; from ecomlake.cli import main; sys.exit(main())"]
-
-
-def start(*args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +45,9 @@ def wait_for_holder(lake: Path, seconds: float = 60) -> None:
 def test_a_second_run_stops_at_once_naming_the_holder(landed: Path, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     shutil.copytree(landed, lake)
-    first = start("run", "--all", "--lake", str(lake))
+    first = start_cli("run", "--all", "--lake", str(lake))
     wait_for_holder(lake)
-    second = start("run", "--all", "--lake", str(lake))
+    second = start_cli("run", "--all", "--lake", str(lake))
     _out, err = second.communicate(timeout=120)
     first.communicate(timeout=600)
     assert first.returncode == 0
@@ -71,9 +65,9 @@ def test_with_wait_the_second_run_queues_and_the_lake_ends_as_two_runs_in_a_row(
     for _ in range(2):
         assert run_pipeline(oracle, ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"]).succeeded
 
-    first = start("run", "--all", "--lake", str(lake))
+    first = start_cli("run", "--all", "--lake", str(lake))
     wait_for_holder(lake)
-    second = start("run", "--all", "--lake", str(lake), "--wait", "600")
+    second = start_cli("run", "--all", "--lake", str(lake), "--wait", "600")
     for proc in (first, second):
         _out, err = proc.communicate(timeout=900)
         assert proc.returncode == 0, err.decode()
