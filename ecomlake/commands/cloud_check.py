@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ecomlake.commands.common import console, positive, print_json, print_table
+from ecomlake.commands.common import console, positive, print_json, print_table, styled
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
             deploy=deploy,
         )
         session = boto3.Session(region_name=deployer.region())
-        report = run_check(deployer, session, options, progress=lambda msg: console.print(f"[dim]{msg}[/dim]"))
+        report = run_check(deployer, session, options, progress=lambda msg: console.print(styled(msg, "dim")))
         if as_json:
             print_json(report.to_dict())
         else:

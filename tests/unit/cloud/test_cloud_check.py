@@ -443,3 +443,33 @@ def test_an_undeployed_stack_with_no_deploy_is_one_clear_error() -> None:
     with pytest.raises(CloudCheckError, match="stack 'dev' is not deployed"):
         run_check(stack, boto3.Session(region_name=REGION), CheckOptions(deploy=False))
     assert stack.calls == []
+
+
+def test_the_command_prints_progress_as_written(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """Progress lines are dimmed text, never markup: the console does not parse markup, so tags would print."""
+    import ecomlake.local.cloud_check as check
+    from ecomlake.cli import run
+
+    class Stack:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def region(self) -> str:
+            return REGION
+
+    class Report:
+        stack, ok, destroyed = "dev", True, False
+
+        def to_dict(self) -> dict[str, Any]:
+            return {"stack": "dev"}
+
+    def fake_run(deployer: Any, session: Any, options: Any, progress: Any) -> Report:
+        progress("waiting for [2/3] executions")
+        return Report()
+
+    monkeypatch.setattr(check, "PulumiStack", Stack)
+    monkeypatch.setattr(check, "run_check", fake_run)
+    assert run(["cloud-check", "--json", "--no-deploy"]) == 0
+    out = capsys.readouterr().out
+    assert "waiting for [2/3] executions" in out
+    assert "[dim]" not in out
