@@ -70,10 +70,12 @@ QUERY_SETTINGS: dict[str, dict[str, str]] = {
 }
 RANGE_START, RANGE_END = "start_date", "end_date"
 # The business dates the lake holds: those with daily KPIs or sales (Athena SQL, both engines).
+# The dates the dashboard knows of, from which its window is taken: those of these tables.
+DATED_TABLES = (Table.DAILY_KPIS, Table.FACT_SALES)
 LAKE_DATES_SQL = (
-    'select min(d."day") as first_day, max(d."day") as last_day, count(distinct d."day") as days '
-    f'from (select k."{PARTITION_KEY}" as "day" from {Table.DAILY_KPIS} as k '
-    f'union all select s."{PARTITION_KEY}" as "day" from {Table.FACT_SALES} as s) as d'
+    'select min(d."day") as first_day, max(d."day") as last_day, count(distinct d."day") as days from ('
+    + " union all ".join(f'select t{i}."{PARTITION_KEY}" as "day" from {t} as t{i}' for i, t in enumerate(DATED_TABLES))
+    + ") as d"
 )
 
 

@@ -75,11 +75,10 @@ def _raw_files(lake: Path, dates: list[str]) -> int:
 def _athena_bytes(lake: Path) -> tuple[int, ...]:
     """Per dashboard query, the published bytes its tables hold in the dashboard's window."""
     from ecomlake.catalog import partition_files, table_files
-    from ecomlake.contract import Table
-    from ecomlake.dashboard import dashboard_window
+    from ecomlake.dashboard import DATED_TABLES, dashboard_window
     from ecomlake.queries import list_queries
 
-    days = sorted({f.date for f in table_files(lake, Table.DAILY_KPIS) if f.date})
+    days = sorted({f.date for table in DATED_TABLES for f in table_files(lake, table) if f.date})
     window = dashboard_window(days[0], days[-1]) if days else None
     start, end = window if window else (None, None)
     out = []
