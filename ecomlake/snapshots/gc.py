@@ -2,10 +2,11 @@
 
 A version folder (``<unit>/date=D/run=R/``) is kept while the current snapshot or the one
 before it names it -- a reader that resolved the previous snapshot just before a publication
-can still finish -- or while it belongs to the run in progress. Everything else is either
-superseded (a newer publication replaced it) or unpublished (a run that failed its audit, or
-died), and is deleted. Objects outside the version layout (raw files, whole-file quarantine
-copies, reports) are never touched.
+can still finish. Everything else is either superseded (a newer publication replaced it) or
+unpublished (a run that failed its audit, or died), and is deleted. Collection runs inside a
+publication, under the lake's one-writer lock, so no other run has versions in progress.
+Objects outside the version layout (raw files, whole-file quarantine copies, reports) are
+never touched.
 """
 
 from __future__ import annotations
@@ -28,15 +29,12 @@ _VERSION_RE: Final = re.compile(
 class Collected:
     """What a collection found and removed."""
 
-    deleted: dict[str, str] = field(default_factory=dict)  # version prefix -> why ("superseded" / "unpublished")
+    deleted: list[str] = field(default_factory=list)  # version prefixes
     files: int = 0
     kept: int = 0
 
     def to_dict(self) -> dict[str, object]:
-        kinds: dict[str, int] = {}
-        for why in self.deleted.values():
-            kinds[why] = kinds.get(why, 0) + 1
-        return {"versions_deleted": len(self.deleted), "files_deleted": self.files, "kept": self.kept, **kinds}
+        return {"versions_deleted": len(self.deleted), "files_deleted": self.files, "kept": self.kept}
 
 
 def version_of(key: str) -> tuple[str, str | None, str] | None:
@@ -58,26 +56,14 @@ def versions(storage: Storage, units: Iterable[str] = sorted(UNITS)) -> dict[str
     return found
 
 
-def collect(
-    storage: Storage,
-    current: Snapshot,
-    previous: Snapshot | None = None,
-    *,
-    active_run: str | None = None,
-    history: Iterable[Snapshot] = (),
-) -> Collected:
-    """Delete every version neither ``current`` nor ``previous`` names, except ``active_run``'s.
-
-    ``history`` (older published snapshots) only decides the wording: a version one of them
-    named was *superseded*, any other was never published.
-    """
+def collect(storage: Storage, current: Snapshot, previous: Snapshot | None = None) -> Collected:
+    """Delete every version neither ``current`` nor ``previous`` names."""
     keep = current.referenced() | (previous.referenced() if previous else set())
-    published_once = set().union(*(s.referenced() for s in history)) if history else set()
     result = Collected()
-    for prefix, run in sorted(versions(storage).items()):
-        if prefix in keep or run == active_run:
+    for prefix in sorted(versions(storage)):
+        if prefix in keep:
             result.kept += 1
             continue
         result.files += storage.delete_prefix(prefix)
-        result.deleted[prefix] = "superseded" if prefix in published_once else "unpublished"
+        result.deleted.append(prefix)
     return result
