@@ -33,14 +33,10 @@ from ecomlake.storage import Storage
 
 def thresholds_from_args(argv: Sequence[str]) -> Thresholds:
     """``--dq_thresholds <json>`` (or ``--dq_thresholds=<json>``) when given, else ``$ECOMLAKE_DQ_THRESHOLDS``."""
-    flag = f"--{JobArg.DQ_THRESHOLDS}"
-    items = list(argv)
-    for i, item in enumerate(items):
-        if item == flag and i + 1 < len(items):
-            return Thresholds.from_env({EnvVar.DQ_THRESHOLDS: items[i + 1]})
-        if item.startswith(flag + "="):
-            return Thresholds.from_env({EnvVar.DQ_THRESHOLDS: item.split("=", 1)[1]})
-    return Thresholds.from_env()
+    from ecomlake.etl.glue import argv_options
+
+    given = argv_options(argv).get(JobArg.DQ_THRESHOLDS)
+    return Thresholds.from_env() if given is None else Thresholds.from_env({EnvVar.DQ_THRESHOLDS: given})
 
 
 def require_current_base(storage: Storage, run_id: str) -> None:

@@ -38,8 +38,8 @@ ZONE_ARGS: dict[Zone, JobArg] = {
 REQUIRED_ARGS: tuple[str, ...] = (JobArg.JOB_NAME, JobArg.DATES, JobArg.RUN_ID, *ZONE_ARGS.values())
 
 
-def _parse_argv(argv: Sequence[str], names: Sequence[str]) -> dict[str, str]:
-    """``--key value`` (or ``--key=value``) pairs, as getResolvedOptions reads them."""
+def argv_options(argv: Sequence[str]) -> dict[str, str]:
+    """Every ``--key value`` (or ``--key=value``) pair of ``argv``, as getResolvedOptions reads them."""
     found: dict[str, str] = {}
     items = list(argv)
     i = 0
@@ -54,6 +54,12 @@ def _parse_argv(argv: Sequence[str], names: Sequence[str]) -> dict[str, str]:
                 i += 1
             found[key] = value
         i += 1
+    return found
+
+
+def _parse_argv(argv: Sequence[str], names: Sequence[str]) -> dict[str, str]:
+    """``names``, each required, from ``argv`` (:func:`argv_options`)."""
+    found = argv_options(argv)
     missing = [n for n in names if n not in found]
     if missing:
         raise InvalidArgumentError(f"missing job arguments: {', '.join('--' + m for m in missing)}")
