@@ -27,7 +27,7 @@ from ecomlake.contract import Dataset, parse_dataset
 from ecomlake.ingest.framing import ERROR, LINE, batch_schema
 from ecomlake.ingest.report import EXAMPLES_PER_REASON
 from ecomlake.ingest.rules import MAX_VALUE_CHARS
-from ecomlake.schemas import RAW_SCHEMAS, Reason
+from ecomlake.schemas import RAW_SCHEMAS, RawSchema, Reason
 
 _BATCH: Final = "raw_batch"
 _CLASSIFIED: Final = "classified_batch"
@@ -73,6 +73,18 @@ def _sql(columns: Iterable[Any], source: Any) -> Any:
     return exp.select(exp.Star(), *(c.expression for c in columns)).from_(source)
 
 
+def facts_stage(schema: RawSchema, source: Any) -> Any:
+    """``source`` with the normalised text, the value checks and the numbers the rules read."""
+    import sqlframe.duckdb.functions as F
+
+    from ecomlake.etl import cleaning
+
+    stage = _sql([cleaning.padded_column(F, schema)], source).subquery("p")
+    stage = _sql(cleaning.normalized_columns(F, schema), stage).subquery("n")
+    stage = _sql(cleaning.form_columns(F, schema), stage).subquery("f")
+    return _sql(cleaning.number_columns(F, schema), stage).subquery("v")
+
+
 @cache
 def compiled(dataset: Dataset) -> _Compiled:
     """Render the ETL's rule expressions for ``dataset`` to DuckDB SQL (once per process)."""
@@ -84,10 +96,7 @@ def compiled(dataset: Dataset) -> _Compiled:
     schema = RAW_SCHEMAS[dataset]
     checks = cleaning.row_checks(F, schema)
     keys = cleaning.key_columns(F, schema)
-    stage = _sql([cleaning.padded_column(F, schema)], _BATCH).subquery("p")
-    stage = _sql(cleaning.normalized_columns(F, schema), stage).subquery("n")
-    stage = _sql(cleaning.form_columns(F, schema), stage).subquery("f")
-    stage = _sql(cleaning.number_columns(F, schema), stage).subquery("v")
+    stage = facts_stage(schema, _BATCH)
     final = _sql(
         [
             cleaning.check_index(F, checks).alias("_check"),
