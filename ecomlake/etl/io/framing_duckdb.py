@@ -428,12 +428,10 @@ def _csv_header(text: str, schema: RawSchema) -> tuple[str, ...] | None:
         fields = [v.decode("utf-8") for v in parsed[0]]
     else:
         fields = text.split(",")
-    header = framing.header_names(fields)
-    if len(set(header)) != len(header):
+    try:
+        return framing.checked_header(fields, schema, None)
+    except FileRejectedError:
         return None
-    if any(name not in header for name in schema.required_columns):
-        return None
-    return header
 
 
 __all__ = ["GROUP_BYTES", "SIMPLE_JSON_LINE", "SqlFile", "SqlFramer", "eligible", "framer_prefix"]
