@@ -284,22 +284,7 @@ class FileClassifier:
             duplicates = int(self.conn.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0])  # type: ignore[index]
             if duplicates:
                 result.faults[Reason.DUPLICATE_KEY.value] = duplicates
-                names = ", ".join(self.schema.primary_key)
-                norm = _key_text(self.rules.keys)
-                rows = self.conn.execute(
-                    f'SELECT "{LINE}", concat_ws(\', \', {norm}) FROM ({sql}) ORDER BY "{LINE}" '
-                    f"LIMIT {EXAMPLES_PER_REASON}"
-                ).fetchall()
-                for line, value in rows:
-                    result.examples.append(
-                        RowFault(
-                            Reason.DUPLICATE_KEY,
-                            self.schema.primary_key[0],
-                            shown(value),
-                            f"({names}) seen earlier",
-                            int(line),
-                        )
-                    )
+                result.examples += self._duplicate_faults(EXAMPLES_PER_REASON)
         result.valid_rows = self._stateless_good - duplicates
         # Keep the first examples of each reason by line, across batches.
         kept: dict[str, int] = {}
@@ -311,6 +296,19 @@ class FileClassifier:
         result.examples = examples
         self.close()
         return result
+
+    def _duplicate_faults(self, limit: int | None = None) -> list[RowFault]:
+        """The rows of the key table that repeat an earlier row's key, as faults in line order (the first ``limit``)."""
+        detail = f"({', '.join(self.schema.primary_key)}) seen earlier"
+        cut = "" if limit is None else f" LIMIT {limit}"
+        rows = self.conn.execute(
+            f"SELECT \"{LINE}\", concat_ws(', ', {_key_text(self.rules.keys)}) "
+            f'FROM ({_duplicates_sql(self.dataset)}) ORDER BY "{LINE}"{cut}'
+        ).fetchall()
+        return [
+            RowFault(Reason.DUPLICATE_KEY, self.schema.primary_key[0], shown(value), detail, int(line))
+            for line, value in rows
+        ]
 
     def close(self) -> None:
         for table in (_CLASSIFIED, _SEEN):
@@ -340,12 +338,7 @@ def classify_records(dataset: Dataset | str, records: Iterable[Mapping[str, Any]
     finally:
         conn.unregister(_BATCH)
     conn.execute(f"CREATE OR REPLACE TEMP TABLE {_SEEN} AS {classifier._keep}")
-    names = ", ".join(classifier.schema.primary_key)
-    norm = _key_text(classifier.rules.keys)
-    dup_sql = _duplicates_sql(ds)
-    for line, value in conn.execute(f"SELECT \"{LINE}\", concat_ws(', ', {norm}) FROM ({dup_sql})").fetchall():
-        found[int(line)] = RowFault(
-            Reason.DUPLICATE_KEY, classifier.schema.primary_key[0], shown(value), f"({names}) seen earlier", int(line)
-        )
+    for fault in classifier._duplicate_faults():
+        found[fault.line] = fault
     classifier.close()
     return [found[i] for i in range(1, len(rows) + 1)]
