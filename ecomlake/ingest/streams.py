@@ -161,6 +161,15 @@ def _sniff(head: bytes) -> None:
             raise FileRejectedError(FileRule.BINARY_CONTENT, f"this is {kind}, not a text file")
 
 
+def _start(head: bytes, facts: StreamFacts) -> bytes:
+    """The first bytes of the text, checked (:func:`_sniff`), without a UTF-8 byte order mark."""
+    _sniff(head)
+    if head.startswith(UTF8_BOM):
+        facts.bom = True
+        return head[len(UTF8_BOM) :]
+    return head
+
+
 def text_chunks(
     raw: BinaryIO, file_name: str, *, max_bytes: int, facts: StreamFacts, chunk_bytes: int = CHUNK_BYTES
 ) -> Iterator[bytes]:
@@ -195,17 +204,12 @@ def text_chunks(
     pending = b""
     started = False
     for piece in source:
+        pending += piece
         if not started:
-            pending += piece
             if len(pending) < 8:
                 continue
             started = True
-            _sniff(pending)
-            if pending.startswith(UTF8_BOM):
-                facts.bom = True
-                pending = pending[len(UTF8_BOM) :]
-        else:
-            pending += piece
+            pending = _start(pending, facts)
         if len(pending) < chunk_bytes:
             continue
         cut = pending.rfind(b"\n") + 1
@@ -215,10 +219,7 @@ def text_chunks(
         yield _checked(chunk, lines_before, facts)
         lines_before += facts_lines(chunk)
     if not started and pending:
-        _sniff(pending)
-        if pending.startswith(UTF8_BOM):
-            facts.bom = True
-            pending = pending[len(UTF8_BOM) :]
+        pending = _start(pending, facts)
     if pending:
         last = _checked(pending, lines_before, facts)
         if facts.lf == facts.crlf == 0 and facts.cr:
