@@ -200,7 +200,6 @@ def text_chunks(
         facts.compression = "gzip"
         source = _gunzip(source, max_bytes, facts)
 
-    lines_before = 0
     pending = b""
     started = False
     for piece in source:
@@ -216,12 +215,11 @@ def text_chunks(
         if cut == 0:
             continue  # one line longer than a chunk: keep reading until it ends
         chunk, pending = pending[:cut], pending[cut:]
-        yield _checked(chunk, lines_before, facts)
-        lines_before += facts_lines(chunk)
+        yield _checked(chunk, facts)
     if not started and pending:
         pending = _start(pending, facts)
     if pending:
-        last = _checked(pending, lines_before, facts)
+        last = _checked(pending, facts)
         if facts.lf == facts.crlf == 0 and facts.cr:
             raise FileRejectedError(
                 FileRule.WRONG_FORMAT,
@@ -234,11 +232,8 @@ def text_chunks(
         raise FileRejectedError(FileRule.EMPTY_FILE, "the file holds only whitespace")
 
 
-def facts_lines(chunk: bytes) -> int:
-    return chunk.count(b"\n")
-
-
-def _checked(chunk: bytes, lines_before: int, facts: StreamFacts) -> bytes:
+def _checked(chunk: bytes, facts: StreamFacts) -> bytes:
+    lines_before = facts.lf + facts.crlf  # every line feed of the chunks checked so far
     nul = chunk.find(b"\x00")
     if nul >= 0:
         line, col = _position(lines_before, chunk, nul)
