@@ -24,11 +24,8 @@ The parity tests run the DuckDB and Spark jobs over the same files and require t
 rows in processed and quarantine.
 """
 
-# ruff: noqa: N803 -- F is the PySpark alias of the functions module
-
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
@@ -67,21 +64,6 @@ class DatasetSql:
     quarantine: str
 
 
-def _select(columns: Iterable[Any], source: Any) -> Any:
-    from sqlglot import exp
-
-    return exp.select(exp.Star(), *(c.expression for c in columns)).from_(source)
-
-
-def _facts(F: Any, dataset: Dataset, source: str) -> Any:
-    """``source`` with the normalised text, the value checks and the numbers the rules read."""
-    schema = RAW_SCHEMAS[dataset]
-    stage = _select([cleaning.padded_column(F, schema)], source).subquery("p")
-    stage = _select(cleaning.normalized_columns(F, schema), stage).subquery("n")
-    stage = _select(cleaning.form_columns(F, schema), stage).subquery("f")
-    return _select(cleaning.number_columns(F, schema), stage).subquery("v")
-
-
 @cache
 def dataset_sql(dataset: Dataset) -> DatasetSql:
     """Render the rules, the processed columns and the quarantine wording of ``dataset`` (once per process)."""
@@ -90,6 +72,7 @@ def dataset_sql(dataset: Dataset) -> DatasetSql:
 
     from ecomlake.etl.jobs import quarantine_output
     from ecomlake.etl.transforms.processed import processed_columns
+    from ecomlake.ingest.classifier import facts_stage
 
     schema = RAW_SCHEMAS[dataset]
     n = names(dataset)
@@ -101,13 +84,13 @@ def dataset_sql(dataset: Dataset) -> DatasetSql:
         cleaning.reason_of(F, checks).alias("_stateless").expression,
         *(key.alias(name).expression for key, name in zip(keys, dedupe.key_names(dataset), strict=True)),
         *(cleaning.typed_value(F, c).alias(f"{TYPED_PREFIX}{c.name}").expression for c in schema.columns),
-    ).from_(_facts(F, dataset, n["raw"]))
+    ).from_(facts_stage(schema, n["raw"]))
     typed = exp.select(
         *(exp.column(f"{TYPED_PREFIX}{c.name}", quoted=True).as_(c.name, quoted=True) for c in schema.columns),
         exp.column(PARTITION_KEY, quoted=True),
     ).from_(n["good"])
     processed = exp.select(*(c.expression for c in processed_columns(F, dataset))).from_(typed.subquery("t"))
-    quarantine = exp.select(*(c.expression for c in quarantine_output(F, dataset))).from_(_facts(F, dataset, n["bad"]))
+    quarantine = exp.select(*(c.expression for c in quarantine_output(F, dataset))).from_(facts_stage(schema, n["bad"]))
     return DatasetSql(
         classify.sql(dialect="duckdb", identify=True),
         processed.sql(dialect="duckdb", identify=True),

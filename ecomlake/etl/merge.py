@@ -129,7 +129,7 @@ def _inputs(session: Any, lake: io.LakeIO, plan: MergePlan) -> dict[str, Any]:
 
 
 def _build(session: Any, lake: io.LakeIO, plan: MergePlan, i: dict[str, Any]) -> list[RunSummary]:
-    F, T, _ = api(session)
+    T = api(session).T
     job = Job.MASTER_DATA_MERGE
     days, kpi_days = list(plan.curated_dates), list(plan.kpi_dates)
     tx = i["transactions"]
@@ -165,5 +165,4 @@ def _build(session: Any, lake: io.LakeIO, plan: MergePlan, i: dict[str, Any]) ->
             summaries.extend(write_built(job, schema, build(), days, lake, started))
     finally:
         io.release(kept_activity)
-    _ = F
     return summaries

@@ -27,7 +27,7 @@ from ecomlake.contract import Dataset, parse_dataset
 from ecomlake.ingest.framing import ERROR, LINE, batch_schema
 from ecomlake.ingest.report import EXAMPLES_PER_REASON
 from ecomlake.ingest.rules import MAX_VALUE_CHARS
-from ecomlake.schemas import RAW_SCHEMAS, Reason
+from ecomlake.schemas import RAW_SCHEMAS, RawSchema, Reason
 
 _BATCH: Final = "raw_batch"
 _CLASSIFIED: Final = "classified_batch"
@@ -73,6 +73,18 @@ def _sql(columns: Iterable[Any], source: Any) -> Any:
     return exp.select(exp.Star(), *(c.expression for c in columns)).from_(source)
 
 
+def facts_stage(schema: RawSchema, source: Any) -> Any:
+    """``source`` with the normalised text, the value checks and the numbers the rules read."""
+    import sqlframe.duckdb.functions as F
+
+    from ecomlake.etl import cleaning
+
+    stage = _sql([cleaning.padded_column(F, schema)], source).subquery("p")
+    stage = _sql(cleaning.normalized_columns(F, schema), stage).subquery("n")
+    stage = _sql(cleaning.form_columns(F, schema), stage).subquery("f")
+    return _sql(cleaning.number_columns(F, schema), stage).subquery("v")
+
+
 @cache
 def compiled(dataset: Dataset) -> _Compiled:
     """Render the ETL's rule expressions for ``dataset`` to DuckDB SQL (once per process)."""
@@ -84,10 +96,7 @@ def compiled(dataset: Dataset) -> _Compiled:
     schema = RAW_SCHEMAS[dataset]
     checks = cleaning.row_checks(F, schema)
     keys = cleaning.key_columns(F, schema)
-    stage = _sql([cleaning.padded_column(F, schema)], _BATCH).subquery("p")
-    stage = _sql(cleaning.normalized_columns(F, schema), stage).subquery("n")
-    stage = _sql(cleaning.form_columns(F, schema), stage).subquery("f")
-    stage = _sql(cleaning.number_columns(F, schema), stage).subquery("v")
+    stage = facts_stage(schema, _BATCH)
     final = _sql(
         [
             cleaning.check_index(F, checks).alias("_check"),
@@ -275,22 +284,7 @@ class FileClassifier:
             duplicates = int(self.conn.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0])  # type: ignore[index]
             if duplicates:
                 result.faults[Reason.DUPLICATE_KEY.value] = duplicates
-                names = ", ".join(self.schema.primary_key)
-                norm = _key_text(self.rules.keys)
-                rows = self.conn.execute(
-                    f'SELECT "{LINE}", concat_ws(\', \', {norm}) FROM ({sql}) ORDER BY "{LINE}" '
-                    f"LIMIT {EXAMPLES_PER_REASON}"
-                ).fetchall()
-                for line, value in rows:
-                    result.examples.append(
-                        RowFault(
-                            Reason.DUPLICATE_KEY,
-                            self.schema.primary_key[0],
-                            shown(value),
-                            f"({names}) seen earlier",
-                            int(line),
-                        )
-                    )
+                result.examples += self._duplicate_faults(EXAMPLES_PER_REASON)
         result.valid_rows = self._stateless_good - duplicates
         # Keep the first examples of each reason by line, across batches.
         kept: dict[str, int] = {}
@@ -302,6 +296,19 @@ class FileClassifier:
         result.examples = examples
         self.close()
         return result
+
+    def _duplicate_faults(self, limit: int | None = None) -> list[RowFault]:
+        """The rows of the key table that repeat an earlier row's key, as faults in line order (the first ``limit``)."""
+        detail = f"({', '.join(self.schema.primary_key)}) seen earlier"
+        cut = "" if limit is None else f" LIMIT {limit}"
+        rows = self.conn.execute(
+            f"SELECT \"{LINE}\", concat_ws(', ', {_key_text(self.rules.keys)}) "
+            f'FROM ({_duplicates_sql(self.dataset)}) ORDER BY "{LINE}"{cut}'
+        ).fetchall()
+        return [
+            RowFault(Reason.DUPLICATE_KEY, self.schema.primary_key[0], shown(value), detail, int(line))
+            for line, value in rows
+        ]
 
     def close(self) -> None:
         for table in (_CLASSIFIED, _SEEN):
@@ -331,12 +338,7 @@ def classify_records(dataset: Dataset | str, records: Iterable[Mapping[str, Any]
     finally:
         conn.unregister(_BATCH)
     conn.execute(f"CREATE OR REPLACE TEMP TABLE {_SEEN} AS {classifier._keep}")
-    names = ", ".join(classifier.schema.primary_key)
-    norm = _key_text(classifier.rules.keys)
-    dup_sql = _duplicates_sql(ds)
-    for line, value in conn.execute(f"SELECT \"{LINE}\", concat_ws(', ', {norm}) FROM ({dup_sql})").fetchall():
-        found[int(line)] = RowFault(
-            Reason.DUPLICATE_KEY, classifier.schema.primary_key[0], shown(value), f"({names}) seen earlier", int(line)
-        )
+    for fault in classifier._duplicate_faults():
+        found[fault.line] = fault
     classifier.close()
     return [found[i] for i in range(1, len(rows) + 1)]

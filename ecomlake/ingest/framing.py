@@ -84,6 +84,25 @@ def header_names(fields: Sequence[str]) -> tuple[str, ...]:
     return tuple(name.strip() or f"_c{i}" for i, name in enumerate(fields))
 
 
+def checked_header(fields: Sequence[str], schema: RawSchema, line: int | None) -> tuple[str, ...]:
+    """The header's names (:func:`header_names`); ``FileRejectedError`` for a name twice or a required one missing."""
+    header = header_names(fields)
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise FileRejectedError(FileRule.WRONG_FORMAT, f"column {name!r} appears twice in the header", line, name)
+        seen.add(name)
+    missing = [name for name in schema.required_columns if name not in header]
+    if missing:
+        raise FileRejectedError(
+            FileRule.MISSING_COLUMNS,
+            f"the header lacks required {_plural(missing)}; it has: {', '.join(header)}",
+            line,
+            missing[0],
+        )
+    return header
+
+
 def batch_schema(columns: Sequence[str]) -> pa.Schema:
     return pa.schema(
         [*(pa.field(c, pa.string()) for c in columns), pa.field(ERROR, pa.string()), pa.field(LINE, pa.int64())]
@@ -450,22 +469,7 @@ class RecordReader:
             raise FileRejectedError(
                 FileRule.WRONG_FORMAT, f"the header is not valid CSV: {records.errors[0].as_py()}", line
             )
-        header = header_names(records.fields[0].as_py())
-        seen: set[str] = set()
-        for name in header:
-            if name in seen:
-                raise FileRejectedError(
-                    FileRule.WRONG_FORMAT, f"column {name!r} appears twice in the header", line, name
-                )
-            seen.add(name)
-        missing = [name for name in self.schema.required_columns if name not in header]
-        if missing:
-            raise FileRejectedError(
-                FileRule.MISSING_COLUMNS,
-                f"the header lacks required {_plural(missing)}; it has: {', '.join(header)}",
-                line,
-                missing[0],
-            )
+        header = checked_header(records.fields[0].as_py(), self.schema, line)
         self.stats.header = header
         return header
 

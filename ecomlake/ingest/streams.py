@@ -161,6 +161,15 @@ def _sniff(head: bytes) -> None:
             raise FileRejectedError(FileRule.BINARY_CONTENT, f"this is {kind}, not a text file")
 
 
+def _start(head: bytes, facts: StreamFacts) -> bytes:
+    """The first bytes of the text, checked (:func:`_sniff`), without a UTF-8 byte order mark."""
+    _sniff(head)
+    if head.startswith(UTF8_BOM):
+        facts.bom = True
+        return head[len(UTF8_BOM) :]
+    return head
+
+
 def text_chunks(
     raw: BinaryIO, file_name: str, *, max_bytes: int, facts: StreamFacts, chunk_bytes: int = CHUNK_BYTES
 ) -> Iterator[bytes]:
@@ -191,36 +200,26 @@ def text_chunks(
         facts.compression = "gzip"
         source = _gunzip(source, max_bytes, facts)
 
-    lines_before = 0
     pending = b""
     started = False
     for piece in source:
+        pending += piece
         if not started:
-            pending += piece
             if len(pending) < 8:
                 continue
             started = True
-            _sniff(pending)
-            if pending.startswith(UTF8_BOM):
-                facts.bom = True
-                pending = pending[len(UTF8_BOM) :]
-        else:
-            pending += piece
+            pending = _start(pending, facts)
         if len(pending) < chunk_bytes:
             continue
         cut = pending.rfind(b"\n") + 1
         if cut == 0:
             continue  # one line longer than a chunk: keep reading until it ends
         chunk, pending = pending[:cut], pending[cut:]
-        yield _checked(chunk, lines_before, facts)
-        lines_before += facts_lines(chunk)
+        yield _checked(chunk, facts)
     if not started and pending:
-        _sniff(pending)
-        if pending.startswith(UTF8_BOM):
-            facts.bom = True
-            pending = pending[len(UTF8_BOM) :]
+        pending = _start(pending, facts)
     if pending:
-        last = _checked(pending, lines_before, facts)
+        last = _checked(pending, facts)
         if facts.lf == facts.crlf == 0 and facts.cr:
             raise FileRejectedError(
                 FileRule.WRONG_FORMAT,
@@ -233,11 +232,8 @@ def text_chunks(
         raise FileRejectedError(FileRule.EMPTY_FILE, "the file holds only whitespace")
 
 
-def facts_lines(chunk: bytes) -> int:
-    return chunk.count(b"\n")
-
-
-def _checked(chunk: bytes, lines_before: int, facts: StreamFacts) -> bytes:
+def _checked(chunk: bytes, facts: StreamFacts) -> bytes:
+    lines_before = facts.lf + facts.crlf  # every line feed of the chunks checked so far
     nul = chunk.find(b"\x00")
     if nul >= 0:
         line, col = _position(lines_before, chunk, nul)

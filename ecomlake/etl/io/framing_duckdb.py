@@ -277,18 +277,14 @@ class SqlFramer:
                 for name in ["fid", "_file", PARTITION_KEY, "_hline", "_width", *(f"_p{i}" for i in range(len(cols)))]
             }
         )
-        name = f"{self.prefix}_newfiles"
-        self.conn.register(name, table)
-        try:
-            self.conn.execute(f"INSERT INTO {ident(self.files)} SELECT * FROM {ident(name)}")
-        finally:
-            self.conn.unregister(name)
+        self._insert(self.files, table)
 
-    def _insert_slow(self, table: pa.Table) -> None:
-        name = f"{self.prefix}_newslow"
+    def _insert(self, target: str, table: pa.Table) -> None:
+        """Append an Arrow table to one of the framer's tables (same columns, same order)."""
+        name = f"{target}_new"
         self.conn.register(name, table)
         try:
-            self.conn.execute(f"INSERT INTO {ident(self.slow)} SELECT * FROM {ident(name)}")
+            self.conn.execute(f"INSERT INTO {ident(target)} SELECT * FROM {ident(name)}")
         finally:
             self.conn.unregister(name)
 
@@ -341,7 +337,8 @@ class SqlFramer:
             slow["_line"].append(line)
             slow["_f"].append(None if values is None else [v.decode("utf-8") for v in values])
             slow["_err"].append(error)
-        self._insert_slow(
+        self._insert(
+            self.slow,
             pa.table(
                 {
                     "fid": pa.array(slow["fid"], pa.int32()),
@@ -349,7 +346,7 @@ class SqlFramer:
                     "_f": pa.array(slow["_f"], pa.list_(pa.string())),
                     "_err": pa.array(slow["_err"], pa.string()),
                 }
-            )
+            ),
         )
         # A file with no record, or none that parses, is the framer's to reject.
         counts = self.conn.execute(
@@ -413,8 +410,8 @@ class SqlFramer:
         self._register_files(rows)
         types = {"fid": pa.int32(), "_line": pa.int64()}
         keep = [i for i, fid in enumerate(slow["fid"]) if fid not in left]
-        self._insert_slow(
-            pa.table({k: pa.array([v[i] for i in keep], types.get(k, pa.string())) for k, v in slow.items()})
+        self._insert(
+            self.slow, pa.table({k: pa.array([v[i] for i in keep], types.get(k, pa.string())) for k, v in slow.items()})
         )
         return left
 
@@ -428,12 +425,10 @@ def _csv_header(text: str, schema: RawSchema) -> tuple[str, ...] | None:
         fields = [v.decode("utf-8") for v in parsed[0]]
     else:
         fields = text.split(",")
-    header = framing.header_names(fields)
-    if len(set(header)) != len(header):
+    try:
+        return framing.checked_header(fields, schema, None)
+    except FileRejectedError:
         return None
-    if any(name not in header for name in schema.required_columns):
-        return None
-    return header
 
 
 __all__ = ["GROUP_BYTES", "SIMPLE_JSON_LINE", "SqlFile", "SqlFramer", "eligible", "framer_prefix"]

@@ -18,7 +18,6 @@ from ecomlake.contract import (
     RAW_FILE_NAMES,
     Dataset,
     Table,
-    Zone,
     table_prefix,
     table_zone,
 )
@@ -77,12 +76,6 @@ class LakeIO:
 
     def table_uri(self, table: Table | str) -> str:
         return self.uri(table_prefix(table_zone(table), str(Table(table))).rstrip("/"))
-
-    def quarantine_uri(self, dataset: Dataset | str) -> str:
-        return self.uri(table_prefix(Zone.QUARANTINE, str(Dataset(dataset))).rstrip("/"))
-
-    def unit_uri(self, unit: str) -> str:
-        return self.uri(unit)
 
 
 @dataclass(frozen=True)

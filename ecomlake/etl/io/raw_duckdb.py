@@ -18,6 +18,7 @@ from ecomlake.etl.engines import duckdb_connection
 from ecomlake.etl.io.lake import LakeIO, RawFile
 from ecomlake.etl.io.raw import ERROR, FILE, LINE, file_batches, raw_columns, record_rejections
 from ecomlake.exceptions import FileRejectedError
+from ecomlake.sqltext import ident
 from ecomlake.storage import LocalStorage
 
 _counter = itertools.count()
@@ -27,18 +28,10 @@ def _unique(prefix: str) -> str:
     return f"{prefix}_{next(_counter)}_{uuid.uuid4().hex[:8]}"
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _raw_table_ddl(table: str, columns: Sequence[str]) -> str:
-    cols = ", ".join(f"{_ident(c)} VARCHAR" for c in columns)
+    cols = ", ".join(f"{ident(c)} VARCHAR" for c in columns)
     return (
-        f"CREATE OR REPLACE TABLE {_ident(table)} ({cols}, {ERROR} VARCHAR, {LINE} BIGINT, "
+        f"CREATE OR REPLACE TABLE {ident(table)} ({cols}, {ERROR} VARCHAR, {LINE} BIGINT, "
         f"{FILE} VARCHAR, {PARTITION_KEY} VARCHAR)"
     )
 
@@ -52,7 +45,7 @@ def _drop_earlier_read(conn: Any, table: str, dataset: Dataset) -> None:
         [table, framer_prefix(dataset) + "%"],
     ).fetchall()
     for name, kind in found:
-        conn.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {_ident(name)}")
+        conn.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {ident(name)}")
 
 
 def read_raw_duckdb(
@@ -91,8 +84,8 @@ def read_raw_duckdb(
         chosen = {p.key for p in plain}
         left = {p.key for p in framer.add(plain)}
         framed = [f for f in files if f.key not in chosen or f.key in left]
-        names = ", ".join(_ident(c) for c in (*columns, ERROR, LINE, FILE, PARTITION_KEY))
-        union = f" UNION ALL SELECT {names} FROM {_ident(framer.view)}"
+        names = ", ".join(ident(c) for c in (*columns, ERROR, LINE, FILE, PARTITION_KEY))
+        union = f" UNION ALL SELECT {names} FROM {ident(framer.view)}"
     view = _unique("batch")
     for file in framed:
         try:
@@ -100,13 +93,13 @@ def read_raw_duckdb(
                 for batch in file_batches(raw, file.key, file.date, dataset, limit):
                     conn.register(view, batch)
                     try:
-                        conn.execute(f"INSERT INTO {_ident(framed_table)} SELECT * FROM {_ident(view)}")
+                        conn.execute(f"INSERT INTO {ident(framed_table)} SELECT * FROM {ident(view)}")
                     finally:
                         conn.unregister(view)
         except FileRejectedError as err:
             # Rows already inserted belong to a file that is now refused whole.
-            conn.execute(f"DELETE FROM {_ident(framed_table)} WHERE {FILE} = ?", [file.key])
+            conn.execute(f"DELETE FROM {ident(framed_table)} WHERE {FILE} = ?", [file.key])
             rejected.append((file, err))
-    conn.execute(f"CREATE OR REPLACE VIEW {_ident(table)} AS SELECT * FROM {_ident(framed_table)}{union}")
+    conn.execute(f"CREATE OR REPLACE VIEW {ident(table)} AS SELECT * FROM {ident(framed_table)}{union}")
     record_rejections(lake, rejected)
     return session.table(table)

@@ -59,7 +59,7 @@ def write_unit(
         counted = write_counted(df, lake, unit, dates, order_by=order_by)
         return [] if dates is None else sorted(day for day, rows in counted.items() if rows)
     days = _check(unit, dates)
-    present = _spark_write(df, lake.unit_uri(unit), lake.run.run_id, days, order_by)
+    present = _spark_write(df, lake.uri(unit), lake.run.run_id, days, order_by)
     _record(lake, unit, days, present)
     return [] if days is None else sorted(present)
 
@@ -72,7 +72,7 @@ def write_counted(
     The counts come from the write itself (``RETURN_STATS``): nothing is computed twice.
     """
     days = _check(unit, dates)
-    counted = _duckdb_write(df, lake.unit_uri(unit), lake.run.run_id, days, order_by)
+    counted = _duckdb_write(df, lake.uri(unit), lake.run.run_id, days, order_by)
     _record(lake, unit, days, [day for day, rows in counted.items() if rows])
     return counted
 

@@ -88,35 +88,30 @@ def processed_columns(F: Any, dataset: Dataset | str) -> list[Any]:
     return [*columns, F.col(PARTITION_KEY).cast("string").alias(PARTITION_KEY)]
 
 
-def _processed(good: Any, dataset: Dataset) -> Any:
-    return _typed(good, dataset).select(*processed_columns(api(good).F, dataset))
+def processed(good: Any, dataset: Dataset | str) -> Any:
+    """The processed table of a dataset from its good rows."""
+    ds = Dataset(dataset)
+    return _typed(good, ds).select(*processed_columns(api(good).F, ds))
 
 
 def transactions_processed(good: Any) -> Any:
     """Typed transactions with year, month and is_return."""
-    return _processed(good, Dataset.TRANSACTIONS)
+    return processed(good, Dataset.TRANSACTIONS)
 
 
 def products_processed(good: Any) -> Any:
     """Typed catalog rows with their price band."""
-    return _processed(good, Dataset.PRODUCTS)
+    return processed(good, Dataset.PRODUCTS)
 
 
 def reviews_processed(good: Any) -> Any:
-    return _processed(good, Dataset.REVIEWS)
+    return processed(good, Dataset.REVIEWS)
 
 
 def clickstream_processed(good: Any) -> Any:
     """Typed events with the product and the order their page names."""
-    return _processed(good, Dataset.CLICKSTREAM)
+    return processed(good, Dataset.CLICKSTREAM)
 
-
-PROCESSED_BUILDERS = {
-    Dataset.TRANSACTIONS: transactions_processed,
-    Dataset.PRODUCTS: products_processed,
-    Dataset.REVIEWS: reviews_processed,
-    Dataset.CLICKSTREAM: clickstream_processed,
-}
 
 PROCESSED_SCHEMAS: dict[Dataset, TableSchema] = {
     Dataset.TRANSACTIONS: PROCESSED_TRANSACTIONS,
@@ -124,8 +119,3 @@ PROCESSED_SCHEMAS: dict[Dataset, TableSchema] = {
     Dataset.REVIEWS: PROCESSED_REVIEWS,
     Dataset.CLICKSTREAM: PROCESSED_CLICKSTREAM,
 }
-
-
-def processed(good: Any, dataset: Dataset | str) -> Any:
-    """The processed table of a dataset from its good rows."""
-    return PROCESSED_BUILDERS[Dataset(dataset)](good)

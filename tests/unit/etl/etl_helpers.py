@@ -5,11 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from ecomlake.contract import Dataset
 from ecomlake.etl.engines import api, spark_type, string_struct
+from ecomlake.etl.io import RawFile
 from ecomlake.schemas import RAW_SCHEMAS, TableSchema
+
+
+def put_raw(lake: Path, dataset: str, day: str, name: str, data: bytes) -> RawFile:
+    """Write one raw file into a local lake's raw zone (not validated); the ``RawFile`` the readers take."""
+    path = lake / "raw" / dataset / f"date={day}" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return RawFile(Dataset(dataset), day, f"raw/{dataset}/date={day}/{name}")
 
 
 def raw_frame(session: Any, dataset: Dataset | str, rows: Sequence[dict[str, Any]], day: str = "2025-01-01") -> Any:

@@ -21,24 +21,10 @@ from ecomlake.etl import io
 from ecomlake.etl.cleaning import REASON
 from ecomlake.etl.transforms import processed
 from ecomlake.ingest import validate_bytes
+from tests.unit.ingest.ingest_samples import TXN_HEADER, txn
 
 DAY = "2025-01-01"
-HEADER = "transaction_id,customer_id,product_id,quantity,price,total_amount,transaction_date,status"
-
-
-def txn(n: int, **changes: str) -> str:
-    values = {
-        "transaction_id": f"T{n}",
-        "customer_id": "C1",
-        "product_id": "P1",
-        "quantity": "2",
-        "price": "1.50",
-        "total_amount": "3.00",
-        "transaction_date": DAY,
-        "status": "completed",
-    }
-    values.update(changes)
-    return ",".join(values.values())
+HEADER = TXN_HEADER
 
 
 def product(n: int, **changes: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from etl_helpers import put_raw
 
 from ecomlake.contract import Dataset
 from ecomlake.etl import io
@@ -259,11 +260,7 @@ CASES = {**CSV_CASES, **JSON_CASES}
 
 
 def land(lake: Path, dataset: str, files: dict[str, bytes]) -> list[io.RawFile]:
-    folder = lake / "raw" / dataset / f"date={DAY}"
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-    return [io.RawFile(Dataset(dataset), DAY, f"raw/{dataset}/date={DAY}/{name}") for name in sorted(files)]
+    return [put_raw(lake, dataset, DAY, name, files[name]) for name in sorted(files)]
 
 
 def read(lake: Path, dataset: str, files: list[io.RawFile], sql: bool) -> list[tuple[Any, ...]]:

@@ -9,21 +9,14 @@ from typing import Any
 
 import duckdb
 import pytest
+from etl_helpers import put_raw as put
 
-from ecomlake.contract import Dataset
 from ecomlake.etl import io
 from ecomlake.etl.engines import api
 from ecomlake.exceptions import InvalidArgumentError
 
 HEADER = "transaction_id,customer_id,product_id,quantity,price,total_amount,transaction_date,status\n"
 GOOD = "T{n},C1,P1,1,2.50,2.50,2025-01-01,completed\n"
-
-
-def put(lake: Path, dataset: str, day: str, name: str, data: bytes) -> io.RawFile:
-    path = lake / "raw" / dataset / f"date={day}" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return io.RawFile(Dataset(dataset), day, f"raw/{dataset}/date={day}/{name}")
 
 
 def read(session: Any, lake: Path, dataset: str, files: list[io.RawFile]) -> list[dict[str, Any]]:

@@ -51,6 +51,22 @@ def jsonl_bytes(records: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in records).encode()
 
 
+def txn(n: int, **changes: str) -> str:
+    """One transactions CSV record with id ``T<n>``, valid for 2025-01-01 unless ``changes`` say otherwise."""
+    values = {
+        "transaction_id": f"T{n}",
+        "customer_id": "C1",
+        "product_id": "P1",
+        "quantity": "2",
+        "price": "1.50",
+        "total_amount": "3.00",
+        "transaction_date": "2025-01-01",
+        "status": "completed",
+    }
+    values.update(changes)
+    return ",".join(values.values())
+
+
 def transactions_csv(newline: str = "\n") -> bytes:
     return csv_bytes(TXN_HEADER, TXN_ROWS, newline)
 

@@ -13,7 +13,7 @@ import pytest
 from ecomlake.exceptions import FileRejectedError
 from ecomlake.ingest import streams
 from ecomlake.ingest.framing import CSV, JSON_ARRAY, JSON_LINES, RecordReader, check_extension
-from tests.unit.ingest.ingest_samples import TXN_HEADER, gz
+from tests.unit.ingest.ingest_samples import TXN_HEADER, gz, txn
 
 LIMIT = 1 << 20
 CLICK = (
@@ -40,21 +40,6 @@ def rejected(data: bytes, name: str = "t.csv", dataset: str = "transactions", li
 def chunks(data: bytes, name: str = "x.csv", limit: int = LIMIT, chunk_bytes: int = streams.CHUNK_BYTES) -> bytes:
     facts = streams.StreamFacts()
     return b"".join(streams.text_chunks(io.BytesIO(data), name, max_bytes=limit, facts=facts, chunk_bytes=chunk_bytes))
-
-
-def txn(n: int, **changes: str) -> str:
-    values = {
-        "transaction_id": f"T{n}",
-        "customer_id": "C1",
-        "product_id": "P1",
-        "quantity": "2",
-        "price": "1.50",
-        "total_amount": "3.00",
-        "transaction_date": "2025-01-01",
-        "status": "completed",
-    }
-    values.update(changes)
-    return ",".join(values.values())
 
 
 def csv(*rows: str, newline: str = "\n") -> bytes:
