@@ -87,12 +87,11 @@ def _land(source: Path, target: Path, follow_symlinks: bool = False) -> tuple[st
 
     The MD5 is the ETag S3 gives a single-part upload, so local and cloud runs name executions alike.
     """
+    if target.is_file():
+        same = _same_digest(target, source, follow_symlinks)
+        if same is not None:
+            return same, False
     digest = hashlib.md5(usedforsecurity=False)
-    if target.is_file() and _same_file(target, source):
-        with _open_source(source, follow_symlinks) as src:
-            while block := src.read(_COPY_BYTES):
-                digest.update(block)
-        return digest.hexdigest(), False
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write then rename, so a reader never sees half a file.
     tmp = target.with_name(f".{target.name}.tmp")
@@ -144,7 +143,7 @@ def _plan(
     day: str,
     replace: bool,
     follow_symlinks: bool = False,
-) -> list:
+) -> list[tuple[Path, Route]]:
     """Check every argument before anything is written, so a bad call lands nothing."""
     plan: list[tuple[Path, Route]] = []
     names: dict[str, Path] = {}
@@ -167,6 +166,21 @@ def _plan(
     if not plan:
         raise InvalidArgumentError("no files to ingest")
     return plan
+
+
+def _same_digest(landed: Path, source: Path, follow_symlinks: bool) -> str | None:
+    """The MD5 of ``source`` when ``landed`` holds the same bytes, else None: one read of each."""
+    if landed.stat().st_size != source.stat().st_size:
+        return None
+    digest = hashlib.md5(usedforsecurity=False)
+    with landed.open("rb") as fa, _open_source(source, follow_symlinks) as fb:
+        while True:
+            block = fb.read(_COPY_BYTES)
+            if block != fa.read(_COPY_BYTES):
+                return None
+            if not block:
+                return digest.hexdigest()
+            digest.update(block)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -202,8 +216,23 @@ def ingest_files(
     ds = parse_dataset(str(dataset))
     day = parse_date(day)
     storage = LocalStorage(Path(lake))
+    plan = _plan(storage, files, ds, day, replace, follow_symlinks)
+    return _land_planned(storage, plan, ds, day, max_bytes=max_bytes, now=now, follow_symlinks=follow_symlinks)
+
+
+def _land_planned(
+    storage: LocalStorage,
+    plan: list[tuple[Path, Route]],
+    ds: Dataset,
+    day: str,
+    *,
+    max_bytes: int | None = None,
+    now: datetime | None = None,
+    follow_symlinks: bool = False,
+) -> list[IngestResult]:
+    """Land, validate and route the files of a checked plan (:func:`_plan`)."""
     results: list[IngestResult] = []
-    for path, route in _plan(storage, files, ds, day, replace, follow_symlinks):
+    for path, route in plan:
         etag, copied = _land(path, storage.path(route.key), follow_symlinks)
         # Validated from the landed copy, streamed: the file is never held in memory whole.
         report = validate_object(storage, route.key, etag=etag, max_bytes=max_bytes, now=now)
@@ -404,9 +433,8 @@ def land_batches(
     ``on_batch`` is called in this process as each partition finishes (a progress bar).
     """
     storage = LocalStorage(Path(lake))
-    for batch in batches:
-        _plan(storage, batch.files, batch.dataset, batch.day, replace, follow_symlinks)
-    jobs = [(lake, list(b.files), b.dataset, b.day, replace, max_bytes, follow_symlinks) for b in batches]
+    plans = [_plan(storage, b.files, b.dataset, b.day, replace, follow_symlinks) for b in batches]
+    jobs = [(lake, plan, b.dataset, b.day, max_bytes, follow_symlinks) for plan, b in zip(plans, batches, strict=True)]
     tell = on_batch or (lambda _results: None)
     workers = _landing_workers([(list(b.files), b.dataset, b.day) for b in batches])
     if workers <= 1:
@@ -443,15 +471,15 @@ def land_tree(lake: Path, src_dir: Path, *, replace: bool = True, max_bytes: int
 
 def _land_batch(
     lake: Path,
-    files: list[Path],
+    plan: list[tuple[Path, Route]],
     dataset: Dataset,
     day: str,
-    replace: bool,
     max_bytes: int | None,
     follow_symlinks: bool = False,
 ) -> list[IngestResult]:
-    return ingest_files(
-        lake, files, dataset, day, replace=replace, max_bytes=max_bytes, follow_symlinks=follow_symlinks
+    """One partition's checked plan, landed (in a worker process when the tree is big)."""
+    return _land_planned(
+        LocalStorage(Path(lake)), plan, dataset, day, max_bytes=max_bytes, follow_symlinks=follow_symlinks
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -51,12 +52,16 @@ def test_ingest_files_lands_validates_and_routes(lake: Path, src_dir: Path) -> N
 
 def test_landing_the_same_bytes_again_is_a_no_op(lake: Path, src_dir: Path) -> None:
     source = write(src_dir / "reviews.csv", reviews_csv())
-    ingest_files(lake, [source], "reviews", DAY)
+    (first,) = ingest_files(lake, [source], "reviews", DAY)
     target = lake / f"raw/reviews/date={DAY}/reviews.csv"
     landed = snapshot(target)
     (again,) = ingest_files(lake, [source], "reviews", DAY)
     assert not again.copied
     assert snapshot(target) == landed
+    # The same ETag (the file's MD5), so the pipeline input names the same execution.
+    assert first.event is not None
+    assert again.event == first.event
+    assert hashlib.md5(source.read_bytes(), usedforsecurity=False).hexdigest() in json.dumps(again.event)
 
 
 def test_a_different_file_is_not_written_over_raw_unless_asked(lake: Path, src_dir: Path) -> None:
