@@ -27,7 +27,7 @@ from typing import Any
 from ecomlake.contract import EXECUTION_INPUT_DATES, parse_date, parse_run_id
 from ecomlake.exceptions import EcomlakeError, InvalidArgumentError
 from ecomlake.runs.glue_catalog import catch_up, sync_catalog
-from ecomlake.runs.plan import plan_run, read_plan
+from ecomlake.runs.plan import plan_key, plan_run, read_plan
 from ecomlake.runs.publish import Publication, finish_publication, publication_unfinished, publish_run
 from ecomlake.snapshots import load_published
 from ecomlake.storage import S3Storage
@@ -84,7 +84,7 @@ def publish_step(storage: S3Storage, glue: Any, database: str, run_id: str) -> d
     """Publish run ``run_id`` (it must have passed its audit) and switch the catalog to it."""
     plan = read_plan(storage, run_id)
     if plan is None:
-        raise RunNotPlannedError(f"run {run_id} has no plan (_runs/{run_id}/plan.json); the plan step must run first")
+        raise RunNotPlannedError(f"run {run_id} has no plan ({plan_key(run_id)}); the plan step must run first")
     published = load_published(storage)
     if published.run_id == run_id:
         unfinished = publication_unfinished(storage, published)
