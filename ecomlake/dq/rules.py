@@ -472,11 +472,6 @@ def configured_rules(environ: Mapping[str, str] | None = None) -> tuple[Rule, ..
     return RULES if thresholds == DEFAULT_THRESHOLDS else default_rules(thresholds)
 
 
-def rules_for(tables: Iterable[str], rules: Iterable[Rule] = RULES) -> list[Rule]:
-    wanted = {str(t) for t in tables}
-    return [r for r in rules if r.table in wanted]
-
-
 def is_curated(table: str) -> bool:
     return table in {str(t) for t in CURATED_TABLES}
 
