@@ -24,6 +24,8 @@ The parity tests run the DuckDB and Spark jobs over the same files and require t
 rows in processed and quarantine.
 """
 
+# ruff: noqa: N806 -- F and Window are the PySpark aliases (functions, Window)
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ from typing import Any, Final
 
 from ecomlake.contract import PARTITION_KEY, Dataset
 from ecomlake.etl import cleaning, dedupe, io
-from ecomlake.etl.engines import duckdb_connection
+from ecomlake.etl.engines import duckdb_api, duckdb_connection
 from ecomlake.schemas import RAW_SCHEMAS, Reason
 from ecomlake.sqltext import ident
 
@@ -67,13 +69,13 @@ class DatasetSql:
 @cache
 def dataset_sql(dataset: Dataset) -> DatasetSql:
     """Render the rules, the processed columns and the quarantine wording of ``dataset`` (once per process)."""
-    import sqlframe.duckdb.functions as F
     from sqlglot import exp
 
     from ecomlake.etl.jobs import quarantine_output
     from ecomlake.etl.transforms.processed import processed_columns
     from ecomlake.ingest.classifier import facts_stage
 
+    F = duckdb_api().F
     schema = RAW_SCHEMAS[dataset]
     n = names(dataset)
     checks = cleaning.row_checks(F, schema)

@@ -16,6 +16,7 @@ session time zone is UTC; Parquet timestamps are written as INT64 microseconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -138,6 +139,7 @@ def duckdb_session(conn: duckdb.DuckDBPyConnection | None = None) -> Any:
     from sqlframe.base.session import _BaseSession
     from sqlframe.duckdb import DuckDBSession
 
+    _remember_dialect_names()
     connection = conn if conn is not None else duckdb.connect()
     # Zone-less timestamps everywhere; UTC only matters for functions that consult it.
     connection.execute("SET TimeZone = 'UTC'")
@@ -216,16 +218,48 @@ class Api:
 def api(obj: Any) -> Api:
     """Functions, types and Window for the engine a DataFrame (or session) belongs to."""
     if is_sqlframe(obj):
-        import sqlframe.duckdb.functions as F
-        import sqlframe.duckdb.types as T
-        from sqlframe.duckdb import Window
-
-        return Api(F, T, Window)
+        return duckdb_api()
     import pyspark.sql.functions as F
     import pyspark.sql.types as T
     from pyspark.sql import Window
 
     return Api(F, T, Window)
+
+
+def duckdb_api() -> Api:
+    """sqlframe's DuckDB functions, types and Window, for rendering expressions to DuckDB SQL without a session."""
+    _remember_dialect_names()
+    import sqlframe.duckdb.functions as F
+    import sqlframe.duckdb.types as T
+    from sqlframe.duckdb import Window
+
+    return Api(F, T, Window)
+
+
+@cache
+def _remember_dialect_names() -> None:
+    """Make sqlframe's lookup of a dialect's name constant-time (once per process).
+
+    sqlframe asks for the session dialect's name on every function call it builds
+    (``sqlframe.base.util.dialect_to_string``), through sqlglot's ``Dialect.classes``. In
+    sqlglot 30.29 that property imports every dialect module again on each access: its
+    registry holds the base dialect too, one entry more than there are modules, so it never
+    counts as complete. Rendering the transaction rules made 27,000 imports, a third of
+    the rendering time, paid again by every run in a fresh process. A dialect class's name
+    does not change: remember it.
+    """
+    from sqlframe.base import util
+
+    original = util.dialect_to_string
+    names: dict[type, str] = {}
+
+    def dialect_to_string(dialect: Any) -> str:
+        kind = type(dialect)
+        if kind not in names:
+            names[kind] = original(dialect)
+        return names[kind]
+
+    util.dialect_to_string = dialect_to_string
 
 
 # --------------------------------------------------------------------------- types from the schemas

@@ -12,6 +12,8 @@ an earlier good row of the file already claimed. DuckDB spills that table to dis
 ``memory_limit``, so the validator's memory does not grow with the file.
 """
 
+# ruff: noqa: N806 -- F and Window are the PySpark aliases (functions, Window)
+
 from __future__ import annotations
 
 import os
@@ -75,10 +77,10 @@ def _sql(columns: Iterable[Any], source: Any) -> Any:
 
 def facts_stage(schema: RawSchema, source: Any) -> Any:
     """``source`` with the normalised text, the value checks and the numbers the rules read."""
-    import sqlframe.duckdb.functions as F
-
     from ecomlake.etl import cleaning
+    from ecomlake.etl.engines import duckdb_api
 
+    F = duckdb_api().F
     stage = _sql([cleaning.padded_column(F, schema)], source).subquery("p")
     stage = _sql(cleaning.normalized_columns(F, schema), stage).subquery("n")
     stage = _sql(cleaning.form_columns(F, schema), stage).subquery("f")
@@ -88,11 +90,12 @@ def facts_stage(schema: RawSchema, source: Any) -> Any:
 @cache
 def compiled(dataset: Dataset) -> _Compiled:
     """Render the ETL's rule expressions for ``dataset`` to DuckDB SQL (once per process)."""
-    import sqlframe.duckdb.functions as F
     from sqlglot import exp
 
     from ecomlake.etl import cleaning
+    from ecomlake.etl.engines import duckdb_api
 
+    F = duckdb_api().F
     schema = RAW_SCHEMAS[dataset]
     checks = cleaning.row_checks(F, schema)
     keys = cleaning.key_columns(F, schema)
@@ -145,11 +148,12 @@ def compiled(dataset: Dataset) -> _Compiled:
 @cache
 def _duplicates_sql(dataset: Dataset) -> str:
     """Rows of the key table that repeat an earlier row's key (the ETL's duplicate rule)."""
-    import sqlframe.duckdb.functions as F
-    from sqlframe.duckdb import Window
     from sqlglot import exp
 
     from ecomlake.etl import cleaning
+    from ecomlake.etl.engines import duckdb_api
+
+    F, _, Window = duckdb_api()
 
     count = len(RAW_SCHEMAS[dataset].primary_key)
     flag = cleaning.duplicate_flag(F, Window, [F.col(f"_key{i}") for i in range(count)], [], [F.col(LINE).asc()]).alias(
@@ -157,6 +161,20 @@ def _duplicates_sql(dataset: Dataset) -> str:
     )
     inner = _sql([flag], _SEEN).subquery("d")
     return exp.select(exp.Star()).from_(inner).where("_dup").sql(dialect="duckdb", identify=True)
+
+
+def prepare(datasets: Iterable[Dataset]) -> None:
+    """Render the rules of ``datasets`` now, in this process.
+
+    Rendering costs a few hundred milliseconds per dataset (sqlglot, sqlframe); a process
+    that is about to fork validation workers renders once, and every worker inherits the
+    rendered SQL instead of rendering it again.
+    """
+    import duckdb  # noqa: F401 -- imported once, before the fork, for the same reason
+
+    for dataset in set(datasets):
+        compiled(dataset)
+        _duplicates_sql(dataset)
 
 
 def _key_text(count: int) -> str:

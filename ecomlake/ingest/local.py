@@ -445,7 +445,11 @@ def land_batches(
             out.extend(results)
         return out
     # Each partition is validated independently and writes only its own keys, so big trees
-    # are landed by one process per core; results keep the tree's order.
+    # are landed by one process per core; results keep the tree's order. The rules are
+    # rendered here first, so the workers inherit them.
+    from ecomlake.ingest.classifier import prepare
+
+    prepare({b.dataset for b in batches})
     # The platform's default start method (fork on Linux): workers only read files and
     # write their own keys, so they never touch DuckDB or JVM state the caller may hold.
     with ProcessPoolExecutor(max_workers=workers) as pool:

@@ -219,3 +219,22 @@ def test_cli_uses_the_lake_from_the_environment(tmp_path: Path, src_dir: Path, m
     source = write(src_dir / "clickstream.json", clickstream_jsonl())
     assert run(["ingest", str(source), "--dataset", "clickstream", "--date", DAY]) == 0
     assert (lake / f"raw/clickstream/date={DAY}/clickstream.json").is_file()
+
+
+def test_landing_in_workers_renders_the_rules_before_forking(
+    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The workers inherit the rendered SQL: rendering in each worker cost a few hundred
+    # milliseconds per dataset and process.
+    import ecomlake.ingest.local as local
+    from ecomlake.ingest import classifier
+
+    tree = tmp_path / "generated"
+    write(tree / "transactions" / "date=2025-01-01" / "transactions.csv", transactions_csv())
+    write(tree / "products" / "date=2025-01-01" / "products.json", products_array())
+    monkeypatch.setattr(local, "PARALLEL_LANDING_BYTES", 0)
+    classifier.compiled.cache_clear()
+    classifier._duplicates_sql.cache_clear()
+    land_tree(lake, tree)
+    assert classifier.compiled.cache_info().currsize == 2  # rendered here, in the parent
+    assert classifier._duplicates_sql.cache_info().currsize == 2
