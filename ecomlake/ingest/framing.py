@@ -542,16 +542,26 @@ class RecordReader:
         line += text.count("\n", 0, idx)
         base = idx
 
+        # The line of a position is counted from the last position asked about, not from
+        # ``base``: counting from ``base`` each time made a file of many small records
+        # quadratic in the records of each chunk.
+        seen_pos, seen_line = base, line
+
+        def rebase(start: int, following: str) -> None:
+            nonlocal text, idx, base, line, seen_pos, seen_line
+            line += text.count("\n", base, start)
+            text, idx, base = text[start:] + following, 0, 0
+            seen_pos, seen_line = 0, line
+
         def need_more() -> bool:
-            nonlocal text, more, idx, base, line
+            nonlocal more
             if more is None:
                 return False
             following = next(more, None)
             if following is None:
                 more = None
                 return False
-            line += text.count("\n", base, idx)
-            text, idx, base = text[idx:] + following.decode("utf-8"), 0, 0
+            rebase(idx, following.decode("utf-8"))
             return True
 
         def skip_ws() -> None:
@@ -563,7 +573,12 @@ class RecordReader:
                     return
 
         def at(pos: int) -> int:
-            return line + text.count("\n", base, pos)
+            nonlocal seen_pos, seen_line
+            if pos >= seen_pos:
+                seen_line += text.count("\n", seen_pos, pos)
+                seen_pos = pos
+                return seen_line
+            return seen_line - text.count("\n", pos, seen_pos)
 
         def broken(pos: int, what: str) -> FileRejectedError:
             where = at(pos)
@@ -608,8 +623,7 @@ class RecordReader:
                         raise broken(idx, "a comma before the closing ']'")
                     # Drop what is read, so memory stays one element plus a chunk.
                     if idx > (1 << 20):
-                        line += text.count("\n", base, idx)
-                        text, idx, base = text[idx:], 0, 0
+                        rebase(idx, "")
                     continue
                 if text.startswith("]", idx):
                     idx += 1

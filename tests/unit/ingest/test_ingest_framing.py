@@ -280,6 +280,29 @@ def test_json_array_elements_carry_their_line() -> None:
     ]
 
 
+@pytest.mark.parametrize("chunk_bytes", [64, 200, 4096, streams.CHUNK_BYTES])
+def test_json_array_lines_are_right_across_chunks_and_pretty_printing(chunk_bytes: int) -> None:
+    # Elements one to a line, then pretty-printed over several lines, then two to a line;
+    # every element's line is known from how the text was built, whatever the chunking.
+    parts, expected, line = ["["], [], 1
+    for i in range(120):
+        element = PRODUCT.replace("P1", f"P{i}")
+        if i % 3 == 1:
+            element = element.replace(", ", ",\n    ")
+        sep = " " if i % 3 == 2 else "\n  "
+        line += sep.count("\n")
+        expected.append((line, f"P{i}"))
+        parts.append(sep + element + ("," if i < 119 else ""))
+        line += element.count("\n")
+    data = ("".join(parts) + "\n]\n").encode()
+    reader = RecordReader(io.BytesIO(data), "p.json", "products", max_bytes=LIMIT, chunk_bytes=chunk_bytes)
+    rows = [row for batch in reader.batches() for row in batch.to_pylist()]
+    assert [(r["_line"], r["product_id"]) for r in rows] == expected
+    broken = data.replace(b'"P100",', b'"P100" "x",')
+    err = rejected(broken, "p.json", "products")
+    assert (err.rule, err.line) == ("wrong_format", dict((pid, n) for n, pid in expected)["P100"])
+
+
 @pytest.mark.parametrize("text", [f"[{PRODUCT},]", f"[{PRODUCT} {PRODUCT}]", f"[{PRODUCT}] trailing", f"[{PRODUCT}"])
 def test_broken_json_array_is_wrong_format(text: str) -> None:
     err = rejected(text.encode(), "p.json", "products")
