@@ -19,7 +19,7 @@ from etl_helpers import put_raw
 
 from ecomlake.contract import Dataset
 from ecomlake.etl import io
-from ecomlake.etl.io.framing_duckdb import SIMPLE_JSON_LINE, SqlFile, SqlFramer
+from ecomlake.etl.io.framing_duckdb import SIMPLE_JSON_LINE, SqlFile, SqlFramer, ordered_json_line
 from ecomlake.etl.io.raw_duckdb import read_raw_duckdb
 
 DAY = "2025-01-01"
@@ -308,6 +308,38 @@ def test_simple_json_line_pattern_is_strict() -> None:
     assert pattern.fullmatch("{}")
     for line in ('{"a": "x",}', '{"a": 1}', '{"a" : "x"}', '{"a": "x\\"y"}', '{"a": "\x01"}', '{"a": true}', "[]"):
         assert not pattern.fullmatch(line), line
+
+
+def test_ordered_json_line_pattern_takes_only_plain_lines_with_every_column_once() -> None:
+    # The fast path may only take what the full check takes: a plain line whose keys are the
+    # columns, each once. Random lines built from keys, values and spacing, checked against
+    # the definition (decoded with every pair kept).
+    import json
+    import re
+
+    columns = ["a", "b", "c"]
+    ordered, simple = re.compile(ordered_json_line(columns)), re.compile(SIMPLE_JSON_LINE)
+    rng = random.Random(11)
+    keys = ["a", "b", "c", "d", "a b", "A"]
+    values = ['"x"', "null", '""', '"y, z"', "1", '"q\\"r"', "true", '"\u00e9"']
+    spaces = ["", " ", "\t", "  "]
+    taken = 0
+    for _ in range(3000):
+        chosen = rng.sample(keys, rng.randint(0, 4)) if rng.random() < 0.5 else list(columns)
+        if rng.random() < 0.2 and chosen:
+            chosen.append(rng.choice(chosen))
+        pairs = [
+            f'"{k}":{rng.choice(spaces)}{rng.choice(values[:4] if rng.random() < 0.8 else values)}' for k in chosen
+        ]
+        line = "{" + rng.choice(spaces) + ("," + rng.choice(spaces)).join(pairs) + rng.choice(spaces) + "}"
+        if ordered.fullmatch(line):
+            taken += 1
+            assert simple.fullmatch(line), line
+            found = [k for k, _ in json.loads(line, object_pairs_hook=lambda kv: kv)]
+            assert found == columns, line
+    assert taken > 300  # the common line (every column once, in order) is taken
+    assert not ordered.fullmatch('{"a": "x", "c": "z", "b": "y"}')  # another order: the full check decides
+    assert not ordered.fullmatch('{"a": "x", "b": "y"}')  # a column left out: likewise
 
 
 def test_random_files_read_the_same_both_ways(tmp_path: Path) -> None:
