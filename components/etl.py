@@ -65,7 +65,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pulumi
 import pulumi_aws as aws
@@ -239,14 +239,21 @@ class Etl(pulumi.ComponentResource):
             iam.log_group_arn(args.partition, args.region, args.account_id, group) for group in log_group_names(prefix)
         ]
         arns = args.zone_bucket_arns
-        role_name = naming.resource_name(args.project, args.stage, "glue-etl")
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            name=role_name,
-            description="Glue ETL jobs: read raw, write processed/curated/quarantine/reports",
-            assume_role_policy=json.dumps(iam.assume_role_policy("glue"), sort_keys=True),
-            opts=child,
-        )
+
+        def glue_role(kind: str, suffix: str, description: str, policy: pulumi.Output[str]) -> tuple[Any, Any]:
+            """A role Glue assumes, ``<project>-<stage>-<kind>``, and its one inline policy."""
+            role_name = naming.resource_name(args.project, args.stage, kind)
+            role = aws.iam.Role(
+                f"{name}-{suffix}role",
+                name=role_name,
+                description=description,
+                assume_role_policy=json.dumps(iam.assume_role_policy("glue"), sort_keys=True),
+                opts=child,
+            )
+            attached = aws.iam.RolePolicy(
+                f"{name}-{suffix}policy", name=f"{role_name}-policy", role=role.id, policy=policy, opts=child
+            )
+            return role, attached
 
         def render(values: list[str]) -> str:
             key_arn, artifacts_arn, *zone_arns = values
@@ -266,26 +273,16 @@ class Etl(pulumi.ComponentResource):
                 sort_keys=True,
             )
 
-        self.policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            name=f"{role_name}-policy",
-            role=self.role.id,
-            policy=pulumi.Output.all(
+        self.role, self.policy = glue_role(
+            "glue-etl",
+            "",
+            "Glue ETL jobs: read raw, write processed/curated/quarantine/reports",
+            pulumi.Output.all(
                 args.kms_key_arn,
                 arns[Zone.ARTIFACTS],
                 *(arns[z] for z in READ_ZONES),
                 *(arns[z] for z in WRITE_ZONES),
             ).apply(render),
-            opts=child,
-        )
-
-        audit_role_name = naming.resource_name(args.project, args.stage, "glue-dq")
-        self.audit_role = aws.iam.Role(
-            f"{name}-dq-role",
-            name=audit_role_name,
-            description="Glue audit job: read the tables and run records, write one run's reports and verdict",
-            assume_role_policy=json.dumps(iam.assume_role_policy("glue"), sort_keys=True),
-            opts=child,
         )
 
         def render_audit(values: list[str]) -> str:
@@ -303,17 +300,16 @@ class Etl(pulumi.ComponentResource):
                 sort_keys=True,
             )
 
-        self.audit_policy = aws.iam.RolePolicy(
-            f"{name}-dq-policy",
-            name=f"{audit_role_name}-policy",
-            role=self.audit_role.id,
-            policy=pulumi.Output.all(
+        self.audit_role, self.audit_policy = glue_role(
+            "glue-dq",
+            "dq-",
+            "Glue audit job: read the tables and run records, write one run's reports and verdict",
+            pulumi.Output.all(
                 args.kms_key_arn,
                 arns[Zone.ARTIFACTS],
                 arns[Zone.REPORTS],
                 *(arns[z] for z in AUDIT_TABLE_ZONES),
             ).apply(render_audit),
-            opts=child,
         )
 
         buckets = pulumi.Output.all(artifacts, *(args.zone_buckets[z] for z in ZONE_ARGS.values()))
