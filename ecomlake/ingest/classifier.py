@@ -63,9 +63,8 @@ class RowFault:
 class _Compiled:
     """One dataset's rules as DuckDB SQL over ``raw_batch``."""
 
-    classify: str  # every column of the batch, plus _check, _reason, _key<i>, __c, ...
+    classify: str  # _line, _check, _reason, _key<i>, __<key column>, _message, _value
     checks: tuple[tuple[str, str | None], ...]  # (reason, column) of each check, in order
-    examples: str  # the bad rows of ``raw_batch`` with their message and the value to blame
     keys: int
 
 
@@ -108,15 +107,6 @@ def compiled(dataset: Dataset) -> _Compiled:
         ],
         stage,
     )
-    narrow = [
-        LINE,
-        "_check",
-        "_reason",
-        *(f"_key{i}" for i in range(len(keys))),
-        *(f"__{k}" for k in schema.primary_key),
-    ]
-    classify_sql = exp.select(*(exp.column(name, quoted=True) for name in narrow)).from_(final.subquery("c"))
-    classify_sql = classify_sql.sql(dialect="duckdb", identify=True)
 
     def case(values: list[Any]) -> Any:
         out = None
@@ -125,22 +115,25 @@ def compiled(dataset: Dataset) -> _Compiled:
             out = F.when(cond, value) if out is None else out.when(cond, value)
         return out
 
-    raw_value = case([F.col(item.column) if item.column else F.lit(None).cast("string") for item in checks])
-    ranked = (
-        exp.select(
-            F.col(LINE).expression,
-            F.col("_reason").expression,
-            F.col("_check").expression,
-            case([item.message for item in checks]).alias("_message").expression,
-            raw_value.alias("_value").expression,
-        )
-        .from_(final.subquery("c"))
-        .where("_reason IS NOT NULL")
-    )
+    # The message and the value to blame are worded in the same pass, for the bad rows only
+    # (DuckDB evaluates a CASE branch only for the rows that reach it): a second query over
+    # the few rows shown as examples cost as much to plan as the classification itself.
+    bad = F.col("_reason").isNotNull()
+    message = F.when(bad, case([item.message for item in checks]))
+    value = F.when(bad, case([F.col(item.column) if item.column else F.lit(None).cast("string") for item in checks]))
+    narrow = [
+        F.col(LINE),
+        F.col("_check"),
+        F.col("_reason"),
+        *(F.col(f"_key{i}") for i in range(len(keys))),
+        *(F.col(f"__{k}") for k in schema.primary_key),
+        message.alias("_message"),
+        value.alias("_value"),
+    ]
+    classify_sql = exp.select(*(c.expression for c in narrow)).from_(final.subquery("c"))
     return _Compiled(
-        classify_sql,
+        classify_sql.sql(dialect="duckdb", identify=True),
         tuple((item.reason.value, item.column) for item in checks),
-        ranked.sql(dialect="duckdb", identify=True),
         len(keys),
     )
 
@@ -171,6 +164,10 @@ def prepare(datasets: Iterable[Dataset]) -> None:
     rendered SQL instead of rendering it again.
     """
     import duckdb  # noqa: F401 -- imported once, before the fork, for the same reason
+    import numpy as np
+
+    # Arrow imports pandas (0.2 s) the first time it converts a NumPy array, as the framer does.
+    pa.array(np.zeros(1, dtype=bool))
 
     for dataset in set(datasets):
         compiled(dataset)
@@ -263,15 +260,10 @@ class FileClassifier:
                     self._stateless_good += int(count)
                 else:
                     self.result.faults[reason] = self.result.faults.get(reason, 0) + int(count)
-            lines = [
-                row[0]
-                for row in conn.execute(
-                    f'SELECT "{LINE}" FROM {_CLASSIFIED} WHERE "_reason" IS NOT NULL '
-                    f'QUALIFY row_number() OVER (PARTITION BY "_reason" ORDER BY "{LINE}") <= {EXAMPLES_PER_REASON}'
-                ).fetchall()
-            ]
-            if lines:
-                self.result.examples += self._explain(lines)
+            self.result.examples += self._explain(
+                f'WHERE "_reason" IS NOT NULL QUALIFY row_number() OVER (PARTITION BY "_reason" ORDER BY "{LINE}") '
+                f"<= {EXAMPLES_PER_REASON}"
+            )
         finally:
             conn.unregister(_BATCH)
         if not self._seen_made:
@@ -280,18 +272,14 @@ class FileClassifier:
         else:
             conn.execute(f"INSERT INTO {_SEEN} {self._keep}")
 
-    def _explain(self, lines: list[int]) -> list[RowFault]:
-        """The faults of the rows at ``lines`` of the registered batch, worded by the rules."""
-        listed = ", ".join(str(int(line)) for line in lines)
-        # Only those rows are worded: take them out of the batch first.
-        few = self.conn.sql(f'SELECT * FROM {_BATCH} WHERE "{LINE}" IN ({listed})').to_arrow_table()
-        self.conn.register(_BATCH, few)
-        out = []
-        for line, reason, check, message, value in self.conn.execute(self.rules.examples).fetchall():
-            out.append(
-                RowFault(Reason(reason), self.rules.checks[check][1], shown(value), str(message or ""), int(line))
-            )
-        return out
+    def _explain(self, where: str) -> list[RowFault]:
+        """The faults of the classified rows ``where`` picks, worded by the rules."""
+        return [
+            RowFault(Reason(reason), self.rules.checks[check][1], shown(value), str(message or ""), int(line))
+            for line, reason, check, message, value in self.conn.execute(
+                f'SELECT "{LINE}", "_reason", "_check", "_message", "_value" FROM {_CLASSIFIED} {where}'
+            ).fetchall()
+        ]
 
     def finish(self) -> Classified:
         self._flush()
@@ -351,7 +339,7 @@ def classify_records(dataset: Dataset | str, records: Iterable[Mapping[str, Any]
     try:
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {_CLASSIFIED} AS {classifier.rules.classify}")
         found: dict[int, RowFault | None] = dict.fromkeys(range(1, len(rows) + 1))
-        for fault in classifier._explain(list(found)):
+        for fault in classifier._explain('WHERE "_reason" IS NOT NULL'):
             found[fault.line] = fault
     finally:
         conn.unregister(_BATCH)
