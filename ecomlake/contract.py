@@ -315,6 +315,8 @@ class EnvVar(StrEnum):
     # Local runs: the small-date threshold the pipeline's Choice compares the plan's estimate with
     # (bytes, or "none"); in AWS it is the stack's smallDateMaxBytes, written into the definition.
     SMALL_DATE_MAX_BYTES = "ECOMLAKE_SMALL_DATE_MAX_BYTES"
+    # Where rendered SQL is cached between processes (ecomlake.sqlcache), or "off".
+    SQL_CACHE = "ECOMLAKE_SQL_CACHE"
 
 
 # Which bucket variable holds each zone (reports share the processed bucket in AWS

@@ -6,8 +6,11 @@ process; tests that use it are marked ``spark`` and grouped onto one xdist worke
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,3 +59,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+# Rendered SQL (ecomlake.sqlcache) goes to a cache of this test process, not the user's.
+if "ECOMLAKE_SQL_CACHE" not in os.environ:
+    _SQL_CACHE = tempfile.mkdtemp(prefix="ecomlake-sql-")
+    os.environ["ECOMLAKE_SQL_CACHE"] = _SQL_CACHE
+    atexit.register(shutil.rmtree, _SQL_CACHE, True)

@@ -28,7 +28,7 @@ rows in processed and quarantine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any, Final
 
@@ -36,6 +36,7 @@ from ecomlake.contract import PARTITION_KEY, Dataset
 from ecomlake.etl import cleaning, dedupe, io
 from ecomlake.etl.engines import duckdb_api, duckdb_connection
 from ecomlake.schemas import RAW_SCHEMAS, Reason
+from ecomlake.sqlcache import disk_cached
 from ecomlake.sqltext import ident
 
 _DUPLICATE: Final = Reason.DUPLICATE_KEY.value
@@ -67,6 +68,7 @@ class DatasetSql:
 
 
 @cache
+@disk_cached("etl-statements", asdict, lambda data: DatasetSql(**data))
 def dataset_sql(dataset: Dataset) -> DatasetSql:
     """Render the rules, the processed columns and the quarantine wording of ``dataset`` (once per process)."""
     from sqlglot import exp

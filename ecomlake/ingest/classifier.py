@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any, Final
 
@@ -30,6 +30,7 @@ from ecomlake.ingest.framing import ERROR, LINE, batch_schema
 from ecomlake.ingest.report import EXAMPLES_PER_REASON
 from ecomlake.ingest.rules import MAX_VALUE_CHARS
 from ecomlake.schemas import RAW_SCHEMAS, RawSchema, Reason
+from ecomlake.sqlcache import disk_cached
 
 _BATCH: Final = "raw_batch"
 _CLASSIFIED: Final = "classified_batch"
@@ -67,6 +68,11 @@ class _Compiled:
     checks: tuple[tuple[str, str | None], ...]  # (reason, column) of each check, in order
     keys: int
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> _Compiled:
+        checks = tuple((str(reason), None if column is None else str(column)) for reason, column in data["checks"])
+        return cls(str(data["classify"]), checks, int(data["keys"]))
+
 
 def _sql(columns: Iterable[Any], source: Any) -> Any:
     from sqlglot import exp
@@ -87,6 +93,7 @@ def facts_stage(schema: RawSchema, source: Any) -> Any:
 
 
 @cache
+@disk_cached("validator-rules", asdict, _Compiled.from_json)
 def compiled(dataset: Dataset) -> _Compiled:
     """Render the ETL's rule expressions for ``dataset`` to DuckDB SQL (once per process)."""
     from sqlglot import exp
@@ -139,6 +146,7 @@ def compiled(dataset: Dataset) -> _Compiled:
 
 
 @cache
+@disk_cached("validator-duplicates", str, str)
 def _duplicates_sql(dataset: Dataset) -> str:
     """Rows of the key table that repeat an earlier row's key (the ETL's duplicate rule)."""
     from sqlglot import exp

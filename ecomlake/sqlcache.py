@@ -1,0 +1,153 @@
+"""Rendered SQL kept on disk between processes, under a fingerprint of the code that renders it.
+
+The rules and the ETL's statements are written once, as PySpark column expressions, and
+rendered to DuckDB SQL through sqlframe and sqlglot: 0.05-0.25 s per dataset, paid again by
+every new process (each ``ecomlake`` command, each ingest worker, each local run). The text
+depends on nothing but code -- this package's source and the versions of the libraries that
+render it -- so it is kept in a cache directory, under a fingerprint of exactly that: a
+changed file or an upgraded library is a new fingerprint and a fresh rendering; text
+rendered by other code is never read.
+
+The cache is only a shortcut. A directory that cannot be made or written (the read-only
+file systems of Lambda and Glue), a file that cannot be read or decoded, a package that is
+not plain files on disk (a zip): each is passed over and the SQL rendered as without it.
+
+``ECOMLAKE_SQL_CACHE`` names the directory (default ``$XDG_CACHE_HOME/ecomlake/sql``, that
+is ``~/.cache/ecomlake/sql``); ``off`` turns the cache off.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from ecomlake.contract import EnvVar
+
+ENV: Final = EnvVar.SQL_CACHE.value
+OFF: Final = "off"
+# Libraries whose version changes the rendered text.
+RENDERERS: Final = ("sqlglot", "sqlframe")
+# Fingerprint folders not used for this long are removed when a new one is made.
+STALE_SECONDS: Final = 7 * 24 * 3600
+
+T = TypeVar("T")
+_PACKAGE: Final = Path(__file__).resolve().parent
+
+
+def cache_dir(environ: dict[str, str] | None = None) -> Path | None:
+    """Where rendered SQL is kept, or None when the cache is off or no home is known."""
+    env = os.environ if environ is None else environ
+    named = env.get(ENV, "").strip()
+    if named.lower() == OFF:
+        return None
+    if named:
+        return Path(named)
+    base = env.get("XDG_CACHE_HOME", "").strip()
+    if base:
+        return Path(base) / "ecomlake" / "sql"
+    home = env.get("HOME", "").strip()
+    return Path(home) / ".cache" / "ecomlake" / "sql" if home else None
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
+@functools.cache
+def fingerprint() -> str | None:
+    """A digest of this package's source files and the renderers' versions; None when the source is not on disk."""
+    digest = hashlib.sha256()
+    digest.update(f"{sys.version_info[:2]}".encode())
+    for name in RENDERERS:
+        digest.update(f"{name}={_version(name)};".encode())
+    try:
+        files = sorted(_PACKAGE.rglob("*.py"))
+        if not files:
+            return None
+        for path in files:
+            digest.update(str(path.relative_to(_PACKAGE)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    except OSError:
+        return None
+    return digest.hexdigest()[:20]
+
+
+def _entry(name: str, args: tuple[Any, ...]) -> str:
+    parts = [name, *(str(a) for a in args)]
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", "-".join(parts)) + ".json"
+
+
+def _prune(root: Path, keep: str) -> None:
+    """Remove other fingerprints' folders that have not been used for a week."""
+    now = time.time()
+    for folder in root.iterdir():
+        try:
+            if folder.name != keep and folder.is_dir() and now - folder.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def _read(path: Path, load: Callable[[Any], T]) -> T | None:
+    try:
+        return load(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _write(path: Path, value: Any) -> None:
+    try:
+        fresh = not path.parent.is_dir()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fresh:
+            _prune(path.parent.parent, path.parent.name)
+        # Write then rename: a process reading at the same time sees the whole file or none.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(value), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        return
+
+
+def disk_cached(
+    name: str, dump: Callable[[T], Any], load: Callable[[Any], T]
+) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Keep what the decorated renderer returns on disk, per ``name`` and positional arguments.
+
+    ``dump`` turns a result into JSON data and ``load`` back; a result that does not load
+    (any error) is rendered again. Arguments are named by their text (enums, booleans).
+    """
+
+    def decorate(render: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(render)
+        def cached(*args: Any) -> T:
+            root, code = cache_dir(), fingerprint()
+            if root is None or code is None:
+                return render(*args)
+            path = root / code / _entry(name, args)
+            found = _read(path, load)
+            if found is not None:
+                return found
+            value = render(*args)
+            _write(path, dump(value))
+            return value
+
+        return cached
+
+    return decorate
+
+
+__all__ = ["ENV", "OFF", "cache_dir", "disk_cached", "fingerprint"]
