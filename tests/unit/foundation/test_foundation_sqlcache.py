@@ -97,7 +97,8 @@ def test_the_fingerprint_follows_every_source_file(tmp_path: Path, monkeypatch: 
 
     try:
         first = current()
-        assert first is not None and len(first) == 20
+        assert first is not None
+        assert len(first) == 20
         assert current() == first
         (package / "sub" / "b.py").write_text("B = 2\n")
         second = current()
