@@ -166,7 +166,7 @@ def register(app: typer.Typer) -> None:
         say(
             f"total {report.total_seconds:.1f} s on {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, "
             f"load average {m.get('load_average')}, Python {m['python']}, DuckDB {m['duckdb']}, "
-            f"PySpark {m['pyspark']}"
+            f"PySpark {m['pyspark']}, rendered SQL cache {m.get('sql_cache', 'off')} at the start"
         )
         for line in cost_lines(report):
             say(line)
