@@ -31,9 +31,10 @@ Framing rules (docs/ingestion.md has them as a table):
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Final
 
@@ -68,6 +69,22 @@ _QUOTED_FIELD: Final = re.compile(rb'"([^"]*(?:""[^"]*)*)"')
 _BARE_FIELD: Final = re.compile(rb'[^,"\n]*')
 # Records per batch of JSON (CSV batches follow the stream's chunks).
 _JSON_BATCH: Final = 65_536
+# A JSON string with nothing escaped and no control character: its text between the quotes is its value.
+PLAIN_STRING: Final = r'"[^"\\\x00-\x1f]*"'
+_GROUP_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def ordered_json_line(columns: Sequence[str], *, capture: bool = False) -> str:
+    """A plain JSON line: an object holding every one of ``columns`` once, in their order, each
+    a plain string or null, with only spaces and tabs between tokens and none before a colon.
+
+    What producers write. Such a line is valid JSON, has no key twice, and its values are the
+    text between their quotes, so it needs no decoder. ``capture`` names a group per column
+    holding the value as written (``"..."`` or ``null``).
+    """
+    value = rf"(?:{PLAIN_STRING}|null)"
+    pairs = [rf'"{re.escape(c)}":[ \t]*' + (f"(?P<{c}>{value})" if capture else value) + r"[ \t]*" for c in columns]
+    return r"\{[ \t]*" + r",[ \t]*".join(pairs) + r"\}"
 
 
 def check_extension(file_name: str, raw_format: str) -> None:
@@ -342,11 +359,15 @@ class _JsonBatcher:
             self.rows.append(self._absent)
             return
         if not self._known.issuperset(value):
-            for key in value:
-                if key not in self._known:
-                    self.keys[key] = None
-                    self._known.add(key)
+            self.note(value)
         self.rows.append(tuple(map(value.get, self.columns)))
+
+    def note(self, keys: Iterable[str]) -> None:
+        """Record keys seen, in the order they first appear."""
+        for key in keys:
+            if key not in self._known:
+                self.keys[key] = None
+                self._known.add(key)
 
     def batch(self) -> pa.RecordBatch:
         arrays = [_text_array(values) for values in zip(*self.rows, strict=True)] if self.rows else []
@@ -364,6 +385,32 @@ def _text_array(values: tuple[Any, ...]) -> pa.Array:
         return pa.array(values, pa.string())
     except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError):
         return pa.array([json_text(v) for v in values], pa.string())
+
+
+@functools.cache
+def _plain_line(columns: tuple[str, ...]) -> str | None:
+    """``ordered_json_line`` anchored, a group per column; None if a column cannot name a group."""
+    if not all(_GROUP_NAME.fullmatch(c) for c in columns):
+        return None
+    return "^" + ordered_json_line(columns, capture=True) + "$"
+
+
+def _with_plain(
+    batch: pa.RecordBatch | None, found: pa.StructArray, numbers: np.ndarray, columns: Sequence[str]
+) -> pa.RecordBatch:
+    """The plain lines' values (``"text"`` or ``null`` as written) added to ``batch``, in line order."""
+    values = []
+    for name in columns:
+        written = found.field(name)
+        values.append(pc.if_else(pc.equal(written, "null"), None, pc.utf8_slice_codeunits(written, 1, -1)))
+    values += [pa.nulls(len(numbers), pa.string()), pa.array(numbers, pa.int64())]
+    plain = pa.RecordBatch.from_arrays(values, schema=batch_schema(columns))
+    if batch is None:
+        return plain
+    lines = np.concatenate([numbers, batch.column(LINE).to_numpy()])
+    order = pa.array(np.argsort(lines, kind="stable"))
+    merged = [pa.concat_arrays([plain.column(i), batch.column(i)]).take(order) for i in range(plain.num_columns)]
+    return pa.RecordBatch.from_arrays(merged, schema=plain.schema)
 
 
 def _decode_line(decoder: json.JSONDecoder, text: str) -> tuple[Any, str | None]:
@@ -498,6 +545,7 @@ class RecordReader:
         decoder = _decoder()
         # Without the duplicate-key hook: C all the way, for the lines proven free of duplicates.
         scan = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=str).scan_once
+        plain = _plain_line(self.columns)
         batcher = _JsonBatcher(self.columns, self.stats.keys)
         add = batcher.add
         line = 1
@@ -506,30 +554,50 @@ class RecordReader:
             lines = _lines(chunk, line)
             line += chunk.count(b"\n")
             keep = ~lines.blank
-            texts = lines.text.filter(pa.array(keep)).to_pylist()
-            for number, text in zip(lines.numbers[keep].tolist(), texts, strict=True):
+            text = lines.text.filter(pa.array(keep))
+            numbers = lines.numbers[keep]
+            # Plain lines (every column once, in order, plain strings or null: what producers
+            # write) are read by one pattern over the whole chunk; the rest line by line.
+            found = pc.extract_regex(text, plain) if plain is not None and len(text) else None
+            taken = (
+                np.zeros(len(text), dtype=bool)
+                if found is None
+                else np.asarray(found.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+            )
+            others = np.flatnonzero(~taken)
+            first_plain = int(numbers[taken][0]) if taken.any() else None
+            texts = (text if first_plain is None else text.take(pa.array(others))).to_pylist()
+            for number, text_ in zip(numbers[others].tolist(), texts, strict=True):
+                if first_plain is not None and number > first_plain:
+                    batcher.note(self.columns)  # the plain line before this one named them first
+                    first_plain = None
                 # The common case inline: one flat object, nothing around it, no escapes. Every key
                 # is followed by '":' (no whitespace before a colon is checked below), so when the
                 # line holds as many '":' as the object has keys, no key was given twice.
                 try:
-                    value, end = scan(text, 0)
+                    value, end = scan(text_, 0)
                 except (StopIteration, ValueError, RecursionError):
                     end = -1
                 if (
-                    end == len(text)
+                    end == len(text_)
                     and type(value) is dict
-                    and text.count('":') == len(value)
-                    and "\\u" not in text
-                    and '" :' not in text
-                    and '"\t:' not in text
-                    and '"\r:' not in text
+                    and text_.count('":') == len(value)
+                    and "\\u" not in text_
+                    and '" :' not in text_
+                    and '"\t:' not in text_
+                    and '"\r:' not in text_
                 ):
                     add(number, value, None)
                 else:
-                    value, error = _decode_line(decoder, text)
+                    value, error = _decode_line(decoder, text_)
                     add(number, value if error is None else None, error)
-            if len(batcher):
-                yield self._count(batcher.batch())
+            if taken.any():
+                batcher.note(self.columns)
+            batch = batcher.batch() if len(batcher) else None
+            if found is not None and taken.any():
+                batch = _with_plain(batch, found.filter(pa.array(taken)), numbers[taken], self.columns)
+            if batch is not None:
+                yield self._count(batch)
             chunk = next(rest, None)
 
     def _json_array(self, first: bytes, rest: Iterator[bytes]) -> Iterator[pa.RecordBatch]:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -51,7 +50,7 @@ from ecomlake.sqltext import ident, literal
 GROUP_BYTES: Final = 96 * 1024 * 1024
 # A JSON line the SQL path takes: an object of string or null values, nothing escaped,
 # no control character, only spaces and tabs between tokens and none before a colon.
-_STRING: Final = r'"[^"\\\x00-\x1f]*"'
+_STRING: Final = framing.PLAIN_STRING
 _PAIR: Final = rf"{_STRING}:[ \t]*(?:{_STRING}|null)[ \t]*"
 SIMPLE_JSON_LINE: Final = rf"\{{[ \t]*(?:{_PAIR}(?:,[ \t]*{_PAIR})*)?\}}"
 _BLANK: Final = "[ \t\r\x0b\x0c]*"
@@ -65,17 +64,6 @@ class SqlFile:
     path: str
     key: str
     date: str
-
-
-def ordered_json_line(columns: Sequence[str]) -> str:
-    """A plain line holding every one of ``columns``, once each, in their order: what producers write.
-
-    Such a line matches ``SIMPLE_JSON_LINE`` and its keys are the columns each once, so it needs
-    neither the key count nor the per-column search the other plain lines get (they cost more
-    than the pattern).
-    """
-    pairs = [rf'"{re.escape(c)}":[ \t]*(?:{_STRING}|null)[ \t]*' for c in columns]
-    return r"\{[ \t]*" + r",[ \t]*".join(pairs) + r"\}"
 
 
 def framer_prefix(dataset: Dataset) -> str:
@@ -249,11 +237,12 @@ class SqlFramer:
         # JSON: whether a line is a plain object whose keys are schema columns, each once. In a plain
         # line a double quote followed by a colon closes a key (no value holds a quote, no space
         # comes before a colon), so '":' counts the keys, and '"<column>":' finds a column's.
+        ordered = framing.ordered_json_line(cols)
         present = " + ".join(f"contains(t, {literal(chr(34) + c + chr(34) + ':')})::INTEGER" for c in cols)
         json_cols = (
             ""
             if self.csv
-            else f", NOT blank AND CASE WHEN regexp_full_match(t, {literal(ordered_json_line(cols))}) THEN TRUE "
+            else f", NOT blank AND CASE WHEN regexp_full_match(t, {literal(ordered)}) THEN TRUE "
             f"ELSE (strlen(t) - strlen(replace(t, '\":', ''))) // 2 = ({present}) "
             f"AND regexp_full_match(t, {literal(SIMPLE_JSON_LINE)}) END"
         )
@@ -444,4 +433,4 @@ def _csv_header(text: str, schema: RawSchema) -> tuple[str, ...] | None:
         return None
 
 
-__all__ = ["GROUP_BYTES", "SIMPLE_JSON_LINE", "SqlFile", "SqlFramer", "eligible", "framer_prefix", "ordered_json_line"]
+__all__ = ["GROUP_BYTES", "SIMPLE_JSON_LINE", "SqlFile", "SqlFramer", "eligible", "framer_prefix"]

@@ -19,8 +19,9 @@ from etl_helpers import put_raw
 
 from ecomlake.contract import Dataset
 from ecomlake.etl import io
-from ecomlake.etl.io.framing_duckdb import SIMPLE_JSON_LINE, SqlFile, SqlFramer, ordered_json_line
+from ecomlake.etl.io.framing_duckdb import SIMPLE_JSON_LINE, SqlFile, SqlFramer
 from ecomlake.etl.io.raw_duckdb import read_raw_duckdb
+from ecomlake.ingest.framing import ordered_json_line
 
 DAY = "2025-01-01"
 HEADER = "transaction_id,customer_id,product_id,quantity,price,total_amount,transaction_date,status"

@@ -374,3 +374,103 @@ def test_duplicate_keys_are_found_whatever_the_spacing_or_depth(line: str) -> No
     assert rows[0]["_error"] is not None
     assert "appears twice" in rows[0]["_error"]
     assert rows[1]["_error"] is None
+
+
+# --------------------------------------------------------------------------- JSON Lines: the plain-line pattern
+
+CLICK_COLUMNS = ("session_id", "customer_id", "event_type", "page", "timestamp", "device")
+
+
+def plain_click(session: str, customer: str | None = "C1", spacing: str = " ") -> str:
+    values = [f'"{session}"', "null" if customer is None else f'"{customer}"', '"page_view"', '"/a, b"', '"t"', '""']
+    return "{" + ",".join(f'"{k}":{spacing}{v}' for k, v in zip(CLICK_COLUMNS, values, strict=True)) + "}"
+
+
+def test_plain_json_lines_read_by_the_pattern_keep_nulls_empties_and_line_order() -> None:
+    lines = [
+        '{"device": "d", "extra": 1, "session_id": "S0"}',  # keys in another order, first: they lead
+        plain_click("S1"),
+        plain_click("S2", None, spacing="\t"),
+        plain_click("S3").replace('"/a, b"', '"/caf\u00e9"'),
+        "",
+        plain_click("S4") + " ",  # trailing space: not plain, still one good record
+        plain_click("S5").replace('"t"', '"a\\"b"'),  # an escape: not plain
+        plain_click("S6")[:-2],  # broken
+    ]
+    rows, reader = frame(("\n".join(lines) + "\n").encode(), "c.jsonl", "clickstream")
+    assert [(r["_line"], r["session_id"], r["customer_id"], r["_error"] is None) for r in rows] == [
+        (1, "S0", None, True),
+        (2, "S1", "C1", True),
+        (3, "S2", None, True),
+        (4, "S3", "C1", True),
+        (6, "S4", "C1", True),
+        (7, "S5", "C1", True),
+        (8, None, None, False),
+    ]
+    assert (rows[1]["page"], rows[1]["device"], rows[3]["page"], rows[5]["timestamp"]) == (
+        "/a, b",
+        "",
+        "/caf\u00e9",
+        'a"b',
+    )
+    # Keys in order of first appearance: line 1's, then the plain lines' others.
+    assert list(reader.stats.keys) == [
+        "device",
+        "extra",
+        "session_id",
+        "customer_id",
+        "event_type",
+        "page",
+        "timestamp",
+    ]
+    assert (reader.stats.rows, reader.stats.malformed) == (7, 1)
+
+
+def test_keys_of_a_plain_first_line_come_first() -> None:
+    lines = [plain_click("S1"), '{"zeta": "z", "session_id": "S2"}']
+    _, reader = frame(("\n".join(lines) + "\n").encode(), "c.jsonl", "clickstream")
+    assert list(reader.stats.keys) == [*CLICK_COLUMNS, "zeta"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_plain_line_pattern_reads_what_the_decoder_reads(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The decoder, line by line, is the definition: random lines (plain, reordered, extra or
+    # repeated keys, escapes, numbers, nesting, spacing, broken, blank) framed with the
+    # pattern and without it give the same rows, keys and counts, at any chunk size.
+    import random
+
+    from ecomlake.ingest import framing
+
+    rng = random.Random(seed)
+    values = ['"x"', "null", '""', '"a, b"', "1", '"q\\"r"', "true", '"\u00e9"', '"\\ud800"', '{"k": 1}', "[1]"]
+
+    def line() -> str:
+        keys = list(CLICK_COLUMNS)
+        if rng.random() < 0.3:
+            keys = rng.sample([*CLICK_COLUMNS, "extra"], rng.randint(0, 7))
+        elif rng.random() < 0.1:
+            keys.append(rng.choice(keys))
+        pairs = [
+            f'"{k}"{rng.choice(["", "", " "])}:{rng.choice(["", " ", chr(9)])}'
+            f"{rng.choice(values[:4] if rng.random() < 0.85 else values)}{rng.choice(['', ' '])}"
+            for k in keys
+        ]
+        text = "{" + rng.choice(["", " "]) + ",".join(pairs) + "}"
+        return rng.choice([text] * 12 + [text[:-3], " " + text, text + " x", "  ", "[1]"])
+
+    def read(chunk_bytes: int) -> tuple[Any, ...]:
+        reader = RecordReader(io.BytesIO(data), "c.jsonl", "clickstream", max_bytes=LIMIT, chunk_bytes=chunk_bytes)
+        try:
+            rows = [row for batch in reader.batches() for row in batch.to_pylist()]
+        except FileRejectedError as err:
+            return (str(err),)
+        return rows, list(reader.stats.keys), reader.stats.rows, reader.stats.malformed, reader.stats.first_error
+
+    for _ in range(40):
+        newline = "\r\n" if rng.random() < 0.2 else "\n"
+        data = newline.join(line() for _ in range(rng.randint(1, 50))).encode() + newline.encode()
+        for chunk_bytes in (64, 4096, streams.CHUNK_BYTES):
+            with_pattern = read(chunk_bytes)
+            with monkeypatch.context() as patched:
+                patched.setattr(framing, "_plain_line", lambda _columns: None)
+                assert read(chunk_bytes) == with_pattern
