@@ -9,7 +9,9 @@ Per batch: the stateless rules name each bad row's first broken rule (counts per
 the first examples by line); the good rows' keys go to a table, and at the end the
 duplicate rule (``cleaning.duplicate_flag``, the ETL's window) marks every row whose key
 an earlier good row of the file already claimed. DuckDB spills that table to disk past
-``memory_limit``, so the validator's memory does not grow with the file.
+``memory_limit``, so the validator's memory does not grow with the file. Several files of
+a dataset may be classified together (``GroupClassifier``, what ``ingest`` does with a
+tree of small files), each row tagged with its file: every figure stays per file.
 """
 
 # ruff: noqa: N806 -- F and Window are the PySpark aliases (functions, Window)
@@ -23,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any, Final
 
+import numpy as np
 import pyarrow as pa
 
 from ecomlake.contract import Dataset, parse_dataset
@@ -33,6 +36,8 @@ from ecomlake.schemas import RAW_SCHEMAS, RawSchema, Reason
 from ecomlake.sqlcache import disk_cached
 
 _BATCH: Final = "raw_batch"
+# Which file of a group a row comes from (GroupClassifier).
+FILE: Final = "_file"
 _CLASSIFIED: Final = "classified_batch"
 _SEEN: Final = "seen_keys"
 # What DuckDB may hold before it spills the key table to disk (the validator's bound).
@@ -129,6 +134,7 @@ def compiled(dataset: Dataset) -> _Compiled:
     message = F.when(bad, case([item.message for item in checks]))
     value = F.when(bad, case([F.col(item.column) if item.column else F.lit(None).cast("string") for item in checks]))
     narrow = [
+        F.col(FILE),
         F.col(LINE),
         F.col("_check"),
         F.col("_reason"),
@@ -157,9 +163,8 @@ def _duplicates_sql(dataset: Dataset) -> str:
     F, _, Window = duckdb_api()
 
     count = len(RAW_SCHEMAS[dataset].primary_key)
-    flag = cleaning.duplicate_flag(F, Window, [F.col(f"_key{i}") for i in range(count)], [], [F.col(LINE).asc()]).alias(
-        "_dup"
-    )
+    keys = [F.col(f"_key{i}") for i in range(count)]
+    flag = cleaning.duplicate_flag(F, Window, keys, [F.col(FILE)], [F.col(LINE).asc()]).alias("_dup")
     inner = _sql([flag], _SEEN).subquery("d")
     return exp.select(exp.Star()).from_(inner).where("_dup").sql(dialect="duckdb", identify=True)
 
@@ -172,7 +177,6 @@ def prepare(datasets: Iterable[Dataset]) -> None:
     rendered SQL instead of rendering it again.
     """
     import duckdb  # noqa: F401 -- imported once, before the fork, for the same reason
-    import numpy as np
 
     # Arrow imports pandas (0.2 s) the first time it converts a NumPy array, as the framer does.
     pa.array(np.zeros(1, dtype=bool))
@@ -228,28 +232,55 @@ class Classified:
     examples: list[RowFault] = field(default_factory=list)
 
 
-class FileClassifier:
-    """Classifies one file's batches in order; ``finish`` adds the duplicates."""
+def _first_examples(examples: list[RowFault]) -> list[RowFault]:
+    """The first ``EXAMPLES_PER_REASON`` examples of each reason, by line."""
+    kept: dict[str, int] = {}
+    out = []
+    for fault in sorted(examples, key=lambda f: f.line):
+        if kept.get(fault.reason.value, 0) < EXAMPLES_PER_REASON:
+            kept[fault.reason.value] = kept.get(fault.reason.value, 0) + 1
+            out.append(fault)
+    return out
+
+
+class GroupClassifier:
+    """Classifies the batches of one or more files of a dataset; ``finish`` adds the duplicates.
+
+    Files are told apart by a number the caller gives (``_file``): each DuckDB statement
+    costs a few milliseconds whatever its rows, so many small files are classified in one
+    statement per ``FLUSH_ROWS`` rows, not several statements each. Duplicates are looked
+    for within a file only, and every figure is kept per file.
+    """
 
     def __init__(self, dataset: Dataset | str) -> None:
         self.dataset = parse_dataset(str(dataset))
         self.schema = RAW_SCHEMAS[self.dataset]
         self.rules = compiled(self.dataset)
         self.conn = _connection()
-        self.result = Classified()
-        self._stateless_good = 0
+        self.results: dict[int, Classified] = {}
+        self._stateless_good: dict[int, int] = {}
         key_cols = ", ".join(f'"_key{i}"' for i in range(self.rules.keys))
-        self._keep = f'SELECT "{LINE}", {key_cols} FROM {_CLASSIFIED} WHERE "_reason" IS NULL'
+        self._keep = f'SELECT "{FILE}", "{LINE}", {key_cols} FROM {_CLASSIFIED} WHERE "_reason" IS NULL'
         self._seen_made = False
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
 
-    def add(self, batch: pa.RecordBatch) -> None:
-        """Queue a batch; the rules run once enough rows are queued (each DuckDB call costs a few ms)."""
-        self._pending.append(batch)
+    def add(self, batch: pa.RecordBatch, file: int = 0) -> None:
+        """Queue a batch of file ``file``; the rules run once enough rows are queued."""
+        self.results.setdefault(file, Classified())
+        self._pending.append(batch.append_column(FILE, pa.array(np.full(batch.num_rows, file, dtype=np.int32))))
         self._pending_rows += batch.num_rows
         if self._pending_rows >= FLUSH_ROWS:
             self._flush()
+
+    def discard(self, file: int) -> None:
+        """Forget file ``file`` (rejected whole part way through): its queued rows, figures and keys."""
+        kept = [b for b in self._pending if b.column(FILE)[0].as_py() != file]
+        self._pending, self._pending_rows = kept, sum(b.num_rows for b in kept)
+        self.results.pop(file, None)
+        self._stateless_good.pop(file, None)
+        if self._seen_made:
+            self.conn.execute(f'DELETE FROM {_SEEN} WHERE "{FILE}" = ?', [file])
 
     def _flush(self) -> None:
         if not self._pending:
@@ -263,15 +294,18 @@ class FileClassifier:
         conn.register(_BATCH, batch)
         try:
             conn.execute(f"CREATE OR REPLACE TEMP TABLE {_CLASSIFIED} AS {self.rules.classify}")
-            for reason, count in conn.execute(f'SELECT "_reason", count(*) FROM {_CLASSIFIED} GROUP BY ALL').fetchall():
+            counts = conn.execute(f'SELECT "{FILE}", "_reason", count(*) FROM {_CLASSIFIED} GROUP BY ALL').fetchall()
+            for file, reason, count in counts:
                 if reason is None:
-                    self._stateless_good += int(count)
+                    self._stateless_good[file] = self._stateless_good.get(file, 0) + int(count)
                 else:
-                    self.result.faults[reason] = self.result.faults.get(reason, 0) + int(count)
-            self.result.examples += self._explain(
-                f'WHERE "_reason" IS NOT NULL QUALIFY row_number() OVER (PARTITION BY "_reason" ORDER BY "{LINE}") '
-                f"<= {EXAMPLES_PER_REASON}"
-            )
+                    faults = self.results[file].faults
+                    faults[reason] = faults.get(reason, 0) + int(count)
+            for file, fault in self._explain(
+                f'WHERE "_reason" IS NOT NULL QUALIFY row_number() OVER (PARTITION BY "{FILE}", "_reason" '
+                f'ORDER BY "{LINE}") <= {EXAMPLES_PER_REASON}'
+            ):
+                self.results[file].examples.append(fault)
         finally:
             conn.unregister(_BATCH)
         if not self._seen_made:
@@ -280,48 +314,50 @@ class FileClassifier:
         else:
             conn.execute(f"INSERT INTO {_SEEN} {self._keep}")
 
-    def _explain(self, where: str) -> list[RowFault]:
-        """The faults of the classified rows ``where`` picks, worded by the rules."""
+    def _explain(self, where: str) -> list[tuple[int, RowFault]]:
+        """The faults of the classified rows ``where`` picks, worded by the rules, with their file."""
         return [
-            RowFault(Reason(reason), self.rules.checks[check][1], shown(value), str(message or ""), int(line))
-            for line, reason, check, message, value in self.conn.execute(
-                f'SELECT "{LINE}", "_reason", "_check", "_message", "_value" FROM {_CLASSIFIED} {where}'
+            (file, RowFault(Reason(reason), self.rules.checks[check][1], shown(value), str(message or ""), int(line)))
+            for file, line, reason, check, message, value in self.conn.execute(
+                f'SELECT "{FILE}", "{LINE}", "_reason", "_check", "_message", "_value" FROM {_CLASSIFIED} {where}'
             ).fetchall()
         ]
 
-    def finish(self) -> Classified:
+    def finish(self) -> dict[int, Classified]:
+        """Every file's figures (the files given rows), duplicates included."""
         self._flush()
-        result = self.result
-        duplicates = 0
+        duplicates: dict[int, int] = {}
         if self._seen_made:
             sql = _duplicates_sql(self.dataset)
-            duplicates = int(self.conn.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0])  # type: ignore[index]
+            duplicates = {
+                int(file): int(count)
+                for file, count in self.conn.execute(f'SELECT "{FILE}", count(*) FROM ({sql}) GROUP BY ALL').fetchall()
+            }
             if duplicates:
-                result.faults[Reason.DUPLICATE_KEY.value] = duplicates
-                result.examples += self._duplicate_faults(EXAMPLES_PER_REASON)
-        result.valid_rows = self._stateless_good - duplicates
-        # Keep the first examples of each reason by line, across batches.
-        kept: dict[str, int] = {}
-        examples = []
-        for fault in sorted(result.examples, key=lambda f: f.line):
-            if kept.get(fault.reason.value, 0) < EXAMPLES_PER_REASON:
-                kept[fault.reason.value] = kept.get(fault.reason.value, 0) + 1
-                examples.append(fault)
-        result.examples = examples
+                for file, fault in self._duplicate_faults(EXAMPLES_PER_REASON):
+                    self.results[file].examples.append(fault)
+        for file, result in self.results.items():
+            if duplicates.get(file):
+                result.faults[Reason.DUPLICATE_KEY.value] = duplicates[file]
+            result.valid_rows = self._stateless_good.get(file, 0) - duplicates.get(file, 0)
+            result.examples = _first_examples(result.examples)
         self.close()
-        return result
+        return self.results
 
-    def _duplicate_faults(self, limit: int | None = None) -> list[RowFault]:
-        """The rows of the key table that repeat an earlier row's key, as faults in line order (the first ``limit``)."""
+    def _duplicate_faults(self, limit: int | None = None) -> list[tuple[int, RowFault]]:
+        """The rows of the key table that repeat an earlier row's key in their file, in line order
+        (the first ``limit`` of each file)."""
         detail = f"({', '.join(self.schema.primary_key)}) seen earlier"
-        cut = "" if limit is None else f" LIMIT {limit}"
+        cut = (
+            "" if limit is None else f' QUALIFY row_number() OVER (PARTITION BY "{FILE}" ORDER BY "{LINE}") <= {limit}'
+        )
         rows = self.conn.execute(
-            f"SELECT \"{LINE}\", concat_ws(', ', {_key_text(self.rules.keys)}) "
-            f'FROM ({_duplicates_sql(self.dataset)}) ORDER BY "{LINE}"{cut}'
+            f'SELECT "{FILE}", "{LINE}", concat_ws(\', \', {_key_text(self.rules.keys)}) '
+            f"FROM ({_duplicates_sql(self.dataset)}){cut}"
         ).fetchall()
         return [
-            RowFault(Reason.DUPLICATE_KEY, self.schema.primary_key[0], shown(value), detail, int(line))
-            for line, value in rows
+            (int(file), RowFault(Reason.DUPLICATE_KEY, self.schema.primary_key[0], shown(value), detail, int(line)))
+            for file, line, value in rows
         ]
 
     def close(self) -> None:
@@ -341,18 +377,18 @@ def classify_records(dataset: Dataset | str, records: Iterable[Mapping[str, Any]
     data[ERROR] = pa.array([row.get(ERROR) for row in rows], pa.string())
     data[LINE] = pa.array(range(1, len(rows) + 1), pa.int64())
     batch = pa.RecordBatch.from_arrays(list(data.values()), schema=batch_schema(columns))
-    classifier = FileClassifier(ds)
+    classifier = GroupClassifier(ds)
     conn = classifier.conn
-    conn.register(_BATCH, batch)
+    conn.register(_BATCH, batch.append_column(FILE, pa.array(np.zeros(len(rows), dtype=np.int32))))
     try:
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {_CLASSIFIED} AS {classifier.rules.classify}")
         found: dict[int, RowFault | None] = dict.fromkeys(range(1, len(rows) + 1))
-        for fault in classifier._explain('WHERE "_reason" IS NOT NULL'):
+        for _file, fault in classifier._explain('WHERE "_reason" IS NOT NULL'):
             found[fault.line] = fault
     finally:
         conn.unregister(_BATCH)
     conn.execute(f"CREATE OR REPLACE TEMP TABLE {_SEEN} AS {classifier._keep}")
-    for fault in classifier._duplicate_faults():
+    for _file, fault in classifier._duplicate_faults():
         found[fault.line] = fault
     classifier.close()
     return [found[i] for i in range(1, len(rows) + 1)]

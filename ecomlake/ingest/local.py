@@ -28,7 +28,7 @@ from ecomlake.contract import DATASETS, PARTITION_KEY, Dataset, parse_dataset, p
 from ecomlake.exceptions import InvalidArgumentError, InvalidKeyError, UnknownDatasetError
 from ecomlake.ingest.report import ValidationReport
 from ecomlake.ingest.router import Route, Trigger, pipeline_input, route_key
-from ecomlake.ingest.validator import validate_object
+from ecomlake.ingest.validator import validate_objects
 from ecomlake.storage import LocalStorage
 
 
@@ -217,29 +217,42 @@ def ingest_files(
     day = parse_date(day)
     storage = LocalStorage(Path(lake))
     plan = _plan(storage, files, ds, day, replace, follow_symlinks)
-    return _land_planned(storage, plan, ds, day, max_bytes=max_bytes, now=now, follow_symlinks=follow_symlinks)
+    (results,) = _land_planned(
+        storage, [(plan, ds, day)], max_bytes=max_bytes, now=now, follow_symlinks=follow_symlinks
+    )
+    return results
+
+
+# One partition's checked plan (:func:`_plan`), its dataset and its date.
+Part = tuple[list[tuple[Path, Route]], Dataset, str]
 
 
 def _land_planned(
     storage: LocalStorage,
-    plan: list[tuple[Path, Route]],
-    ds: Dataset,
-    day: str,
+    parts: Sequence[Part],
     *,
     max_bytes: int | None = None,
     now: datetime | None = None,
     follow_symlinks: bool = False,
-) -> list[IngestResult]:
-    """Land, validate and route the files of a checked plan (:func:`_plan`)."""
-    results: list[IngestResult] = []
-    for path, route in plan:
-        etag, copied = _land(path, storage.path(route.key), follow_symlinks)
-        # Validated from the landed copy, streamed: the file is never held in memory whole.
-        report = validate_object(storage, route.key, etag=etag, max_bytes=max_bytes, now=now)
+) -> list[list[IngestResult]]:
+    """Land, validate and route the files of checked partitions; the results of each partition."""
+    landed = []
+    for plan, ds, day in parts:
+        for path, route in plan:
+            etag, copied = _land(path, storage.path(route.key), follow_symlinks)
+            landed.append((path, route, ds, day, etag, copied))
+    # Validated from the landed copies, streamed (a file is never held in memory whole), the
+    # rows of the files of each dataset classified together.
+    reports = validate_objects(
+        storage, [(route.key, etag) for _, route, _, _, etag, _ in landed], max_bytes=max_bytes, now=now
+    )
+    results: list[list[IngestResult]] = [[] for _ in parts]
+    part_of = [n for n, (plan, _, _) in enumerate(parts) for _ in plan]
+    for n, (path, route, ds, day, etag, copied), report in zip(part_of, landed, reports, strict=True):
         event = None
         if report.accepted:
             event = pipeline_input(route, Trigger(route.key, etag=etag, size=report.size))
-        results.append(IngestResult(path, route.key, ds.value, day, route.file_name, report, event, copied))
+        results[n].append(IngestResult(path, route.key, ds.value, day, route.file_name, report, event, copied))
     return results
 
 
@@ -434,29 +447,38 @@ def land_batches(
     """
     storage = LocalStorage(Path(lake))
     plans = [_plan(storage, b.files, b.dataset, b.day, replace, follow_symlinks) for b in batches]
-    jobs = [(lake, plan, b.dataset, b.day, max_bytes, follow_symlinks) for plan, b in zip(plans, batches, strict=True)]
+    parts: list[Part] = [(plan, b.dataset, b.day) for plan, b in zip(plans, batches, strict=True)]
     tell = on_batch or (lambda _results: None)
-    workers = _landing_workers([(list(b.files), b.dataset, b.day) for b in batches])
+    sizes = [sum(f.stat().st_size for f in b.files) for b in batches]
+    workers = _landing_workers(sizes)
+    jobs = _jobs(batches, sizes, workers)
     if workers <= 1:
         out: list[IngestResult] = []
         for job in jobs:
-            results = _land_batch(*job)
-            tell(results)
-            out.extend(results)
+            for results in _land_job(lake, [parts[i] for i in job], max_bytes, follow_symlinks):
+                tell(results)
+                out.extend(results)
         return out
-    # Each partition is validated independently and writes only its own keys, so big trees
-    # are landed by one process per core; results keep the tree's order. The rules are
-    # rendered here first, so the workers inherit them.
+    # Partitions are validated independently and write only their own keys, so big trees are
+    # landed by one process per core; results keep the tree's order. The rules are rendered
+    # here first, so the workers inherit them.
     from ecomlake.ingest.classifier import prepare
 
     prepare({b.dataset for b in batches})
     # The platform's default start method (fork on Linux): workers only read files and
     # write their own keys, so they never touch DuckDB or JVM state the caller may hold.
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_land_batch, *job) for job in jobs]
-        for future in futures:
-            tell(future.result())
-        return [result for future in futures for result in future.result()]
+        # The largest jobs start first, so the last to finish are small ones (the workers end together).
+        ordered = sorted(range(len(jobs)), key=lambda j: -sum(sizes[i] for i in jobs[j]))
+        futures = {
+            j: pool.submit(_land_job, lake, [parts[i] for i in jobs[j]], max_bytes, follow_symlinks) for j in ordered
+        }
+        out = []
+        for j in range(len(jobs)):
+            for results in futures[j].result():
+                tell(results)
+                out.extend(results)
+        return out
 
 
 def land_tree(lake: Path, src_dir: Path, *, replace: bool = True, max_bytes: int | None = None) -> list[IngestResult]:
@@ -473,26 +495,40 @@ def land_tree(lake: Path, src_dir: Path, *, replace: bool = True, max_bytes: int
     return land_batches(lake, collector.result().batches, replace=replace, max_bytes=max_bytes)
 
 
-def _land_batch(
-    lake: Path,
-    plan: list[tuple[Path, Route]],
-    dataset: Dataset,
-    day: str,
-    max_bytes: int | None,
-    follow_symlinks: bool = False,
-) -> list[IngestResult]:
-    """One partition's checked plan, landed (in a worker process when the tree is big)."""
-    return _land_planned(
-        LocalStorage(Path(lake)), plan, dataset, day, max_bytes=max_bytes, follow_symlinks=follow_symlinks
-    )
+def _land_job(
+    lake: Path, parts: list[Part], max_bytes: int | None, follow_symlinks: bool = False
+) -> list[list[IngestResult]]:
+    """Partitions landed together (in a worker process when the tree is big)."""
+    return _land_planned(LocalStorage(Path(lake)), parts, max_bytes=max_bytes, follow_symlinks=follow_symlinks)
 
 
 # Below this much data, starting worker processes costs more than it saves.
 PARALLEL_LANDING_BYTES = 64 * 1024 * 1024
+# Partitions of a dataset are validated together up to this many bytes: each DuckDB statement
+# costs a few milliseconds whatever its rows, which a tree of small daily files pays per file.
+JOB_BYTES = 16 * 1024 * 1024
+# Parallel landing cuts a tree into at least this many jobs per worker, so the workers share it evenly.
+JOBS_PER_WORKER = 4
 
 
-def _landing_workers(batches: list[tuple[list[Path], Dataset, str]]) -> int:
-    total = sum(f.stat().st_size for files, _, _ in batches for f in files)
-    if total < PARALLEL_LANDING_BYTES or len(batches) < 2:
+def _landing_workers(sizes: list[int]) -> int:
+    if sum(sizes) < PARALLEL_LANDING_BYTES or len(sizes) < 2:
         return 1
-    return min(os.cpu_count() or 1, len(batches))
+    return min(os.cpu_count() or 1, len(sizes))
+
+
+def _jobs(batches: Sequence[Batch], sizes: list[int], workers: int) -> list[list[int]]:
+    """Consecutive partitions of one dataset, as jobs of at most ``JOB_BYTES`` (indices into ``batches``)."""
+    limit = JOB_BYTES if workers <= 1 else min(JOB_BYTES, max(sum(sizes) // (workers * JOBS_PER_WORKER), 1))
+    jobs: list[list[int]] = []
+    current: list[int] = []
+    held = 0
+    for i, batch in enumerate(batches):
+        if current and (batch.dataset != batches[current[0]].dataset or held + sizes[i] > limit):
+            jobs.append(current)
+            current, held = [], 0
+        current.append(i)
+        held += sizes[i]
+    if current:
+        jobs.append(current)
+    return jobs

@@ -31,10 +31,10 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Mapping
-from contextlib import closing
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, closing, nullcontext
 from datetime import datetime
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ecomlake.contract import (
     DEFAULT_MAX_FILE_BYTES,
@@ -54,6 +54,13 @@ from ecomlake.ingest.router import Route, normalize_etag, route_key
 from ecomlake.schemas import RAW_SCHEMAS, REASON_ORDER, FileRule
 from ecomlake.storage import Storage
 
+if TYPE_CHECKING:
+    from ecomlake.ingest.classifier import Classified
+    from ecomlake.ingest.framing import RecordReader
+
+# Opens one file to validate, as a context manager (so only one is open at a time).
+Opener = Callable[[], AbstractContextManager[BinaryIO]]
+
 
 def max_file_bytes(environ: Mapping[str, str] | None = None) -> int:
     """The size limit: ``$ECOMLAKE_MAX_FILE_BYTES`` or ``contract.DEFAULT_MAX_FILE_BYTES``."""
@@ -70,22 +77,19 @@ def max_file_bytes(environ: Mapping[str, str] | None = None) -> int:
     return value
 
 
-def _read_into(report: ValidationReport, raw: BinaryIO, dataset: Dataset, max_bytes: int) -> None:
-    """Fill ``report`` from the file's stream; raises ``FileRejectedError`` to reject it whole."""
-    # Imported here: the router function reads reports through this module without needing
-    # the validator's dependencies (DuckDB, Arrow).
-    from ecomlake.ingest.classifier import FileClassifier
+def _frame_into(
+    report: ValidationReport, raw: BinaryIO, dataset: Dataset, max_bytes: int, classifier: Any, file: int
+) -> RecordReader:
+    """Frame one file's records into ``classifier`` (as file ``file``); the report gets what the stream showed.
+
+    Raises ``FileRejectedError`` to reject the file whole.
+    """
     from ecomlake.ingest.framing import RecordReader
 
-    schema = RAW_SCHEMAS[dataset]
     reader = RecordReader(raw, report.file, dataset.value, max_bytes=max_bytes)
-    classifier = FileClassifier(dataset)
     try:
         for batch in reader.batches():
-            classifier.add(batch)
-    except BaseException:
-        classifier.close()
-        raise
+            classifier.add(batch, file)
     finally:
         facts = reader.facts
         report.compression = facts.compression
@@ -95,17 +99,54 @@ def _read_into(report: ValidationReport, raw: BinaryIO, dataset: Dataset, max_by
         report.columns = reader.columns_found
         if report.size is None:
             report.size = facts.compressed_bytes
-    found = classifier.finish()
+    return reader
+
+
+def _fill(report: ValidationReport, reader: RecordReader, found: Classified, dataset: Dataset) -> None:
+    """The rows, faults and columns of an accepted file, from its framing and its classification."""
     report.rows = reader.stats.rows
     report.valid_rows = found.valid_rows
     for reason in REASON_ORDER:
         if reason.value in found.faults:
             report.faults[reason.value] = found.faults[reason.value]
     report.examples = [FaultExample(f.reason.value, f.line, f.column, f.value, f.detail) for f in found.examples]
-    declared = schema.column_names
+    declared = RAW_SCHEMAS[dataset].column_names
     present = report.columns
     report.extra_columns = [name for name in present if name not in declared]
     report.missing_optional_columns = [name for name in declared if name not in present]
+
+
+def _reject(report: ValidationReport, err: FileRejectedError) -> None:
+    report.reject(Rejection(str(err.rule), err.detail, err.line, err.column))
+    report.rows = report.valid_rows = 0
+    report.faults, report.examples = {}, []
+
+
+def _read_group(dataset: Dataset, files: Sequence[tuple[ValidationReport, Opener]], max_bytes: int) -> None:
+    """Fill the reports of files of one dataset: each framed in turn (one open at a time), and
+    their rows classified together -- a few DuckDB statements for the lot, not a few per file."""
+    # Imported here: the router function reads reports through this module without needing
+    # the validator's dependencies (DuckDB, Arrow).
+    from ecomlake.ingest.classifier import Classified, GroupClassifier
+
+    classifier = GroupClassifier(dataset)
+    readers: dict[int, RecordReader] = {}
+    try:
+        for file, (report, opener) in enumerate(files):
+            try:
+                with opener() as raw:
+                    readers[file] = _frame_into(report, raw, dataset, max_bytes, classifier, file)
+            except FileRejectedError as err:
+                classifier.discard(file)
+                _reject(report, err)
+        found = classifier.finish()
+    except BaseException:
+        classifier.close()
+        raise
+    for file, reader in readers.items():
+        _fill(files[file][0], reader, found.get(file, Classified()), dataset)
+    for report, _ in files:
+        report.finish()
 
 
 def validate_stream(
@@ -130,13 +171,7 @@ def validate_stream(
         size=size,
         etag=normalize_etag(etag),
     )
-    try:
-        _read_into(report, raw, ds, max_file_bytes() if max_bytes is None else max_bytes)
-    except FileRejectedError as err:
-        report.reject(Rejection(str(err.rule), err.detail, err.line, err.column))
-        report.rows = report.valid_rows = 0
-        report.faults, report.examples = {}, []
-    report.finish()
+    _read_group(ds, [(report, lambda: nullcontext(raw))], max_file_bytes() if max_bytes is None else max_bytes)
     return report
 
 
@@ -192,6 +227,30 @@ def record_outcome(storage: Storage, report: ValidationReport, *, now: datetime 
         storage.write_bytes(report.report_key, report.to_json().encode())
 
 
+def _refused_early(
+    storage: Storage, key: str, size: int | None, etag: str | None, limit: int, read: bool
+) -> tuple[ValidationReport | None, Route | None, int | None]:
+    """The report of a file refused before it is read (by its key, or by its size when it is to be
+    read), else None; with the file's route and the size the store gives."""
+    file_name = key.rsplit("/", 1)[-1]
+    try:
+        route = route_key(key)
+    except InvalidKeyError as err:
+        report = ValidationReport(key=key, file=file_name, size=size, etag=normalize_etag(etag))
+        report.reject(Rejection(FileRule.BAD_KEY.value, str(err)))
+        return report, None, None
+    if not read:
+        return None, route, size
+    known = size if size is not None else object_size(storage, key)
+    if known is not None and known > limit:
+        report = _streamed_report(route, key, etag, known)
+        report.reject(
+            Rejection(FileRule.TOO_LARGE.value, f"{known} bytes is over the {limit}-byte limit; split the file")
+        )
+        return report, route, known
+    return None, route, known
+
+
 def validate_object(
     storage: Storage,
     key: str,
@@ -211,42 +270,66 @@ def validate_object(
     lets an oversized object be refused without downloading it.
     """
     limit = max_file_bytes() if max_bytes is None else max_bytes
-    file_name = key.rsplit("/", 1)[-1]
-    try:
-        route = route_key(key)
-    except InvalidKeyError as err:
-        report = ValidationReport(key=key, file=file_name, size=size, etag=normalize_etag(etag))
-        report.reject(Rejection(FileRule.BAD_KEY.value, str(err)))
-        if write:
-            record_outcome(storage, report, now=now)
-        return report
-
-    if data is None:
-        known = size if size is not None else object_size(storage, key)
-        if known is not None and known > limit:
-            report = ValidationReport(
-                key=key,
-                file=route.file_name,
-                dataset=route.dataset.value,
-                date=route.date,
-                size=known,
-                etag=normalize_etag(etag),
-            )
-            report.reject(
-                Rejection(FileRule.TOO_LARGE.value, f"{known} bytes is over the {limit}-byte limit; split the file")
-            )
-            if write:
-                record_outcome(storage, report, now=now)
-            return report
-        with closing(open_object(storage, key)) as stream:
-            report = validate_stream(
-                stream, route.dataset, route.date, route.file_name, key=key, etag=etag, size=known, max_bytes=limit
-            )
-    else:
+    early, route, known = _refused_early(storage, key, size, etag, limit, read=data is None)
+    if early is not None:
+        report = early
+    elif data is not None:
+        assert route is not None
         report = validate_bytes(data, route.dataset, route.date, route.file_name, key=key, etag=etag, max_bytes=limit)
+    else:
+        assert route is not None
+        report = _streamed_report(route, key, etag, known)
+        _read_group(route.dataset, [(report, _opener(storage, key))], limit)
     if write:
         record_outcome(storage, report, now=now)
     return report
+
+
+def validate_objects(
+    storage: Storage,
+    objects: Sequence[tuple[str, str | None]],
+    *,
+    max_bytes: int | None = None,
+    now: datetime | None = None,
+) -> list[ValidationReport]:
+    """:func:`validate_object` for several landed objects (``(key, etag)``), each outcome recorded.
+
+    The reports are the ones :func:`validate_object` gives file by file; the rows of each
+    dataset's files are classified together, which saves the few milliseconds each DuckDB
+    statement costs, for every small file (a tree of daily files is landed this way).
+    """
+    limit = max_file_bytes() if max_bytes is None else max_bytes
+    reports: list[ValidationReport] = []
+    groups: dict[Dataset, list[tuple[ValidationReport, Opener]]] = {}
+    for key, etag in objects:
+        early, route, known = _refused_early(storage, key, None, etag, limit, read=True)
+        if early is not None:
+            reports.append(early)
+            continue
+        assert route is not None
+        report = _streamed_report(route, key, etag, known)
+        groups.setdefault(route.dataset, []).append((report, _opener(storage, key)))
+        reports.append(report)
+    for dataset, files in groups.items():
+        _read_group(dataset, files, limit)
+    for report in reports:
+        record_outcome(storage, report, now=now)
+    return reports
+
+
+def _streamed_report(route: Route, key: str, etag: str | None, size: int | None) -> ValidationReport:
+    return ValidationReport(
+        key=key,
+        file=route.file_name,
+        dataset=route.dataset.value,
+        date=route.date,
+        size=size,
+        etag=normalize_etag(etag),
+    )
+
+
+def _opener(storage: Storage, key: str) -> Opener:
+    return lambda: closing(open_object(storage, key))
 
 
 def read_report(storage: Storage, route: Route) -> ValidationReport | None:
