@@ -328,14 +328,9 @@ class GroupClassifier:
         self._flush()
         duplicates: dict[int, int] = {}
         if self._seen_made:
-            sql = _duplicates_sql(self.dataset)
-            duplicates = {
-                int(file): int(count)
-                for file, count in self.conn.execute(f'SELECT "{FILE}", count(*) FROM ({sql}) GROUP BY ALL').fetchall()
-            }
-            if duplicates:
-                for file, fault in self._duplicate_faults(EXAMPLES_PER_REASON):
-                    self.results[file].examples.append(fault)
+            for file, fault, count in self._duplicate_faults(EXAMPLES_PER_REASON):
+                duplicates[file] = count
+                self.results[file].examples.append(fault)
         for file, result in self.results.items():
             if duplicates.get(file):
                 result.faults[Reason.DUPLICATE_KEY.value] = duplicates[file]
@@ -344,20 +339,25 @@ class GroupClassifier:
         self.close()
         return self.results
 
-    def _duplicate_faults(self, limit: int | None = None) -> list[tuple[int, RowFault]]:
+    def _duplicate_faults(self, limit: int | None = None) -> list[tuple[int, RowFault, int]]:
         """The rows of the key table that repeat an earlier row's key in their file, in line order
-        (the first ``limit`` of each file)."""
+        (the first ``limit`` of each file), with their file and how many its file has in all."""
         detail = f"({', '.join(self.schema.primary_key)}) seen earlier"
         cut = (
             "" if limit is None else f' QUALIFY row_number() OVER (PARTITION BY "{FILE}" ORDER BY "{LINE}") <= {limit}'
         )
         rows = self.conn.execute(
-            f'SELECT "{FILE}", "{LINE}", concat_ws(\', \', {_key_text(self.rules.keys)}) '
-            f"FROM ({_duplicates_sql(self.dataset)}){cut}"
+            f'SELECT "{FILE}", "{LINE}", concat_ws(\', \', {_key_text(self.rules.keys)}), '
+            f'count(*) OVER (PARTITION BY "{FILE}") FROM ({_duplicates_sql(self.dataset)}){cut} '
+            f'ORDER BY "{FILE}", "{LINE}"'
         ).fetchall()
         return [
-            (int(file), RowFault(Reason.DUPLICATE_KEY, self.schema.primary_key[0], shown(value), detail, int(line)))
-            for file, line, value in rows
+            (
+                int(file),
+                RowFault(Reason.DUPLICATE_KEY, self.schema.primary_key[0], shown(value), detail, int(line)),
+                int(count),
+            )
+            for file, line, value, count in rows
         ]
 
     def close(self) -> None:
@@ -388,7 +388,7 @@ def classify_records(dataset: Dataset | str, records: Iterable[Mapping[str, Any]
     finally:
         conn.unregister(_BATCH)
     conn.execute(f"CREATE OR REPLACE TEMP TABLE {_SEEN} AS {classifier._keep}")
-    for _file, fault in classifier._duplicate_faults():
+    for _file, fault, _count in classifier._duplicate_faults():
         found[fault.line] = fault
     classifier.close()
     return [found[i] for i in range(1, len(rows) + 1)]
