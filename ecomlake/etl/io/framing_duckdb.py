@@ -132,7 +132,8 @@ class SqlFramer:
         self.slow = f"{self.prefix}_slow"
         self.view = f"{self.prefix}_rows"
         conn.execute(
-            f"CREATE TEMP TABLE {ident(self.lines)} (fid INTEGER, line BIGINT, t VARCHAR, blank BOOLEAN, ok BOOLEAN)"
+            f"CREATE TEMP TABLE {ident(self.lines)} "
+            "(fid INTEGER, line BIGINT, t VARCHAR, blank BOOLEAN, ordered BOOLEAN, ok BOOLEAN)"
         )
         positions = "".join(f", _p{i} INTEGER" for i in range(len(cols)))
         conn.execute(
@@ -239,25 +240,30 @@ class SqlFramer:
         # comes before a colon), so '":' counts the keys, and '"<column>":' finds a column's.
         ordered = framing.ordered_json_line(cols)
         present = " + ".join(f"contains(t, {literal(chr(34) + c + chr(34) + ':')})::INTEGER" for c in cols)
-        json_cols = (
-            ""
+        # A line of every column in order (``ordered``) is plain; others are checked key by key.
+        json_cols, json_stage = (
+            ("", "")
             if self.csv
-            else f", NOT blank AND CASE WHEN regexp_full_match(t, {literal(ordered)}) THEN TRUE "
-            f"ELSE (strlen(t) - strlen(replace(t, '\":', ''))) // 2 = ({present}) "
-            f"AND regexp_full_match(t, {literal(SIMPLE_JSON_LINE)}) END"
+            else (
+                # CASE, not OR: DuckDB evaluates both sides of an OR for every row.
+                ", ordered, CASE WHEN ordered THEN TRUE ELSE NOT blank "
+                f"AND (strlen(t) - strlen(replace(t, '\":', ''))) // 2 = ({present}) "
+                f"AND regexp_full_match(t, {literal(SIMPLE_JSON_LINE)}) END",
+                f"SELECT *, NOT blank AND regexp_full_match(t, {literal(ordered)}) AS ordered FROM (",
+            )
         )
         try:
             # Every line with its number; the CR of a CRLF dropped; blank lines marked.
             self.conn.execute(
-                f"INSERT INTO {ident(self.lines)} (fid, line, t, blank{', ok' if not self.csv else ''}) "
-                f"SELECT fid, line, t, blank{json_cols} FROM ("
+                f"INSERT INTO {ident(self.lines)} (fid, line, t, blank{', ordered, ok' if not self.csv else ''}) "
+                f"SELECT fid, line, t, blank{json_cols} FROM ({json_stage}"
                 "SELECT fid, line, t, (t = '' OR (ascii(t) IN (9, 11, 12, 13, 32) "
                 f"AND regexp_full_match(t, {literal(_BLANK)}))) AS blank FROM ("
                 "SELECT fid, line, CASE WHEN ends_with(t, chr(13)) THEN substr(t, 1, length(t) - 1) ELSE t END AS t "
                 "FROM (SELECT fid, unnest(parts) AS t, unnest(range(1, len(parts) + 1)) AS line, len(parts) AS n "
                 f"FROM (SELECT i.fid, string_split(c.content, chr(10)) AS parts FROM {ident(content)} c "
                 f"JOIN {ident(ids)} i USING (filename))) "
-                "WHERE NOT (line = n AND t = '')))"
+                f"WHERE NOT (line = n AND t = '')){')' if json_stage else ''})"
             )
         finally:
             self.conn.unregister(ids)
@@ -392,12 +398,25 @@ class SqlFramer:
             else:
                 for c in cols:
                     slow[c].append(None)
-        present = "".join(f", bool_or(contains(t, {literal(chr(34) + c + chr(34) + ':')}))" for c in required)
-        for row in self.conn.execute(
-            f"SELECT fid, count(*){present} FROM {ident(self.lines)} WHERE fid IN {self._in(kept)} AND ok GROUP BY fid"
+        # A file with an ordered line holds every column; the others are searched for each key.
+        searched = []
+        for fid, count, ordered in self.conn.execute(
+            f"SELECT fid, count(*), bool_or(ordered) FROM {ident(self.lines)} WHERE fid IN {self._in(kept)} AND ok "
+            "GROUP BY fid"
         ).fetchall():
-            valid[int(row[0])] = valid.get(int(row[0]), 0) + int(row[1])
-            keys_seen.setdefault(int(row[0]), set()).update(c for c, hit in zip(required, row[2:], strict=True) if hit)
+            valid[int(fid)] = valid.get(int(fid), 0) + int(count)
+            if ordered:
+                keys_seen.setdefault(int(fid), set()).update(required)
+            else:
+                searched.append(int(fid))
+        present = ", ".join(f"bool_or(contains(t, {literal(chr(34) + c + chr(34) + ':')}))" for c in required)
+        if searched and required:
+            for row in self.conn.execute(
+                f"SELECT fid, {present} FROM {ident(self.lines)} WHERE fid IN {self._in(searched)} AND ok GROUP BY fid"
+            ).fetchall():
+                keys_seen.setdefault(int(row[0]), set()).update(
+                    c for c, hit in zip(required, row[1:], strict=True) if hit
+                )
         # No record that parses, or a required column in none of them: the framer's to reject.
         left = {fid for fid in kept if not valid.get(fid) or not set(required) <= keys_seen.get(fid, set())}
         good = [fid for fid in kept if fid not in left]
