@@ -262,21 +262,22 @@ class GroupClassifier:
         key_cols = ", ".join(f'"_key{i}"' for i in range(self.rules.keys))
         self._keep = f'SELECT "{FILE}", "{LINE}", {key_cols} FROM {_CLASSIFIED} WHERE "_reason" IS NULL'
         self._seen_made = False
-        self._pending: list[pa.RecordBatch] = []
+        self._pending: list[tuple[int, pa.RecordBatch]] = []  # (file, batch tagged with it)
         self._pending_rows = 0
 
     def add(self, batch: pa.RecordBatch, file: int = 0) -> None:
         """Queue a batch of file ``file``; the rules run once enough rows are queued."""
         self.results.setdefault(file, Classified())
-        self._pending.append(batch.append_column(FILE, pa.array(np.full(batch.num_rows, file, dtype=np.int32))))
+        tagged = batch.append_column(FILE, pa.array(np.full(batch.num_rows, file, dtype=np.int32)))
+        self._pending.append((file, tagged))
         self._pending_rows += batch.num_rows
         if self._pending_rows >= FLUSH_ROWS:
             self._flush()
 
     def discard(self, file: int) -> None:
         """Forget file ``file`` (rejected whole part way through): its queued rows, figures and keys."""
-        kept = [b for b in self._pending if b.column(FILE)[0].as_py() != file]
-        self._pending, self._pending_rows = kept, sum(b.num_rows for b in kept)
+        kept = [(f, b) for f, b in self._pending if f != file]
+        self._pending, self._pending_rows = kept, sum(b.num_rows for _, b in kept)
         self.results.pop(file, None)
         self._stateless_good.pop(file, None)
         if self._seen_made:
@@ -285,7 +286,7 @@ class GroupClassifier:
     def _flush(self) -> None:
         if not self._pending:
             return
-        table = pa.Table.from_batches(self._pending)
+        table = pa.Table.from_batches([b for _, b in self._pending])
         self._pending, self._pending_rows = [], 0
         self._classify(table)
 
