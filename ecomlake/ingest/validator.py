@@ -34,7 +34,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, closing, nullcontext
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ecomlake.contract import (
     DEFAULT_MAX_FILE_BYTES,
@@ -55,7 +55,7 @@ from ecomlake.schemas import RAW_SCHEMAS, REASON_ORDER, FileRule
 from ecomlake.storage import Storage
 
 if TYPE_CHECKING:
-    from ecomlake.ingest.classifier import Classified
+    from ecomlake.ingest.classifier import Classified, GroupClassifier
     from ecomlake.ingest.framing import RecordReader
 
 # Opens one file to validate, as a context manager (so only one is open at a time).
@@ -78,7 +78,7 @@ def max_file_bytes(environ: Mapping[str, str] | None = None) -> int:
 
 
 def _frame_into(
-    report: ValidationReport, raw: BinaryIO, dataset: Dataset, max_bytes: int, classifier: Any, file: int
+    report: ValidationReport, raw: BinaryIO, dataset: Dataset, max_bytes: int, classifier: GroupClassifier, file: int
 ) -> RecordReader:
     """Frame one file's records into ``classifier`` (as file ``file``); the report gets what the stream showed.
 
