@@ -443,7 +443,9 @@ def land_batches(
 ) -> list[IngestResult]:
     """Land every batch (all are checked first, so a bad one lands nothing); results in batch order.
 
-    ``on_batch`` is called in this process as each partition finishes (a progress bar).
+    ``on_batch`` is called in this process with each partition's results, in batch order, as
+    the job holding it finishes (a progress bar). Partitions of a dataset are landed together,
+    up to ``JOB_BYTES`` per job (see :func:`_jobs`).
     """
     storage = LocalStorage(Path(lake))
     plans = [_plan(storage, b.files, b.dataset, b.day, replace, follow_symlinks) for b in batches]
