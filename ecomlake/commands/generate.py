@@ -81,33 +81,22 @@ def register(app: typer.Typer) -> None:
         from ecomlake.generate import STAGES, GenerateParams
         from ecomlake.generate import generate as run_generate
 
+        options = {
+            "days": days,
+            "start": start,
+            "transactions": transactions,
+            "products": products,
+            "clickstream": clickstream,
+            "reviews": reviews,
+            "customers": customers,
+            "seed": seed,
+            "bad_rate": bad_rate,
+        }
         # Validate before touching the output directory, so bad input changes nothing.
-        GenerateParams(
-            days=days,
-            start=start,
-            transactions=transactions,
-            products=products,
-            clickstream=clickstream,
-            reviews=reviews,
-            customers=customers,
-            seed=seed,
-            bad_rate=bad_rate,
-        )
+        GenerateParams(**options)
         target = directory_for_writing(out, "--out") if out is not None else default_out(lake)
         with _progress(len(STAGES)) as progress:
-            manifest = run_generate(
-                target,
-                days=days,
-                start=start,
-                transactions=transactions,
-                products=products,
-                clickstream=clickstream,
-                reviews=reviews,
-                customers=customers,
-                seed=seed,
-                bad_rate=bad_rate,
-                progress=progress,
-            )
+            manifest = run_generate(target, **options, progress=progress)
         print_table(
             f"Generated {manifest['start']} .. {manifest['end']} (seed {manifest['seed']}, bad rate {bad_rate:g})",
             ["dataset", "files", "rows", "valid rows", "faults", "faults by reason"],
