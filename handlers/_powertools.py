@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -71,6 +72,17 @@ def powertools(service: str) -> Powertools:
 
 # LogRecord's own attribute names: a log field with one of these names would crash the call.
 _RESERVED_LOG_KEYS: Final = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+@contextmanager
+def failures_logged(logger: Logger, what: str, **context: Any) -> Iterator[None]:
+    """Log an ``EcomlakeError`` raised inside as ``<what>: <error>`` (its type and ``context`` as
+    fields), then let it go on: the state machine's retry and catch decide what comes next."""
+    try:
+        yield
+    except EcomlakeError as err:
+        logger.error(f"{what}: {err}", error=str(err), error_type=type(err).__name__, **context)
+        raise
 
 
 def log_fields(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:

@@ -21,10 +21,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecomlake.contract import EXECUTION_INPUT_DATES, EnvVar, parse_date
 from ecomlake.dashboard import cloud_data_files
 from ecomlake.dashboard_api import SqlRunner, athena_runner
-from ecomlake.exceptions import EcomlakeError, InvalidArgumentError
+from ecomlake.exceptions import InvalidArgumentError
 from ecomlake.storage import S3Storage
 from handlers._aws import aws_client, boto3_session, lake_buckets
-from handlers._powertools import powertools, require_env
+from handlers._powertools import failures_logged, powertools, require_env
 
 tools = powertools("dashboard_refresh")
 logger, tracer = tools.logger, tools.tracer
@@ -75,12 +75,9 @@ def step_input(event: Any) -> tuple[list[str], str | None]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)  # results hold business data
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    try:
+    with failures_logged(logger, "cannot refresh the dashboard"):
         dates, run_id = step_input(event)
         bucket = require_env(EnvVar.DASHBOARD_BUCKET)[EnvVar.DASHBOARD_BUCKET]
-    except EcomlakeError as err:
-        logger.error(f"cannot refresh the dashboard: {err}", error=str(err), error_type=type(err).__name__)
-        raise
     result = refresh(athena_runner(boto3_session=boto3_session()), aws_client("s3").put_object, bucket)
     logger.info("dashboard data refreshed", dates=dates, run_id=run_id, **result)
     return result

@@ -19,11 +19,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ecomlake.contract import EnvVar
-from ecomlake.exceptions import EcomlakeError
 from ecomlake.runs.cloud_steps import plan_step, step_dates, step_run_id
 from ecomlake.storage import S3Storage
 from handlers._aws import aws_client, boto3_session, lake_buckets
-from handlers._powertools import powertools, require_env
+from handlers._powertools import failures_logged, powertools, require_env
 
 tools = powertools("plan")
 logger, tracer = tools.logger, tools.tracer
@@ -32,12 +31,9 @@ logger, tracer = tools.logger, tools.tracer
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)  # the plan names the run's dates
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    try:
+    with failures_logged(logger, "cannot plan the run"):
         run_id, dates = step_run_id(event), step_dates(event)
         database = require_env(EnvVar.GLUE_DATABASE, EnvVar.REPORTS_BUCKET)[EnvVar.GLUE_DATABASE]
-    except EcomlakeError as err:
-        logger.error(f"cannot plan the run: {err}", error=str(err), error_type=type(err).__name__)
-        raise
     storage = S3Storage(lake_buckets(), boto3_session())
     result = plan_step(storage, aws_client("glue"), database, run_id, dates)
     logger.info(

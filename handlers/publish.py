@@ -21,11 +21,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ecomlake.contract import EnvVar
-from ecomlake.exceptions import EcomlakeError
 from ecomlake.runs.cloud_steps import is_sync_request, publish_step, step_run_id, sync_step
 from ecomlake.storage import S3Storage
 from handlers._aws import aws_client, boto3_session, lake_buckets
-from handlers._powertools import powertools, require_env
+from handlers._powertools import failures_logged, powertools, require_env
 
 tools = powertools("publish")
 logger, tracer = tools.logger, tools.tracer
@@ -34,22 +33,16 @@ logger, tracer = tools.logger, tools.tracer
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    try:
+    with failures_logged(logger, "cannot publish"):
         database = require_env(EnvVar.GLUE_DATABASE, EnvVar.REPORTS_BUCKET)[EnvVar.GLUE_DATABASE]
         run_id = None if is_sync_request(event) else step_run_id(event)
-    except EcomlakeError as err:
-        logger.error(f"cannot publish: {err}", error=str(err), error_type=type(err).__name__)
-        raise
     storage = S3Storage(lake_buckets(), boto3_session())
     if run_id is None:
         synced = sync_step(storage, aws_client("glue"), database)
         logger.info(f"catalog synced with snapshot {synced['snapshot']}", catalog=synced)
         return synced
-    try:
+    with failures_logged(logger, f"run {run_id} not published", run_id=run_id):
         result = publish_step(storage, aws_client("glue"), database, run_id)
-    except EcomlakeError as err:
-        logger.error(f"run {run_id} not published: {err}", run_id=run_id, error_type=type(err).__name__)
-        raise
     logger.info(
         f"published snapshot {result['snapshot']}",
         run_id=run_id,

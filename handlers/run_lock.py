@@ -21,10 +21,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ecomlake.contract import EnvVar
-from ecomlake.exceptions import EcomlakeError
 from ecomlake.runs.cloud_lock import LockRequest, RunLock, RunLockBusyError
 from handlers._aws import aws_client
-from handlers._powertools import log_fields, powertools, require_env
+from handlers._powertools import failures_logged, log_fields, powertools, require_env
 
 tools = powertools("run_lock")
 logger, tracer = tools.logger, tools.tracer
@@ -33,12 +32,9 @@ logger, tracer = tools.logger, tools.tracer
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    try:
+    with failures_logged(logger, "cannot use the run lock"):
         request = LockRequest.parse(event)
         env = require_env(EnvVar.LOCK_TABLE, EnvVar.STAGE)
-    except EcomlakeError as err:
-        logger.error(f"cannot use the run lock: {err}", error=str(err), error_type=type(err).__name__)
-        raise
     lock = RunLock(aws_client("dynamodb"), aws_client("stepfunctions"), env[EnvVar.LOCK_TABLE], env[EnvVar.STAGE])
     try:
         result = lock.handle(request)

@@ -23,11 +23,10 @@ from typing import Any, Final
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ecomlake.contract import EnvVar
-from ecomlake.exceptions import EcomlakeError
 from ecomlake.runs.cloud_steps import step_run_id
 from ecomlake.storage import S3Storage
 from handlers._aws import boto3_session, lake_buckets
-from handlers._powertools import powertools, require_env
+from handlers._powertools import failures_logged, powertools, require_env
 
 tools = powertools("small_date")
 logger, tracer = tools.logger, tools.tracer
@@ -43,21 +42,15 @@ def workdir() -> Path:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)  # the summary names the run's dates
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    try:
+    with failures_logged(logger, "cannot run the small date"):
         run_id = step_run_id(event)
         require_env(EnvVar.REPORTS_BUCKET, EnvVar.RAW_BUCKET)
-    except EcomlakeError as err:
-        logger.error(f"cannot run the small date: {err}", error=str(err), error_type=type(err).__name__)
-        raise
     # DuckDB looks for a home directory; the function's is not writable.
     os.environ.setdefault("HOME", tempfile.gettempdir())
     from ecomlake.runs.small_date import small_date_step
 
-    try:
+    with failures_logged(logger, f"run {run_id} failed on the small path", run_id=run_id):
         result = small_date_step(S3Storage(lake_buckets(), boto3_session()), run_id, workdir())
-    except EcomlakeError as err:
-        logger.error(f"run {run_id} failed on the small path: {err}", run_id=run_id, error_type=type(err).__name__)
-        raise
     logger.info(
         "small date run",
         run_id=run_id,
