@@ -29,11 +29,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ecomlake.contract import METRICS_NAMESPACE, EnvVar, parse_run_id
+from ecomlake.contract import METRICS_NAMESPACE, EnvVar
 from ecomlake.dq.publish import alert_message, metric_data
 from ecomlake.dq.report import DQReport
 from ecomlake.exceptions import DataQualityError, EcomlakeError, InvalidArgumentError
 from ecomlake.runs.audit import failure_message, findings, read_verdict
+from ecomlake.runs.cloud_steps import step_run_id
 from ecomlake.runs.publish import audit_report_key
 from ecomlake.storage import S3Storage, Storage
 from handlers._aws import aws_client, boto3_session, lake_buckets
@@ -41,16 +42,6 @@ from handlers._powertools import emit_metric_data, invalid_event, namespace, pow
 
 tools = powertools("data_quality")
 logger, tracer = tools.logger, tools.tracer
-
-
-def parse_run(event: Any) -> str:
-    """The run to judge: ``{"run_id": "<run id>"}`` (other keys of the step input are ignored)."""
-    if not isinstance(event, dict):
-        raise InvalidArgumentError(f"event must be an object with a 'run_id', got {type(event).__name__}")
-    run_id = event.get("run_id")
-    if not isinstance(run_id, str) or not run_id.strip():
-        raise InvalidArgumentError(f"event has no 'run_id' string, got {run_id!r}")
-    return parse_run_id(run_id)
 
 
 def read_reports(storage: Storage, verdict: dict[str, Any]) -> list[DQReport]:
@@ -118,7 +109,7 @@ def judge(
 @tracer.capture_lambda_handler(capture_response=False)  # results hold business data
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
-        run_id = parse_run(event)
+        run_id = step_run_id(event)
     except InvalidArgumentError as err:
         invalid_event(tools, err, event)  # logged and counted, then raised: the Catch records it
         raise

@@ -167,8 +167,8 @@ def test_a_run_without_a_verdict_fails_and_sends_nothing(aws):
 @pytest.mark.parametrize(
     ("fixture", "message", "error_type"),
     [
-        ("dq_verdict_run_id_missing.json", "event has no 'run_id' string, got None", "InvalidArgumentError"),
-        ("dq_verdict_run_id_not_text.json", "event has no 'run_id' string, got 20250105", "InvalidArgumentError"),
+        ("dq_verdict_run_id_missing.json", "event needs a 'run_id' string, got None", "InvalidArgumentError"),
+        ("dq_verdict_run_id_not_text.json", "event needs a 'run_id' string, got 20250105", "InvalidArgumentError"),
         (
             "dq_verdict_run_id_escapes.json",
             "invalid run id '../_catalog'; use letters, digits, '_', '.' and '-' "
