@@ -9,6 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ecomlake.exceptions import FileRejectedError
 from ecomlake.schemas import REASON_ORDER
 
 ACCEPTED = "accepted"
@@ -33,6 +34,11 @@ class Rejection:
             if part
         )
         return f"{self.rule}{f' ({where})' if where else ''}: {self.detail}"
+
+    @classmethod
+    def of(cls, err: FileRejectedError) -> Rejection:
+        """The rejection a framing or stream error stands for."""
+        return cls(str(err.rule), err.detail, err.line, err.column)
 
 
 @dataclass(frozen=True)

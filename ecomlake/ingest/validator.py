@@ -117,7 +117,7 @@ def _fill(report: ValidationReport, reader: RecordReader, found: Classified, dat
 
 
 def _reject(report: ValidationReport, err: FileRejectedError) -> None:
-    report.reject(Rejection(str(err.rule), err.detail, err.line, err.column))
+    report.reject(Rejection.of(err))
     report.rows = report.valid_rows = 0
     report.faults, report.examples = {}, []
 

@@ -72,7 +72,7 @@ def record_rejections(lake: LakeIO, rejections: Sequence[tuple[RawFile, FileReje
             date=file.date,
             size=object_size(lake.storage, file.key),
         )
-        report.reject(Rejection(str(err.rule), err.detail, err.line, err.column))
+        report.reject(Rejection.of(err))
         record_outcome(lake.storage, report)
 
 
