@@ -44,7 +44,7 @@ TRANSACTION_ETL_MAX_FLOOR_RATIO = 2.5
 SPARK_TRANSACTION_ETL_MAX_FLOOR_RATIO = 4.0
 RUN_ALL_MAX_FLOOR_RATIO = 8.0
 DEMO_PIPELINE_MAX_SECONDS = 90.0
-# 10M transactions: generate + ingest + run --all.
+# 10M transactions: generate + rendering the rules + ingest + run --all.
 END_TO_END_MAX_SECONDS = 120.0
 END_TO_END_MAX_RSS_MB = 6 * 1024.0
 QUERY_MAX_MS = 200.0
@@ -55,8 +55,9 @@ DAILY_MAX_GROWTH = 1.5
 DAILY_REPEATS = 3
 
 # Stage kinds: what each target sums or bounds.
-GENERATE, INGEST, FLOOR, ETL, DQ, PUBLISH, QUERY, DASHBOARD, STARTUP, READ, RUN, STEP, DAILY = (
+GENERATE, RENDER, INGEST, FLOOR, ETL, DQ, PUBLISH, QUERY, DASHBOARD, STARTUP, READ, RUN, STEP, DAILY = (
     "generate",
+    "render",
     "ingest",
     "floor",
     "etl",
@@ -79,8 +80,9 @@ TRANSACTION_ETL = "etl: transaction_etl"
 RUN_ALL = "run --all"
 # What the demo's pipeline part and the end-to-end figure add up (stages that are a part
 # of another -- a run's steps -- are never counted twice).
-PIPELINE_KINDS = (INGEST, RUN, ETL, DQ, PUBLISH, QUERY, DASHBOARD)
-END_TO_END_KINDS = (GENERATE, INGEST, RUN, ETL, DQ, PUBLISH, DASHBOARD)
+# The rules' rendering (or reading them from the SQL cache) counts: a user's first run pays it.
+PIPELINE_KINDS = (RENDER, INGEST, RUN, ETL, DQ, PUBLISH, QUERY, DASHBOARD)
+END_TO_END_KINDS = (GENERATE, RENDER, INGEST, RUN, ETL, DQ, PUBLISH, DASHBOARD)
 
 
 @dataclass
@@ -171,7 +173,7 @@ def evaluate_targets(report: BenchReport) -> list[TargetResult]:
     Seed scale (<= 100k transactions): the demo's pipeline part (ingest + the pipeline run
     + queries) under 90 s, and each analytics query under 200 ms. 1M transactions or more:
     the ratios to the floors of the same run (:func:`_ratio_targets`). 10M transactions or
-    more: generate + ingest + run --all under 120 s, peak RSS under 6 GiB. The floors and
+    more: generate + rendering the rules + ingest + run --all under 120 s, peak RSS under 6 GiB. The floors and
     the Spark stages are for comparison and count towards neither. With daily runs
     measured, the one after 90 days of history at most 1.5x the one after 30.
     """
@@ -186,7 +188,7 @@ def evaluate_targets(report: BenchReport) -> list[TargetResult]:
                     f"< {DEMO_PIPELINE_MAX_SECONDS:.0f} s",
                     f"{seconds:.1f} s",
                     seconds < DEMO_PIPELINE_MAX_SECONDS,
-                    "ingest + run (ETL, merge, audit, publish, dashboard) + queries",
+                    "rules + ingest + run (ETL, merge, audit, publish, dashboard) + queries",
                 )
             )
         for stage in _primary_stages(report, (QUERY,)):
@@ -211,7 +213,7 @@ def evaluate_targets(report: BenchReport) -> list[TargetResult]:
                     f"< {END_TO_END_MAX_SECONDS:.0f} s",
                     f"{seconds:.0f} s",
                     seconds < END_TO_END_MAX_SECONDS,
-                    "generate + ingest + run --all",
+                    "generate + rules + ingest + run --all",
                 )
             )
             peaks = [s.peak_rss_mb for s in stages if s.peak_rss_mb is not None]
@@ -649,7 +651,7 @@ def run_bench(
     # a cost per code version, timed on its own so the stages after it are the steady state.
     say("render the rules")
     report.machine["sql_cache"] = sql_cache_state()
-    with _timed(report, "render the rules (kept per code version)", 0, STARTUP):
+    with _timed(report, "render the rules (kept per code version)", 0, RENDER):
         render_rules()
 
     say("ingest")
