@@ -164,14 +164,31 @@ def _lines(buf: bytes, first_line: int) -> _Lines:
         raise FileRejectedError(FileRule.TOO_LARGE, "a single line is longer than 2 GiB")
     text = pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
     numbers = np.arange(first_line, first_line + len(ends), dtype=np.int64)
-    # A line is blank when none of its bytes is outside the blank set. Segments of the joined
-    # text start at each non-empty line; empty lines in between add no bytes to a segment.
+    return _Lines(text, numbers, starts, ends, _blank_lines(data, offsets, lengths))
+
+
+# Lines starting with a blank byte, past which testing each one costs more than testing every byte.
+_FEW_DOUBTFUL: Final = 256
+
+
+def _blank_lines(data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Whether each line holds only bytes of the blank set (or nothing).
+
+    A line whose first byte is not blank is not blank: only the few lines that start with a
+    blank byte (indented, or blank) need every byte looked at.
+    """
     blank = lengths == 0
     filled = np.flatnonzero(~blank)
-    if len(filled):
-        solid = _SOLID[data]
-        blank[filled] = np.add.reduceat(solid, offsets[filled]) == 0
-    return _Lines(text, numbers, starts, ends, blank)
+    if not len(filled):
+        return blank
+    doubtful = filled[_SOLID[data[offsets[filled]]] == 0]
+    if len(doubtful) <= _FEW_DOUBTFUL:
+        for line in doubtful.tolist():
+            blank[line] = not _SOLID[data[offsets[line] : offsets[line + 1]]].any()
+        return blank
+    # Segments of the joined text start at each non-empty line; empty lines add no bytes.
+    blank[filled] = np.add.reduceat(_SOLID[data], offsets[filled]) == 0
+    return blank
 
 
 # 1 for a byte that makes a line non-blank: anything but space, tab, CR, VT and FF.

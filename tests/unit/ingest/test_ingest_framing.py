@@ -474,3 +474,30 @@ def test_the_plain_line_pattern_reads_what_the_decoder_reads(seed: int, monkeypa
             with monkeypatch.context() as patched:
                 patched.setattr(framing, "_plain_line", lambda _columns: None)
                 assert read(chunk_bytes) == with_pattern
+
+
+@pytest.mark.parametrize("indented", [0.02, 0.9])
+def test_blank_lines_are_found_byte_by_byte_whether_few_or_many_lines_start_blank(indented: float) -> None:
+    # The definition: a line is blank when every byte is a space, tab, CR, VT or FF (or it has
+    # none). Few indented lines are tested one by one, many by one pass over every byte.
+    import random
+
+    from ecomlake.ingest.framing import _lines
+
+    rng = random.Random(int(indented * 100))
+    blanks = [" ", "\t", "\x0b", "\x0c", "\r"]
+    lines = []
+    for _ in range(3000):
+        body = "".join(rng.choice(blanks) for _ in range(rng.randint(0, 3)))
+        if rng.random() > 0.2:
+            body += rng.choice(["x", "é", "0", "{", ","]) + "".join(rng.choice(["a", " ", "\t"]) for _ in range(4))
+        if rng.random() >= indented:
+            body = body.lstrip("".join(blanks))
+        lines.append(body)
+    buf = ("\n".join(lines) + "\n").encode()
+    found = _lines(buf, 1)
+    expected = [all(ch in " \t\r\x0b\x0c" for ch in line) for line in lines]
+    assert found.blank.tolist() == expected
+    assert sum(expected) > 300
+    starting_blank = sum(1 for line in lines if line[:1] in blanks)
+    assert starting_blank > 256 if indented > 0.5 else starting_blank <= 256
