@@ -241,10 +241,11 @@ def _checked(chunk: bytes, facts: StreamFacts) -> bytes:
     _check_utf8(chunk, lines_before)
     facts.decoded_bytes += len(chunk)
     lf = chunk.count(b"\n")
-    crlf = chunk.count(b"\r\n")
+    cr = chunk.count(b"\r")
+    crlf = chunk.count(b"\r\n") if cr else 0  # a two-byte search costs more than the one-byte counts
     facts.crlf += crlf
     facts.lf += lf - crlf
-    facts.cr += chunk.count(b"\r") - crlf
+    facts.cr += cr - crlf
     if not facts.has_content:
         stripped = chunk.lstrip(_WHITESPACE)
         if stripped:
