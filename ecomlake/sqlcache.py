@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable
 from importlib import metadata
@@ -115,7 +116,7 @@ def _write(path: Path, value: Any) -> None:
         if fresh:
             _prune(path.parent.parent, path.parent.name)
         # Write then rename: a process reading at the same time sees the whole file or none.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(value), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:

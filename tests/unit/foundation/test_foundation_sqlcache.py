@@ -152,3 +152,26 @@ def test_every_cached_rendering_reads_back_equal_to_a_fresh_one(cache: Path, dat
     assert names == sorted(
         f"{kind}-{dataset}.json" for kind in ("validator-rules", "validator-duplicates", "etl-statements")
     )
+
+
+def test_threads_rendering_the_same_entry_at_once_leave_one_whole_file(cache: Path) -> None:
+    import threading
+
+    started = threading.Barrier(8)
+
+    @sqlcache.disk_cached("race", str, str)
+    def render(arg: str) -> str:
+        started.wait()  # every thread renders before any has written
+        return "SELECT " + "x, " * 5000 + arg
+
+    found: list[str] = []
+    threads = [threading.Thread(target=lambda: found.append(render("1"))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    expected = "SELECT " + "x, " * 5000 + "1"
+    assert found == [expected] * 8
+    folder = cache / sqlcache.fingerprint()
+    assert [p.name for p in folder.iterdir()] == ["race-1.json"]
+    assert json.loads((folder / "race-1.json").read_text()) == expected
