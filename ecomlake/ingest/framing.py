@@ -412,6 +412,15 @@ def _plain_line(columns: tuple[str, ...]) -> str | None:
     return "^" + ordered_json_line(columns, capture=True) + "$"
 
 
+def _take_plain(text: pa.StringArray, pattern: str | None) -> tuple[np.ndarray, pa.StructArray | None]:
+    """Which lines the plain-line pattern reads, and its captures (None when it reads none)."""
+    if pattern is None or not len(text):
+        return np.zeros(len(text), dtype=bool), None
+    found = pc.extract_regex(text, pattern)
+    taken = np.asarray(found.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    return taken, (found if taken.any() else None)
+
+
 def _with_plain(
     batch: pa.RecordBatch | None, found: pa.StructArray, numbers: np.ndarray, columns: Sequence[str]
 ) -> pa.RecordBatch:
@@ -575,14 +584,9 @@ class RecordReader:
             numbers = lines.numbers[keep]
             # Plain lines (every column once, in order, plain strings or null: what producers
             # write) are read by one pattern over the whole chunk; the rest line by line.
-            found = pc.extract_regex(text, plain) if plain is not None and len(text) else None
-            taken = (
-                np.zeros(len(text), dtype=bool)
-                if found is None
-                else np.asarray(found.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-            )
+            taken, found = _take_plain(text, plain)
             others = np.flatnonzero(~taken)
-            first_plain = int(numbers[taken][0]) if taken.any() else None
+            first_plain = None if found is None else int(numbers[taken][0])
             texts = (text if first_plain is None else text.take(pa.array(others))).to_pylist()
             for number, text_ in zip(numbers[others].tolist(), texts, strict=True):
                 if first_plain is not None and number > first_plain:
@@ -608,10 +612,12 @@ class RecordReader:
                 else:
                     value, error = _decode_line(decoder, text_)
                     add(number, value if error is None else None, error)
-            if taken.any():
+            batch = None
+            if found is not None:
                 batcher.note(self.columns)
-            batch = batcher.batch() if len(batcher) else None
-            if found is not None and taken.any():
+            if len(batcher):
+                batch = batcher.batch()
+            if found is not None:
                 batch = _with_plain(batch, found.filter(pa.array(taken)), numbers[taken], self.columns)
             if batch is not None:
                 yield self._count(batch)
