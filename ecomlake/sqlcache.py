@@ -27,7 +27,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -38,14 +38,14 @@ ENV: Final = EnvVar.SQL_CACHE.value
 OFF: Final = "off"
 # Libraries whose version changes the rendered text.
 RENDERERS: Final = ("sqlglot", "sqlframe")
-# Fingerprint folders not used for this long are removed when a new one is made.
+# Other fingerprints' folders not written for this long are removed when a new one is made.
 STALE_SECONDS: Final = 7 * 24 * 3600
 
 T = TypeVar("T")
 _PACKAGE: Final = Path(__file__).resolve().parent
 
 
-def cache_dir(environ: dict[str, str] | None = None) -> Path | None:
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     """Where rendered SQL is kept, or None when the cache is off or no home is known."""
     env = os.environ if environ is None else environ
     named = env.get(ENV, "").strip()
@@ -92,7 +92,7 @@ def _entry(name: str, args: tuple[Any, ...]) -> str:
 
 
 def _prune(root: Path, keep: str) -> None:
-    """Remove other fingerprints' folders that have not been used for a week."""
+    """Remove other fingerprints' folders not written for a week (a version still in use renders again)."""
     now = time.time()
     for folder in root.iterdir():
         try:
@@ -128,8 +128,9 @@ def disk_cached(
 ) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Keep what the decorated renderer returns on disk, per ``name`` and positional arguments.
 
-    ``dump`` turns a result into JSON data and ``load`` back; a result that does not load
-    (any error) is rendered again. Arguments are named by their text (enums, booleans).
+    ``dump`` turns a result into JSON data and ``load`` back; an entry that cannot be read,
+    is not JSON or is not what ``load`` expects is rendered again and rewritten. Arguments
+    are named by their text (enums, booleans).
     """
 
     def decorate(render: Callable[..., T]) -> Callable[..., T]:
