@@ -2,8 +2,9 @@
 
 On Spark, ``jobs.clean_dataset`` builds DataFrames from the column expressions of
 ``ecomlake.etl.cleaning`` and ``ecomlake.etl.transforms.processed``. On DuckDB those same
-expressions are rendered to SQL once per process (as the validator renders them,
-``ecomlake.ingest.classifier``) -- sqlframe would plan the DataFrames anew on every run,
+expressions are rendered to SQL once per code version (as the validator renders them,
+``ecomlake.ingest.classifier``; kept by ``ecomlake.sqlcache``) -- sqlframe would plan the
+DataFrames anew on every run,
 copying expression trees at each step, which cost more than the query at a daily volume --
 and the rows go through three statements instead of one wide materialisation:
 
@@ -70,7 +71,8 @@ class DatasetSql:
 @cache
 @disk_cached("etl-statements", asdict, lambda data: DatasetSql(**data))
 def dataset_sql(dataset: Dataset) -> DatasetSql:
-    """Render the rules, the processed columns and the quarantine wording of ``dataset`` (once per process)."""
+    """Render the rules, the processed columns and the quarantine wording of ``dataset`` (once per process,
+    and read from the SQL cache by the processes after the first)."""
     from sqlglot import exp
 
     from ecomlake.etl.jobs import quarantine_output

@@ -100,7 +100,8 @@ def facts_stage(schema: RawSchema, source: Any) -> Any:
 @cache
 @disk_cached("validator-rules", asdict, _Compiled.from_json)
 def compiled(dataset: Dataset) -> _Compiled:
-    """Render the ETL's rule expressions for ``dataset`` to DuckDB SQL (once per process)."""
+    """Render the ETL's rule expressions for ``dataset`` to DuckDB SQL (once per process, and read
+    from the SQL cache by the processes after the first)."""
     from sqlglot import exp
 
     from ecomlake.etl import cleaning
