@@ -4,9 +4,9 @@ On Spark, ``jobs.clean_dataset`` builds DataFrames from the column expressions o
 ``ecomlake.etl.cleaning`` and ``ecomlake.etl.transforms.processed``. On DuckDB those same
 expressions are rendered to SQL once per code version (as the validator renders them,
 ``ecomlake.ingest.classifier``; kept by ``ecomlake.sqlcache``) -- sqlframe would plan the
-DataFrames anew on every run,
-copying expression trees at each step, which cost more than the query at a daily volume --
-and the rows go through three statements instead of one wide materialisation:
+DataFrames anew on every run, copying expression trees at each step, which cost more than the
+query at a daily volume -- and the rows go through three statements instead of one wide
+materialisation:
 
 1. **classify** (``_c_<dataset>``, kept): each raw row's first broken rule (``_stateless``),
    its typed key (``_key<i>``) and typed values (``_t_<column>``), with its raw text and origin;
