@@ -190,23 +190,29 @@ def _clean_duckdb(
 def _clean_spark(
     session: Any, dataset: Dataset, dates: list[str], lake: io.LakeIO
 ) -> tuple[list[str], Counts, list[io.RawFile]]:
-    F = api(session).F
+    from ecomlake.etl import clean_spark
+
     days = list(dates)
     while True:
         files = io.raw_files(lake, dataset, days)
-        classified = processed.classify(io.read_raw(session, lake, dataset, files), dataset)
-        marked, extra = _with_duplicates(session, classified, dataset, days, lake)
+        earlier, later = _history(lake, dataset, days)
+        schema = processed.PROCESSED_SCHEMAS[dataset]
+        claims = (
+            dedupe.processed_claims(io.read_table(session, lake, schema, dates=earlier), dataset) if earlier else None
+        )
+        marked = clean_spark.classify_and_mark(io.read_raw(session, lake, dataset, files), dataset, claims)
+        extra = _later_dates(session, marked.rows, dataset, days, lake, later)
         if not extra:
             break
-        io.release(marked)
+        marked.release()
         days = sorted(set(days) | set(extra))
     try:
-        counts = marked.groupBy(PARTITION_KEY, cleaning.REASON).agg(F.count(F.lit(1)).alias("n")).collect()
-        schema = processed.PROCESSED_SCHEMAS[dataset]
-        io.write_partitioned(processed.processed(processed.good_rows(marked), dataset), lake, schema.name, days)
-        io.write_quarantine(_bad_rows(marked, dataset), lake, dataset, days)
+        counts = marked.counts()
+        bad_rows = sum(int(row[2]) for row in counts if row[1] is not None)
+        io.write_partitioned(marked.processed(), lake, processed.PROCESSED_SCHEMAS[dataset].name, days)
+        io.write_quarantine(marked.quarantine(bad_rows), lake, dataset, days)
     finally:
-        io.release(marked)
+        marked.release()
     return days, counts, files
 
 
@@ -232,27 +238,6 @@ def _later_dates(
     quarantined = io.read_quarantine(session, lake, dataset, dates=later)
     later_dups = dedupe.quarantined_duplicates(quarantined, dataset) if quarantined is not None else None
     return dedupe.later_dates_to_rerun(marked, dataset, days, later_processed, later_dups)
-
-
-def _with_duplicates(
-    session: Any, classified: Any, dataset: Dataset, days: list[str], lake: io.LakeIO
-) -> tuple[Any, list[str]]:
-    """(classified rows with cross-date duplicates marked, kept; later dates that must be recomputed too)."""
-    F = api(classified).F
-    if not dedupe.is_lake_keyed(dataset):
-        first = F.when(F.col(cleaning.REASON) == F.lit(Reason.DUPLICATE_KEY.value), F.col(PARTITION_KEY))
-        return io.materialize(classified.select("*", first.alias(dedupe.FIRST_DATE)), f"marked_{dataset}"), []
-    schema = processed.PROCESSED_SCHEMAS[dataset]
-    earlier, later = _history(lake, dataset, days)
-    claims = dedupe.processed_claims(io.read_table(session, lake, schema, dates=earlier), dataset) if earlier else None
-    marked = io.materialize(dedupe.mark(classified, dataset, claims), f"marked_{dataset}")
-    return marked, _later_dates(session, marked, dataset, days, lake, later)
-
-
-def _bad_rows(marked: Any, dataset: Dataset) -> Any:
-    """Quarantine rows: original text, reason, detail, line, file, first date of a duplicate key, date."""
-    F = api(marked).F
-    return marked.where(F.col(cleaning.REASON).isNotNull()).select(*quarantine_output(F, dataset))
 
 
 def quarantine_output(F: Any, dataset: Dataset) -> list[Any]:
