@@ -8,11 +8,12 @@ time as computing the rules. Here the same decisions are taken on the few column
 1. **facts** (cached): every row's first broken rule (``_stateless``), typed key
    (``_key<i>``) and typed values (``_t_<column>``) with its date, file and line -- computed
    once, without the raw text;
-2. **duplicates** (cached): from (date, file, line, key, ``_stateless``) alone, the rows
-   ``cleaning.duplicate_flag``'s within-date window marks, and for the datasets keyed in the
-   whole lake (``dedupe.LAKE_KEYED``) the valid rows whose key the run or a published date
-   outside it claimed on an earlier date (``dedupe.mark``'s rule), each with the first date
-   of its key. They are a few rows per thousand, so they are broadcast back by (file, line);
+2. **duplicates** (cached): from the valid rows' (date, file, line, key) alone, one window
+   (``cleaning.duplicate_flag``) marks every valid row whose key an earlier row claimed --
+   earlier in (file, line) order on its date (``cleaning.classify``'s rule) or, for the
+   datasets keyed in the whole lake (``dedupe.LAKE_KEYED``), on an earlier date of the run or
+   of the published dates outside it (``dedupe.mark``'s rule) -- with the first date of its key.
+   They are a few rows per thousand, so they are broadcast back by (file, line);
 3. the processed rows come from the cached typed values; the quarantine rows take their raw
    text back from the checkpointed raw read by (file, line), and their facts are recomputed
    for the wording (``jobs.quarantine_output``).
@@ -124,32 +125,38 @@ def classify_and_mark(raw: Any, dataset: Dataset, claims: Any | None) -> Marked:
 
 
 def _duplicates(facts: Any, dataset: Dataset, claims: Any | None) -> Any:
-    """(file, line, first date of the key) of the rows that are ``duplicate_key``, from the narrow columns."""
+    """(file, line, first date of the key) of the rows that are ``duplicate_key``, from the narrow columns.
+
+    One window over the valid rows (and the published claims): a key's first claim in (date,
+    file, line) order keeps it, every later one is a duplicate -- within a date the first row in
+    (file, line) order (``cleaning.classify``), across dates the first date (``dedupe.mark``).
+    The datasets not keyed in the whole lake compare within a date only.
+    """
     F, _, Window = api(facts)
     names = dedupe.key_names(dataset)
-    narrow = facts.select(F.col(PARTITION_KEY), F.col(FILE), F.col(LINE), F.col(STATELESS), *[F.col(n) for n in names])
-    # Within a date: the first valid row of a key in (file, line) order keeps it (cleaning.classify).
-    within = F.col(STATELESS).isNull() & cleaning.duplicate_flag(
-        F,
-        Window,
-        [F.col(n) for n in names],
-        [F.col(PARTITION_KEY), F.col(STATELESS).isNull()],
-        [F.col(FILE).asc(), F.col(LINE).asc()],
+    valid = facts.where(F.col(STATELESS).isNull()).select(
+        F.col(PARTITION_KEY), F.col(FILE), F.col(LINE), *[F.col(n) for n in names]
     )
-    staged = narrow.select("*", F.when(within, F.lit(_DUPLICATE)).otherwise(F.col(STATELESS)).alias("_r"))
-    if not dedupe.is_lake_keyed(dataset):
-        return staged.where(F.col("_r") == F.lit(_DUPLICATE)).select(
-            F.col(FILE), F.col(LINE), F.col(PARTITION_KEY).alias(_FIRST)
+    lake_keyed = dedupe.is_lake_keyed(dataset)
+    if lake_keyed and claims is not None:
+        published = claims.select(
+            F.col(PARTITION_KEY),
+            F.lit(None).cast("string").alias(FILE),
+            F.lit(None).cast("bigint").alias(LINE),
+            *[F.col(n) for n in names],
         )
-    # Across dates (dedupe.mark): a valid row whose key was claimed on an earlier date is a duplicate.
-    valid = staged.where(F.col("_r").isNull()).select(*[F.col(n) for n in names], F.col(PARTITION_KEY))
-    held = valid if claims is None else valid.unionByName(claims.select(*names, PARTITION_KEY))
-    firsts = held.groupBy(*names).agg(F.min(PARTITION_KEY).alias(_FIRST))
-    joined = staged.join(firsts, on=names, how="left")
-    later = F.col("_r").isNull() & F.col(_FIRST).isNotNull() & (F.col(_FIRST) < F.col(PARTITION_KEY))
-    return joined.where((F.col("_r") == F.lit(_DUPLICATE)) | later).select(
-        F.col(FILE), F.col(LINE), F.coalesce(F.col(_FIRST), F.col(PARTITION_KEY)).alias(_FIRST)
+        valid = valid.unionByName(published)
+    scope = [] if lake_keyed else [F.col(PARTITION_KEY)]
+    keys = [F.col(n) for n in names]
+    order = [F.col(PARTITION_KEY).asc(), F.col(FILE).asc_nulls_first(), F.col(LINE).asc_nulls_first()]
+    first = F.first(F.col(PARTITION_KEY)).over(Window.partitionBy(*scope, *keys).orderBy(*order))
+    ranked = valid.select(
+        F.col(FILE),
+        F.col(LINE),
+        cleaning.duplicate_flag(F, Window, keys, scope, order).alias("_dup"),
+        first.alias(_FIRST),
     )
+    return ranked.where(F.col("_dup") & F.col(LINE).isNotNull()).select(F.col(FILE), F.col(LINE), F.col(_FIRST))
 
 
 __all__ = ["BROADCAST_ROWS", "Marked", "classify_and_mark"]
