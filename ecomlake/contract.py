@@ -208,11 +208,15 @@ def unit_name(zone: Zone | str, name: str) -> str:
     return f"{Zone(zone)}/{name}"
 
 
+def version_path(run_id: str, day: str | None = None) -> str:
+    """A run's version folder inside a unit: ``date=D/run=R``, or ``run=R`` for an unpartitioned unit."""
+    run = f"{RUN_KEY}={parse_run_id(run_id)}"
+    return run if day is None else f"{PARTITION_KEY}={parse_date(day)}/{run}"
+
+
 def version_prefix(unit: str, run_id: str, day: str | None = None) -> str:
     """Where one run's version of a unit's partition (or of an unpartitioned unit) lives."""
-    if day is None:
-        return f"{unit}/{RUN_KEY}={parse_run_id(run_id)}/"
-    return f"{unit}/{PARTITION_KEY}={parse_date(day)}/{RUN_KEY}={parse_run_id(run_id)}/"
+    return f"{unit}/{version_path(run_id, day)}/"
 
 
 def snapshot_history_key(seq: int) -> str:

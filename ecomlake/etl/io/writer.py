@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from ecomlake.contract import PARTITION_KEY, RUN_KEY, Dataset, parse_date
+from ecomlake.contract import PARTITION_KEY, RUN_KEY, Dataset, parse_date, version_path
 from ecomlake.etl.engines import api, duckdb_connection, is_sqlframe
 from ecomlake.etl.io.lake import LakeIO
 from ecomlake.etl.io.raw import FILE, LINE
@@ -39,9 +39,7 @@ def partition_dir(root: str | Path, day: str) -> Path:
 
 def _version_dirs(unit_uri: str, run_id: str, dates: Sequence[str] | None) -> list[str]:
     base = unit_uri.rstrip("/")
-    if dates is None:
-        return [f"{base}/{RUN_KEY}={run_id}"]
-    return [f"{base}/{PARTITION_KEY}={parse_date(d)}/{RUN_KEY}={run_id}" for d in dates]
+    return [f"{base}/{version_path(run_id, day)}" for day in ([None] if dates is None else dates)]
 
 
 def write_unit(
