@@ -41,7 +41,8 @@ from ecomlake.sqlcache import disk_cached
 from ecomlake.sqltext import ident
 
 _DUPLICATE: Final = Reason.DUPLICATE_KEY.value
-TYPED_PREFIX: Final = "_t_"
+TYPED_PREFIX: Final = cleaning.TYPED_PREFIX
+_STATELESS: Final = ident(cleaning.STATELESS)
 
 
 def names(dataset: Dataset) -> dict[str, str]:
@@ -87,7 +88,7 @@ def dataset_sql(dataset: Dataset) -> DatasetSql:
     kept = [exp.column(c, quoted=True) for c in (*schema.column_names, *cleaning.META_COLUMNS)]
     classify = exp.select(
         *kept,
-        cleaning.reason_of(F, checks).alias("_stateless").expression,
+        cleaning.reason_of(F, checks).alias(cleaning.STATELESS).expression,
         *(key.alias(name).expression for key, name in zip(keys, dedupe.key_names(dataset), strict=True)),
         *(cleaning.typed_value(F, c).alias(f"{TYPED_PREFIX}{c.name}").expression for c in schema.columns),
     ).from_(facts_stage(schema, n["raw"]))
@@ -119,7 +120,7 @@ def duplicates_sql(dataset: Dataset, *, claims: bool) -> str:
     group = keys if lake_keyed else f"{date}, {keys}"
     ctes = [
         f"r AS (SELECT rowid AS _rid, {date}, _file, _line, {keys} FROM {ident(n['classified'])} "
-        "WHERE _stateless IS NULL)"
+        f"WHERE {_STATELESS} IS NULL)"
     ]
     held = f"SELECT {group} FROM r GROUP BY {group} HAVING count(*) > 1"
     rows = f"SELECT r.* FROM r SEMI JOIN k USING ({group})"
@@ -144,15 +145,15 @@ def _views(conn: Any, dataset: Dataset) -> None:
     c, d = ident(n["classified"]), ident(n["dups"])
     raw = ", ".join(f"c.{ident(col)}" for col in (*RAW_SCHEMAS[dataset].column_names, *cleaning.META_COLUMNS))
     keys = ", ".join(f"c.{ident(k)}" for k in dedupe.key_names(dataset))
-    reason = f"CASE WHEN d._rid IS NOT NULL THEN '{_DUPLICATE}' ELSE c._stateless END"
+    reason = f"CASE WHEN d._rid IS NOT NULL THEN '{_DUPLICATE}' ELSE c.{_STATELESS} END"
     conn.execute(
         f"CREATE OR REPLACE VIEW {ident(n['good'])} AS SELECT c.* FROM {c} c ANTI JOIN {d} d ON c.rowid = d._rid "
-        "WHERE c._stateless IS NULL"
+        f"WHERE c.{_STATELESS} IS NULL"
     )
     conn.execute(
         f"CREATE OR REPLACE VIEW {ident(n['bad'])} AS SELECT {raw}, {reason} AS {ident(cleaning.REASON)}, "
         f"d._first AS {ident(dedupe.FIRST_DATE)} FROM {c} c LEFT JOIN {d} d ON c.rowid = d._rid "
-        "WHERE c._stateless IS NOT NULL OR d._rid IS NOT NULL"
+        f"WHERE c.{_STATELESS} IS NOT NULL OR d._rid IS NOT NULL"
     )
     conn.execute(
         f"CREATE OR REPLACE VIEW {ident(n['marked'])} AS SELECT {keys}, c.{ident(PARTITION_KEY)}, "
@@ -194,8 +195,9 @@ def counts(session: Any, dataset: Dataset) -> list[tuple[str, str | None, int]]:
     rows = (
         duckdb_connection(session)
         .execute(
-            f"SELECT c.{ident(PARTITION_KEY)}, CASE WHEN d._rid IS NOT NULL THEN '{_DUPLICATE}' ELSE c._stateless END, "
-            f"count(*) FROM {ident(n['classified'])} c LEFT JOIN {ident(n['dups'])} d ON c.rowid = d._rid GROUP BY ALL"
+            f"SELECT c.{ident(PARTITION_KEY)}, CASE WHEN d._rid IS NOT NULL THEN '{_DUPLICATE}' "
+            f"ELSE c.{_STATELESS} END, count(*) FROM {ident(n['classified'])} c LEFT JOIN {ident(n['dups'])} d "
+            "ON c.rowid = d._rid GROUP BY ALL"
         )
         .fetchall()
     )

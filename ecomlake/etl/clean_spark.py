@@ -34,8 +34,8 @@ from ecomlake.etl import cleaning, dedupe, io
 from ecomlake.etl.engines import api
 from ecomlake.schemas import RAW_SCHEMAS, Reason
 
-STATELESS: Final = "_stateless"
-TYPED_PREFIX: Final = "_t_"
+STATELESS: Final = cleaning.STATELESS
+TYPED_PREFIX: Final = cleaning.TYPED_PREFIX
 FILE: Final = cleaning.FILE
 LINE: Final = cleaning.LINE
 _DUPLICATE: Final = Reason.DUPLICATE_KEY.value

@@ -43,6 +43,10 @@ LINE: Final = SOURCE_LINE_COLUMN
 FILE: Final = SOURCE_FILE_COLUMN
 ERROR: Final = "_error"  # set by the reader when a record does not parse (malformed_record)
 META_COLUMNS: Final = (ERROR, LINE, FILE, PARTITION_KEY)
+# A row's first broken rule before duplicates are looked for, and the prefix of its typed values,
+# in the engines' job plans (clean_duckdb, clean_spark).
+STATELESS: Final = "_stateless"
+TYPED_PREFIX: Final = "_t_"
 
 # What Python's str.strip() removes (the rules trim with it): ASCII whitespace, the C0
 # separators, NEL, NBSP and the Unicode spaces. Literal characters, so the class reads
@@ -378,18 +382,18 @@ def classify(df: Any, dataset: Dataset | str) -> Any:
     prepared = add_facts(normalize(df, schema), schema)
     reason = reason_of(F, row_checks(F, schema))
     keys = [key.alias(f"_key{i}") for i, key in enumerate(key_columns(F, schema))]
-    staged = prepared.select("*", reason.alias("_stateless"), *keys)
+    staged = prepared.select("*", reason.alias(STATELESS), *keys)
     # Only rows that passed every other rule claim a key (docs/ingestion.md: "earlier valid row").
-    duplicate = F.col("_stateless").isNull() & duplicate_flag(
+    duplicate = F.col(STATELESS).isNull() & duplicate_flag(
         F,
         Window,
         [F.col(f"_key{i}") for i in range(len(keys))],
-        [F.col(PARTITION_KEY), F.col("_stateless").isNull()],
+        [F.col(PARTITION_KEY), F.col(STATELESS).isNull()],
         [F.col(FILE).asc(), F.col(LINE).asc()],
     )
     return staged.select(
         *[F.col(c) for c in prepared.columns],
-        F.when(duplicate, F.lit(Reason.DUPLICATE_KEY.value)).otherwise(F.col("_stateless")).alias(REASON),
+        F.when(duplicate, F.lit(Reason.DUPLICATE_KEY.value)).otherwise(F.col(STATELESS)).alias(REASON),
     )
 
 
