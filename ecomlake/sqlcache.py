@@ -136,7 +136,8 @@ def disk_cached(
     def decorate(render: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(render)
         def cached(*args: Any) -> T:
-            root, code = cache_dir(), fingerprint()
+            root = cache_dir()
+            code = None if root is None else fingerprint()  # no digest of the source when it cannot serve
             if root is None or code is None:
                 return render(*args)
             path = root / code / _entry(name, args)
