@@ -15,7 +15,7 @@ materialisation:
    as ``cleaning.classify`` has it; for the datasets keyed in the whole lake
    (``dedupe.LAKE_KEYED``) the window also spans the run's dates and the published claims
    of dates outside the run, ordered by date first, so a row is a duplicate when its key
-   landed on an earlier date or earlier on its own date -- what ``dedupe.mark`` decides --
+   landed on an earlier date or earlier on its own date -- ``ecomlake.etl.dedupe``'s rule --
    and ``_first_date`` is the first date in the window;
 3. the processed rows (the good ones' typed values through ``processed_columns``) and the
    quarantine rows (the bad ones, their facts recomputed and worded by

@@ -1,9 +1,10 @@
 """The per-dataset job on Spark: the same rules as DataFrames, without shuffling the wide rows.
 
-``cleaning.classify`` and ``dedupe.mark`` define a row's fate. Run as written, Spark moves
-every column of every row across the cluster twice -- the duplicate window partitions the
-rows by key, the cross-date check joins them on it -- which at 1M transactions was as much
-time as computing the rules. Here the same decisions are taken on the few columns they read:
+``cleaning.classify`` and the cross-date rule of ``ecomlake.etl.dedupe`` define a row's fate.
+Written as one wide DataFrame, Spark moved every column of every row across the cluster twice
+-- the duplicate window partitioned the rows by key, the cross-date check joined them on it --
+which at 1M transactions was as much time as computing the rules. Here the same decisions are
+taken on the few columns they read:
 
 1. **facts** (cached): every row's first broken rule (``_stateless``), typed key
    (``_key<i>``) and typed values (``_t_<column>``) with its date, file and line -- computed
@@ -12,7 +13,7 @@ time as computing the rules. Here the same decisions are taken on the few column
    (``cleaning.duplicate_flag``) marks every valid row whose key an earlier row claimed --
    earlier in (file, line) order on its date (``cleaning.classify``'s rule) or, for the
    datasets keyed in the whole lake (``dedupe.LAKE_KEYED``), on an earlier date of the run or
-   of the published dates outside it (``dedupe.mark``'s rule) -- with the first date of its key.
+   of the published dates outside it (``ecomlake.etl.dedupe``'s rule) -- with the first date of its key.
    They are a few rows per thousand, so they are broadcast back by (file, line);
 3. the processed rows come from the cached typed values; the quarantine rows take their raw
    text back from the checkpointed raw read by (file, line), and their facts are recomputed
@@ -129,7 +130,7 @@ def _duplicates(facts: Any, dataset: Dataset, claims: Any | None) -> Any:
 
     One window over the valid rows (and the published claims): a key's first claim in (date,
     file, line) order keeps it, every later one is a duplicate -- within a date the first row in
-    (file, line) order (``cleaning.classify``), across dates the first date (``dedupe.mark``).
+    (file, line) order (``cleaning.classify``), across dates the first date (``ecomlake.etl.dedupe``).
     The datasets not keyed in the whole lake compare within a date only.
     """
     F, _, Window = api(facts)

@@ -71,32 +71,6 @@ def quarantined_duplicates(quarantine: Any, dataset: Dataset | str) -> Any:
     return prepared.select(*classified_keys(prepared, dataset), F.col(PARTITION_KEY), F.col(FIRST_DATE))
 
 
-def mark(classified: Any, dataset: Dataset | str, earlier: Any | None) -> Any:
-    """``classified`` with later-date duplicates quarantined and ``_first_date`` on every duplicate.
-
-    ``earlier``: (key..., date) claims of dates outside the run that may precede its dates
-    (the published processed rows), or None.
-    """
-    F = api(classified).F
-    names = key_names(dataset)
-    keyed = classified.select("*", *classified_keys(classified, dataset))
-    valid = keyed.where(F.col(cleaning.REASON).isNull()).select(*names, F.col(PARTITION_KEY))
-    claims = valid if earlier is None else valid.unionByName(earlier.select(*names, F.col(PARTITION_KEY)))
-    firsts = claims.groupBy(*names).agg(F.min(PARTITION_KEY).alias("_first"))
-    joined = keyed.join(firsts, on=names, how="left")
-    # Fresh column expressions at each use: sqlframe resolves a Column object in place.
-    later = F.col(cleaning.REASON).isNull() & F.col("_first").isNotNull() & (F.col("_first") < F.col(PARTITION_KEY))
-    kept = [c for c in classified.columns if c != cleaning.REASON]
-    staged = joined.select(
-        *kept,
-        *names,
-        "_first",
-        F.when(later, F.lit(_DUPLICATE)).otherwise(F.col(cleaning.REASON)).alias(cleaning.REASON),
-    )
-    first = F.when(F.col(cleaning.REASON) == F.lit(_DUPLICATE), F.coalesce(F.col("_first"), F.col(PARTITION_KEY)))
-    return staged.select(*kept, F.col(cleaning.REASON), first.alias(FIRST_DATE), *names)
-
-
 def later_dates_to_rerun(
     marked: Any, dataset: Dataset | str, run_dates: Sequence[str], later_processed: Any | None, later_dups: Any | None
 ) -> list[str]:

@@ -192,11 +192,11 @@ def _clean_spark(
 ) -> tuple[list[str], Counts, list[io.RawFile]]:
     from ecomlake.etl import clean_spark
 
+    schema = processed.PROCESSED_SCHEMAS[dataset]
     days = list(dates)
     while True:
         files = io.raw_files(lake, dataset, days)
         earlier, later = _history(lake, dataset, days)
-        schema = processed.PROCESSED_SCHEMAS[dataset]
         claims = (
             dedupe.processed_claims(io.read_table(session, lake, schema, dates=earlier), dataset) if earlier else None
         )
@@ -209,7 +209,7 @@ def _clean_spark(
     try:
         counts = marked.counts()
         bad_rows = sum(int(row[2]) for row in counts if row[1] is not None)
-        io.write_partitioned(marked.processed(), lake, processed.PROCESSED_SCHEMAS[dataset].name, days)
+        io.write_partitioned(marked.processed(), lake, schema.name, days)
         io.write_quarantine(marked.quarantine(bad_rows), lake, dataset, days)
     finally:
         marked.release()
