@@ -244,6 +244,11 @@ def _first_examples(examples: list[RowFault]) -> list[RowFault]:
     return out
 
 
+def _tagged(batch: pa.RecordBatch, file: int) -> pa.RecordBatch:
+    """``batch`` with the number of the file its rows come from (``_file``)."""
+    return batch.append_column(FILE, pa.array(np.full(batch.num_rows, file, dtype=np.int32)))
+
+
 class GroupClassifier:
     """Classifies the batches of one or more files of a dataset; ``finish`` adds the duplicates.
 
@@ -269,8 +274,7 @@ class GroupClassifier:
     def add(self, batch: pa.RecordBatch, file: int = 0) -> None:
         """Queue a batch of file ``file``; the rules run once enough rows are queued."""
         self.results.setdefault(file, Classified())
-        tagged = batch.append_column(FILE, pa.array(np.full(batch.num_rows, file, dtype=np.int32)))
-        self._pending.append((file, tagged))
+        self._pending.append((file, _tagged(batch, file)))
         self._pending_rows += batch.num_rows
         if self._pending_rows >= FLUSH_ROWS:
             self._flush()
@@ -381,7 +385,7 @@ def classify_records(dataset: Dataset | str, records: Iterable[Mapping[str, Any]
     batch = pa.RecordBatch.from_arrays(list(data.values()), schema=batch_schema(columns))
     classifier = GroupClassifier(ds)
     conn = classifier.conn
-    conn.register(_BATCH, batch.append_column(FILE, pa.array(np.zeros(len(rows), dtype=np.int32))))
+    conn.register(_BATCH, _tagged(batch, 0))
     try:
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {_CLASSIFIED} AS {classifier.rules.classify}")
         found: dict[int, RowFault | None] = dict.fromkeys(range(1, len(rows) + 1))

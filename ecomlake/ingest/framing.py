@@ -612,12 +612,9 @@ class RecordReader:
                 else:
                     value, error = _decode_line(decoder, text_)
                     add(number, value if error is None else None, error)
-            batch = None
+            batch = batcher.batch() if len(batcher) else None
             if found is not None:
                 batcher.note(self.columns)
-            if len(batcher):
-                batch = batcher.batch()
-            if found is not None:
                 batch = _with_plain(batch, found.filter(pa.array(taken)), numbers[taken], self.columns)
             if batch is not None:
                 yield self._count(batch)

@@ -157,7 +157,7 @@ def _plan(
         names[path.name] = path
         route = route_key(raw_key(dataset, day, path.name))
         target = storage.path(route.key)
-        if not replace and target.is_file() and not _same_file(target, path):
+        if not replace and target.is_file() and not _same_bytes(target, path, follow_symlinks):
             raise InvalidArgumentError(
                 f"{route.key} already holds a different file; raw files are not overwritten "
                 "(land it under another name, or pass --replace)"
@@ -168,31 +168,25 @@ def _plan(
     return plan
 
 
-def _same_digest(landed: Path, source: Path, follow_symlinks: bool) -> str | None:
-    """The MD5 of ``source`` when ``landed`` holds the same bytes, else None: one read of each."""
+def _same_bytes(landed: Path, source: Path, follow_symlinks: bool, digest: Any = None) -> bool:
+    """Whether ``landed`` holds the bytes of ``source`` (one read of each); ``digest`` is fed them."""
     if landed.stat().st_size != source.stat().st_size:
-        return None
-    digest = hashlib.md5(usedforsecurity=False)
+        return False
     with landed.open("rb") as fa, _open_source(source, follow_symlinks) as fb:
         while True:
             block = fb.read(_COPY_BYTES)
             if block != fa.read(_COPY_BYTES):
-                return None
-            if not block:
-                return digest.hexdigest()
-            digest.update(block)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    if a.stat().st_size != b.stat().st_size:
-        return False
-    with a.open("rb") as fa, b.open("rb") as fb:
-        while True:
-            block = fa.read(_COPY_BYTES)
-            if block != fb.read(_COPY_BYTES):
                 return False
             if not block:
                 return True
+            if digest is not None:
+                digest.update(block)
+
+
+def _same_digest(landed: Path, source: Path, follow_symlinks: bool) -> str | None:
+    """The MD5 of ``source`` when ``landed`` holds the same bytes, else None."""
+    digest = hashlib.md5(usedforsecurity=False)
+    return digest.hexdigest() if _same_bytes(landed, source, follow_symlinks, digest) else None
 
 
 def ingest_files(
