@@ -86,6 +86,16 @@ def fingerprint() -> str | None:
     return digest.hexdigest()[:20]
 
 
+def state() -> str:
+    """``off`` (no cache), ``warm`` (this code's rendered SQL is on disk) or ``cold``."""
+    root = cache_dir()
+    code = None if root is None else fingerprint()
+    if root is None or code is None:
+        return OFF
+    folder = root / code
+    return "warm" if folder.is_dir() and any(folder.iterdir()) else "cold"
+
+
 def _entry(name: str, args: tuple[Any, ...]) -> str:
     parts = [name, *(str(a) for a in args)]
     return re.sub(r"[^A-Za-z0-9_.-]", "_", "-".join(parts)) + ".json"
@@ -153,4 +163,4 @@ def disk_cached(
     return decorate
 
 
-__all__ = ["ENV", "OFF", "cache_dir", "disk_cached", "fingerprint"]
+__all__ = ["ENV", "OFF", "cache_dir", "disk_cached", "fingerprint", "state"]

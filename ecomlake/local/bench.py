@@ -650,7 +650,9 @@ def run_bench(
     # Each new process renders the rules, or reads them from the SQL cache (ecomlake.sqlcache):
     # a cost per code version, timed on its own so the stages after it are the steady state.
     say("render the rules")
-    report.machine["sql_cache"] = sql_cache_state()
+    from ecomlake import sqlcache
+
+    report.machine["sql_cache"] = sqlcache.state()
     with _timed(report, "render the rules (kept per code version)", 0, RENDER):
         render_rules()
 
@@ -694,16 +696,6 @@ def run_bench(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     return report
-
-
-def sql_cache_state() -> str:
-    """``off``, ``warm`` (this code's rendered SQL is on disk) or ``cold``."""
-    from ecomlake import sqlcache
-
-    root, code = sqlcache.cache_dir(), sqlcache.fingerprint()
-    if root is None or code is None:
-        return "off"
-    return "warm" if (root / code).is_dir() and any((root / code).iterdir()) else "cold"
 
 
 def render_rules() -> None:

@@ -175,3 +175,12 @@ def test_threads_rendering_the_same_entry_at_once_leave_one_whole_file(cache: Pa
     folder = cache / sqlcache.fingerprint()
     assert [p.name for p in folder.iterdir()] == ["race-1.json"]
     assert json.loads((folder / "race-1.json").read_text()) == expected
+
+
+def test_the_state_says_off_cold_or_warm(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert sqlcache.state() == "cold"
+    render, _ = _counting()
+    render("x")
+    assert sqlcache.state() == "warm"
+    monkeypatch.setenv(sqlcache.ENV, "off")
+    assert sqlcache.state() == "off"
