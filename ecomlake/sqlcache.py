@@ -133,34 +133,42 @@ def _write(path: Path, value: Any) -> None:
         return
 
 
-def disk_cached(
-    name: str, dump: Callable[[T], Any], load: Callable[[Any], T]
-) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Keep what the decorated renderer returns on disk, per ``name`` and positional arguments.
+def kept(
+    name: str, args: tuple[Any, ...], render: Callable[[], T], dump: Callable[[T], Any], load: Callable[[Any], T]
+) -> T:
+    """``render()``, or what it returned for ``name`` and ``args`` when this code last rendered it.
 
     ``dump`` turns a result into JSON data and ``load`` back; an entry that cannot be read,
     is not JSON or is not what ``load`` expects is rendered again and rewritten. Arguments
-    are named by their text (enums, booleans).
+    are named by their text (enums, booleans). The caller vouches that the result depends
+    on nothing but the code and ``args``.
     """
+    root = cache_dir()
+    code = None if root is None else fingerprint()  # no digest of the source when it cannot serve
+    if root is None or code is None:
+        return render()
+    path = root / code / _entry(name, args)
+    found = _read(path, load)
+    if found is not None:
+        return found
+    value = render()
+    _write(path, dump(value))
+    return value
+
+
+def disk_cached(
+    name: str, dump: Callable[[T], Any], load: Callable[[Any], T]
+) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """A renderer whose result is :func:`kept` per ``name`` and its positional arguments."""
 
     def decorate(render: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(render)
         def cached(*args: Any) -> T:
-            root = cache_dir()
-            code = None if root is None else fingerprint()  # no digest of the source when it cannot serve
-            if root is None or code is None:
-                return render(*args)
-            path = root / code / _entry(name, args)
-            found = _read(path, load)
-            if found is not None:
-                return found
-            value = render(*args)
-            _write(path, dump(value))
-            return value
+            return kept(name, args, lambda: render(*args), dump, load)
 
         return cached
 
     return decorate
 
 
-__all__ = ["ENV", "OFF", "cache_dir", "disk_cached", "fingerprint", "state"]
+__all__ = ["ENV", "OFF", "cache_dir", "disk_cached", "fingerprint", "kept", "state"]

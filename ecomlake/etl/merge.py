@@ -16,18 +16,15 @@ Two ways to build the dimensions, chosen by :func:`plan_merge`:
   them. Correct whatever happened before, and the oracle the incremental path is tested against.
 """
 
-# ruff: noqa: N806 -- F, T and Window are the PySpark aliases (functions, types, Window)
-
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ecomlake.contract import CURATED_TABLES, PARTITION_KEY, PROCESSED_TABLES, Job, Table
+from ecomlake.contract import CURATED_TABLES, PROCESSED_TABLES, Job, Table
 from ecomlake.etl import io
-from ecomlake.etl.engines import api
 from ecomlake.etl.jobs import write_built
 from ecomlake.etl.summary import RunSummary
 from ecomlake.etl.transforms import curated
@@ -108,61 +105,82 @@ def master_data_merge(session: Any, dates: list[str], lake: io.LakeIO, *, force_
 
 
 def _inputs(session: Any, lake: io.LakeIO, plan: MergePlan) -> dict[str, Any]:
-    """What the builds read: the new dates only (incremental), or the whole history they depend on (full)."""
+    """What the builds read: the new dates only (incremental), or the whole history they depend on (full).
+
+    Each read has a stable name (``m_in_<table>``), so the queries over them are kept (see :func:`_build`).
+    """
     days = list(plan.curated_dates)
     upto = [d for d in _dates(lake.view(), [table_unit(Table.PRODUCTS)]) if d <= days[-1]]
     scope = None if not plan.incremental else days
+
+    def read(schema: Any, **where: Any) -> Any:
+        return io.read_table(session, lake, schema, name=f"m_in_{schema.name}", **where)
+
     found = {
-        "transactions": io.materialize(
-            io.read_table(session, lake, PROCESSED_TRANSACTIONS, dates=scope), "m_transactions"
-        ),
-        "reviews": io.read_table(session, lake, PROCESSED_REVIEWS, dates=scope),
-        "products": io.read_table(session, lake, PROCESSED_PRODUCTS, dates=upto),
-        "sessions": io.read_table(session, lake, PROCESSED_SESSIONS, dates=days),
-        "clicks": io.read_table(session, lake, PROCESSED_CLICKSTREAM, dates=days),
+        "transactions": io.materialize(read(PROCESSED_TRANSACTIONS, dates=scope), "m_transactions"),
+        "reviews": read(PROCESSED_REVIEWS, dates=scope),
+        "products": read(PROCESSED_PRODUCTS, dates=upto),
+        "sessions": read(PROCESSED_SESSIONS, dates=days),
+        "clicks": read(PROCESSED_CLICKSTREAM, dates=days),
+        "days": io.dates_table(session, days, "m_days"),
+        "kpi_days": io.dates_table(session, plan.kpi_dates, "m_kpi_days"),
     }
     if plan.incremental:
         published = lake.run.base
-        found["customers"] = io.read_table(session, lake, DIM_CUSTOMERS, view=published)
-        found["activity"] = io.read_table(session, lake, PRODUCT_ACTIVITY, view=published)
+        found["customers"] = read(DIM_CUSTOMERS, view=published)
+        found["activity"] = read(PRODUCT_ACTIVITY, view=published)
     return found
 
 
 def _build(session: Any, lake: io.LakeIO, plan: MergePlan, i: dict[str, Any]) -> list[RunSummary]:
-    T = api(session).T
+    """Build and write every curated table.
+
+    On DuckDB each table's query is planned once per code version and merge mode and kept
+    (``io.planned``): it reads only the stable names of :func:`_inputs`, so its text is the
+    same for every run of that mode.
+    """
     job = Job.MASTER_DATA_MERGE
-    days, kpi_days = list(plan.curated_dates), list(plan.kpi_dates)
+    mode = "incremental" if plan.incremental else "full"
+    days = list(plan.curated_dates)
     tx = i["transactions"]
-    if plan.incremental:
-        customers = curated.merge_customer_activity(i["customers"], curated.customer_activity(tx))
-        activity = curated.merge_product_activity(i["activity"], curated.product_activity(tx, i["reviews"]))
-        known = i["customers"].select("customer_id")
-        firsts = curated.first_purchases(tx).join(known, on="customer_id", how="left_anti")
-    else:
-        customers = curated.customer_activity(tx)
-        activity = curated.product_activity(tx, i["reviews"])
+
+    def customers() -> Any:
+        if plan.incremental:
+            return curated.merge_customer_activity(i["customers"], curated.customer_activity(tx))
+        return curated.customer_activity(tx)
+
+    def activity() -> Any:
+        if plan.incremental:
+            return curated.merge_product_activity(i["activity"], curated.product_activity(tx, i["reviews"]))
+        return curated.product_activity(tx, i["reviews"])
+
+    def new_customers() -> Any:
         firsts = curated.first_purchases(tx)
-    new_customers = curated.new_customers_by_date(firsts)
-    dates_frame = session.createDataFrame(
-        [(d,) for d in kpi_days], T.StructType([T.StructField(PARTITION_KEY, T.StringType(), False)])
-    )
-    kept_activity = io.materialize(activity, "m_activity")
+        if plan.incremental:
+            firsts = firsts.join(i["customers"].select("customer_id"), on="customer_id", how="left_anti")
+        return curated.new_customers_by_date(firsts)
+
+    def planned(table: str, build: Callable[[], Any]) -> Any:
+        return io.planned(session, f"m_q_{table}", ("merge", mode, table), build)
+
+    kept_activity = io.materialize(planned("activity", activity), "m_activity")
     builds = (
-        (FACT_SALES, lambda: curated.fact_sales(tx, i["products"], days)),
+        (FACT_SALES, lambda: curated.fact_sales(tx, i["products"], i["days"])),
         (PRODUCT_ACTIVITY, lambda: kept_activity),
         (DIM_PRODUCTS, lambda: curated.dim_products(i["products"], kept_activity)),
-        (DIM_CUSTOMERS, lambda: curated.dim_customers_from(customers)),
-        (FCT_SESSIONS, lambda: curated.fct_sessions(i["sessions"], i["clicks"], tx, days)),
+        (DIM_CUSTOMERS, lambda: curated.dim_customers_from(customers())),
+        (FCT_SESSIONS, lambda: curated.fct_sessions(i["sessions"], i["clicks"], tx, i["days"])),
         (
             DAILY_KPIS,
-            lambda: curated.daily_kpis(dates_frame, tx, i["sessions"], i["reviews"], kpi_days, new_customers),
+            lambda: curated.daily_kpis(i["kpi_days"], tx, i["sessions"], i["reviews"], new_customers()),
         ),
     )
     summaries: list[RunSummary] = []
     try:
         for schema, build in builds:
             started = time.perf_counter()
-            summaries.extend(write_built(job, schema, build(), days, lake, started))
+            built = kept_activity if schema is PRODUCT_ACTIVITY else planned(schema.name, build)
+            summaries.extend(write_built(job, schema, built, days, lake, started))
     finally:
         io.release(kept_activity)
     return summaries

@@ -6,13 +6,23 @@ Everything engine-specific about I/O lives in this package, so transforms never 
 * ``raw``         -- :func:`read_raw`: the accepted raw files of a dataset as one DataFrame of
                      text columns plus ``_error``, ``_line``, ``_file`` and ``date``;
 * ``raw_duckdb``, ``raw_spark`` -- each engine's raw readers;
-* ``tables``      -- :func:`read_table` (processed and curated tables), :func:`materialize`;
+* ``tables``      -- :func:`read_table` (processed and curated tables), :func:`materialize`,
+                     :func:`planned` (a DuckDB query kept between runs), :func:`dates_table`;
 * ``writer``      -- :func:`write_partitioned`, :func:`write_quarantine` and :func:`write_counted`.
 """
 
 from ecomlake.etl.io.lake import LakeIO, RawFile, RunScope, raw_file_name, raw_files
 from ecomlake.etl.io.raw import ERROR, FILE, LINE, read_raw
-from ecomlake.etl.io.tables import duckdb_sql, engine_name, materialize, read_quarantine, read_table, release
+from ecomlake.etl.io.tables import (
+    dates_table,
+    duckdb_sql,
+    engine_name,
+    materialize,
+    planned,
+    read_quarantine,
+    read_table,
+    release,
+)
 from ecomlake.etl.io.writer import partition_dir, write_counted, write_partitioned, write_quarantine, write_unit
 
 __all__ = [
@@ -22,10 +32,12 @@ __all__ = [
     "LakeIO",
     "RawFile",
     "RunScope",
+    "dates_table",
     "duckdb_sql",
     "engine_name",
     "materialize",
     "partition_dir",
+    "planned",
     "raw_file_name",
     "raw_files",
     "read_quarantine",

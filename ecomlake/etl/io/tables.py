@@ -5,10 +5,11 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ecomlake import sqlcache
 from ecomlake.contract import PARTITION_KEY, RUN_KEY, Dataset
 from ecomlake.etl.engines import api, duckdb_connection, engine_of, is_sqlframe, spark_type
 from ecomlake.etl.io.lake import LakeIO
@@ -47,18 +48,20 @@ def read_table(
     *,
     view: Snapshot | None = None,
     dates: Iterable[str] | None = None,
+    name: str | None = None,
 ) -> Any:
     """The current partitions of a processed or curated table (typed, ``date`` as text), or an empty frame.
 
     "Current" is what the job's view names (``LakeIO.view``): the published snapshot, plus
     the partitions this run has written so far. ``dates`` reads only those partitions (the
-    others' files are never opened).
+    others' files are never opened). On DuckDB the read is a view, ``name`` if given (a
+    stable name lets a query over it be kept, see :func:`planned`), else a fresh one.
     """
     names = [*schema.column_names, *([schema.partition_key] if schema.partition_key else [])]
     folders = version_uris(lake, table_unit(schema.name), view, dates)
     if is_sqlframe(session):
         conn = duckdb_connection(session)
-        name = f"in_{schema.zone}_{schema.name}_{next(_views)}"
+        name = name or f"in_{schema.zone}_{schema.name}_{next(_views)}"
         if folders:
             cols = ", ".join(
                 f"CAST({ident(c.name)} AS {athena_to_duckdb(c.type)}) AS {ident(c.name)}" for c in schema.columns
@@ -92,13 +95,18 @@ def _hadoop_fs(spark: Any, uri: str) -> tuple[Any, Any]:
 # --------------------------------------------------------------------------- materialising
 
 
+def duckdb_statements(df: Any) -> list[str]:
+    """The DuckDB statements sqlframe would run for ``df``, in order; the last is its query."""
+    return [df.session._to_sql(e, pretty=False) for e in df._get_expressions(optimize=False)]
+
+
 def duckdb_sql(df: Any) -> str:
     """The DuckDB SQL sqlframe would run for ``df`` (earlier statements, if any, are executed)."""
-    session = df.session
-    expressions = df._get_expressions(optimize=False)
-    for expression in expressions[:-1]:
-        session._execute(session._to_sql(expression))
-    return session._to_sql(expressions[-1], pretty=False)
+    *earlier, query = duckdb_statements(df)
+    conn = duckdb_connection(df)
+    for statement in earlier:
+        conn.execute(statement)
+    return query
 
 
 def materialize(df: Any, name: str) -> Any:
@@ -111,6 +119,47 @@ def materialize(df: Any, name: str) -> Any:
         conn.execute(f"CREATE OR REPLACE TABLE {ident(name)} AS {duckdb_sql(df)}")
         return df.session.table(name)
     return df.cache()
+
+
+def dates_table(session: Any, dates: Iterable[str], name: str) -> Any:
+    """A frame of one text column ``date``, one row per date (on DuckDB, the table ``name``)."""
+    days = sorted(set(dates))
+    if not is_sqlframe(session):
+        T = api(session).T
+        struct = T.StructType([T.StructField(PARTITION_KEY, T.StringType(), False)])
+        return session.createDataFrame([(d,) for d in days], struct)
+    conn = duckdb_connection(session)
+    conn.execute(f"CREATE OR REPLACE TABLE {ident(name)} ({ident(PARTITION_KEY)} VARCHAR NOT NULL)")
+    if days:
+        conn.executemany(f"INSERT INTO {ident(name)} VALUES (?)", [(d,) for d in days])
+    return session.table(name)
+
+
+def planned(session: Any, name: str, key: tuple[str, ...], build: Callable[[], Any]) -> Any:
+    """The frame ``build`` plans; on DuckDB, the view ``name`` over the SQL it renders to, kept under ``key``.
+
+    Planning a DataFrame through sqlframe and rendering it costs more than running it at a
+    daily volume (sqlglot copies the expression tree at each step), and a new process pays
+    it again; the text is kept in the SQL cache (``ecomlake.sqlcache``) instead. So the
+    text must depend on nothing but the code and ``key``: ``build`` may read only tables
+    with stable names (:func:`read_table` ``name=``, :func:`dates_table`, :func:`materialize`),
+    never embed a run's values -- a test renders the merge and looks for any date in it.
+    """
+    if not is_sqlframe(session):
+        return build()
+
+    *earlier, query = sqlcache.kept("planned", key, lambda: duckdb_statements(build()), list, _statements)
+    conn = duckdb_connection(session)
+    for statement in earlier:
+        conn.execute(statement)
+    conn.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS {query}")
+    return session.table(name)
+
+
+def _statements(data: Any) -> list[str]:
+    if not isinstance(data, list) or not data or not all(isinstance(s, str) for s in data):
+        raise ValueError("not a list of statements")
+    return data
 
 
 def release(df: Any) -> None:

@@ -43,9 +43,13 @@ from ecomlake.schemas import (
 COMPLETED = "completed"
 
 
-def _in_dates(df: Any, dates: list[str]) -> Any:
-    F = api(df).F
-    return df.where(F.col(PARTITION_KEY).isin(*dates))
+def _in_dates(df: Any, days: Any) -> Any:
+    """The rows of ``df`` whose date is one of ``days`` (a frame of one ``date`` column).
+
+    A semi-join, not a list of literals: the query's text is the same whatever the dates,
+    so on DuckDB it is rendered once and kept (``ecomlake.etl.io.planned``).
+    """
+    return df.join(days, on=PARTITION_KEY, how="left_semi")
 
 
 def _zero_money(F: Any, type_: str = MONEY_TOTAL) -> Any:
@@ -76,15 +80,17 @@ def latest_products(products: Any) -> Any:
     return latest.join(seen, on="product_id", how="inner")
 
 
-def fact_sales(transactions: Any, products: Any, dates: list[str]) -> Any:
-    """Transactions of ``dates`` with their product's attributes as of the sale's date (null when unknown).
+def fact_sales(transactions: Any, products: Any, days: Any) -> Any:
+    """Transactions of ``days`` (a frame of dates) with their product's attributes as of the sale's date.
 
-    ``products`` must hold every catalog snapshot up to the last of ``dates``. The snapshot
+    The attributes are null when the product was not catalogued by then.
+
+    ``products`` must hold every catalog snapshot up to the last of ``days``. The snapshot
     valid on a date is found once per (product, date) sold -- a few thousand pairs -- and
     joined to the sales on both, rather than matched against every sale.
     """
     F = api(transactions).F
-    sales = _in_dates(transactions, dates)
+    sales = _in_dates(transactions, days)
     valid = F.col("valid_from") <= F.col(PARTITION_KEY)
     current = F.col("valid_to").isNull() | (F.col(PARTITION_KEY) < F.col("valid_to"))
     attrs = (
@@ -307,20 +313,20 @@ def dim_customers_from(state: Any) -> Any:
 # --------------------------------------------------------------------------- facts
 
 
-def fct_sessions(sessions: Any, clicks: Any, transactions: Any, dates: list[str]) -> Any:
-    """Sessions of ``dates`` with the completed revenue of the orders their pages name.
+def fct_sessions(sessions: Any, clicks: Any, transactions: Any, days: Any) -> Any:
+    """Sessions of ``days`` (a frame of dates) with the completed revenue of the orders their pages name.
 
     An order counts when its transaction landed on the session's own date (as-of rule).
     """
     F = api(sessions).F
     placed = (
-        _in_dates(clicks, dates)
+        _in_dates(clicks, days)
         .where(F.col("order_id").isNotNull())
         .select(PARTITION_KEY, "session_id", F.col("order_id").alias("transaction_id"))
         .distinct()
     )
     completed = (
-        _in_dates(transactions, dates).where(_completed(F)).select(PARTITION_KEY, "transaction_id", "total_amount")
+        _in_dates(transactions, days).where(_completed(F)).select(PARTITION_KEY, "transaction_id", "total_amount")
     )
     revenue = (
         placed.join(completed, on=[PARTITION_KEY, "transaction_id"], how="inner")
@@ -328,7 +334,7 @@ def fct_sessions(sessions: Any, clicks: Any, transactions: Any, dates: list[str]
         .agg(F.sum("total_amount").alias("order_revenue"))
     )
     out = (
-        _in_dates(sessions, dates)
+        _in_dates(sessions, days)
         .join(revenue, on=[PARTITION_KEY, "session_id"], how="left")
         .select(
             "*",
@@ -342,26 +348,25 @@ def fct_sessions(sessions: Any, clicks: Any, transactions: Any, dates: list[str]
 
 
 def daily_kpis(
-    dates_frame: Any,
+    days: Any,
     transactions: Any,
     sessions: Any,
     reviews: Any,
-    dates: list[str],
     new_customers: Any | None = None,
 ) -> Any:
-    """One row per requested date (``dates_frame``: one ``date`` column), zeros when nothing landed.
+    """One row per requested date (``days``: a frame of one ``date`` column), zeros when nothing landed.
 
     Every figure is by partition date (the business day the data landed). A customer is
     new on the first date any of their transactions landed: ``new_customers`` gives
     (date, new_customers) when the caller knows it (an incremental merge); otherwise it is
-    counted from ``transactions``, which must then hold every date up to the last of ``dates``.
+    counted from ``transactions``, which must then hold every date up to the last of ``days``.
     """
     F = api(transactions).F
 
     def completed() -> Any:
         return F.col("status") == F.lit(COMPLETED)
 
-    tx = _in_dates(transactions, dates)
+    tx = _in_dates(transactions, days)
     sales = tx.groupBy(PARTITION_KEY).agg(
         F.sum(F.when(completed(), F.col("total_amount")).otherwise(_zero_money(F, MONEY))).alias("revenue"),
         F.count(F.lit(1)).alias("orders"),
@@ -372,7 +377,7 @@ def daily_kpis(
     )
     new = new_customers if new_customers is not None else new_customers_by_date(first_purchases(transactions))
     visits = (
-        _in_dates(sessions, dates)
+        _in_dates(sessions, days)
         .groupBy(PARTITION_KEY)
         .agg(
             F.count(F.lit(1)).alias("sessions"),
@@ -380,7 +385,7 @@ def daily_kpis(
         )
     )
     rated = (
-        _in_dates(reviews, dates)
+        _in_dates(reviews, days)
         .groupBy(PARTITION_KEY)
         .agg(
             F.count(F.lit(1)).alias("reviews"),
@@ -388,7 +393,7 @@ def daily_kpis(
         )
     )
     joined = (
-        dates_frame.join(sales, on=PARTITION_KEY, how="left")
+        days.join(sales, on=PARTITION_KEY, how="left")
         .join(new, on=PARTITION_KEY, how="left")
         .join(visits, on=PARTITION_KEY, how="left")
         .join(rated, on=PARTITION_KEY, how="left")

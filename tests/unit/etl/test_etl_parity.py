@@ -28,7 +28,7 @@ def _curated(name: str) -> Callable[[Any], Any]:
     def build(session: Any) -> Any:
         i = processed_inputs(session)
         built = sessions.sessions(i["clicks"])
-        dates = [D1, D2, D4]
+        dates = dates_frame(session, [D1, D2, D4])
         return {
             "sessions": lambda: built,
             "fact_sales": lambda: curated.fact_sales(i["transactions"], i["products"], dates),
@@ -38,9 +38,7 @@ def _curated(name: str) -> Callable[[Any], Any]:
             ),
             "dim_customers": lambda: curated.dim_customers(i["transactions"]),
             "fct_sessions": lambda: curated.fct_sessions(built, i["clicks"], i["transactions"], dates),
-            "daily_kpis": lambda: curated.daily_kpis(
-                dates_frame(session, dates), i["transactions"], built, i["reviews"], dates
-            ),
+            "daily_kpis": lambda: curated.daily_kpis(dates, i["transactions"], built, i["reviews"]),
         }[name]()
 
     return build

@@ -139,7 +139,7 @@ def test_sessions_summarise_the_funnel(duck: Any) -> None:
 
 def test_fact_sales_takes_the_product_as_of_the_sale_and_keeps_unknown_products(duck: Any) -> None:
     inputs = processed_inputs(duck)
-    out = curated.fact_sales(inputs["transactions"], inputs["products"], [D1, D2])
+    out = curated.fact_sales(inputs["transactions"], inputs["products"], dates_frame(duck, [D1, D2]))
     assert out.columns == [*FACT_SALES.column_names, "date"]
     rows = by(records(out), "transaction_id")
     assert sorted(rows) == ["T1", "T2", "T3", "T4"]
@@ -248,7 +248,7 @@ def test_dim_customers_ltv_and_rfm(duck: Any) -> None:
 def test_fct_sessions_add_completed_order_revenue(duck: Any) -> None:
     inputs = processed_inputs(duck)
     built = sessions.sessions(inputs["clicks"])
-    out = curated.fct_sessions(built, inputs["clicks"], inputs["transactions"], [D1, D2])
+    out = curated.fct_sessions(built, inputs["clicks"], inputs["transactions"], dates_frame(duck, [D1, D2]))
     assert out.columns == [*FCT_SESSIONS.column_names, "date"]
     rows = by(records(out), "session_id")
     assert {k: (v["order_revenue"], v["is_known_customer"]) for k, v in rows.items()} == {
@@ -262,7 +262,7 @@ def test_daily_kpis_one_row_per_date_even_without_data(duck: Any) -> None:
     inputs = processed_inputs(duck)
     built = sessions.sessions(inputs["clicks"])
     dates = [D1, D2, D4]
-    out = curated.daily_kpis(dates_frame(duck, dates), inputs["transactions"], built, inputs["reviews"], dates)
+    out = curated.daily_kpis(dates_frame(duck, dates), inputs["transactions"], built, inputs["reviews"])
     assert out.columns == [*DAILY_KPIS.column_names, "date"]
     rows = by(records(out), "date")
     assert sorted(rows) == dates
