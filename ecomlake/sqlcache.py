@@ -156,6 +156,13 @@ def kept(
     return value
 
 
+def holds(name: str, args: tuple[Any, ...], load: Callable[[Any], Any]) -> bool:
+    """Whether :func:`kept` would find a readable entry for ``name`` and ``args``."""
+    root = cache_dir()
+    code = None if root is None else fingerprint()
+    return root is not None and code is not None and _read(root / code / _entry(name, args), load) is not None
+
+
 def disk_cached(
     name: str, dump: Callable[[T], Any], load: Callable[[Any], T]
 ) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -171,4 +178,4 @@ def disk_cached(
     return decorate
 
 
-__all__ = ["ENV", "OFF", "cache_dir", "disk_cached", "fingerprint", "kept", "state"]
+__all__ = ["ENV", "OFF", "cache_dir", "disk_cached", "fingerprint", "holds", "kept", "state"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from ecomlake.contract import CURATED_TABLES, PROCESSED_TABLES, Job, Table
 from ecomlake.etl import io
@@ -41,6 +41,7 @@ from ecomlake.schemas import (
     PROCESSED_TRANSACTIONS,
     PRODUCT_ACTIVITY,
     TABLES,
+    TableSchema,
 )
 from ecomlake.snapshots import Changes, Snapshot, table_unit
 
@@ -104,17 +105,22 @@ def master_data_merge(session: Any, dates: list[str], lake: io.LakeIO, *, force_
         io.release(inputs["transactions"])
 
 
-def _inputs(session: Any, lake: io.LakeIO, plan: MergePlan) -> dict[str, Any]:
-    """What the builds read: the new dates only (incremental), or the whole history they depend on (full).
+MODES: Final = ("full", "incremental")
 
-    Each read has a stable name (``m_in_<table>``), so the queries over them are kept (see :func:`_build`).
-    """
+
+def _input_name(schema: TableSchema) -> str:
+    """The stable name a merge input is read under: the kept queries name it (see :func:`_build`)."""
+    return f"m_in_{schema.name}"
+
+
+def _inputs(session: Any, lake: io.LakeIO, plan: MergePlan) -> dict[str, Any]:
+    """What the builds read: the new dates only (incremental), or the whole history they depend on (full)."""
     days = list(plan.curated_dates)
     upto = [d for d in _dates(lake.view(), [table_unit(Table.PRODUCTS)]) if d <= days[-1]]
     scope = None if not plan.incremental else days
 
-    def read(schema: Any, **where: Any) -> Any:
-        return io.read_table(session, lake, schema, name=f"m_in_{schema.name}", **where)
+    def read(schema: TableSchema, **where: Any) -> Any:
+        return io.read_table(session, lake, schema, name=_input_name(schema), **where)
 
     found = {
         "transactions": io.materialize(read(PROCESSED_TRANSACTIONS, dates=scope), "m_transactions"),
@@ -132,55 +138,114 @@ def _inputs(session: Any, lake: io.LakeIO, plan: MergePlan) -> dict[str, Any]:
     return found
 
 
+def _stand_ins(session: Any, incremental: bool) -> dict[str, Any]:
+    """Empty inputs under the names :func:`_inputs` gives, for planning the queries without a lake."""
+
+    def empty(schema: TableSchema) -> Any:
+        return io.empty_table(session, schema, _input_name(schema))
+
+    found = {
+        "transactions": io.materialize(empty(PROCESSED_TRANSACTIONS), "m_transactions"),
+        "reviews": empty(PROCESSED_REVIEWS),
+        "products": empty(PROCESSED_PRODUCTS),
+        "sessions": empty(PROCESSED_SESSIONS),
+        "clicks": empty(PROCESSED_CLICKSTREAM),
+        "days": io.dates_table(session, [], "m_days"),
+        "kpi_days": io.dates_table(session, [], "m_kpi_days"),
+    }
+    if incremental:
+        found["customers"] = empty(DIM_CUSTOMERS)
+        found["activity"] = empty(PRODUCT_ACTIVITY)
+    return found
+
+
+def _activity(i: dict[str, Any], incremental: bool) -> Any:
+    """The product activity state: the published one with the new dates folded in, or rebuilt."""
+    tx = i["transactions"]
+    if incremental:
+        return curated.merge_product_activity(i["activity"], curated.product_activity(tx, i["reviews"]))
+    return curated.product_activity(tx, i["reviews"])
+
+
+def _queries(i: dict[str, Any], incremental: bool, activity: Any) -> dict[TableSchema, Callable[[], Any]]:
+    """Each curated table built from a query, over the inputs ``i`` and the kept ``activity`` state."""
+    tx = i["transactions"]
+
+    def customers() -> Any:
+        if incremental:
+            return curated.merge_customer_activity(i["customers"], curated.customer_activity(tx))
+        return curated.customer_activity(tx)
+
+    def new_customers() -> Any:
+        firsts = curated.first_purchases(tx)
+        if incremental:
+            firsts = firsts.join(i["customers"].select("customer_id"), on="customer_id", how="left_anti")
+        return curated.new_customers_by_date(firsts)
+
+    return {
+        FACT_SALES: lambda: curated.fact_sales(tx, i["products"], i["days"]),
+        DIM_PRODUCTS: lambda: curated.dim_products(i["products"], activity),
+        DIM_CUSTOMERS: lambda: curated.dim_customers_from(customers()),
+        FCT_SESSIONS: lambda: curated.fct_sessions(i["sessions"], i["clicks"], tx, i["days"]),
+        DAILY_KPIS: lambda: curated.daily_kpis(i["kpi_days"], tx, i["sessions"], i["reviews"], new_customers()),
+    }
+
+
+# The kept queries: the activity state, then each curated table built from a query.
+KEPT: Final = ("activity", FACT_SALES.name, DIM_PRODUCTS.name, DIM_CUSTOMERS.name, FCT_SESSIONS.name, DAILY_KPIS.name)
+
+
+def _key(incremental: bool, name: str) -> tuple[str, ...]:
+    return ("merge", MODES[incremental], name)
+
+
+def _planned(session: Any, incremental: bool, name: str, build: Callable[[], Any]) -> Any:
+    return io.planned(session, f"m_q_{name}", _key(incremental, name), build)
+
+
+def _kept_activity(session: Any, i: dict[str, Any], incremental: bool) -> Any:
+    return io.materialize(_planned(session, incremental, "activity", lambda: _activity(i, incremental)), "m_activity")
+
+
 def _build(session: Any, lake: io.LakeIO, plan: MergePlan, i: dict[str, Any]) -> list[RunSummary]:
     """Build and write every curated table.
 
-    On DuckDB each table's query is planned once per code version and merge mode and kept
+    On DuckDB each query is planned once per code version and merge mode and kept
     (``io.planned``): it reads only the stable names of :func:`_inputs`, so its text is the
     same for every run of that mode.
     """
     job = Job.MASTER_DATA_MERGE
-    mode = "incremental" if plan.incremental else "full"
     days = list(plan.curated_dates)
-    tx = i["transactions"]
-
-    def customers() -> Any:
-        if plan.incremental:
-            return curated.merge_customer_activity(i["customers"], curated.customer_activity(tx))
-        return curated.customer_activity(tx)
-
-    def activity() -> Any:
-        if plan.incremental:
-            return curated.merge_product_activity(i["activity"], curated.product_activity(tx, i["reviews"]))
-        return curated.product_activity(tx, i["reviews"])
-
-    def new_customers() -> Any:
-        firsts = curated.first_purchases(tx)
-        if plan.incremental:
-            firsts = firsts.join(i["customers"].select("customer_id"), on="customer_id", how="left_anti")
-        return curated.new_customers_by_date(firsts)
-
-    def planned(table: str, build: Callable[[], Any]) -> Any:
-        return io.planned(session, f"m_q_{table}", ("merge", mode, table), build)
-
-    kept_activity = io.materialize(planned("activity", activity), "m_activity")
-    builds = (
-        (FACT_SALES, lambda: curated.fact_sales(tx, i["products"], i["days"])),
-        (PRODUCT_ACTIVITY, lambda: kept_activity),
-        (DIM_PRODUCTS, lambda: curated.dim_products(i["products"], kept_activity)),
-        (DIM_CUSTOMERS, lambda: curated.dim_customers_from(customers())),
-        (FCT_SESSIONS, lambda: curated.fct_sessions(i["sessions"], i["clicks"], tx, i["days"])),
-        (
-            DAILY_KPIS,
-            lambda: curated.daily_kpis(i["kpi_days"], tx, i["sessions"], i["reviews"], new_customers()),
-        ),
-    )
+    activity = _kept_activity(session, i, plan.incremental)
     summaries: list[RunSummary] = []
     try:
-        for schema, build in builds:
+        started = time.perf_counter()
+        summaries.extend(write_built(job, PRODUCT_ACTIVITY, activity, days, lake, started))
+        for schema, build in _queries(i, plan.incremental, activity).items():
             started = time.perf_counter()
-            built = kept_activity if schema is PRODUCT_ACTIVITY else planned(schema.name, build)
+            built = _planned(session, plan.incremental, schema.name, build)
             summaries.extend(write_built(job, schema, built, days, lake, started))
     finally:
-        io.release(kept_activity)
+        io.release(activity)
     return summaries
+
+
+def plan_queries() -> None:
+    """Plan every kept query of both merge modes over empty stand-ins, or find it in the SQL cache.
+
+    What a first run on DuckDB would otherwise do in its merge; the bench does it beside
+    rendering the rules, so the runs it times find the queries kept.
+    """
+    from ecomlake.etl.engines import duckdb_session
+
+    if all(io.is_planned(_key(incremental, name)) for incremental in (False, True) for name in KEPT):
+        return
+    session = duckdb_session()
+    try:
+        for incremental in (False, True):
+            inputs = _stand_ins(session, incremental)
+            activity = _kept_activity(session, inputs, incremental)
+            for schema, build in _queries(inputs, incremental, activity).items():
+                _planned(session, incremental, schema.name, build)
+    finally:
+        session._conn.close()

@@ -33,6 +33,13 @@ def _empty_table_sql(schema: TableSchema) -> str:
     return f"SELECT {', '.join(cols)} WHERE false"
 
 
+def empty_table(session: Any, schema: TableSchema, name: str) -> Any:
+    """An empty frame shaped as :func:`read_table` reads ``schema``: the DuckDB view ``name``."""
+    names = [*schema.column_names, *([schema.partition_key] if schema.partition_key else [])]
+    duckdb_connection(session).execute(f"CREATE OR REPLACE VIEW {ident(name)} AS {_empty_table_sql(schema)}")
+    return session.table(name).select(*names)
+
+
 def version_uris(
     lake: LakeIO, unit: str, view: Snapshot | None = None, dates: Iterable[str] | None = None
 ) -> list[str]:
@@ -62,17 +69,16 @@ def read_table(
     if is_sqlframe(session):
         conn = duckdb_connection(session)
         name = name or f"in_{schema.zone}_{schema.name}_{next(_views)}"
-        if folders:
-            cols = ", ".join(
-                f"CAST({ident(c.name)} AS {athena_to_duckdb(c.type)}) AS {ident(c.name)}" for c in schema.columns
-            )
-            part = f", CAST({ident(PARTITION_KEY)} AS VARCHAR) AS {PARTITION_KEY}" if schema.partition_key else ""
-            globs = "[" + ", ".join(literal(str(Path(f) / "*.parquet")) for f in folders) + "]"
-            types = _HIVE_TEXT if schema.partition_key else _HIVE_RUN_TEXT
-            source = f"read_parquet({globs}, hive_partitioning = true, hive_types = {types})"
-            conn.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS SELECT {cols}{part} FROM {source}")
-        else:
-            conn.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS {_empty_table_sql(schema)}")
+        if not folders:
+            return empty_table(session, schema, name)
+        cols = ", ".join(
+            f"CAST({ident(c.name)} AS {athena_to_duckdb(c.type)}) AS {ident(c.name)}" for c in schema.columns
+        )
+        part = f", CAST({ident(PARTITION_KEY)} AS VARCHAR) AS {PARTITION_KEY}" if schema.partition_key else ""
+        globs = "[" + ", ".join(literal(str(Path(f) / "*.parquet")) for f in folders) + "]"
+        types = _HIVE_TEXT if schema.partition_key else _HIVE_RUN_TEXT
+        source = f"read_parquet({globs}, hive_partitioning = true, hive_types = {types})"
+        conn.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS SELECT {cols}{part} FROM {source}")
         return session.table(name).select(*names)
     T = api(session).T
     fields = [T.StructField(c.name, spark_type(c.type, T), True) for c in schema.columns]
@@ -154,6 +160,11 @@ def planned(session: Any, name: str, key: tuple[str, ...], build: Callable[[], A
         conn.execute(statement)
     conn.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS {query}")
     return session.table(name)
+
+
+def is_planned(key: tuple[str, ...]) -> bool:
+    """Whether :func:`planned` finds the query kept under ``key`` (and so plans nothing)."""
+    return sqlcache.holds("planned", key, _statements)
 
 
 def _statements(data: Any) -> list[str]:
