@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ecomlake.exceptions import PipelineStepError
+from ecomlake.generate.config import GenerateParams
 
 # Generated source files are kept beside the zones, as an upstream system would deliver them.
 GENERATED_DIR = "_generated"
@@ -21,15 +22,16 @@ GENERATED_DIR = "_generated"
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Seed scale by default: 30 days, 100k transactions, 500 products, 50k clicks, 2k reviews, 1% bad."""
+    """Seed scale by default (the generator's own defaults): 30 days, 100k transactions, 500 products,
+    50k clicks, 2k reviews, 1% bad."""
 
-    days: int = 30
-    start: str = "2025-01-01"
-    transactions: int = 100_000
-    products: int = 500
-    clickstream: int = 50_000
-    reviews: int = 2_000
-    seed: int = 42
+    days: int = GenerateParams.days
+    start: str = GenerateParams.start
+    transactions: int = GenerateParams.transactions
+    products: int = GenerateParams.products
+    clickstream: int = GenerateParams.clickstream
+    reviews: int = GenerateParams.reviews
+    seed: int = GenerateParams.seed
     bad_rate: float = 0.01
     engine: str = "duckdb"
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ecomlake.local.demo import ANSWERS, answers, collapse_steps, dq_status, zone_rows
+from ecomlake.local.demo import ANSWERS, DemoConfig, answers, collapse_steps, dq_status, zone_rows
 from ecomlake.queries import list_queries
 
 
@@ -292,3 +292,19 @@ def test_dq_status_counts_dates_and_warnings() -> None:
     status = dq_status(reports)
     assert (status.dates, status.passed, status.failed, status.warnings) == (3, 2, 1, 3)
     assert status.failed_dates == ["2025-01-02"]
+
+
+def test_the_demo_runs_at_the_seed_scale_by_default() -> None:
+    # The seed's figures: 30 days of 100k transactions, 500 products, 50k clicks, 2k reviews.
+    expected = DemoConfig(
+        days=30,
+        start="2025-01-01",
+        transactions=100_000,
+        products=500,
+        clickstream=50_000,
+        reviews=2_000,
+        seed=42,
+        bad_rate=0.01,
+        engine="duckdb",
+    )
+    assert DemoConfig() == expected
