@@ -134,7 +134,8 @@ class Cloud:
             "stateMachineArn"
         ]
 
-    def execute(self, machine: str, dates: list[str], name: str = "run-1") -> tuple[dict[str, Any], list[dict]]:
+    def finish(self, machine: str, dates: list[str], name: str = "run-1") -> dict[str, Any]:
+        """Start an execution and wait for it to end; its description."""
         # moto leaves $$.Execution.Name empty unless the caller names the execution.
         arn = self.sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(execution_input(dates)))[
             "executionArn"
@@ -143,7 +144,11 @@ class Cloud:
         while (described := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
             assert time.monotonic() < deadline, "execution did not finish"
             time.sleep(0.05)
-        events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        return described
+
+    def execute(self, machine: str, dates: list[str], name: str = "run-1") -> tuple[dict[str, Any], list[dict]]:
+        described = self.finish(machine, dates, name)
+        events = self.sfn.get_execution_history(executionArn=described["executionArn"], maxResults=1000)["events"]
         return described, events
 
     def job_arguments(self) -> dict[Job, list[dict[str, str]]]:
@@ -403,6 +408,8 @@ def test_a_failed_small_date_releases_the_lock_then_alerts_once():
     reason="moto 5.2.5 cannot execute glue:startJobRun.sync (callback endpoint is None -> States.Runtime)",
 )
 def test_glue_sync_runs_unmodified(happy_cloud):
+    # The description only: moto 5.2.5 sometimes cannot serialise the history of a failed .sync
+    # task (a dict where an integer belongs), which would fail this test for another reason.
     machine = happy_cloud.create(definition(happy_cloud.resources))
-    described, _ = happy_cloud.execute(machine, ["2025-01-01"], name="sync")
+    described = happy_cloud.finish(machine, ["2025-01-01"], name="sync")
     assert described["status"] == "SUCCEEDED", described.get("cause")
