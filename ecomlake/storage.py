@@ -12,7 +12,7 @@ import os
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from ecomlake.contract import DEFAULT_LAKE_DIR, ZONE_BUCKET_ENV, EnvVar, Zone
 from ecomlake.exceptions import InvalidKeyError, LakeNotFoundError
@@ -43,10 +43,18 @@ def zone_of(key: str) -> Zone:
         raise InvalidKeyError(f"key {key!r} does not start with a known zone") from None
 
 
+# The error codes S3 answers for a key that holds no object (GetObject, HeadObject).
+_MISSING: Final = frozenset({"404", "NoSuchKey", "NotFound"})
+
+
 class Storage(Protocol):
     """What the pipeline needs from a store: whole-object reads and writes, and listing."""
 
     def read_bytes(self, key: str) -> bytes: ...
+
+    def read_optional(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is none: one request, and no gap between asking and reading."""
+        ...
 
     def write_bytes(self, key: str, data: bytes) -> None: ...
 
@@ -74,6 +82,12 @@ class LocalStorage:
 
     def read_bytes(self, key: str) -> bytes:
         return self.path(key).read_bytes()
+
+    def read_optional(self, key: str) -> bytes | None:
+        try:
+            return self.path(key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None  # as ``exists``: only a file is an object
 
     def write_bytes(self, key: str, data: bytes) -> None:
         target = self.path(key)
@@ -170,6 +184,16 @@ class S3Storage:
     def read_bytes(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket(key), Key=key)["Body"].read()
 
+    def read_optional(self, key: str) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.read_bytes(key)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in _MISSING:
+                return None
+            raise
+
     def write_bytes(self, key: str, data: bytes) -> None:
         # Buckets enforce SSE-KMS by default encryption; nothing to set per object.
         self.client.put_object(Bucket=self.bucket(key), Key=key, Body=data)
@@ -192,7 +216,7 @@ class S3Storage:
         try:
             self.client.head_object(Bucket=self.bucket(key), Key=key)
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            if err.response.get("Error", {}).get("Code") in _MISSING:
                 return False
             raise
         return True

@@ -268,7 +268,7 @@ def input_fingerprint(storage: Storage, files: Sequence[io.RawFile]) -> str:
     digest = hashlib.sha256()
     for file in sorted(files, key=lambda f: f.key):
         report_key = validation_report_key(file.dataset, file.date, file.name)
-        report = storage.read_bytes(report_key) if storage.exists(report_key) else b""
+        report = storage.read_optional(report_key) or b""
         digest.update(file.key.encode() + b"\0" + hashlib.sha256(report).digest())
     return digest.hexdigest()[:32]
 

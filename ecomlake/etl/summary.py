@@ -69,6 +69,7 @@ def write_summaries(storage: Storage, summaries: Iterable[RunSummary]) -> list[s
 def read_summaries(storage: Storage, job: str, day: str) -> list[RunSummary]:
     """The summaries a job wrote for a date (empty when it has not run)."""
     key = run_summary_key(job, day)
-    if not storage.exists(key):
+    data = storage.read_optional(key)
+    if data is None:
         return []
-    return [RunSummary.from_dict(item) for item in json.loads(storage.read_bytes(key))]
+    return [RunSummary.from_dict(item) for item in json.loads(data)]

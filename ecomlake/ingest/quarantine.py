@@ -103,6 +103,5 @@ def clear_quarantine(storage: Storage, report: ValidationReport) -> list[str]:
 
 def read_reason(storage: Storage, quarantined_key: str) -> dict[str, Any] | None:
     key = reason_key(quarantined_key)
-    if not storage.exists(key):
-        return None
-    return json.loads(storage.read_bytes(key))
+    data = storage.read_optional(key)
+    return None if data is None else json.loads(data)

@@ -335,9 +335,8 @@ def _opener(storage: Storage, key: str) -> Opener:
 def read_report(storage: Storage, route: Route) -> ValidationReport | None:
     """The stored report of a raw file, if it was validated."""
     key = validation_report_key(route.dataset, route.date, route.file_name)
-    if not storage.exists(key):
-        return None
-    return ValidationReport.from_dict(json.loads(storage.read_bytes(key)))
+    data = storage.read_optional(key)
+    return None if data is None else ValidationReport.from_dict(json.loads(data))
 
 
 def accepted_keys(

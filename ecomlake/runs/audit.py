@@ -187,10 +187,11 @@ def write_verdict(
 def read_verdict(storage: Storage, run_id: str) -> dict[str, Any] | None:
     """The run's verdict; None when the audit has not written one."""
     key = verdict_key(run_id)
-    if not storage.exists(key):
+    data = storage.read_optional(key)
+    if data is None:
         return None
     try:
-        verdict = json.loads(storage.read_bytes(key))
+        verdict = json.loads(data)
     except ValueError:
         raise DataQualityError(f"the audit verdict of run {run_id} is not valid JSON; audit the run again") from None
     if not isinstance(verdict, dict) or not isinstance(verdict.get("passed"), bool):

@@ -160,6 +160,5 @@ def staged_bytes(
 
 def read_plan(storage: Storage, run_id: str) -> RunPlan | None:
     key = plan_key(run_id)
-    if not storage.exists(key):
-        return None
-    return RunPlan.from_dict(json.loads(storage.read_bytes(key)))
+    data = storage.read_optional(key)
+    return None if data is None else RunPlan.from_dict(json.loads(data))

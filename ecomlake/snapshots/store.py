@@ -38,10 +38,11 @@ class Loaded:
 
 def _read(storage: Storage, key: str) -> Snapshot | None:
     """The snapshot at ``key``; None when it is absent or not a readable snapshot."""
-    if not storage.exists(key):
+    data = storage.read_optional(key)
+    if data is None:
         return None
     try:
-        return Snapshot.from_json(storage.read_bytes(key))
+        return Snapshot.from_json(data)
     except SnapshotError:
         return None
 

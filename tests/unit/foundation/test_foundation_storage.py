@@ -1,11 +1,12 @@
-"""LocalStorage: the lake directory behind the same key layout as the buckets."""
+"""LocalStorage: the lake directory behind the same key layout as the buckets; S3Storage's reads under moto."""
 
 from __future__ import annotations
 
 import pytest
 
+from ecomlake.contract import Zone
 from ecomlake.exceptions import InvalidKeyError, LakeNotFoundError
-from ecomlake.storage import LocalStorage, require_lake, resolve_lake, zone_of
+from ecomlake.storage import LocalStorage, S3Storage, require_lake, resolve_lake, zone_of
 
 
 def test_write_read_exists_and_list(lake):
@@ -87,3 +88,33 @@ def test_resolve_and_require_lake(tmp_path, monkeypatch):
         require_lake(tmp_path / "missing")
     (tmp_path / "present").mkdir()
     assert require_lake(tmp_path / "present") == tmp_path / "present"
+
+
+def test_read_optional_is_none_for_no_object(lake):
+    store = LocalStorage(lake)
+    store.write_bytes("_runs/r1/plan.json", b"{}")
+    assert store.read_optional("_runs/r1/plan.json") == b"{}"
+    assert store.read_optional("_runs/r2/plan.json") is None
+    assert store.read_optional("_runs/r1") is None  # a prefix is not an object
+    assert store.read_optional("_runs/r1/plan.json/deeper") is None  # under a file
+    with pytest.raises(InvalidKeyError):
+        store.read_optional("../outside.json")
+
+
+def test_s3_read_optional_asks_once_and_lets_other_errors_through():
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket="lake-reports")
+        store = S3Storage({Zone.RUNS: "lake-reports"})
+        store.write_bytes("_runs/r1/plan.json", b"{}")
+        calls: list[str] = []
+        store.client.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+        assert store.read_optional("_runs/r1/plan.json") == b"{}"
+        assert store.read_optional("_runs/r2/plan.json") is None
+        assert calls == ["GetObject", "GetObject"]
+        gone = S3Storage({Zone.RUNS: "no-such-bucket"})
+        with pytest.raises(ClientError, match="NoSuchBucket"):
+            gone.read_optional("_runs/r1/plan.json")
