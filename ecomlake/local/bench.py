@@ -72,7 +72,7 @@ GENERATE, RENDER, INGEST, FLOOR, ETL, DQ, PUBLISH, QUERY, DASHBOARD, STARTUP, RE
     "daily",
 )
 # Stage names the ratio targets pair up.
-RENDER_STAGE = "render the rules and the merge (kept per code version)"
+RENDER_STAGE = "render the SQL (kept per code version)"
 FLOOR_COPY = "floor: transactions CSV -> Parquet"
 FLOOR_ALL = "floor: every raw dataset -> Parquet"
 FLOOR_SCAN = "floor: DuckDB scan of every raw file"
@@ -650,7 +650,7 @@ def run_bench(
 
     # Each new process renders the rules, or reads them from the SQL cache (ecomlake.sqlcache):
     # a cost per code version, timed on its own so the stages after it are the steady state.
-    say("render the rules and plan the merge")
+    say("render the SQL")
     from ecomlake import sqlcache
 
     report.machine["sql_cache"] = sqlcache.state()

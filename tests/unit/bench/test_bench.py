@@ -139,7 +139,7 @@ def test_rendering_the_rules_counts_in_the_pipeline_and_end_to_end_figures() -> 
     # A user's first process renders the rules (or reads them from the SQL cache): its time
     # is part of what the demo and the end-to-end targets add up; the JVM's start is not.
     small = [
-        StageResult("render the rules and the merge (kept per code version)", 0, 0.7, 200.0, RENDER),
+        StageResult("render the SQL (kept per code version)", 0, 0.7, 200.0, RENDER),
         StageResult("ingest (copy + validate)", 150_000, 2.0, 100.0, INGEST),
         StageResult("run --all", 150_000, 10.0, 300.0, RUN, "duckdb"),
     ]
@@ -147,7 +147,7 @@ def test_rendering_the_rules_counts_in_the_pipeline_and_end_to_end_figures() -> 
     assert targets["demo pipeline part (seed scale)"].measured == "12.7 s"
     big = [
         StageResult("generate", 10_000_000, 30.0, 2000.0, GENERATE),
-        StageResult("render the rules and the merge (kept per code version)", 0, 0.9, 200.0, RENDER),
+        StageResult("render the SQL (kept per code version)", 0, 0.9, 200.0, RENDER),
         StageResult("spark session start (JVM)", 0, 5.0, 200.0, STARTUP, "spark"),
         StageResult("ingest (copy + validate)", 15_000_000, 25.0, 400.0, INGEST),
         StageResult("run --all", 15_000_000, 63.5, 6000.0, RUN, "duckdb"),

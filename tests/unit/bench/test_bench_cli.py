@@ -23,7 +23,7 @@ def test_bench_duckdb_writes_report(tmp_path: Path, capsys: pytest.CaptureFixtur
     stages = [s["stage"] for s in written["stages"]]
     assert stages[:5] == [
         "generate",
-        "render the rules and the merge (kept per code version)",
+        "render the SQL (kept per code version)",
         "ingest (copy + validate)",
         "floor: transactions CSV -> Parquet",
         "floor: every raw dataset -> Parquet",
