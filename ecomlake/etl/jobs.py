@@ -338,19 +338,23 @@ def write_built(
     """Write a derived table as the run's version, and summarise it.
 
     On DuckDB the rows are written straight from the query and counted by the write; on
-    Spark the frame is cached first, so counting and writing do not compute it twice.
+    Spark the frame is cached first (unless the caller keeps it cached), so counting and
+    writing do not compute it twice.
     """
     if is_sqlframe(df):
         counted = io.write_counted(df, lake, table_unit(schema.name), dates if schema.partition_key else None)
         counts = counted if schema.partition_key else dict.fromkeys(dates, counted.get("", 0))
         return _built(job, schema.name, dates, counts, "duckdb", round(time.perf_counter() - started, 3))
-    kept = io.materialize(df, f"out_{schema.name}")
+    # A frame the caller keeps (the merge's activity state, read again by dim_products) stays kept.
+    ours = not df.is_cached
+    kept = io.materialize(df, f"out_{schema.name}") if ours else df
     try:
         io.write_partitioned(kept, lake, schema.name, dates if schema.partition_key else None)
         seconds = round(time.perf_counter() - started, 3)
         return built_summaries(job, schema.name, dates, kept, engine_of(df), seconds)
     finally:
-        io.release(kept)
+        if ours:
+            io.release(kept)
 
 
 def build_sessions(session: Any, job: Job, dates: list[str], lake: io.LakeIO) -> list[RunSummary]:

@@ -240,3 +240,24 @@ def test_quarantine_rows_are_versions_beside_whole_file_rejects(duck: Any, lake:
     io.write_quarantine(duck.createDataFrame([], schema), later, "transactions", ["2025-01-01"])
     assert sorted(p.name for p in folder.iterdir()) == ["bad.csv", "bad.csv.reason.json", "run=r1"]
     assert later.run.changes.partitions == {"quarantine/transactions": {"2025-01-01": None}}
+
+
+def test_a_spark_write_keeps_what_the_caller_cached_and_frees_its_own(spark: Any, lake: Path) -> None:
+    # The merge caches its product-activity state, writes it, then builds dim_products from it:
+    # the write must not drop that cache (it did, and dim_products recomputed the state).
+    import time
+
+    from ecomlake.contract import Job
+    from ecomlake.etl.jobs import write_built
+    from ecomlake.schemas import FCT_SESSIONS
+
+    scope = _scoped(lake, "r1")
+    kept = spark.range(3).selectExpr("'2025-01-01' AS date", "id AS n").cache()
+    fresh = spark.range(2).selectExpr("'2025-01-02' AS date", "id AS n")
+    try:
+        for frame in (kept, fresh):
+            write_built(Job.MASTER_DATA_MERGE, FCT_SESSIONS, frame, ["2025-01-01", "2025-01-02"], scope, time.time())
+        assert kept.is_cached
+        assert not fresh.is_cached
+    finally:
+        kept.unpersist()
