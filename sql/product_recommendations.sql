@@ -100,8 +100,14 @@ bought_together as (
         cast(null as bigint) as views,
         cast(null as bigint) as purchases,
         cast(null as double) as view_to_purchase_rate
-    from rules as r
-    where r.support >= :min_support
+    from (
+        -- The first top_n pairs only: ranking every pair would sort them all.
+        select *
+        from rules as ru
+        where ru.support >= :min_support
+        order by ru.pair_baskets desc, ru.lift desc, ru.product_id, ru.related_product_id
+        limit :top_n
+    ) as r
 
 ),
 
