@@ -19,7 +19,7 @@ Two ways to build the dimensions, chosen by :func:`plan_merge`:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -116,12 +116,43 @@ def _input_name(schema: TableSchema) -> str:
 def _inputs(session: Any, lake: io.LakeIO, plan: MergePlan) -> dict[str, Any]:
     """What the builds read: the new dates only (incremental), or the whole history they depend on (full)."""
     days = list(plan.curated_dates)
-    upto = [d for d in _dates(lake.view(), [table_unit(Table.PRODUCTS)]) if d <= days[-1]]
-    scope = None if not plan.incremental else days
 
     def read(schema: TableSchema, **where: Any) -> Any:
         return io.read_table(session, lake, schema, name=_input_name(schema), **where)
 
+    return _named_inputs(
+        session,
+        read,
+        plan.incremental,
+        days,
+        plan.kpi_dates,
+        scope=days if plan.incremental else None,
+        upto=[d for d in _dates(lake.view(), [table_unit(Table.PRODUCTS)]) if d <= days[-1]],
+        published=lake.run.base,
+    )
+
+
+def _stand_ins(session: Any, incremental: bool) -> dict[str, Any]:
+    """Empty inputs under the names :func:`_inputs` gives, for planning the queries without a lake."""
+
+    def empty(schema: TableSchema, **_where: Any) -> Any:
+        return io.empty_table(session, schema, _input_name(schema))
+
+    return _named_inputs(session, empty, incremental, [], [], scope=None, upto=[], published=None)
+
+
+def _named_inputs(
+    session: Any,
+    read: Callable[..., Any],
+    incremental: bool,
+    days: Sequence[str],
+    kpi_days: Sequence[str],
+    *,
+    scope: list[str] | None,
+    upto: list[str],
+    published: Snapshot | None,
+) -> dict[str, Any]:
+    """Every input of the merge under its stable name, each table from ``read(schema, dates=/view=)``."""
     found = {
         "transactions": io.materialize(read(PROCESSED_TRANSACTIONS, dates=scope), "m_transactions"),
         "reviews": read(PROCESSED_REVIEWS, dates=scope),
@@ -129,33 +160,11 @@ def _inputs(session: Any, lake: io.LakeIO, plan: MergePlan) -> dict[str, Any]:
         "sessions": read(PROCESSED_SESSIONS, dates=days),
         "clicks": read(PROCESSED_CLICKSTREAM, dates=days),
         "days": io.dates_table(session, days, "m_days"),
-        "kpi_days": io.dates_table(session, plan.kpi_dates, "m_kpi_days"),
-    }
-    if plan.incremental:
-        published = lake.run.base
-        found["customers"] = read(DIM_CUSTOMERS, view=published)
-        found["activity"] = read(PRODUCT_ACTIVITY, view=published)
-    return found
-
-
-def _stand_ins(session: Any, incremental: bool) -> dict[str, Any]:
-    """Empty inputs under the names :func:`_inputs` gives, for planning the queries without a lake."""
-
-    def empty(schema: TableSchema) -> Any:
-        return io.empty_table(session, schema, _input_name(schema))
-
-    found = {
-        "transactions": io.materialize(empty(PROCESSED_TRANSACTIONS), "m_transactions"),
-        "reviews": empty(PROCESSED_REVIEWS),
-        "products": empty(PROCESSED_PRODUCTS),
-        "sessions": empty(PROCESSED_SESSIONS),
-        "clicks": empty(PROCESSED_CLICKSTREAM),
-        "days": io.dates_table(session, [], "m_days"),
-        "kpi_days": io.dates_table(session, [], "m_kpi_days"),
+        "kpi_days": io.dates_table(session, kpi_days, "m_kpi_days"),
     }
     if incremental:
-        found["customers"] = empty(DIM_CUSTOMERS)
-        found["activity"] = empty(PRODUCT_ACTIVITY)
+        found["customers"] = read(DIM_CUSTOMERS, view=published)
+        found["activity"] = read(PRODUCT_ACTIVITY, view=published)
     return found
 
 
