@@ -88,13 +88,18 @@ def fingerprint() -> str | None:
     return digest.hexdigest()[:20]
 
 
+def _folder() -> Path | None:
+    """This code's folder in the cache, or None when the cache cannot serve (off, no home, no source)."""
+    root = cache_dir()
+    code = None if root is None else fingerprint()  # no digest of the source when it cannot serve
+    return None if root is None or code is None else root / code
+
+
 def state() -> str:
     """``off`` (no cache), ``warm`` (this code's rendered SQL is on disk) or ``cold``."""
-    root = cache_dir()
-    code = None if root is None else fingerprint()
-    if root is None or code is None:
+    folder = _folder()
+    if folder is None:
         return OFF
-    folder = root / code
     return "warm" if folder.is_dir() and any(folder.iterdir()) else "cold"
 
 
@@ -145,11 +150,10 @@ def kept(
     are named by their text (enums, booleans). The caller vouches that the result depends
     on nothing but the code and ``args``.
     """
-    root = cache_dir()
-    code = None if root is None else fingerprint()  # no digest of the source when it cannot serve
-    if root is None or code is None:
+    folder = _folder()
+    if folder is None:
         return render()
-    path = root / code / _entry(name, args)
+    path = folder / _entry(name, args)
     found = _read(path, load)
     if found is not None:
         return found
@@ -160,9 +164,8 @@ def kept(
 
 def holds(name: str, args: tuple[Any, ...], load: Callable[[Any], Any]) -> bool:
     """Whether :func:`kept` would find a readable entry for ``name`` and ``args``."""
-    root = cache_dir()
-    code = None if root is None else fingerprint()
-    return root is not None and code is not None and _read(root / code / _entry(name, args), load) is not None
+    folder = _folder()
+    return folder is not None and _read(folder / _entry(name, args), load) is not None
 
 
 def disk_cached(
