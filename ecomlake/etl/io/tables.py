@@ -33,11 +33,15 @@ def _empty_table_sql(schema: TableSchema) -> str:
     return f"SELECT {', '.join(cols)} WHERE false"
 
 
+def _read_columns(schema: TableSchema) -> list[str]:
+    """The columns :func:`read_table` gives: the schema's, then the partition key if any."""
+    return [*schema.column_names, *([schema.partition_key] if schema.partition_key else [])]
+
+
 def empty_table(session: Any, schema: TableSchema, name: str) -> Any:
     """An empty frame shaped as :func:`read_table` reads ``schema``: the DuckDB view ``name``."""
-    names = [*schema.column_names, *([schema.partition_key] if schema.partition_key else [])]
     duckdb_connection(session).execute(f"CREATE OR REPLACE VIEW {ident(name)} AS {_empty_table_sql(schema)}")
-    return session.table(name).select(*names)
+    return session.table(name).select(*_read_columns(schema))
 
 
 def version_uris(
@@ -64,7 +68,7 @@ def read_table(
     others' files are never opened). On DuckDB the read is a view, ``name`` if given (a
     stable name lets a query over it be kept, see :func:`planned`), else a fresh one.
     """
-    names = [*schema.column_names, *([schema.partition_key] if schema.partition_key else [])]
+    names = _read_columns(schema)
     folders = version_uris(lake, table_unit(schema.name), view, dates)
     if is_sqlframe(session):
         conn = duckdb_connection(session)
