@@ -154,7 +154,7 @@ def test_rendering_the_rules_counts_in_the_pipeline_and_end_to_end_figures() -> 
     ]
     targets = {t.name: t for t in evaluate_targets(_report(10_000_000, big))}
     assert targets["end to end (10M transactions)"].measured == "119 s"
-    assert targets["end to end (10M transactions)"].detail == "generate + rules + ingest + run --all"
+    assert targets["end to end (10M transactions)"].detail == "generate + SQL + ingest + run --all"
 
 
 def test_a_size_is_called_seed_scale_or_10m_only_when_it_is() -> None:
