@@ -257,8 +257,11 @@ class SqlFramer:
             self.conn.execute(
                 f"INSERT INTO {ident(self.lines)} (fid, line, t, blank{', ordered, ok' if not self.csv else ''}) "
                 f"SELECT fid, line, t, blank{json_cols} FROM ({json_stage}"
-                "SELECT fid, line, t, (t = '' OR (ascii(t) IN (9, 11, 12, 13, 32) "
-                f"AND regexp_full_match(t, {literal(_BLANK)}))) AS blank FROM ("
+                # Only a line that sorts below '!' can be blank (its first byte is whitespace, or it
+                # is empty), so the pattern runs for those alone: a CASE, because DuckDB evaluates
+                # both sides of an AND or an OR for every row here (half the time of this statement).
+                f"SELECT fid, line, t, CASE WHEN t < '!' THEN regexp_full_match(t, {literal(_BLANK)}) "
+                "ELSE FALSE END AS blank FROM ("
                 "SELECT fid, line, CASE WHEN ends_with(t, chr(13)) THEN substr(t, 1, length(t) - 1) ELSE t END AS t "
                 "FROM (SELECT fid, unnest(parts) AS t, unnest(range(1, len(parts) + 1)) AS line, len(parts) AS n "
                 f"FROM (SELECT i.fid, string_split(c.content, chr(10)) AS parts FROM {ident(content)} c "

@@ -57,6 +57,22 @@ CSV_CASES: dict[str, tuple[str, dict[str, bytes], set[str]]] = {
         {"t.csv": text("", " \t", HEADER, "", *rows(2), "\x0b\x0c ", *rows(2, 3), "", newline="\r\n")},
         {"t.csv"},
     ),
+    # Lines that start below '!' but are not blank: records, malformed or not, never skipped.
+    "lines starting with a control character or a space": (
+        "transactions",
+        {
+            "t.csv": text(
+                HEADER,
+                "\x01T1,C1,P1,2,1.50,3.00,2025-01-01,completed",
+                " T2,C1,P1,2,1.50,3.00,2025-01-01,completed",
+                "\t\x0b",
+                "\x1f",
+                " \u00a0",
+                *rows(3, 2),
+            )
+        },
+        {"t.csv"},
+    ),
     "wrong field counts and empty fields": (
         "transactions",
         {"t.csv": text(HEADER, "T1,C1,P1,2,1,50,3.00,2025-01-01,completed", "T2,,P1,2", ",,,,,,,", *rows(2, 3))},
