@@ -29,7 +29,7 @@ from components.functions import code_archive, dependency_layer
 from components.lake import DataLake, DataLakeArgs
 from components.observability import Alerts, AlertsArgs, Observability, ObservabilityArgs
 from components.orchestration import Orchestration, OrchestrationArgs
-from components.packaging import LAYERS, built_layer
+from components.packaging import LAMBDA_SQL_CACHE, LAYERS, built_layer, rendered_sql
 from components.settings import load_settings
 from ecomlake.contract import METRICS_NAMESPACE, PROJECT, EnvVar, Zone, glue_database
 from ecomlake.pipeline import PIPELINE, PipelineFunction
@@ -37,6 +37,8 @@ from ecomlake.pipeline import PIPELINE, PipelineFunction
 REPO_ROOT = Path(__file__).resolve().parent
 # Where the Lambda dependency layers are built (components.packaging.layer_build_command).
 LAYERS_DIR = Path(os.environ.get("ECOMLAKE_LAYERS_DIR", REPO_ROOT / "build" / "lambda-layers"))
+# Where the SQL the functions ship is rendered, once per code version (components.packaging.rendered_sql).
+SQL_CACHE_DIR = REPO_ROOT / "build" / "sql-cache"
 
 # --------------------------------------------------------------------------- settings (read once)
 
@@ -109,7 +111,7 @@ analytics = Analytics(
     ),
 )
 
-code = code_archive(REPO_ROOT)
+code = code_archive(REPO_ROOT, rendered_sql(REPO_ROOT, SQL_CACHE_DIR))
 pyproject = REPO_ROOT / "pyproject.toml"
 # Dependency layers belong to no single component: they are stack-level resources.
 duckdb_spec, sqlglot_spec = LAYERS["duckdb-etl"], LAYERS["sqlglot"]
@@ -135,6 +137,8 @@ common_env: dict[str, pulumi.Input[str]] = {
     EnvVar.LOG_LEVEL.value: settings.functions.log_level,
     # The stack's prices, for the run-cost estimates (ecomlake.cost.load_prices).
     EnvVar.PRICES.value: json.dumps(settings.cost.prices.to_dict(), sort_keys=True),
+    # The SQL rendered when the code was packaged, shipped with it: read, not rendered, at a cold start.
+    EnvVar.SQL_CACHE.value: LAMBDA_SQL_CACHE,
 }
 
 query_statements = pulumi.Output.all(

@@ -4,7 +4,8 @@ Used by Orchestration (validator, router, lock, plan, small date, audit gate, pu
 Dashboard (API, refresh). Every function:
 - runs ``python3.11`` on x86_64 unless told otherwise (the small-date function needs
   ``python3.12`` for DuckDB: see ``components.packaging.LAYERS``);
-- ships the same code archive (:func:`code_archive`: ``handlers/`` + ``ecomlake/`` + ``sql/``)
+- ships the same code archive (:func:`code_archive`: ``handlers/`` + ``ecomlake/`` + ``sql/``,
+  and the SQL the code renders, rendered when it is packaged: ``sqlcache/``)
   and is pointed at its entry point by module path, e.g. ``handlers.file_validator.handler``;
 - has its own IAM role holding only the statements its caller passes, plus writing to its
   own log group, its dead-letter queue and X-Ray;
@@ -48,9 +49,11 @@ def function_timeout(function: PipelineFunction, stack_timeout_seconds: int) -> 
     return min(stack_timeout_seconds, min(steps) - STATE_TIMEOUT_MARGIN_SECONDS)
 
 
-def code_archive(repo_root: Path) -> pulumi.AssetArchive:
-    """The Lambda code: one ``FileAsset`` per shipped file (caches and tests excluded)."""
-    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in lambda_sources(repo_root).items()})
+def code_archive(repo_root: Path, rendered: Mapping[str, Path]) -> pulumi.AssetArchive:
+    """The Lambda code: one ``FileAsset`` per shipped file (caches and tests excluded), and
+    ``rendered``, the SQL rendered for it (``components.packaging.rendered_sql``)."""
+    files = {**lambda_sources(repo_root), **rendered}
+    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in sorted(files.items())})
 
 
 @dataclass(frozen=True)

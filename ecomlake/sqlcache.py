@@ -14,7 +14,10 @@ file systems of Lambda and Glue), a file that cannot be read or decoded, a packa
 not plain files on disk (a zip): each is passed over and the SQL rendered as without it.
 
 ``ECOMLAKE_SQL_CACHE`` names the directory (default ``$XDG_CACHE_HOME/ecomlake/sql``, that
-is ``~/.cache/ecomlake/sql``); ``off`` turns the cache off.
+is ``~/.cache/ecomlake/sql``); ``off`` turns the cache off. The Lambda functions' is the
+one rendered when their code was packaged, shipped in the code archive and read-only
+there (``components.packaging.rendered_sql``): a cold start reads the SQL instead of
+rendering it (2.9 s here).
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -40,6 +42,8 @@ OFF: Final = "off"
 # Libraries whose version changes the rendered text. DuckDB too: sqlframe plans the merge's
 # queries over the types DuckDB's catalog reports for its inputs.
 RENDERERS: Final = ("sqlglot", "sqlframe", "duckdb")
+# The package's local-only tools (ecomlake.local): never shipped, and they render nothing.
+LOCAL_ONLY: Final = "local"
 # Other fingerprints' folders not written for this long are removed when a new one is made.
 STALE_SECONDS: Final = 7 * 24 * 3600
 
@@ -71,13 +75,20 @@ def _version(name: str) -> str:
 
 @functools.cache
 def fingerprint() -> str | None:
-    """A digest of this package's source files and the renderers' versions; None when the source is not on disk."""
+    """A digest of this package's source files and the renderers' versions; None when the source is not on disk.
+
+    The same wherever the same code runs with the same renderers, so SQL rendered when the
+    Lambda code is packaged is found by the functions (``components.packaging.rendered_sql``):
+    the local-only tools (``ecomlake/local``, which renders nothing and does not ship) are
+    left out, and so is the interpreter's version -- the text is made by sqlglot and sqlframe,
+    whose versions are in the digest (the small-date function runs python3.12; the program
+    that packages it may not).
+    """
     digest = hashlib.sha256()
-    digest.update(f"{sys.version_info[:2]}".encode())
     for name in RENDERERS:
         digest.update(f"{name}={_version(name)};".encode())
     try:
-        files = sorted(_PACKAGE.rglob("*.py"))
+        files = sorted(p for p in _PACKAGE.rglob("*.py") if p.relative_to(_PACKAGE).parts[0] != LOCAL_ONLY)
         if not files:
             return None
         for path in files:
@@ -88,7 +99,7 @@ def fingerprint() -> str | None:
     return digest.hexdigest()[:20]
 
 
-def _folder() -> Path | None:
+def folder() -> Path | None:
     """This code's folder in the cache, or None when the cache cannot serve (off, no home, no source)."""
     root = cache_dir()
     code = None if root is None else fingerprint()  # no digest of the source when it cannot serve
@@ -97,10 +108,10 @@ def _folder() -> Path | None:
 
 def state() -> str:
     """``off`` (no cache), ``warm`` (this code's rendered SQL is on disk) or ``cold``."""
-    folder = _folder()
-    if folder is None:
+    here = folder()
+    if here is None:
         return OFF
-    return "warm" if folder.is_dir() and any(folder.iterdir()) else "cold"
+    return "warm" if here.is_dir() and any(here.iterdir()) else "cold"
 
 
 def _entry(name: str, args: tuple[Any, ...]) -> str:
@@ -111,10 +122,10 @@ def _entry(name: str, args: tuple[Any, ...]) -> str:
 def _prune(root: Path, keep: str) -> None:
     """Remove other fingerprints' folders not written for a week (a version still in use renders again)."""
     now = time.time()
-    for folder in root.iterdir():
+    for old in root.iterdir():
         try:
-            if folder.name != keep and folder.is_dir() and now - folder.stat().st_mtime > STALE_SECONDS:
-                shutil.rmtree(folder, ignore_errors=True)
+            if old.name != keep and old.is_dir() and now - old.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
         except OSError:
             continue
 
@@ -150,10 +161,10 @@ def kept(
     are named by their text (enums, booleans). The caller vouches that the result depends
     on nothing but the code and ``args``.
     """
-    folder = _folder()
-    if folder is None:
+    here = folder()
+    if here is None:
         return render()
-    path = folder / _entry(name, args)
+    path = here / _entry(name, args)
     found = _read(path, load)
     if found is not None:
         return found
@@ -164,8 +175,8 @@ def kept(
 
 def holds(name: str, args: tuple[Any, ...], load: Callable[[Any], Any]) -> bool:
     """Whether :func:`kept` would find a readable entry for ``name`` and ``args``."""
-    folder = _folder()
-    return folder is not None and _read(folder / _entry(name, args), load) is not None
+    here = folder()
+    return here is not None and _read(here / _entry(name, args), load) is not None
 
 
 def disk_cached(
@@ -183,4 +194,4 @@ def disk_cached(
     return decorate
 
 
-__all__ = ["ENV", "OFF", "cache_dir", "disk_cached", "fingerprint", "holds", "kept", "state"]
+__all__ = ["ENV", "LOCAL_ONLY", "OFF", "cache_dir", "disk_cached", "fingerprint", "folder", "holds", "kept", "state"]

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecomlake.contract import DATASETS, RAW_FILE_NAMES, Dataset, Job, Zone
+from ecomlake.contract import RAW_FILE_NAMES, Dataset, Job, Zone
 from ecomlake.pipeline import Setting
 
 ENGINES = ("duckdb", "spark", "both")
@@ -653,10 +653,11 @@ def run_bench(
     # are the steady state.
     say("render the SQL")
     from ecomlake import sqlcache
+    from ecomlake.rendered import render_all
 
     report.machine["sql_cache"] = sqlcache.state()
     with _timed(report, RENDER_STAGE, 0, RENDER):
-        render_sql()
+        render_all()
 
     say("ingest")
     with _timed(report, "ingest (copy + validate)", lambda: sum(manifest["counts"].values()), INGEST):
@@ -698,19 +699,6 @@ def run_bench(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     return report
-
-
-def render_sql() -> None:
-    """Every dataset's rules as the validator and the DuckDB jobs run them, and the merge's queries
-    (rendered and planned, or read from the cache)."""
-    from ecomlake.etl.clean_duckdb import dataset_sql
-    from ecomlake.etl.merge import plan_queries
-    from ecomlake.ingest.classifier import prepare
-
-    prepare(DATASETS)
-    for dataset in DATASETS:
-        dataset_sql(dataset)
-    plan_queries()
 
 
 def _floors(report: BenchReport, lake: Path, say: Callable[[str], None]) -> None:

@@ -105,6 +105,15 @@ def test_the_fingerprint_follows_every_source_file(tmp_path: Path, monkeypatch: 
         assert second != first
         (package / "sub" / "c.py").write_text("")
         assert current() not in (first, second)
+        # The local-only tools render nothing and do not ship to Lambda: outside the digest, so the
+        # functions find the SQL rendered when they were packaged (components.packaging.rendered_sql).
+        shipped = current()
+        (package / "local").mkdir()
+        (package / "local" / "bench.py").write_text("X = 1\n")
+        assert current() == shipped
+        (package / "localish.py").write_text("")
+        assert current() != shipped
+        second = current()
         monkeypatch.setattr(sqlcache, "_version", lambda name: "99" if name == "sqlglot" else "1")
         third = current()
         assert third not in (first, second)

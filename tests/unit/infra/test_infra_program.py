@@ -24,7 +24,7 @@ from components.lake import BUCKET_ZONES
 from components.naming import slug
 from components.observability import freshness_tables
 from components.orchestration import REJECTED_ALERT_PATHS
-from ecomlake import asl, schemas
+from ecomlake import asl, schemas, sqlcache
 from ecomlake.contract import (
     DATASETS,
     EVENT_FILE_ACCEPTED,
@@ -1307,6 +1307,11 @@ def test_lambda_functions(run: ProgramRun, purpose: str, handler: str, specific:
     archive = fn["code"].assets
     assert {"handlers/file_validator.py", "ecomlake/contract.py", "sql/daily_kpis.sql"} <= set(archive)
     assert not any("__pycache__" in k for k in archive)
+    # The SQL the code renders ships with it, where the function's SQL cache points.
+    assert env[EnvVar.SQL_CACHE] == "/var/task/sqlcache"
+    rendered = {k.split("/")[2] for k in archive if k.startswith("sqlcache/")}
+    assert {"etl-statements-transactions.json", "planned-merge-incremental-fact_sales.json"} <= rendered
+    assert {k.split("/")[1] for k in archive if k.startswith("sqlcache/")} == {sqlcache.fingerprint()}
 
 
 @pytest.mark.parametrize(
