@@ -81,6 +81,7 @@ class Table(StrEnum):
     DIM_CUSTOMERS = "dim_customers"
     FCT_SESSIONS = "fct_sessions"
     DAILY_KPIS = "daily_kpis"
+    BASKET_PAIRS = "basket_pairs"
 
 
 PROCESSED_TABLES: Final = (Table.TRANSACTIONS, Table.PRODUCTS, Table.CLICKSTREAM, Table.REVIEWS, Table.SESSIONS)
@@ -91,6 +92,7 @@ CURATED_TABLES: Final = (
     Table.DIM_CUSTOMERS,
     Table.FCT_SESSIONS,
     Table.DAILY_KPIS,
+    Table.BASKET_PAIRS,
 )
 
 

@@ -439,6 +439,38 @@ DAILY_KPIS: Final = TableSchema(
     description="Daily KPIs for the dashboard tiles and the anomaly checks.",
 )
 
+# A basket: what one customer bought on one transaction_date, among the transactions landed on
+# one date (every status: the purchase happened). The dashboard's "bought together" sums these
+# counts over its window instead of pairing every sale of the window again.
+BASKET_PAIRS: Final = TableSchema(
+    Table.BASKET_PAIRS,
+    Zone.CURATED,
+    (
+        Column("product_id", "string", "Product", nullable=False),
+        Column(
+            "related_product_id",
+            "string",
+            "Product in the same baskets: after product_id in sort order, or product_id itself on the row "
+            "counting the baskets that hold it",
+            nullable=False,
+        ),
+        Column(
+            "baskets",
+            _COUNT,
+            "Baskets of the date holding both products (the product, on its own row)",
+            nullable=False,
+            min=1,
+        ),
+        Column(
+            "day_baskets", _COUNT, "Every basket of the date (the same on each row of a date)", nullable=False, min=1
+        ),
+    ),
+    grain="one row per date and pair of products bought in one basket (product_id < related_product_id), "
+    "and per date and product bought (related_product_id = product_id)",
+    primary_key=(PARTITION_KEY, "product_id", "related_product_id"),
+    description="Products bought together, counted per date: what product_recommendations sums over its window.",
+)
+
 TABLES: Final[dict[Table, TableSchema]] = {
     t.name: t  # type: ignore[misc]
     for t in (
@@ -453,6 +485,7 @@ TABLES: Final[dict[Table, TableSchema]] = {
         DIM_CUSTOMERS,
         FCT_SESSIONS,
         DAILY_KPIS,
+        BASKET_PAIRS,
     )
 }
 

@@ -12,7 +12,9 @@
 -- param: top_n int(1..1000) = 20 | rows per kind
 -- param: min_support double(0..1) = 0 | bought_together: least share of baskets holding the pair
 -- notes: transactions are single-product rows, so a basket is one customer on one
---   transaction_date (every status counts: the purchase happened). support = baskets with
+--   transaction_date among the transactions landed on one date (every status counts: the
+--   purchase happened). The baskets are counted per date by the merge (basket_pairs: per
+--   pair, per product, in all) and summed here over the range. support = baskets with
 --   both / all baskets; confidence = baskets with both / baskets with product_id; lift =
 --   confidence / share of baskets with related_product_id, computed as
 --   both * all / (with product_id * with related_product_id) so it is the same number
@@ -24,46 +26,58 @@
 
 with
 
-purchases as (
+counts as (
 
-    select distinct
-        fs.customer_id,
-        fs.transaction_date as basket_date,
-        fs.product_id
-    from fact_sales as fs
-    where fs."date" between :start_date and :end_date
+    select
+        bp.product_id,
+        bp.related_product_id,
+        sum(bp.baskets) as baskets
+    from basket_pairs as bp
+    where bp."date" between :start_date and :end_date
+    group by bp.product_id, bp.related_product_id
 
 ),
 
 basket_totals as (
 
-    select count(*) as baskets
-    from (select distinct p.customer_id, p.basket_date from purchases as p) as b
+    select coalesce(sum(d.day_baskets), 0) as baskets
+    from (
+        select
+            bp."date",
+            max(bp.day_baskets) as day_baskets
+        from basket_pairs as bp
+        where bp."date" between :start_date and :end_date
+        group by bp."date"
+    ) as d
 
 ),
 
 product_baskets as (
 
     select
-        p.product_id,
-        count(*) as baskets
-    from purchases as p
-    group by p.product_id
+        bc.product_id,
+        bc.baskets
+    from counts as bc
+    where bc.product_id = bc.related_product_id
 
 ),
 
 pairs as (
 
+    -- Each pair is stored once (product_id < related_product_id): both directions here.
     select
-        a.product_id,
-        b.product_id as related_product_id,
-        count(*) as pair_baskets
-    from purchases as a
-    inner join purchases as b
-        on a.customer_id = b.customer_id
-        and a.basket_date = b.basket_date
-        and a.product_id <> b.product_id
-    group by a.product_id, b.product_id
+        bc.product_id,
+        bc.related_product_id,
+        bc.baskets as pair_baskets
+    from counts as bc
+    where bc.product_id < bc.related_product_id
+    union all
+    select
+        bc.related_product_id as product_id,
+        bc.product_id as related_product_id,
+        bc.baskets as pair_baskets
+    from counts as bc
+    where bc.product_id < bc.related_product_id
 
 ),
 

@@ -29,6 +29,7 @@ from ecomlake.etl.jobs import write_built
 from ecomlake.etl.summary import RunSummary
 from ecomlake.etl.transforms import curated
 from ecomlake.schemas import (
+    BASKET_PAIRS,
     DAILY_KPIS,
     DIM_CUSTOMERS,
     DIM_PRODUCTS,
@@ -197,11 +198,20 @@ def _queries(i: dict[str, Any], incremental: bool, activity: Any) -> dict[TableS
         DIM_CUSTOMERS: lambda: curated.dim_customers_from(customers()),
         FCT_SESSIONS: lambda: curated.fct_sessions(i["sessions"], i["clicks"], tx, i["days"]),
         DAILY_KPIS: lambda: curated.daily_kpis(i["kpi_days"], tx, i["sessions"], i["reviews"], new_customers()),
+        BASKET_PAIRS: lambda: curated.basket_pairs(tx, i["days"]),
     }
 
 
 # The kept queries: the activity state, then each curated table built from a query.
-KEPT: Final = ("activity", FACT_SALES.name, DIM_PRODUCTS.name, DIM_CUSTOMERS.name, FCT_SESSIONS.name, DAILY_KPIS.name)
+KEPT: Final = (
+    "activity",
+    FACT_SALES.name,
+    DIM_PRODUCTS.name,
+    DIM_CUSTOMERS.name,
+    FCT_SESSIONS.name,
+    DAILY_KPIS.name,
+    BASKET_PAIRS.name,
+)
 
 
 def _key(incremental: bool, name: str) -> tuple[str, ...]:

@@ -1,5 +1,5 @@
 """Processed tables -> curated marts: fact_sales, product_activity, dim_products, dim_customers, fct_sessions,
-daily_kpis.
+daily_kpis, basket_pairs.
 
 The **as-of rule**: a curated partition of date D depends only on processed partitions of
 dates up to D. A sale takes the attributes of its product's newest catalog snapshot on or
@@ -30,6 +30,7 @@ from ecomlake.etl.engines import api
 from ecomlake.etl.transforms.common import conform, latest_per_key, money_mean, partition_order, price_band, ratio
 from ecomlake.etl.transforms.rfm import segment_expr
 from ecomlake.schemas import (
+    BASKET_PAIRS,
     DAILY_KPIS,
     DIM_CUSTOMERS,
     DIM_PRODUCTS,
@@ -345,6 +346,27 @@ def fct_sessions(sessions: Any, clicks: Any, transactions: Any, days: Any) -> An
         .withColumnRenamed("order_revenue_", "order_revenue")
     )
     return conform(out, FCT_SESSIONS)
+
+
+def basket_pairs(transactions: Any, days: Any) -> Any:
+    """Per date of ``days`` (a frame of dates): the baskets holding each pair of products, each product, and in all.
+
+    A basket is one customer's purchases of one transaction_date among the transactions landed
+    on the date. Pairing each basket's products with themselves and the ones after them gives
+    both kinds of row in one join: (a, b) with a < b for a pair, (a, a) for a product.
+    """
+    F = api(transactions).F
+    basket = ["customer_id", "transaction_date", PARTITION_KEY]
+    items = _in_dates(transactions, days).select(*basket, "product_id").distinct()
+    related = items.select(*basket, F.col("product_id").alias("related_product_id"))
+    counted = (
+        items.join(related, on=basket, how="inner")
+        .where(F.col("product_id") <= F.col("related_product_id"))
+        .groupBy(PARTITION_KEY, "product_id", "related_product_id")
+        .agg(F.count(F.lit(1)).alias("baskets"))
+    )
+    per_day = items.select(*basket).distinct().groupBy(PARTITION_KEY).agg(F.count(F.lit(1)).alias("day_baskets"))
+    return conform(counted.join(per_day, on=PARTITION_KEY, how="inner"), BASKET_PAIRS)
 
 
 def daily_kpis(

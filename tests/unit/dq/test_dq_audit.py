@@ -68,7 +68,7 @@ def test_a_broken_dimension_fails_the_runs_audit_and_nothing_is_published(build,
     verdict = _verdict(lake)
     assert verdict == {
         "dates": [D2],
-        "checks": 222,
+        "checks": 229,
         "critical_failed": 1,
         "warnings": 0,
         "passed": False,
@@ -101,7 +101,7 @@ def test_a_passing_audit_lets_the_run_publish(build, run_builder, lake):
     assert audit.passed
     assert audit.summary() == {
         "dates": [D2],
-        "checks": 222,
+        "checks": 229,
         "critical_failed": 0,
         "warnings": 0,
         "passed": True,

@@ -17,7 +17,7 @@ def test_clean_lake_exits_zero_and_writes_the_report(build, lake, capsys):
     code = run(["dq", "--date", DAY, "--lake", str(lake)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "PASSED 222 checks: 207 passed, 0 critical failed, 0 warnings, 15 skipped" in out
+    assert "PASSED 229 checks: 214 passed, 0 critical failed, 0 warnings, 15 skipped" in out
     assert (lake / "_reports" / "dq" / f"date={DAY}.json").is_file()
     assert (lake / "_reports" / "dq" / f"date={DAY}.html").is_file()
 
@@ -94,7 +94,7 @@ def test_default_lists_only_failed_checks_and_all_lists_every_one(build, lake, c
     assert "PASS " not in default
     assert run(["dq", "--date", DAY, "--lake", str(lake), "--all"]) == 0
     everything = capsys.readouterr().out
-    assert "all 222 checks" in everything
+    assert "all 229 checks" in everything
     assert "transactions.not_null.customer_id" in everything
 
 
@@ -102,7 +102,7 @@ def test_no_failures_says_so_instead_of_an_empty_table(build, lake, capsys):
     build.clean_day(DAY)
     assert run(["dq", "--date", DAY, "--lake", str(lake), "--failed"]) == 0
     out = capsys.readouterr().out
-    assert "no failed checks (207 passed, 15 skipped; --all lists every one)" in out
+    assert "no failed checks (214 passed, 15 skipped; --all lists every one)" in out
     assert "┏" not in out.split("no failed checks")[0]  # no table before the sentence
     assert len(out.splitlines()) < 10
 

@@ -81,7 +81,7 @@ def test_a_passing_run_publishes_metrics_and_sends_nothing(aws, build, run_build
         "run_id": RUN,
         "passed": True,
         "dates": [D2],
-        "checks": 222,
+        "checks": 229,
         "warnings": [],
         "metrics_published": len(metrics),
         "alerted": False,
@@ -109,7 +109,7 @@ def test_warnings_only_send_one_warning_and_the_run_goes_on(aws, build, run_buil
     assert message["MessageAttributes"]["severity"]["Value"] == "warning"
     assert message["Message"] == (
         "Data-quality checks failed on stage test.\n\n"
-        f"{D2}: warnings only: pipeline continued (1 of 222 checks failed)\n"
+        f"{D2}: warnings only: pipeline continued (1 of 229 checks failed)\n"
         "  [warning] reviews.schema_drift: schema drift in reviews.csv: extra helpful_votes\n"
         f"  report: s3://{REPORTS}/_runs/{RUN}/dq/date={D2}.html\n"
     )

@@ -32,7 +32,7 @@ def test_json_and_html_reports_are_written_with_the_results(build, lake):
     assert doc["critical_failures"] == ["transactions.enum.status"]
     assert doc["summary"] == report.counts()
     assert doc["summary"]["critical_failed"] == 1
-    assert doc["summary"]["checks"] == len(doc["checks"]) == 222
+    assert doc["summary"]["checks"] == len(doc["checks"]) == 229
     enum = next(c for c in doc["checks"] if c["id"] == "transactions.enum.status")
     assert (enum["status"], enum["value"], enum["severity"]) == ("fail", 1, "critical")
     assert enum["samples"] == [{"transaction_id": "T01040003", "status": "<b>lost</b>"}]

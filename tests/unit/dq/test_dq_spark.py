@@ -122,7 +122,7 @@ def test_the_glue_job_on_spark_reaches_duckdbs_verdict_on_every_check(spark, par
     assert (duck.engine, on_spark.engine) == ("duckdb", "spark")
     assert on_spark.dates == duck.dates == dates[8:]
     expected, got = _results(duck), _results(on_spark)
-    assert len(expected) == 2 * 222
+    assert len(expected) == 2 * 229
     assert [key for key in expected if expected[key] != got.get(key)] == []
     spark_verdict = json.loads((lake / "_runs" / RUN / "audit.json").read_text())
     assert {**spark_verdict, "engine": "duckdb"} == duck_verdict

@@ -100,7 +100,15 @@ def test_summaries_are_journalled_per_job_and_named_by_the_snapshot(generated: d
     assert body[0]["date"] == day
     merge = [s for s in outputs["master_data_merge"].summaries if s["date"] == day]
     assert sorted(item["dataset_or_table"] for item in merge) == sorted(
-        ["daily_kpis", "dim_customers", "dim_products", "fact_sales", "fct_sessions", "product_activity"]
+        [
+            "basket_pairs",
+            "daily_kpis",
+            "dim_customers",
+            "dim_products",
+            "fact_sales",
+            "fct_sessions",
+            "product_activity",
+        ]
     )
 
 

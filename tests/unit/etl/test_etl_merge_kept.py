@@ -23,7 +23,7 @@ from tests.lakeruns import run_jobs, table_rows
 
 JOBS = (Job.TRANSACTION_ETL, Job.PRODUCT_ENRICHMENT, Job.CLICKSTREAM_AGGREGATION, Job.MASTER_DATA_MERGE)
 # The merge's kept queries: the activity state and every curated table built from a query.
-KEPT = {"activity", "fact_sales", "dim_products", "dim_customers", "fct_sessions", "daily_kpis"}
+KEPT = {"activity", "fact_sales", "dim_products", "dim_customers", "fct_sessions", "daily_kpis", "basket_pairs"}
 DATE_LITERAL = re.compile(r"'\d{4}-\d{2}-\d{2}'")
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date
 from typing import Any
 
 import pytest
-from etl_helpers import D1, D2, D3, D4, dates_frame, processed_inputs, raw_frame, records
+from etl_helpers import D1, D2, D3, D4, dates_frame, processed_inputs, raw_frame, records, typed_frame
 
 from ecomlake.contract import Dataset
 from ecomlake.etl.engines import api
@@ -14,6 +15,7 @@ from ecomlake.etl.transforms import curated, processed, sessions
 from ecomlake.etl.transforms.common import money_mean
 from ecomlake.etl.transforms.rfm import SEGMENT_RULES, segment_of
 from ecomlake.schemas import (
+    BASKET_PAIRS,
     DAILY_KPIS,
     DIM_CUSTOMERS,
     DIM_PRODUCTS,
@@ -256,6 +258,47 @@ def test_fct_sessions_add_completed_order_revenue(duck: Any) -> None:
         "S2": ("0.000000", False),
         "S3": ("9.990000", True),  # T404 names no transaction
     }
+
+
+def test_basket_pairs_count_each_dates_baskets_per_pair_per_product_and_in_all(duck: Any) -> None:
+    def sale(tid: str, customer: str, product: str, sold_on: str, landed: str) -> dict[str, Any]:
+        return {
+            "transaction_id": tid,
+            "customer_id": customer,
+            "product_id": product,
+            "transaction_date": date.fromisoformat(sold_on),
+            "status": "returned" if tid == "T2" else "completed",  # every status is a purchase
+            "date": landed,
+        }
+
+    sales = typed_frame(
+        duck,
+        PROCESSED_TRANSACTIONS,
+        [
+            sale("T1", "C1", "P1", D1, D1),
+            sale("T2", "C1", "P2", D1, D1),
+            sale("T3", "C1", "P2", D1, D1),  # P2 again: the basket holds it once
+            sale("T4", "C2", "P2", D1, D1),
+            sale("T5", "C2", "P3", "2024-12-31", D1),  # another day's purchase: another basket
+            sale("T6", "C1", "P1", D1, D2),  # landed a day late: a basket of D2, not C1's of D1
+            sale("T7", "C1", "P3", D1, D2),
+            sale("T8", "C9", "P1", D3, D3),  # a date not asked for
+        ],
+    )
+    out = curated.basket_pairs(sales, dates_frame(duck, [D1, D2]))
+    assert out.columns == [*BASKET_PAIRS.column_names, "date"]
+    got = sorted(
+        (r["date"], r["product_id"], r["related_product_id"], r["baskets"], r["day_baskets"]) for r in records(out)
+    )
+    assert got == [
+        (D1, "P1", "P1", 1, 3),
+        (D1, "P1", "P2", 1, 3),
+        (D1, "P2", "P2", 2, 3),
+        (D1, "P3", "P3", 1, 3),
+        (D2, "P1", "P1", 1, 1),
+        (D2, "P1", "P3", 1, 1),
+        (D2, "P3", "P3", 1, 1),
+    ]
 
 
 def test_daily_kpis_one_row_per_date_even_without_data(duck: Any) -> None:

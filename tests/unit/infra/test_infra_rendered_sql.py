@@ -21,7 +21,7 @@ from components.packaging import LAMBDA_SQL_CACHE, SQL_CACHE_DIR, lambda_sources
 from ecomlake import sqlcache
 
 # Every text the runtime renders through sqlframe, by name: four datasets' validator rules,
-# duplicate checks and ETL statements, and the merge's six kept queries in each of its two modes.
+# duplicate checks and ETL statements, and the merge's seven kept queries in each of its two modes.
 EXPECTED = sorted(
     [
         *(f"validator-rules-{d}.json" for d in ("clickstream", "products", "reviews", "transactions")),
@@ -30,7 +30,15 @@ EXPECTED = sorted(
         *(
             f"planned-merge-{mode}-{table}.json"
             for mode in ("full", "incremental")
-            for table in ("activity", "daily_kpis", "dim_customers", "dim_products", "fact_sales", "fct_sessions")
+            for table in (
+                "activity",
+                "basket_pairs",
+                "daily_kpis",
+                "dim_customers",
+                "dim_products",
+                "fact_sales",
+                "fct_sessions",
+            )
         ),
     ]
 )

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from sqltestlake import AFFINITY, DATES
 
+from ecomlake.contract import PARTITION_KEY
 from ecomlake.queries import QueryResult, run_query
 from ecomlake.schemas import FUNNEL_STAGES, RFM_SEGMENTS
 
@@ -407,9 +408,11 @@ def expected_recommendations(frames, start: date, end: date, kind: str, top_n: i
     fs = _in_range(frames["fact_sales"], start, end)
     names = dict(zip(frames["dim_products"]["product_id"], frames["dim_products"]["name"], strict=True))
 
+    # A basket: one customer's purchases of one transaction_date landed on one date (a late sale
+    # of the same day, landed on the next date, is another basket).
     baskets: dict[tuple, set[str]] = {}
-    for rec in fs[["customer_id", "transaction_date", "product_id"]].itertuples(index=False):
-        baskets.setdefault((rec.customer_id, rec.transaction_date), set()).add(rec.product_id)
+    for rec in fs[["customer_id", "transaction_date", "product_id", PARTITION_KEY]].itertuples(index=False):
+        baskets.setdefault((rec.customer_id, rec.transaction_date, rec.date), set()).add(rec.product_id)
     total = len(baskets)
     with_product: dict[str, int] = {}
     pair_counts: dict[tuple[str, str], int] = {}

@@ -37,7 +37,7 @@ def test_list_queries_reports_names_titles_grains_and_defaults() -> None:
         "category": "null",
     }
     assert top.tables == ("fact_sales",)
-    assert specs["product_recommendations"].tables == ("clickstream", "dim_products", "fact_sales")
+    assert specs["product_recommendations"].tables == ("basket_pairs", "clickstream", "dim_products", "fact_sales")
     assert specs["product_recommendations"].param("kind").choices == ("all", "bought_together", "viewed_not_bought")
     assert specs["customer_segments"].params == {"min_orders": "0"}
 

@@ -46,7 +46,9 @@ def test_a_one_day_query_opens_only_that_days_files(sql_lake: Path, name: str) -
         assert f"/{PARTITION_KEY}={DAY.isoformat()}/" in opened[0]
         selected, total = (int(x) for x in scan.files_selected.split("/"))
         assert selected == 1
-        assert total >= len(DATES)
+        # Out of every date's files -- or out of the one left when DuckDB pruned the list while
+        # planning (it does for some scans; the opened file above is what matters).
+        assert total >= len(DATES) or total == 1
     # The other scans are the unpartitioned dimensions: their one file each.
     for scan in scans:
         if not scan.file_filters:

@@ -23,7 +23,7 @@ D1, D2, D3 = "2025-01-01", "2025-01-02", "2025-01-03"
 TXN, FACT, QTXN = "processed/transactions", "curated/fact_sales", "quarantine/transactions"
 DIM = "curated/dim_customers"
 PROCESSED, CURATED = BUCKETS[Zone.PROCESSED], BUCKETS[Zone.CURATED]
-CATALOG_TABLES = 11
+CATALOG_TABLES = 12
 
 
 @pytest.fixture
