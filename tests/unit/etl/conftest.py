@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from etl_helpers import land
 
 from ecomlake.contract import JOB_INPUTS
 
@@ -22,12 +21,6 @@ def duck() -> Iterator[Any]:
     session = duckdb_session()
     yield session
     session._conn.close()
-
-
-def land(source: Path, lake: Path) -> list[str]:
-    """Copy a generator tree into the lake's raw zone as it is; returns the dates found."""
-    shutil.copytree(source, lake / "raw", ignore=shutil.ignore_patterns("manifest.json"), dirs_exist_ok=True)
-    return sorted({p.name.split("=", 1)[1] for p in (lake / "raw").glob("*/date=*")})
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -196,3 +197,9 @@ def processed_inputs(session: Any) -> dict[str, Any]:
 def dates_frame(session: Any, dates: Sequence[str]) -> Any:
     T = api(session).T
     return session.createDataFrame([(d,) for d in dates], T.StructType([T.StructField("date", T.StringType(), False)]))
+
+
+def land(source: Path, lake: Path) -> list[str]:
+    """Copy a generator tree into the lake's raw zone as it is; returns the dates found."""
+    shutil.copytree(source, lake / "raw", ignore=shutil.ignore_patterns("manifest.json"), dirs_exist_ok=True)
+    return sorted({p.name.split("=", 1)[1] for p in (lake / "raw").glob("*/date=*")})

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import land
+from etl_helpers import land
 
 from ecomlake import sqlcache
 from ecomlake.contract import CURATED_TABLES, Job

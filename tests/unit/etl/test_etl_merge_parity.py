@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import land
+from etl_helpers import land
 
 from ecomlake.contract import CURATED_TABLES, JOB_INPUTS, Job
 from ecomlake.generate import generate
