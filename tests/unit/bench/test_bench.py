@@ -26,11 +26,9 @@ from ecomlake.local.bench import (
     BenchReport,
     StageResult,
     evaluate_targets,
-    floor_copy,
-    floor_copy_all,
-    floor_scan,
     scaled_sizes,
 )
+from ecomlake.local.floors import floor_copy, floor_copy_all, floor_scan
 
 MACHINE = {"cpus": 2, "cpu_model": "test", "memory_gib": 1.0}
 
