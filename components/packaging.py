@@ -95,7 +95,7 @@ def rendered_sql(root: Path, cache: Path) -> dict[str, Path]:
 
     Runs ``python -m ecomlake.rendered`` (``ecomlake.rendered.render_all``) in a child process
     with ``ECOMLAKE_SQL_CACHE`` = ``cache``, so the program never imports the engines; what an
-    earlier run rendered for the same code is read, not rendered again (2.9 s cold, 0.4 s
+    earlier run rendered for the same code is read, not rendered again (2.9 s cold, about 0.5 s
     warm, here). The text depends only on the code and the renderers' pinned versions, which
     the functions' layers share, so its fingerprint is the one the functions compute, and the
     same code gives the same bytes (no spurious diff in ``pulumi preview``).
