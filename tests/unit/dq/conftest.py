@@ -37,6 +37,7 @@ from ecomlake.schemas import TABLES, decimal_precision, price_band
 from ecomlake.snapshots import Changes, Snapshot, load_published, publish, quarantine_unit, table_unit
 from ecomlake.snapshots.journal import JobOutput, write_output
 from ecomlake.storage import LocalStorage
+from tests.baskets import basket_pair_rows
 
 BUILT_RUN = "built-0001"
 
@@ -329,7 +330,8 @@ class LakeBuilder:
             "avg_rating": 4.0,
         }
         self.write("daily_kpis", [kpi], day)
-        self.write("basket_pairs", self.basket_pairs(txns), day)
+        sales = [(day, t["customer_id"], t["transaction_date"], t["product_id"]) for t in txns]
+        self.write("basket_pairs", basket_pair_rows(sales), day)
         d = date.fromisoformat(day)
         self.write(
             "dim_products",
@@ -371,23 +373,6 @@ class LakeBuilder:
             ],
         )
         self.write("dim_customers", self.dim_customers(day))
-
-    @staticmethod
-    def basket_pairs(txns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The day's baskets (customer, transaction_date): per pair, per product (a row with itself), in all."""
-        baskets: dict[tuple[Any, Any], set[str]] = {}
-        for t in txns:
-            baskets.setdefault((t["customer_id"], t["transaction_date"]), set()).add(t["product_id"])
-        counts: dict[tuple[str, str], int] = {}
-        for items in baskets.values():
-            for a in items:
-                for b in items:
-                    if a <= b:
-                        counts[(a, b)] = counts.get((a, b), 0) + 1
-        return [
-            {"product_id": a, "related_product_id": b, "baskets": n, "day_baskets": len(baskets)}
-            for (a, b), n in sorted(counts.items())
-        ]
 
     @staticmethod
     def dim_customers(day: str) -> list[dict[str, Any]]:

@@ -12,25 +12,19 @@ from typing import Any
 
 from ecomlake.contract import Table
 from ecomlake.queries import run_query
+from tests.baskets import count_baskets
 from tests.lakeruns import table_rows
 
 
 def _expected(lake: Any) -> tuple[Counter[tuple[str, str, str]], Counter[str]]:
     """Per (date, a, b) with a <= b, the baskets holding both; per date, every basket."""
-    baskets: dict[tuple[str, str, str], set[str]] = {}
-    for customer, sold_on, product, day in table_rows(
-        lake, Table.FACT_SALES, 'customer_id, CAST(transaction_date AS VARCHAR), product_id, CAST("date" AS VARCHAR)'
-    ):
-        baskets.setdefault((day, customer, sold_on), set()).add(product)
-    pairs: Counter[tuple[str, str, str]] = Counter()
-    per_day: Counter[str] = Counter()
-    for (day, _customer, _sold_on), items in baskets.items():
-        per_day[day] += 1
-        for a in items:
-            for b in items:
-                if a <= b:
-                    pairs[(day, a, b)] += 1
-    return pairs, per_day
+    return count_baskets(
+        table_rows(
+            lake,
+            Table.FACT_SALES,
+            'CAST("date" AS VARCHAR), customer_id, CAST(transaction_date AS VARCHAR), product_id',
+        )
+    )
 
 
 def test_published_basket_pairs_are_the_baskets_of_the_published_sales(generated: dict[str, Any]) -> None:

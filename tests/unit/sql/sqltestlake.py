@@ -31,6 +31,7 @@ from ecomlake.schemas import (
     table_schema,
 )
 from ecomlake.snapshots.adopt import adopt_unversioned
+from tests.baskets import basket_pair_rows
 
 START = date(2025, 1, 1)
 DAYS = 12
@@ -376,25 +377,6 @@ def _daily_kpis(sales: list[dict], sessions: list[dict], rng: np.random.Generato
     return rows
 
 
-def _basket_pairs(sales: list[dict]) -> list[dict]:
-    """Per partition date: the baskets (customer, transaction_date) holding each pair, each product, and in all."""
-    baskets: dict[tuple, set[str]] = {}
-    for s in sales:
-        baskets.setdefault((s[PARTITION_KEY], s["customer_id"], s["transaction_date"]), set()).add(s["product_id"])
-    counts: dict[tuple, int] = {}
-    per_day: dict[date, int] = {}
-    for (day, _customer, _sold_on), items in baskets.items():
-        per_day[day] = per_day.get(day, 0) + 1
-        for a in items:
-            for b in items:
-                if a <= b:
-                    counts[(day, a, b)] = counts.get((day, a, b), 0) + 1
-    return [
-        {"product_id": a, "related_product_id": b, "baskets": n, "day_baskets": per_day[day], PARTITION_KEY: day}
-        for (day, a, b), n in sorted(counts.items())
-    ]
-
-
 def build_lake(lake: Path, seed: int = 7) -> Path:
     """Write the curated tables and the processed clickstream into ``lake``."""
     rng = np.random.default_rng(seed)
@@ -407,7 +389,8 @@ def build_lake(lake: Path, seed: int = 7) -> Path:
     write_rows(lake, Table.CLICKSTREAM, events)
     write_rows(lake, Table.FCT_SESSIONS, sessions)
     write_rows(lake, Table.DAILY_KPIS, _daily_kpis(sales, sessions, rng))
-    write_rows(lake, Table.BASKET_PAIRS, _basket_pairs(sales))
+    sold = [(s[PARTITION_KEY], s["customer_id"], s["transaction_date"], s["product_id"]) for s in sales]
+    write_rows(lake, Table.BASKET_PAIRS, basket_pair_rows(sold))
     return lake
 
 
