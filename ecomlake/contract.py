@@ -171,9 +171,12 @@ def run_summary_key(job: str, day: str) -> str:
     return f"{Zone.REPORTS}/etl/{job}/{PARTITION_KEY}={parse_date(day)}.json"
 
 
+VALIDATION_PREFIX: Final = f"{Zone.REPORTS}/validation/"
+
+
 def validation_report_key(dataset: Dataset | str, day: str, file_name: str) -> str:
     """Where the validator writes its per-file report (row faults, schema drift)."""
-    return f"{Zone.REPORTS}/validation/{Dataset(dataset)}/{PARTITION_KEY}={parse_date(day)}/{file_name}.json"
+    return f"{VALIDATION_PREFIX}{Dataset(dataset)}/{PARTITION_KEY}={parse_date(day)}/{file_name}.json"
 
 
 def dq_report_key(day: str, ext: str = "json") -> str:

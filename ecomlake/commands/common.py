@@ -143,6 +143,13 @@ def lake_for_reading(lake: Path | None) -> Path:
     return root
 
 
+def lake_hint(root: Path) -> str:
+    """`` --lake DIR`` for a suggested next command, unless ``root`` is the default lake."""
+    from ecomlake.storage import resolve_lake
+
+    return "" if root == resolve_lake(None) else f" --lake {root}"
+
+
 def lake_for_writing(lake: Path | None, *, must_exist: bool = False) -> Path:
     """The lake a command writes: an existing lake (``must_exist``) or one it may create."""
     from ecomlake.storage import resolve_lake

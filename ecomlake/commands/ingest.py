@@ -17,9 +17,11 @@ from ecomlake.commands.common import (
     LakeOption,
     counted_progress,
     lake_for_writing,
+    lake_hint,
     print_table,
     say,
 )
+from ecomlake.contract import VALIDATION_PREFIX
 
 if TYPE_CHECKING:
     from ecomlake.ingest import IngestResult
@@ -120,7 +122,7 @@ def _print_summary(root: Path, results: list[IngestResult], skipped: list[Path])
         where = f"line {example.line}" + (f", {example.column}={example.value!r}" if example.column else "")
         say(f"  {_name(r)}: {example.reason} ({where}): {example.detail}")
     if len(examples) > MAX_EXAMPLES:
-        say(f"  ... {len(examples) - MAX_EXAMPLES} more examples in {root / '_reports' / 'validation'}")
+        say(f"  ... {len(examples) - MAX_EXAMPLES} more examples in {root / VALIDATION_PREFIX}")
     if skipped:
         names = ", ".join(str(p) for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
         say(f"skipped (not in a <dataset>/date=YYYY-MM-DD folder): {names}")
@@ -130,15 +132,9 @@ def _print_summary(root: Path, results: list[IngestResult], skipped: list[Path])
             say(f"  quarantined as {r.report.quarantine_key} (+ .reason.json)", err=True)
     accepted_dates = sorted({r.date for r in results if r.accepted})
     if len(accepted_dates) == 1:
-        say(f"next: ecomlake run --date {accepted_dates[0]}{_lake_hint(root)}")
+        say(f"next: ecomlake run --date {accepted_dates[0]}{lake_hint(root)}")
     elif accepted_dates:
-        say(f"next: ecomlake run --all{_lake_hint(root)}  ({len(accepted_dates)} dates)")
-
-
-def _lake_hint(root: Path) -> str:
-    from ecomlake.storage import resolve_lake
-
-    return "" if root == resolve_lake(None) else f" --lake {root}"
+        say(f"next: ecomlake run --all{lake_hint(root)}  ({len(accepted_dates)} dates)")
 
 
 def register(app: typer.Typer) -> None:

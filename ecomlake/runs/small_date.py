@@ -63,6 +63,7 @@ from ecomlake.contract import (
     PARALLEL_ETL_JOBS,
     RAW_KEY_RE,
     SNAPSHOT_KEY,
+    VALIDATION_PREFIX,
     Dataset,
     Job,
     Table,
@@ -90,7 +91,6 @@ EVERY_DATE_UNITS: Final = frozenset(
 )
 # Curated partitions: read from the audit's baseline window before the run's first date.
 WINDOWED_UNITS: Final = frozenset(table_unit(t) for t in CURATED_TABLES if TABLES[t].partition_key)
-VALIDATION_PREFIX: Final = f"{Zone.REPORTS}/validation/"
 # Free space the function needs beyond what it stages: the run's outputs are at most about
 # the size of its inputs (Parquet from raw, recomputed partitions from published ones).
 SPACE_FACTOR: Final = 2
