@@ -28,7 +28,7 @@ app = typer.Typer(
 )
 
 # The order `ecomlake --help` lists commands in: the pipeline's order, then the rest.
-COMMAND_ORDER = ("generate", "ingest", "run", "dq", "query", "dashboard", "asl", "demo", "bench")
+COMMAND_ORDER = ("generate", "ingest", "run", "status", "dq", "query", "dashboard", "asl", "demo", "bench")
 
 
 def _command_modules() -> list[str]:

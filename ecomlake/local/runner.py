@@ -697,6 +697,15 @@ def pending_dates(lake: Path) -> list[str]:
 
     A date never run, or run before a file of it landed, is pending; ``run --pending`` runs them.
     """
+    return list(pending_reasons(lake))
+
+
+NOT_PUBLISHED: Final = "not published yet"
+FILES_CHANGED: Final = "landed files changed since it was published"
+
+
+def pending_reasons(lake: Path) -> dict[str, str]:
+    """The pending dates (see :func:`pending_dates`), in order, each with why it is pending."""
     from ecomlake.etl.io import LakeIO, raw_files
     from ecomlake.etl.jobs import input_fingerprint
     from ecomlake.snapshots import load_published
@@ -704,13 +713,13 @@ def pending_dates(lake: Path) -> list[str]:
     storage = LocalStorage(lake)
     published = load_published(storage)
     io_ = LakeIO(storage)
-    pending = []
+    pending: dict[str, str] = {}
     for day in raw_dates(lake):
+        known = {str(ds): published.inputs.get(str(ds), {}).get(day) for ds in Dataset}
         for dataset in Dataset:
             files = raw_files(io_, dataset, [day])
-            known = published.inputs.get(str(dataset), {}).get(day)
-            if (files or known) and known != input_fingerprint(storage, files):
-                pending.append(day)
+            if (files or known[str(dataset)]) and known[str(dataset)] != input_fingerprint(storage, files):
+                pending[day] = FILES_CHANGED if any(known.values()) else NOT_PUBLISHED
                 break
     return pending
 

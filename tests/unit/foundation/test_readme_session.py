@@ -51,7 +51,7 @@ def adapt(words: list[str], landing: Path) -> list[str]:
 
 def test_the_session_lands_every_dataset_and_answers(tmp_path, monkeypatch, capsys):
     commands = session_commands()
-    assert [c[0] for c in commands] == ["generate", "ingest", "run", "dq", "query", "query", "dashboard"]
+    assert [c[0] for c in commands] == ["generate", "ingest", "run", "status", "dq", "query", "query", "dashboard"]
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ECOMLAKE_LAKE", raising=False)
     landing = tmp_path / "landing"
@@ -72,13 +72,18 @@ def test_the_session_lands_every_dataset_and_answers(tmp_path, monkeypatch, caps
     for dataset in ("transactions", "products", "clickstream", "reviews"):
         days = sorted(p.name for p in (lake / "raw" / dataset).iterdir())
         assert days == [f"date=2025-01-0{d}" for d in range(1, 8)], dataset
+    # After the backfill the status has nothing pending and names the run that published snapshot 1.
+    status = outputs[3].splitlines()
+    assert "landed: 7 dates, 2025-01-01 to 2025-01-07; nothing pending" in status
+    newest = r"  \d{8}T\d{6}Z-[0-9a-f]{8}  SUCCEEDED .* 7 dates, 2025-01-01 to 2025-01-07  -> snapshot 1$"
+    assert any(re.match(newest, line) for line in status), status
     # The category query answers with Electronics rows (0 rows is what a transactions-only landing gave).
-    top = outputs[4]
+    top = outputs[5]
     assert "Electronics" in top
     rows = int(re.search(r"^(\d+) rows$", top, re.M).group(1))
     assert 1 <= rows <= 5
     # The CSV is a real CSV: a header and one row per week of the 7 days (2025-01-01 is a Wednesday).
-    table = list(csv.reader(io.StringIO(outputs[5])))
+    table = list(csv.reader(io.StringIO(outputs[6])))
     assert table[0][0] == "period_start"
     assert [r[0] for r in table[1:]] == ["2024-12-30", "2025-01-06"]
 

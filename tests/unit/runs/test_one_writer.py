@@ -96,3 +96,26 @@ def test_the_lock_is_released_when_its_holder_dies(tmp_path: Path) -> None:
     holder.wait()
     with LakeLock(lake, "me", wait=5):
         assert read_holder(lake).run_id == "me"
+
+
+def test_status_shows_the_running_run_and_never_gets_in_its_way(landed: Path, tmp_path: Path) -> None:
+    """Polled all through a real run, ``status`` names it with its pid, and the run still succeeds."""
+    from ecomlake.local.status import lake_status
+
+    lake = tmp_path / "lake"
+    shutil.copytree(landed, lake)
+    first = start_cli("run", "--all", "--lake", str(lake))
+    seen = set()
+    while first.poll() is None:
+        running = lake_status(lake).running
+        if running is not None:
+            seen.add((running.pid, running.run_id))
+        time.sleep(0.02)
+    _out, err = first.communicate()
+    assert first.returncode == 0, err.decode()
+    state = lake_status(lake)
+    assert state.running is None
+    (last,) = state.runs
+    assert seen == {(first.pid, last.run_id)}
+    assert last.status == "SUCCEEDED"
+    assert last.published == 1
