@@ -6,6 +6,7 @@ line on stderr naming the failed checks), 2 for a bad argument.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,6 +16,7 @@ from rich.text import Text
 from ecomlake.commands.common import (
     LakeOption,
     console,
+    lake_for_reading,
     lake_for_writing,
     print_json,
     print_table,
@@ -77,6 +79,25 @@ def summary_line(report: Any) -> Text:
     return line
 
 
+def run_audit_report(root: Path, run_id: str, day: str) -> tuple[Any, str]:
+    """The data-quality report run ``run_id``'s audit wrote for ``day``, and its key in the lake."""
+    import json
+
+    from ecomlake.contract import parse_run_id
+    from ecomlake.dq.report import DQReport
+    from ecomlake.runs.publish import audit_report_key
+
+    key = audit_report_key(parse_run_id(run_id), day)
+    try:
+        document = json.loads((root / key).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidArgumentError(
+            f"run {run_id} has no data-quality report for {day} in {root} "
+            "(it stopped before its audit, or that date was not in it; ecomlake status lists the runs)"
+        ) from None
+    return DQReport.from_dict(document), key
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def dq(
@@ -89,10 +110,17 @@ def register(app: typer.Typer) -> None:
         failed: Annotated[
             bool, typer.Option("--failed", help="List only the failed checks (the default for tables).")
         ] = False,
+        run_id: Annotated[
+            str | None,
+            typer.Option(
+                "--run",
+                help="Show the audit a run made of the date (its unpublished view), as stored by the run.",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Data-quality report for a date: a summary and the failed checks (exit 1 when a critical one fails)."""
         from ecomlake.contract import dq_report_key, parse_date
-        from ecomlake.dq import run_checks
         from ecomlake.dq.report import severity_rank
 
         day = parse_date(date)
@@ -100,13 +128,20 @@ def register(app: typer.Typer) -> None:
             raise InvalidArgumentError(f"--format must be table or json, got {output!r}")
         if all_checks and failed:
             raise InvalidArgumentError("give --all or --failed, not both")
-        root = lake_for_writing(lake, must_exist=True)
-        report = run_checks(root, day)
+        if run_id is None:
+            from ecomlake.dq import run_checks
+
+            root = lake_for_writing(lake, must_exist=True)
+            report, report_key, title = run_checks(root, day), dq_report_key(day), f"data quality {day}"
+        else:
+            root = lake_for_reading(lake)
+            report, report_key = run_audit_report(root, run_id, day)
+            title = f"data quality {day}, as the audit of run {run_id} found it (not published)"
 
         if output == "json":
             print_json(report.to_dict())
         else:
-            say(f"data quality {day}")
+            say(title)
             console.print(summary_line(report), soft_wrap=True)
             shown = sorted(report.results if all_checks else report.failures, key=severity_rank)
             if shown:
@@ -120,7 +155,7 @@ def register(app: typer.Typer) -> None:
             ]
             if quarantined:
                 print_table("quarantined rows", ["dataset", "reason", "rows"], quarantined)
-            say(f"report: {root / dq_report_key(day)} (and .html)")
+            say(f"report: {root / report_key} (and .html)")
         if not report.passed:
             ids = [r.rule_id for r in report.critical_failures]
             named = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")

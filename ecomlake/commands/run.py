@@ -6,13 +6,24 @@ the failure notification and the run record say which and why), 2 for a bad argu
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ecomlake.commands.common import LakeOption, Lines, console, interactive, lake_for_writing, print_table, say, styled
+from ecomlake.commands.common import (
+    LakeOption,
+    Lines,
+    console,
+    interactive,
+    lake_for_writing,
+    lake_hint,
+    print_table,
+    say,
+    styled,
+)
 from ecomlake.exceptions import InvalidArgumentError
 
 EXIT_RUN_FAILED = 1
@@ -102,6 +113,23 @@ def _describe(step: Any) -> str:
     return "; ".join(parts)
 
 
+def failed_audits(root: Path, record: Any) -> list[str]:
+    """The dates of ``record`` whose audit report failed (a run stopped by its quality gate)."""
+    import json
+
+    from ecomlake.runs.publish import audit_report_key
+
+    failed = []
+    for day in record.dates:
+        try:
+            report = json.loads((root / audit_report_key(record.run_id, day)).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # no audit of this date: the run stopped before it
+        if isinstance(report, dict) and report.get("passed") is False:
+            failed.append(day)
+    return failed
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_command(
@@ -161,6 +189,8 @@ def register(app: typer.Typer) -> None:
 
             say(f"estimated AWS cost of this run: {describe(record.cost)}")
         say(f"run record: {root / record.key}")
+        for day in failed_audits(root, record):
+            say(f"audit of {day}: ecomlake dq --date {day} --run {record.run_id}{lake_hint(root)}")
         if not record.succeeded:
             error = record.error or {}
             cause = str(error.get("Cause", "")).splitlines()[0] if error.get("Cause") else ""
