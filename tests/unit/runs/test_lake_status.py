@@ -126,6 +126,22 @@ def test_a_changed_file_makes_its_date_pending_and_a_refused_file_is_listed(
     assert any(line.startswith("published: snapshot 1 by run ") for line in lines)
     assert any("extra.csv" in line and "binary_content" in line for line in lines)
 
+    # A corrected copy under the same name needs --replace (raw files are never overwritten
+    # silently); once it is accepted, the file is no longer listed as refused.
+    binary.write_text((lake / "raw" / "reviews" / "date=2025-01-03" / "reviews.csv").read_text())
+    assert run(["ingest", str(binary), "--dataset", "reviews", "--date", "2025-01-03", "--lake", str(lake)]) == 2
+    assert "pass --replace" in capsys.readouterr().err
+    assert (
+        run(["ingest", str(binary), "--dataset", "reviews", "--date", "2025-01-03", "--replace", "--lake", str(lake)])
+        == 0
+    )
+    capsys.readouterr()
+    state = status_json(capsys, "--lake", str(lake))
+    assert state["rejected"] == []
+    assert state["pending"] == dict.fromkeys(
+        ["2025-01-02", "2025-01-03"], "landed files changed since it was published"
+    )
+
 
 def test_a_run_whose_process_died_is_shown_interrupted(
     published: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
