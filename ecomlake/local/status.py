@@ -151,7 +151,7 @@ def _read_record(path: Path) -> dict[str, Any] | None:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None  # being replaced this instant, or not a record
-    return document if isinstance(document, dict) and document.get("run_id") else None
+    return document if isinstance(document, dict) and isinstance(document.get("run_id"), str) else None
 
 
 def _records(lake: Path, limit: int) -> list[dict[str, Any]]:

@@ -191,3 +191,15 @@ def test_bad_arguments_exit_2(published: Path, tmp_path: Path, capsys: pytest.Ca
     err = capsys.readouterr().err
     assert "--format must be table or json" in err
     assert "--runs must be a positive integer" in err
+
+
+def test_unreadable_records_and_a_junk_lock_file_are_passed_over(published: Path, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    shutil.copytree(published, lake)
+    (lake / "_runs" / "zzz-garbage.json").write_text("{not json")
+    (lake / "_runs" / "zzy-number.json").write_text('{"run_id": 5, "status": "RUNNING"}')
+    (lake / "_runs" / "zzx-list.json").write_text('["run_id"]')
+    (lake / "_runs" / ".lock").write_text('{"run_id": "x", "pid": "not a pid"}')
+    state = lake_status(lake, runs=5)
+    assert [r.status for r in state.runs] == ["SUCCEEDED"]
+    assert state.running is None
