@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Column
 from rich.text import Text
 
 from ecomlake.commands.common import (
@@ -179,7 +180,14 @@ def register(app: typer.Typer) -> None:
 
         print_table(
             f"Run {record.run_id}: {record.status}",
-            ["step", "status", "attempts", "seconds", "output"],
+            # Step names and statuses never break mid-word; the output column takes what is left.
+            [
+                Column("step", no_wrap=True),
+                Column("status", no_wrap=True),
+                Column("tries", no_wrap=True),
+                Column("secs", no_wrap=True),
+                Column("output", overflow="fold"),
+            ],
             summary_rows(record),
         )
         if record.published:
