@@ -53,9 +53,11 @@ BUNDLE = "bundle.js"
 DQ_STATUS = "dq_status"
 DQ_COLUMNS = ("date", "passed", "checks_failed", "critical_failures", "report", "error")
 DQ_PREFIX = f"{Zone.REPORTS}/dq/"
-# The static page in the repository (index.html, app.js, styles.css, config.js, vendor/).
+# The static page in the repository (index.html, app.js and the scripts it loads, styles.css, config.js, vendor/).
 STATIC_DIR = Path(__file__).resolve().parents[1] / "dashboard"
-STATIC_FILES = ("index.html", "app.js", "styles.css", "config.js")
+# index.html loads the page's own scripts in this order (they share window.ecomlakeDashboard).
+SCRIPTS = ("js/core.js", "js/panels-sales.js", "js/panels-customers.js", "app.js")
+STATIC_FILES = ("index.html", *SCRIPTS, "styles.css", "config.js")
 VENDOR_DIR = "vendor"
 # The dashboard charts the latest WINDOW_DAYS of data; the daily KPIs reach one more window
 # back so the tiles can compare any range inside it with the period before.
@@ -311,6 +313,7 @@ def _copy_static(static_dir: Path, site: Path) -> None:
         raise LakeNotFoundError(f"dashboard files missing from {static_dir}: {', '.join(missing)}")
     site.mkdir(parents=True, exist_ok=True)
     for name in STATIC_FILES:
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(static_dir / name, site / name)
     vendor = static_dir / VENDOR_DIR
     if vendor.is_dir():

@@ -146,6 +146,7 @@ def make_api_site(tmp_path: Path) -> Iterator[Callable[..., ApiSite]]:
         site = tmp_path / f"cloud-site-{len(servers)}"
         (site / "vendor").mkdir(parents=True)
         for name in dashboard.STATIC_FILES:
+            (site / name).parent.mkdir(parents=True, exist_ok=True)
             (site / name).write_bytes((dashboard.STATIC_DIR / name).read_bytes())
         for path in (dashboard.STATIC_DIR / "vendor").iterdir():
             (site / "vendor" / path.name).write_bytes(path.read_bytes())

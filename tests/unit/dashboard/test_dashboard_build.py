@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -40,11 +41,29 @@ def test_build_writes_static_files_and_one_json_per_query(lake: Path) -> None:
     site = _build(lake)
 
     assert site == lake / "_site"
-    for name in ("index.html", "app.js", "styles.css", "config.js", "vendor/chart-4.6.1.umd.min.js"):
+    static = ("index.html", "js/core.js", "js/panels-sales.js", "js/panels-customers.js", "app.js", "styles.css")
+    for name in (*static, "config.js", "vendor/chart-4.6.1.umd.min.js"):
         assert (site / name).read_bytes() == (dashboard.STATIC_DIR / name).read_bytes(), name
     written = sorted(p.name for p in (site / "data").glob("*.json"))
     assert written == sorted([*(f"{q}.json" for q in QUERY_NAMES), "dq_status.json", "manifest.json"])
     assert (site / "data" / "bundle.js").is_file()
+
+
+def test_the_page_loads_every_script_of_the_dashboard_in_order() -> None:
+    """A script added to dashboard/js/ but not to the page (or not copied by the build) fails here."""
+    page = (dashboard.STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    loaded = re.findall(r'<script src="([^"]+)"></script>', page)
+    assert loaded == [
+        "config.js",
+        "vendor/chart-4.6.1.umd.min.js",
+        "js/core.js",
+        "js/panels-sales.js",
+        "js/panels-customers.js",
+        "app.js",
+    ]
+    on_disk = sorted(p.relative_to(dashboard.STATIC_DIR).as_posix() for p in (dashboard.STATIC_DIR / "js").glob("*.js"))
+    assert on_disk == sorted(s for s in loaded if s.startswith("js/"))
+    assert set(loaded[2:]) <= set(dashboard.STATIC_FILES)
 
 
 def test_each_data_file_holds_the_query_result_as_records(lake: Path) -> None:

@@ -1681,8 +1681,11 @@ def test_site_files_and_deployed_config(run: ProgramRun) -> None:
         for o in run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
         if o.inputs["bucket"] == run.outputs["dashboardBucket"]
     }
-    assert {"index.html", "config.js", "vendor/chart-4.6.1.umd.min.js"} <= set(objects)
+    scripts = {"app.js", "js/core.js", "js/panels-sales.js", "js/panels-customers.js"}
+    assert {"index.html", "config.js", "vendor/chart-4.6.1.umd.min.js", *scripts} <= set(objects)
     assert objects["index.html"]["contentType"] == "text/html; charset=utf-8"
+    assert {objects[k]["contentType"] for k in scripts} == {"text/javascript; charset=utf-8"}
+    assert {objects[k]["cacheControl"] for k in scripts} == {"public, max-age=300"}
     assert 'apiBase: "/api"' in objects["config.js"]["content"]
     assert not any(k.startswith("data/") for k in objects)
 
