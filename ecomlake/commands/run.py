@@ -6,7 +6,6 @@ the failure notification and the run record say which and why), 2 for a bad argu
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -114,23 +113,6 @@ def _describe(step: Any) -> str:
     return "; ".join(parts)
 
 
-def failed_audits(root: Path, record: Any) -> list[str]:
-    """The dates of ``record`` whose audit report failed (a run stopped by its quality gate)."""
-    import json
-
-    from ecomlake.runs.publish import audit_report_key
-
-    failed = []
-    for day in record.dates:
-        try:
-            report = json.loads((root / audit_report_key(record.run_id, day)).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # no audit of this date: the run stopped before it
-        if isinstance(report, dict) and report.get("passed") is False:
-            failed.append(day)
-    return failed
-
-
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_command(
@@ -197,7 +179,9 @@ def register(app: typer.Typer) -> None:
 
             say(f"estimated AWS cost of this run: {describe(record.cost)}")
         say(f"run record: {root / record.key}")
-        for day in failed_audits(root, record):
+        from ecomlake.local.status import failed_audits
+
+        for day in failed_audits(root, record.run_id, record.dates):
             say(f"audit of {day}: ecomlake dq --date {day} --run {record.run_id}{lake_hint(root)}")
         if not record.succeeded:
             error = record.error or {}

@@ -97,6 +97,13 @@ def print_status(state: Any) -> None:
             console.print(line, soft_wrap=True, highlight=False)
     else:
         say("runs: none yet")
+    if state.stopped_by_gate is not None:
+        gate = state.stopped_by_gate
+        for day in gate.dates:
+            say(
+                f"the last run stopped at its quality gate on {day}: "
+                f"ecomlake dq --date {day} --run {gate.run_id}{lake_hint(Path(state.lake))}"
+            )
     if state.next_command:
         say(f"next: {state.next_command}{lake_hint(Path(state.lake))}")
 

@@ -87,6 +87,14 @@ class RejectedFile:
 
 
 @dataclass(frozen=True)
+class StoppedByGate:
+    """The newest run, when its audit failed: the dates whose reports failed (``dq --date D --run R``)."""
+
+    run_id: str
+    dates: list[str]
+
+
+@dataclass(frozen=True)
 class LakeStatus:
     lake: str
     snapshot: int
@@ -98,6 +106,7 @@ class LakeStatus:
     running: Running | None
     datasets: list[DatasetRows] = field(default_factory=list)
     rejected: list[RejectedFile] = field(default_factory=list)
+    stopped_by_gate: StoppedByGate | None = None
     runs: list[RunLine] = field(default_factory=list)
 
     @property
@@ -131,6 +140,7 @@ def lake_status(lake: Path, *, runs: int = DEFAULT_RUNS) -> LakeStatus:
         pending, landed = {}, []
     running = _running(root)
     published_dates = sorted({day for days in snapshot.computed.values() for day in days})
+    lines = [_run_line(r, running) for r in _records(root, runs)]
     return LakeStatus(
         lake=str(root),
         snapshot=snapshot.seq,
@@ -142,8 +152,31 @@ def lake_status(lake: Path, *, runs: int = DEFAULT_RUNS) -> LakeStatus:
         running=running,
         datasets=_dataset_rows(published_summaries(storage, snapshot)),
         rejected=_rejected(root),
-        runs=[_run_line(r, running) for r in _records(root, runs)],
+        runs=lines,
+        stopped_by_gate=_stopped_by_gate(root, lines[0] if lines else None),
     )
+
+
+def failed_audits(lake: Path, run_id: str, dates: list[str]) -> list[str]:
+    """The dates of run ``run_id`` whose audit report failed (the run was stopped by its quality gate)."""
+    from ecomlake.runs.publish import audit_report_key
+
+    failed = []
+    for day in dates:
+        try:
+            report = json.loads((Path(lake) / audit_report_key(run_id, day)).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # no audit of this date: the run stopped before it
+        if isinstance(report, dict) and report.get("passed") is False:
+            failed.append(day)
+    return failed
+
+
+def _stopped_by_gate(lake: Path, newest: RunLine | None) -> StoppedByGate | None:
+    if newest is None or newest.status != Status.FAILED:
+        return None
+    dates = failed_audits(lake, newest.run_id, newest.dates)
+    return StoppedByGate(newest.run_id, dates) if dates else None
 
 
 def _read_record(path: Path) -> dict[str, Any] | None:

@@ -99,6 +99,11 @@ def test_a_day_stopped_by_the_gate_is_found_fixed_and_published(
     failed = state["runs"][0]
     assert (failed["run_id"], failed["status"], failed["failed_step"]) == (run_id, "FAILED", "audit")
     assert failed["dates"] == [BAD_DAY]
+    assert state["stopped_by_gate"] == {"run_id": run_id, "dates": [BAD_DAY]}
+    assert cli(capsys, "status", "--lake", str(lake))[1].splitlines()[-2:] == [
+        f"the last run stopped at its quality gate on {BAD_DAY}: {hint.group(1)}",
+        f"next: ecomlake run --pending --lake {lake}",
+    ]
 
     # What the audit found: the day's quarantine is the manifest's faults plus every added row.
     code, out, _err = cli(capsys, "dq", "--date", BAD_DAY, "--run", run_id, "--lake", str(lake), "--format", "json")
@@ -123,6 +128,7 @@ def test_a_day_stopped_by_the_gate_is_found_fixed_and_published(
     assert state["snapshot"] == 2
     assert state["pending"] == {}
     assert state["published_dates"] == DAYS
+    assert state["stopped_by_gate"] is None
     assert [(r["status"], r["published"]) for r in state["runs"]] == [
         ("SUCCEEDED", 2),
         ("FAILED", None),
