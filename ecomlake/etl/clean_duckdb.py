@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from ecomlake.contract import PARTITION_KEY, Dataset
 from ecomlake.etl import cleaning, dedupe, io
-from ecomlake.etl.engines import duckdb_api, duckdb_connection
+from ecomlake.etl.engines import DuckDBTable, duckdb_api, duckdb_connection
 from ecomlake.schemas import RAW_SCHEMAS, Reason
 from ecomlake.sqlcache import disk_cached
 from ecomlake.sqltext import ident
@@ -186,7 +186,7 @@ def classify_and_mark(
         )
     conn.execute(f"CREATE OR REPLACE TABLE {ident(n['dups'])} AS {duplicates_sql(dataset, claims=claims)}")
     _views(conn, dataset)
-    return session.table(n["marked"])
+    return DuckDBTable(session, n["marked"])
 
 
 def counts(session: Any, dataset: Dataset) -> list[tuple[str, str | None, int]]:
@@ -211,7 +211,7 @@ def outputs(session: Any, dataset: Dataset) -> tuple[Any, Any]:
     sql = dataset_sql(dataset)
     conn.execute(f"CREATE OR REPLACE VIEW {ident(n['processed'])} AS {sql.processed}")
     conn.execute(f"CREATE OR REPLACE VIEW {ident(n['quarantine'])} AS {sql.quarantine}")
-    return session.table(n["processed"]), session.table(n["quarantine"])
+    return DuckDBTable(session, n["processed"]), DuckDBTable(session, n["quarantine"])
 
 
 def release(session: Any, dataset: Dataset) -> None:

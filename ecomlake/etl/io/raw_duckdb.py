@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ecomlake.contract import PARTITION_KEY, Dataset
-from ecomlake.etl.engines import duckdb_connection
+from ecomlake.etl.engines import DuckDBTable, duckdb_connection
 from ecomlake.etl.io.lake import LakeIO, RawFile
 from ecomlake.etl.io.raw import ERROR, FILE, LINE, file_batches, raw_columns, record_rejections
 from ecomlake.exceptions import FileRejectedError
@@ -102,4 +102,4 @@ def read_raw_duckdb(
             rejected.append((file, err))
     conn.execute(f"CREATE OR REPLACE VIEW {ident(table)} AS SELECT * FROM {ident(framed_table)}{union}")
     record_rejections(lake, rejected)
-    return session.table(table)
+    return DuckDBTable(session, table)

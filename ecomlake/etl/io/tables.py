@@ -11,7 +11,7 @@ from typing import Any
 
 from ecomlake import sqlcache
 from ecomlake.contract import PARTITION_KEY, RUN_KEY, Dataset
-from ecomlake.etl.engines import api, duckdb_connection, engine_of, is_sqlframe, spark_type
+from ecomlake.etl.engines import DuckDBTable, api, duckdb_connection, engine_of, is_sqlframe, spark_type
 from ecomlake.etl.io.lake import LakeIO
 from ecomlake.schemas import TableSchema, athena_to_duckdb
 from ecomlake.snapshots import Snapshot, quarantine_unit, table_unit
@@ -41,7 +41,7 @@ def _read_columns(schema: TableSchema) -> list[str]:
 def empty_table(session: Any, schema: TableSchema, name: str) -> Any:
     """An empty frame shaped as :func:`read_table` reads ``schema``: the DuckDB view ``name``."""
     duckdb_connection(session).execute(f"CREATE OR REPLACE VIEW {ident(name)} AS {_empty_table_sql(schema)}")
-    return session.table(name).select(*_read_columns(schema))
+    return DuckDBTable(session, name)  # the view's columns are _read_columns(schema), in order
 
 
 def version_uris(
@@ -83,7 +83,7 @@ def read_table(
         types = _HIVE_TEXT if schema.partition_key else _HIVE_RUN_TEXT
         source = f"read_parquet({globs}, hive_partitioning = true, hive_types = {types})"
         conn.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS SELECT {cols}{part} FROM {source}")
-        return session.table(name).select(*names)
+        return DuckDBTable(session, name)  # its columns are ``names``, in order
     T = api(session).T
     fields = [T.StructField(c.name, spark_type(c.type, T), True) for c in schema.columns]
     if schema.partition_key:
@@ -107,6 +107,8 @@ def _hadoop_fs(spark: Any, uri: str) -> tuple[Any, Any]:
 
 def duckdb_statements(df: Any) -> list[str]:
     """The DuckDB statements sqlframe would run for ``df``, in order; the last is its query."""
+    if type(df) is DuckDBTable:
+        return [f"SELECT * FROM {ident(df.name)}"]
     return [df.session._to_sql(e, pretty=False) for e in df._get_expressions(optimize=False)]
 
 
@@ -127,7 +129,7 @@ def materialize(df: Any, name: str) -> Any:
     if is_sqlframe(df):
         conn = duckdb_connection(df)
         conn.execute(f"CREATE OR REPLACE TABLE {ident(name)} AS {duckdb_sql(df)}")
-        return df.session.table(name)
+        return DuckDBTable(df.session, name)
     return df.cache()
 
 
@@ -142,7 +144,7 @@ def dates_table(session: Any, dates: Iterable[str], name: str) -> Any:
     conn.execute(f"CREATE OR REPLACE TABLE {ident(name)} ({ident(PARTITION_KEY)} VARCHAR NOT NULL)")
     if days:
         conn.executemany(f"INSERT INTO {ident(name)} VALUES (?)", [(d,) for d in days])
-    return session.table(name)
+    return DuckDBTable(session, name)
 
 
 def planned(session: Any, name: str, key: tuple[str, ...], build: Callable[[], Any]) -> Any:
@@ -163,7 +165,7 @@ def planned(session: Any, name: str, key: tuple[str, ...], build: Callable[[], A
     for statement in earlier:
         conn.execute(statement)
     conn.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS {query}")
-    return session.table(name)
+    return DuckDBTable(session, name)
 
 
 def is_planned(key: tuple[str, ...]) -> bool:
@@ -205,7 +207,7 @@ def read_quarantine(
             f"CREATE OR REPLACE VIEW {ident(name)} AS SELECT * EXCLUDE ({ident(RUN_KEY)}) FROM read_parquet({globs}, "
             f"hive_partitioning = true, hive_types = {_HIVE_TEXT})"
         )
-        return session.table(name)
+        return DuckDBTable(session, name)
     base = lake.uri(quarantine_unit(dataset))
     df = session.read.option("basePath", base).parquet(*folders)
     F = api(session).F

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 
 def test_building_duckdb_expressions_imports_no_dialect_module_again(monkeypatch) -> None:
     # sqlglot 30.29's Dialect.classes re-imports every dialect module on each access, and
@@ -79,3 +81,41 @@ def test_the_first_lookup_of_a_loaded_dialect_imports_no_other_dialect() -> None
     )
     out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "duckdb,spark []"
+
+
+def test_a_duckdb_table_is_written_and_kept_without_sqlframe_and_is_a_dataframe_when_used(
+    tmp_path, monkeypatch
+) -> None:
+    """``DuckDBTable``: the writer and ``materialize`` read it by name; as a DataFrame it is ``session.table``."""
+    from sqlframe.duckdb import DuckDBDataFrame
+
+    from ecomlake.etl import io
+    from ecomlake.etl.engines import DuckDBTable, api, duckdb_session, is_sqlframe
+
+    session = duckdb_session()
+    conn = session._conn
+    conn.execute(
+        "CREATE TABLE t AS SELECT * FROM (VALUES (1, 'a', '2025-01-01'), (2, 'b', '2025-01-02')) v(id, x, date)"
+    )
+    conn.execute("CREATE TABLE u AS SELECT * FROM (VALUES (1, 10), (2, 20)) v(id, n)")
+    lazy, other = DuckDBTable(session, "t"), DuckDBTable(session, "u")
+    assert is_sqlframe(lazy)
+
+    # Writing it and keeping it never describe it through sqlframe.
+    real_table = type(session).table
+    monkeypatch.setattr(type(session), "table", lambda *_a: pytest.fail("sqlframe described a table"))
+    assert io.duckdb_sql(lazy) == 'SELECT * FROM "t"'
+    kept = io.materialize(lazy, "t_kept")
+    assert type(kept) is DuckDBTable
+    assert conn.execute('SELECT * FROM "t_kept" ORDER BY id').fetchall() == [
+        (1, "a", "2025-01-01"),
+        (2, "b", "2025-01-02"),
+    ]
+    monkeypatch.setattr(type(session), "table", real_table)
+
+    # Used as a DataFrame (a method, an argument to one, an isinstance check), it is one.
+    assert isinstance(lazy, DuckDBDataFrame)
+    assert lazy.columns == ["id", "x", "date"]
+    F = api(session).F
+    joined = lazy.join(other, on="id").where(F.col("n") > 10).select("x", "n")
+    assert joined.collect()[0].asDict() == {"x": "b", "n": 20}
