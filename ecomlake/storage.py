@@ -69,6 +69,22 @@ class Storage(Protocol):
     def uri(self, key: str) -> str: ...
 
 
+def _walk_files(folder: str, prefix: str, found: list[str]) -> None:
+    """Append the keys (``prefix`` + relative path) of the files under ``folder``, dot-named files left out.
+
+    What ``Path.rglob("*")`` filtered by ``is_file()`` gives -- symbolic links to directories
+    are not followed, a link to a file counts as the file -- from the directory entries' own
+    types, without a ``stat`` per path: listing a lake's versions is the part of planning a
+    run that grows with its history.
+    """
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _walk_files(entry.path, f"{prefix}{entry.name}/", found)
+            elif not entry.name.startswith(".") and entry.is_file():
+                found.append(prefix + entry.name)
+
+
 class LocalStorage:
     """The lake as a directory tree with the same key layout as the buckets."""
 
@@ -124,9 +140,9 @@ class LocalStorage:
             return [prefix]
         if not base.is_dir():
             return []
-        return sorted(
-            p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
-        )
+        found: list[str] = []
+        _walk_files(str(base), base.relative_to(self.root).as_posix() + "/" if base != self.root else "", found)
+        return sorted(found)
 
     def delete_prefix(self, prefix: str) -> int:
         if not prefix.strip("/"):

@@ -44,6 +44,39 @@ def test_list_skips_hidden_files(lake):
     assert store.list("raw/a") == ["raw/a/date=2025-01-01/f.csv"]
 
 
+def test_list_is_what_rglob_finds_on_a_hostile_tree(lake, tmp_path):
+    """Files in dot-folders are listed, dot-files are not; links to files count, links to folders
+    are not followed, broken links and the empty folder give nothing: ``rglob`` filtered by
+    ``is_file`` (the definition the listing used to run, one ``stat`` per path)."""
+    store = LocalStorage(lake)
+    for key in ("raw/a/date=2025-01-01/f.csv", "raw/a/date=2025-01-01/.hidden/g.csv", "raw/a/z.csv", "raw/b/x/y/z.csv"):
+        store.write_bytes(key, b"1")
+    (lake / "raw/a/date=2025-01-01/.partial.tmp").write_bytes(b"")
+    (lake / "raw/a/empty").mkdir()
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "h.csv").write_bytes(b"1")
+    (outside / "one.csv").write_bytes(b"1")
+    (lake / "raw/a/linked-folder").symlink_to(outside / "deep", target_is_directory=True)
+    (lake / "raw/a/linked-file.csv").symlink_to(outside / "one.csv")
+    (lake / "raw/a/broken.csv").symlink_to(outside / "missing.csv")
+
+    def by_rglob(prefix: str) -> list[str]:
+        base = lake / prefix.rstrip("/")
+        found = (p.relative_to(lake).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.startswith("."))
+        return sorted(found)
+
+    assert store.list("raw/a/") == [
+        "raw/a/date=2025-01-01/.hidden/g.csv",
+        "raw/a/date=2025-01-01/f.csv",
+        "raw/a/linked-file.csv",
+        "raw/a/z.csv",
+    ]
+    for prefix in ("raw/a/", "raw/", "raw/b", "raw/a/date=2025-01-01/"):
+        assert store.list(prefix) == by_rglob(prefix), prefix
+    assert store.list("") == by_rglob("")
+
+
 def test_delete_prefix(lake):
     store = LocalStorage(lake)
     for day in ("2025-01-01", "2025-01-02"):
