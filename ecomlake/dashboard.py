@@ -174,7 +174,7 @@ def dashboard_files(
         sql, values = prepare_sql(name, plan.get(name) or {}, runner)
         columns, rows = runner(sql)
         payloads[name] = query_payload(name, columns, rows, params=values)
-    dq = dq_status(reports)
+    dq = dq_status(reports, window)
     payloads[DQ_STATUS] = dq.payload
 
     out: dict[str, str] = dict(dq.files)
@@ -340,14 +340,21 @@ class DqStatus:
     files: dict[str, str] = field(default_factory=dict)  # site key -> the HTML report
 
 
-def dq_status(reports: Reports | None) -> DqStatus:
-    """One row per business date with a DQ report, and the HTML reports to publish beside them."""
+def dq_status(reports: Reports | None, window: tuple[str, str] | None = None) -> DqStatus:
+    """One row per business date with a DQ report, and the HTML reports to publish beside them.
+
+    With a ``window`` (the dashboard's first and last date), only the dates in it: the page
+    cannot select a date outside it, and a lake keeps a report for every date it ever published,
+    so reading (and, in the cloud, uploading) them all would grow with the history.
+    """
     rows: list[dict[str, Any]] = []
     files: dict[str, str] = {}
     prefix = f"{DQ_PREFIX}{PARTITION_KEY}="
     keys = set(reports.list(DQ_PREFIX)) if reports is not None else set()
     for key in sorted(k for k in keys if k.startswith(prefix) and k.endswith(".json")):
         day = key[len(prefix) : -len(".json")]
+        if window is not None and not window[0] <= day <= window[1]:
+            continue
         try:
             report = json.loads(reports.read_bytes(key).decode("utf-8"))  # type: ignore[union-attr]
         except (OSError, ValueError):

@@ -221,6 +221,20 @@ def test_dq_status_summarises_reports_and_copies_them(lake: Path) -> None:
     assert "DQ report" in (site / link).read_text()
 
 
+def test_dq_reports_outside_the_window_are_left_out(lake: Path) -> None:
+    """A lake keeps every date's report; the page shows the window's, so only those are read and copied."""
+    write_dq_reports(lake)
+    old = lake / "_reports" / "dq"
+    (old / "date=2020-01-01.json").write_text(json.dumps({"date": "2020-01-01", "passed": False}), encoding="utf-8")
+    (old / "date=2020-01-01.html").write_text("<!doctype html><title>old</title>", encoding="utf-8")
+    # A window of one day: the earlier of the two recent reports is outside it too.
+    site = _build(lake, window_days=1)
+
+    rows = _read(site, "dq_status")["rows"]
+    assert [r["date"] for r in rows] == [DATES[-1].isoformat()]
+    assert sorted(p.name for p in (site / "data" / "dq").iterdir()) == [f"date={DATES[-1].isoformat()}.html"]
+
+
 def test_unreadable_dq_report_is_flagged_not_fatal(lake: Path) -> None:
     reports = lake / "_reports" / "dq"
     reports.mkdir(parents=True)
