@@ -41,6 +41,10 @@ def test_parse_date_accepts_calendar_days(value):
         ("2025-1-5", "expected YYYY-MM-DD"),
         ("20250105", "expected YYYY-MM-DD"),
         ("", "expected YYYY-MM-DD"),
+        ("0000-01-01", "no such calendar day"),
+        # Digits of another script would make a key no other tool reads as a date.
+        ("\u0968\u0966\u0968\u096b-01-01", "expected YYYY-MM-DD"),
+        ("2025-01-0\u0661", "expected YYYY-MM-DD"),
     ],
 )
 def test_parse_date_rejects_with_a_clear_error(value, message):
