@@ -96,6 +96,8 @@ class StoppedByGate:
 
 @dataclass(frozen=True)
 class LakeStatus:
+    """Everything ``ecomlake status`` shows; ``to_dict`` is its ``--format json``."""
+
     lake: str
     snapshot: int
     published_run: str | None
