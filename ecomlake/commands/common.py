@@ -150,6 +150,11 @@ def lake_hint(root: Path) -> str:
     return "" if root == resolve_lake(None) else f" --lake {root}"
 
 
+def audit_command(day: str, run_id: str, root: Path) -> str:
+    """The command that shows what run ``run_id``'s audit found on ``day`` (a run its quality gate stopped)."""
+    return f"ecomlake dq --date {day} --run {run_id}{lake_hint(root)}"
+
+
 def lake_for_writing(lake: Path | None, *, must_exist: bool = False) -> Path:
     """The lake a command writes: an existing lake (``must_exist``) or one it may create."""
     from ecomlake.storage import resolve_lake

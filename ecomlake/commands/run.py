@@ -16,10 +16,10 @@ from rich.text import Text
 from ecomlake.commands.common import (
     LakeOption,
     Lines,
+    audit_command,
     console,
     interactive,
     lake_for_writing,
-    lake_hint,
     print_table,
     say,
     styled,
@@ -181,8 +181,8 @@ def register(app: typer.Typer) -> None:
         say(f"run record: {root / record.key}")
         from ecomlake.local.status import failed_audits
 
-        for day in failed_audits(root, record.run_id, record.dates):
-            say(f"audit of {day}: ecomlake dq --date {day} --run {record.run_id}{lake_hint(root)}")
+        for day in failed_audits(root, record.run_id):
+            say(f"audit of {day}: {audit_command(day, record.run_id, root)}")
         if not record.succeeded:
             error = record.error or {}
             cause = str(error.get("Cause", "")).splitlines()[0] if error.get("Cause") else ""

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from ecomlake.commands.common import (
     LakeOption,
+    audit_command,
     console,
     lake_for_reading,
     lake_hint,
@@ -100,10 +101,8 @@ def print_status(state: Any) -> None:
     if state.stopped_by_gate is not None:
         gate = state.stopped_by_gate
         for day in gate.dates:
-            say(
-                f"the last run stopped at its quality gate on {day}: "
-                f"ecomlake dq --date {day} --run {gate.run_id}{lake_hint(Path(state.lake))}"
-            )
+            command = audit_command(day, gate.run_id, Path(state.lake))
+            say(f"the last run stopped at its quality gate on {day}: {command}")
     if state.next_command:
         say(f"next: {state.next_command}{lake_hint(Path(state.lake))}")
 

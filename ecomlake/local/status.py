@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ecomlake.contract import PARTITION_KEY, VALIDATION_PREFIX, Dataset, Zone, run_record_key
-from ecomlake.exceptions import LakeNotFoundError
+from ecomlake.exceptions import DataQualityError, LakeNotFoundError
 from ecomlake.local.lock import read_holder
 from ecomlake.local.runner import Status, pending_reasons, raw_dates
 from ecomlake.storage import LocalStorage
@@ -88,7 +88,7 @@ class RejectedFile:
 
 @dataclass(frozen=True)
 class StoppedByGate:
-    """The newest run, when its audit failed: the dates whose reports failed (``dq --date D --run R``)."""
+    """The newest run, when its audit failed: the dates it failed (``dq --date D --run R`` shows why)."""
 
     run_id: str
     dates: list[str]
@@ -159,25 +159,26 @@ def lake_status(lake: Path, *, runs: int = DEFAULT_RUNS) -> LakeStatus:
     )
 
 
-def failed_audits(lake: Path, run_id: str, dates: list[str]) -> list[str]:
-    """The dates of run ``run_id`` whose audit report failed (the run was stopped by its quality gate)."""
-    from ecomlake.runs.publish import audit_report_key
+def failed_audits(lake: Path, run_id: str) -> list[str]:
+    """The dates run ``run_id``'s audit failed: its verdict's critical failures, as the quality gate reads them.
 
-    failed = []
-    for day in dates:
-        try:
-            report = json.loads((Path(lake) / audit_report_key(run_id, day)).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # no audit of this date: the run stopped before it
-        if isinstance(report, dict) and report.get("passed") is False:
-            failed.append(day)
-    return failed
+    Empty when the run wrote no verdict (it stopped before its audit) or one that cannot be read.
+    """
+    from ecomlake.runs.audit import findings, read_verdict
+
+    try:
+        verdict = read_verdict(LocalStorage(Path(lake)), run_id)
+    except DataQualityError:
+        return []
+    if verdict is None or verdict["passed"]:
+        return []
+    return sorted({day for day, _check, _detail in findings(verdict.get("failures"))})
 
 
 def _stopped_by_gate(lake: Path, newest: RunLine | None) -> StoppedByGate | None:
     if newest is None or newest.status != Status.FAILED:
         return None
-    dates = failed_audits(lake, newest.run_id, newest.dates)
+    dates = failed_audits(lake, newest.run_id)
     return StoppedByGate(newest.run_id, dates) if dates else None
 
 
