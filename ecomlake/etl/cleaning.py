@@ -22,6 +22,7 @@ where Spark returns null, and both evaluate a CASE branch only for the rows it s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -35,7 +36,7 @@ from ecomlake.contract import (
 )
 from ecomlake.etl.engines import api, cast_type
 from ecomlake.ingest import rules
-from ecomlake.schemas import AMOUNT_TOLERANCE, RAW_SCHEMAS, Column, RawSchema, Reason
+from ecomlake.schemas import AMOUNT_TOLERANCE, RAW_SCHEMAS, Column, RawSchema, Reason, decimal_precision
 
 REASON: Final = QUARANTINE_REASON_COLUMN
 DETAIL: Final = QUARANTINE_DETAIL_COLUMN
@@ -60,12 +61,20 @@ assert all(ch.isspace() for ch in WHITESPACE)
 TRIM_PATTERN: Final = f"^[{WHITESPACE}]+|[{WHITESPACE}]+$"
 # Whether there is anything to trim: a cheaper match than the replacement it guards.
 PADDED_PATTERN: Final = f"^[{WHITESPACE}]|[{WHITESPACE}]$"
-# The same question for a whole row at once, asked of its values joined by a separator (one match
-# per row instead of one per value; the separator is not whitespace, so a value that starts or
-# ends with whitespace has it next to a separator or at an end of the joined text).
+# A row's values joined by a separator no plain value holds, for the one match that finds
+# the plain rows (:func:`plain_column`).
 ROW_SEPARATOR: Final = "\x01"
-ROW_PADDED_PATTERN: Final = f"(^|{ROW_SEPARATOR})[{WHITESPACE}]|[{WHITESPACE}]({ROW_SEPARATOR}|$)"
-PADDED: Final = "_padded"
+PLAIN: Final = "_plain"
+# The plain forms of a value, per type: each is a subset of what the rules accept (never
+# blank, nothing to trim, the separator nowhere), so a row whose every value has its plain
+# form breaks no format rule, and only its calendar, ranges and amounts are left to check.
+# A string starts and ends with printable ASCII other than the space; a number has few
+# enough digits to fit its type and the double cast of the range checks.
+_PLAIN_STRING: Final = f"[!-~](?:[^{ROW_SEPARATOR}]*[!-~])?"
+_PLAIN_DATE: Final = rules.DATE_PATTERN.strip("^$")
+_PLAIN_TIMESTAMP: Final = rules.TIMESTAMP_PATTERN.strip("^$")
+_PLAIN_DOUBLE: Final = r"-?[0-9]{1,30}(\.[0-9]{1,29})?"
+_PLAIN_ENUM_VALUE: Final = re.compile(r"[A-Za-z0-9_]+")
 _UTC_SUFFIX: Final = r"(Z|\+00:00)$"
 _AMOUNT: Final = ("quantity", "price", "total_amount")
 # A number longer than this is outside every range the schemas declare; the limit keeps
@@ -185,60 +194,121 @@ class Check:
     detail: Any
 
 
-def padded_column(F: Any, schema: RawSchema) -> Any:
-    """``_padded``: whether any value of the row may start or end with whitespace (read by :func:`normalized_columns`).
+def plain_value_pattern(column: Column) -> str | None:
+    """The plain form of ``column``'s values (see ``_PLAIN_STRING``); None for a type without one."""
+    if column.enum and all(_PLAIN_ENUM_VALUE.fullmatch(v) for v in column.enum):
+        pattern = "(" + "|".join(sorted(column.enum)) + ")"
+    elif column.is_decimal:
+        precision, scale = decimal_precision(column.type)
+        whole = f"-?[0-9]{{1,{precision - scale}}}"
+        pattern = whole if scale == 0 else whole + rf"(\.[0-9]{{1,{scale}}})?"
+    elif column.type in _INTEGER_TYPES:
+        _lo, hi = rules.type_bounds(Column(column.name, column.type))
+        pattern = f"-?[0-9]{{1,{len(str(hi)) - 1}}}"
+    elif column.type in ("double", "float"):
+        pattern = _PLAIN_DOUBLE
+    elif column.type == "date":
+        pattern = _PLAIN_DATE
+    elif column.type == "timestamp":
+        pattern = _PLAIN_TIMESTAMP
+    elif column.type == "string":
+        pattern = _PLAIN_STRING
+    else:
+        return None
+    return pattern if column.required else f"({pattern})?"
 
-    True for every row that has such a value (and perhaps for a few that do not: a value
-    holding the separator); the exact test is then made per value.
+
+def plain_row_pattern(schema: RawSchema) -> str | None:
+    """The pattern of a plain row's values joined by ``ROW_SEPARATOR``; None when a column has no plain form."""
+    parts = [plain_value_pattern(c) for c in schema.columns]
+    if any(p is None for p in parts):
+        return None
+    return "^" + ROW_SEPARATOR.join(f"({p})" for p in parts if p is not None) + "$"
+
+
+def plain_column(F: Any, schema: RawSchema) -> Any:
+    """``_plain``: every value of the row has its plain form (read by the stages after it).
+
+    Nearly every row of a healthy file is plain, and one match over the joined row then
+    stands for the trimming test and the format patterns of every value, which cost a
+    match each. A row that is not plain gets the per-value tests; both paths give the
+    same values and the same reasons (the rules' tests check it). An optional value that
+    is null joins as empty text, which its plain form allows; a required one that is null
+    is left out by the join, and a row one value short never matches.
     """
-    joined = F.concat_ws(ROW_SEPARATOR, *[F.col(c.name) for c in schema.columns])
-    return F.coalesce(joined.rlike(ROW_PADDED_PATTERN), F.lit(False)).alias(PADDED)
+    pattern = plain_row_pattern(schema)
+    if pattern is None:
+        return F.lit(False).alias(PLAIN)
+    values = [F.col(c.name) if c.required else F.coalesce(F.col(c.name), F.lit("")) for c in schema.columns]
+    joined = F.concat_ws(ROW_SEPARATOR, *values)
+    return F.coalesce(joined.rlike(pattern), F.lit(False)).alias(PLAIN)
+
+
+def _plain_value(F: Any, column: Column) -> Any:
+    """True for a value of a plain row that is not null (its format is known good)."""
+    return F.col(PLAIN) & F.col(norm_name(column.name)).isNotNull()
 
 
 def normalized_columns(F: Any, schema: RawSchema) -> list[Any]:
     """``__c`` for every schema column: trimmed as str.strip() trims; blank -> null.
 
-    Reads ``_padded`` (:func:`padded_column`): the per-value test and the replacement only
-    run in rows that may hold padding.
+    Reads ``_plain`` (:func:`plain_column`): a plain value has nothing to trim, so the
+    per-value test and the replacement only run in the other rows (a CASE, which both
+    engines evaluate for the rows that reach a branch only).
     """
     added = []
     for c in schema.columns:
-        padded = F.col(PADDED) & F.col(c.name).rlike(PADDED_PATTERN)
-        trimmed = F.when(padded, F.regexp_replace(F.col(c.name), TRIM_PATTERN, "")).otherwise(F.col(c.name))
+        value = F.col(c.name)
+        trimmed = (
+            F.when(F.col(PLAIN), value)
+            .when(value.rlike(PADDED_PATTERN), F.regexp_replace(value, TRIM_PATTERN, ""))
+            .otherwise(value)
+        )
         added.append(F.nullif(trimmed, F.lit("")).alias(norm_name(c.name)))
     return added
 
 
 def form_columns(F: Any, schema: RawSchema) -> list[Any]:
-    """``_ok_c`` (well formed; null when blank) for numeric and temporal columns; reads ``__c``."""
+    """``_ok_c`` (well formed; null when blank) for numeric and temporal columns; reads ``__c`` and ``_plain``.
+
+    A plain value already has its format: only a date's calendar and a time's clock are left.
+    """
     oks = []
     for c in schema.columns:
         value = F.col(norm_name(c.name))
+        plain = _plain_value(F, c)
         if c.is_numeric:
-            oks.append(value.rlike(rules.number_pattern(c.type)).alias(ok_name(c.name)))
+            oks.append(F.when(plain, F.lit(True)).otherwise(value.rlike(rules.number_pattern(c.type))))
         elif c.type == "date":
-            oks.append(date_ok(F, norm_name(c.name)).alias(ok_name(c.name)))
+            oks.append(F.when(plain, _calendar_ok(F, value)).otherwise(date_ok(F, norm_name(c.name))))
         elif c.type == "timestamp":
-            oks.append(timestamp_ok(F, norm_name(c.name)).alias(ok_name(c.name)))
+            good = _calendar_ok(F, value) & _time_ok(F, value)
+            oks.append(F.when(plain, good).otherwise(timestamp_ok(F, norm_name(c.name))))
+        else:
+            continue
+        oks[-1] = oks[-1].alias(ok_name(c.name))
     return oks
 
 
 def number_columns(F: Any, schema: RawSchema) -> list[Any]:
     """``_num_c``: a well-formed number as a double, for range checks; reads ``_ok_c``."""
+    # A plain number is short enough by its form; the others are measured.
     return [
-        F.when(
+        F.when(_plain_value(F, c), F.col(norm_name(c.name)).cast("double"))
+        .when(
             F.col(ok_name(c.name)) & (F.length(F.col(norm_name(c.name))) <= _MAX_NUMBER_CHARS),
             F.col(norm_name(c.name)).cast("double"),
-        ).alias(num_name(c.name))
+        )
+        .alias(num_name(c.name))
         for c in schema.columns
         if c.is_numeric
     ]
 
 
 def normalize(df: Any, schema: RawSchema) -> Any:
-    """Add ``_padded`` and ``__c`` for every schema column (see :func:`normalized_columns`)."""
+    """Add ``_plain`` and ``__c`` for every schema column (see :func:`normalized_columns`)."""
     F = api(df).F
-    return df.select("*", padded_column(F, schema)).select("*", *normalized_columns(F, schema))
+    return df.select("*", plain_column(F, schema)).select("*", *normalized_columns(F, schema))
 
 
 def add_facts(df: Any, schema: RawSchema) -> Any:

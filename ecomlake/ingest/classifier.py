@@ -91,7 +91,7 @@ def facts_stage(schema: RawSchema, source: Any) -> Any:
     from ecomlake.etl.engines import duckdb_api
 
     F = duckdb_api().F
-    stage = _sql([cleaning.padded_column(F, schema)], source).subquery("p")
+    stage = _sql([cleaning.plain_column(F, schema)], source).subquery("p")
     stage = _sql(cleaning.normalized_columns(F, schema), stage).subquery("n")
     stage = _sql(cleaning.form_columns(F, schema), stage).subquery("f")
     return _sql(cleaning.number_columns(F, schema), stage).subquery("v")

@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -99,6 +100,23 @@ def groups(files: Sequence[SqlFile], limit: int = GROUP_BYTES) -> list[list[SqlF
     return out
 
 
+def _parts(fids: dict[int, SqlFile], workers: int) -> list[dict[int, SqlFile]]:
+    """``fids`` shared out between at most ``workers`` parts of about the same size in bytes."""
+    count = max(1, min(workers, len(fids)))
+    parts: list[dict[int, SqlFile]] = [{} for _ in range(count)]
+    loads = [0] * count
+    for fid, file in sorted(fids.items(), key=lambda item: -os.path.getsize(item[1].path)):
+        lightest = loads.index(min(loads))
+        parts[lightest][fid] = file
+        loads[lightest] += os.path.getsize(file.path)
+    return [dict(sorted(part.items())) for part in parts if part]
+
+
+def _threads(conn: Any) -> int:
+    """The threads DuckDB may use in this session."""
+    return int(conn.execute("SELECT current_setting('threads')").fetchall()[0][0])
+
+
 def _signature_checks() -> str:
     """SQL that is true when the text starts like one of the binary formats the framer refuses."""
     tests = []
@@ -131,8 +149,9 @@ class SqlFramer:
         self.files = f"{self.prefix}_files"
         self.slow = f"{self.prefix}_slow"
         self.view = f"{self.prefix}_rows"
+        # Not a temporary table: the cursors that load it in parallel (``_group``) must see it.
         conn.execute(
-            f"CREATE TEMP TABLE {ident(self.lines)} "
+            f"CREATE TABLE {ident(self.lines)} "
             "(fid INTEGER, line BIGINT, t VARCHAR, blank BOOLEAN, ordered BOOLEAN, ok BOOLEAN)"
         )
         positions = "".join(f", _p{i} INTEGER" for i in range(len(cols)))
@@ -189,31 +208,55 @@ class SqlFramer:
     # ------------------------------------------------------------------ one group
 
     def _group(self, files: list[SqlFile]) -> list[SqlFile]:
-        import duckdb
-
-        content = f"{self.prefix}_content"
-        paths = "[" + ", ".join(literal(f.path) for f in files) + "]"
-        try:
-            self.conn.execute(
-                f"CREATE OR REPLACE TEMP TABLE {ident(content)} AS SELECT filename, content FROM read_text({paths})"
-            )
-        except duckdb.Error:
-            if len(files) == 1:
-                return files  # not UTF-8 (or unreadable): the framer says why
-            # One bad file must not send the others to the slow path: read them one at a time.
-            return [f for file in files for f in self._group([file])]
-        try:
-            return self._frame(files, content)
-        finally:
-            self.conn.execute(f"DROP TABLE IF EXISTS {ident(content)}")
-
-    def _frame(self, files: list[SqlFile], content: str) -> list[SqlFile]:
-        cols = self.schema.column_names
         base = self.next_fid
         self.next_fid += len(files)
         fids = {base + i: f for i, f in enumerate(files)}
+        parts = _parts(fids, _threads(self.conn))
+        if len(parts) == 1:
+            refused = self._load(self.conn, parts[0])
+        else:
+            # Splitting a file into lines is one thread's work in DuckDB (each file is one row of
+            # read_text), so the files are shared out between cursors of the session, a thread
+            # each, appending to the one lines table.
+            with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+                refused = set().union(*pool.map(self._load_apart, parts))
+        kept = sorted(set(fids) - refused)
+        if kept:
+            refused |= self._csv(fids, kept) if self.csv else self._json(fids, kept)
+        return [fids[fid] for fid in sorted(refused)]
+
+    def _load_apart(self, part: dict[int, SqlFile]) -> set[int]:
+        cursor = self.conn.cursor()
+        try:
+            return self._load(cursor, part)
+        finally:
+            cursor.close()
+
+    def _load(self, conn: Any, part: dict[int, SqlFile]) -> set[int]:
+        """Store the lines of ``part``'s files; returns the ids of those left to the framer."""
+        import duckdb
+
+        content = f"{self.prefix}_content_{min(part)}"
+        paths = "[" + ", ".join(literal(f.path) for f in part.values()) + "]"
+        try:
+            conn.execute(
+                f"CREATE OR REPLACE TEMP TABLE {ident(content)} AS SELECT filename, content FROM read_text({paths})"
+            )
+        except duckdb.Error:
+            if len(part) == 1:
+                return set(part)  # not UTF-8 (or unreadable): the framer says why
+            # One bad file must not send the others to the slow path: read them one at a time.
+            return set().union(*(self._load(conn, {fid: file}) for fid, file in part.items()))
+        try:
+            return self._store_lines(conn, part, content)
+        finally:
+            conn.execute(f"DROP TABLE IF EXISTS {ident(content)}")
+
+    def _store_lines(self, conn: Any, fids: dict[int, SqlFile], content: str) -> set[int]:
+        """Check the files read into ``content`` and store the lines of those that may be framed here."""
+        cols = self.schema.column_names
         by_path = {f.path: fid for fid, f in fids.items()}
-        found = self.conn.execute(
+        found = conn.execute(
             "SELECT filename, contains(content, chr(0)) OR starts_with(content, chr(65279)) "
             f"OR ({_signature_checks()}) OR (NOT contains(content, chr(10)) AND contains(content, chr(13))) "
             "OR NOT regexp_matches(content, '[^ \\t\\r\\n\\x0b\\x0c]'), "
@@ -225,8 +268,8 @@ class SqlFramer:
             wrong = first in ("{", "[") if self.csv else first == "["
             if not odd and not wrong:
                 refused.discard(fid)
-        ids = f"{self.prefix}_ids"
-        self.conn.register(
+        ids = f"{self.prefix}_ids_{min(fids)}"
+        conn.register(
             ids,
             pa.table(
                 {
@@ -254,7 +297,7 @@ class SqlFramer:
         )
         try:
             # Every line with its number; the CR of a CRLF dropped; blank lines marked.
-            self.conn.execute(
+            conn.execute(
                 f"INSERT INTO {ident(self.lines)} (fid, line, t, blank{', ordered, ok' if not self.csv else ''}) "
                 f"SELECT fid, line, t, blank{json_cols} FROM ({json_stage}"
                 # Only a line that sorts below '!' can be blank (its first byte is whitespace, or it
@@ -269,11 +312,8 @@ class SqlFramer:
                 f"WHERE NOT (line = n AND t = '')){')' if json_stage else ''})"
             )
         finally:
-            self.conn.unregister(ids)
-        kept = sorted(set(fids) - refused)
-        if kept:
-            refused |= self._csv(fids, kept) if self.csv else self._json(fids, kept)
-        return [fids[fid] for fid in sorted(refused)]
+            conn.unregister(ids)
+        return refused
 
     def _in(self, fids: Sequence[int]) -> str:
         return "(" + ", ".join(str(f) for f in fids) + ")"

@@ -169,3 +169,110 @@ def test_reasons_match_the_python_rules_on_spark(spark: Any) -> None:
     for dataset, rows in CASES.values():
         got = classified(spark, dataset, rows)
         assert [got[i + 2]["_reason"] for i in range(len(rows))] == expected_reasons(dataset, rows), dataset
+
+
+# Values a column may hold, by type, chosen at the edges of the plain forms (``cleaning.plain_value_pattern``):
+# padding of every kind, the separator, non-ASCII ends, digits one past what a type holds, calendar edges.
+_STRINGS = ["T1", "T 1", " T1", "T1 ", "\u00a0T1", "T1\u3000", "T\x011", "\x01", "é", "Té", "éT", "", "   "]
+_EDGE_VALUES: dict[str, list[str | None]] = {
+    "string": [*_STRINGS, None, "x" * 300],
+    "int": ["2", "02", "-0", "-2", "+2", "2.", " 2", "2\t", "1e3", "NaN", "9" * 9, "9" * 10, "2147483648", "0", None],
+    "decimal(10,2)": [
+        *("12.50", "12.5", "12", "12.", ".5", "12.505", "-0.01", "0.01", "99999999.99", "100000000.00"),
+        *("0" * 59 + "1", "0" * 61 + "1", "1,200", "$1", " 12.50", None),
+    ],
+    "date": [
+        *("2025-01-01", "2025-02-30", "2024-02-29", "2023-02-29", "0000-01-01", "0001-01-01", "2025-1-01"),
+        *("20250-01-01", "2025-01-01T00:00:00", " 2025-01-01", "2025-13-01", None),
+    ],
+    "timestamp": [
+        *("2025-01-01T10:00:00Z", "2025-01-01 10:00:00", "2025-01-01T10:00:00.123456+00:00"),
+        *("2025-01-01T24:00:00Z", "2025-01-01T10:60:00Z", "2025-02-29T10:00:00Z", "2025-01-01T10:00:00+02:00", None),
+    ],
+}
+
+
+def _edge_rows(dataset: Dataset, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """``base``, then ``base`` with one column changed to each edge value of its type (and enum spellings)."""
+    from ecomlake.schemas import RAW_SCHEMAS
+
+    rows = [dict(base)]
+    for column in RAW_SCHEMAS[dataset].columns:
+        values = list(_EDGE_VALUES[column.type])
+        if column.enum:
+            allowed = sorted(column.enum)[0]
+            values += [allowed, allowed.title(), f" {allowed}", f"{allowed}\u2003", "other", ""]
+        rows += [{**base, column.name: value} for value in values]
+    return [{**row, "_line": i + 2} for i, row in enumerate(rows)]
+
+
+_BASES = {Dataset.TRANSACTIONS: TXN, Dataset.CLICKSTREAM: CLICK, Dataset.REVIEWS: REVIEW, Dataset.PRODUCTS: PRODUCT}
+
+
+def _with_and_without_plain(session: Any, monkeypatch: pytest.MonkeyPatch, dataset: Dataset) -> tuple[list, list]:
+    rows = _edge_rows(dataset, _BASES[dataset])
+
+    def run() -> list[dict[str, Any]]:
+        out = cleaning.explain(cleaning.classify(raw_frame(session, dataset, rows), dataset), dataset)
+        typed = [c.alias(f"_typed_{i}") for i, c in enumerate(cleaning.typed_columns(out, dataset))]
+        return sorted((r.asDict() for r in out.select("*", *typed).collect()), key=lambda r: r["_line"])
+
+    fast = run()
+    with monkeypatch.context() as patch:
+        patch.setattr(cleaning, "plain_row_pattern", lambda schema: None)
+        slow = run()
+    return fast, slow
+
+
+@pytest.mark.parametrize("dataset", sorted(_BASES))
+def test_plain_rows_classify_as_the_per_value_tests_do(
+    duck: Any, monkeypatch: pytest.MonkeyPatch, dataset: Dataset
+) -> None:
+    """The one match that marks a row plain decides nothing the per-value tests would decide otherwise."""
+    fast, slow = _with_and_without_plain(duck, monkeypatch, dataset)
+    assert not any(row[cleaning.PLAIN] for row in slow)  # the slow run really took the per-value tests
+    plain = [row["_line"] for row in fast if row[cleaning.PLAIN]]
+    assert 2 in plain  # the base row is plain...
+    assert len(plain) < len(fast) / 2  # ...and most edge values are not
+    for got, want in zip(fast, slow, strict=True):
+        got.pop(cleaning.PLAIN), want.pop(cleaning.PLAIN)
+        assert got == want, got["_line"]
+    # The edges reach every outcome: valid rows, and several reasons.
+    assert len({row["_reason"] for row in fast}) >= 4
+
+
+def test_plain_forms_are_what_the_edges_say() -> None:
+    """Which values count as plain, stated as literals (a looser form would pass the equality above only by luck)."""
+    import re
+
+    from ecomlake.schemas import Column
+
+    def plain(type_: str, value: str, **kw: Any) -> bool:
+        pattern = cleaning.plain_value_pattern(Column("c", type_, nullable=False, **kw))
+        assert pattern is not None
+        return re.fullmatch(pattern, value) is not None
+
+    assert all(plain("string", v) for v in ("T1", "T 1", "a"))
+    assert not any(plain("string", v) for v in (" T1", "T1 ", "\u00a0T1", "é", "", "T\x011"))
+    assert plain("int", "-" + "9" * 9)
+    assert not any(plain("int", v) for v in ("9" * 10, "+2"))
+    assert all(plain("decimal(10,2)", v) for v in ("12345678.99", "12.5", "12"))
+    assert not any(plain("decimal(10,2)", v) for v in ("123456789.00", "12.505", "12."))
+    assert plain("date", "2025-02-30")  # the calendar is still checked for a plain date
+    assert not any(plain("date", v) for v in ("20250-01-01", "2025-1-01"))
+    assert plain("timestamp", "2025-01-01 10:00:00.5+00:00")
+    assert not plain("timestamp", "2025-01-01T10:00:00+02:00")
+    assert plain("string", "completed", enum=("completed", "returned"))
+    assert not plain("string", "pending", enum=("completed",))
+    assert cleaning.plain_value_pattern(Column("c", "boolean")) is None
+    assert cleaning.plain_value_pattern(Column("c", "string")) == "([!-~](?:[^\x01]*[!-~])?)?"
+
+
+@pytest.mark.spark
+def test_plain_rows_classify_as_the_per_value_tests_do_on_spark(spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for dataset in sorted(_BASES):
+        fast, slow = _with_and_without_plain(spark, monkeypatch, dataset)
+        assert [r["_line"] for r in fast if r[cleaning.PLAIN]], dataset
+        for got, want in zip(fast, slow, strict=True):
+            got.pop(cleaning.PLAIN), want.pop(cleaning.PLAIN)
+            assert got == want, (dataset, got["_line"])

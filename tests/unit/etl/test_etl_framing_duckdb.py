@@ -280,11 +280,13 @@ def land(lake: Path, dataset: str, files: dict[str, bytes]) -> list[io.RawFile]:
     return [put_raw(lake, dataset, DAY, name, files[name]) for name in sorted(files)]
 
 
-def read(lake: Path, dataset: str, files: list[io.RawFile], sql: bool) -> list[tuple[Any, ...]]:
+def read(lake: Path, dataset: str, files: list[io.RawFile], sql: bool, threads: int = 0) -> list[tuple[Any, ...]]:
     from ecomlake.etl.engines import duckdb_session
 
     session = duckdb_session()
     try:
+        if threads:
+            session._conn.execute(f"SET threads = {threads}")
         read_raw_duckdb(session, io.LakeIO.local(lake), Dataset(dataset), files, sql_framing=sql)
         return session._conn.execute(f"SELECT * FROM raw_{dataset} ORDER BY _file, _line").fetchall()
     finally:
@@ -357,6 +359,41 @@ def test_ordered_json_line_pattern_takes_only_plain_lines_with_every_column_once
     assert taken > 300  # the common line (every column once, in order) is taken
     assert not ordered.fullmatch('{"a": "x", "c": "z", "b": "y"}')  # another order: the full check decides
     assert not ordered.fullmatch('{"a": "x", "b": "y"}')  # a column left out: likewise
+
+
+def test_files_shared_between_threads_read_as_on_one(tmp_path: Path) -> None:
+    """The lines of a group's files are loaded by one cursor per thread: same rows, same refusals as one thread
+    and as the framer, with files the SQL path hands back (not UTF-8, a NUL byte) among them."""
+    rng = random.Random(11)
+    files = {
+        f"f{k}.csv": text(HEADER, *(rng.choice([ROW, ROW, ROW + ",extra", " "]).format(n=i) for i in range(50 * k)))
+        for k in range(1, 8)
+    }
+    files["latin1.csv"] = text(HEADER, ROW.format(n=1)) + "é".encode("latin-1")
+    files["nul.csv"] = text(HEADER, ROW.format(n=2)).replace(b"T2", b"T\x002")
+    found = {}
+    for threads in (1, 3):
+        lake = tmp_path / f"threads{threads}"
+        raw = land(lake, "transactions", files)
+        found[threads] = (read(lake, "transactions", raw, True, threads), rejected(lake, "transactions"))
+    lake = tmp_path / "framer"
+    found[0] = (read(lake, "transactions", land(lake, "transactions", files), False), rejected(lake, "transactions"))
+    assert found[1] == found[3] == found[0]
+    assert len(found[3][0]) > 1000
+    assert set(found[3][1]) == {"latin1.csv.reason.json", "nul.csv.reason.json"}
+
+
+def test_work_is_shared_by_size() -> None:
+    from ecomlake.etl.io import framing_duckdb
+
+    sizes = {1: 900, 2: 500, 3: 400, 4: 100}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(framing_duckdb.os.path, "getsize", lambda path: sizes[int(path)])
+        fids = {fid: SqlFile(str(fid), f"k{fid}", DAY) for fid in sizes}
+        parts = framing_duckdb._parts(fids, 2)
+        assert [sorted(p) for p in parts] == [[1, 4], [2, 3]]  # 1000 and 900 bytes
+        assert [list(p) for p in framing_duckdb._parts(fids, 8)] == [[1], [2], [3], [4]]
+        assert [list(p) for p in framing_duckdb._parts(fids, 1)] == [[1, 2, 3, 4]]
 
 
 def test_random_files_read_the_same_both_ways(tmp_path: Path) -> None:
