@@ -9,7 +9,8 @@ query at a daily volume -- and the rows go through three statements instead of o
 materialisation:
 
 1. **classify** (``_c_<dataset>``, kept): each raw row's first broken rule (``_stateless``),
-   its typed key (``_key<i>``) and typed values (``_t_<column>``), with its raw text and origin;
+   its typed values (``_t_<column>``; the key parts among them are the typed key), with its raw
+   text and origin;
 2. **duplicates** (``_dups_<dataset>``, kept): the valid rows whose key an earlier valid row
    claimed, from one window over the keys alone. Within a date "earlier" is (file, line),
    as ``cleaning.classify`` has it; for the datasets keyed in the whole lake
@@ -84,14 +85,12 @@ def dataset_sql(dataset: Dataset) -> DatasetSql:
     schema = RAW_SCHEMAS[dataset]
     n = names(dataset)
     checks = cleaning.row_checks(F, schema)
-    keys = cleaning.key_columns(F, schema)
     kept = [exp.column(c, quoted=True) for c in (*schema.column_names, *cleaning.META_COLUMNS)]
     classify = exp.select(
         *kept,
         cleaning.reason_of(F, checks).alias(cleaning.STATELESS).expression,
-        *(key.alias(name).expression for key, name in zip(keys, dedupe.key_names(dataset), strict=True)),
         *(cleaning.typed_value(F, c).alias(f"{TYPED_PREFIX}{c.name}").expression for c in schema.columns),
-    ).from_(facts_stage(schema, n["raw"]))
+    ).from_(facts_stage(schema, n["raw"], hint=cleaning.PLAIN_HINT))
     typed = exp.select(
         *(exp.column(f"{TYPED_PREFIX}{c.name}", quoted=True).as_(c.name, quoted=True) for c in schema.columns),
         exp.column(PARTITION_KEY, quoted=True),
@@ -115,11 +114,12 @@ def duplicates_sql(dataset: Dataset, *, claims: bool) -> str:
     n = names(dataset)
     key_names = dedupe.key_names(dataset)
     keys = ", ".join(ident(k) for k in key_names)
+    typed_keys = ", ".join(f"{ident(_typed(c))} AS {ident(k)}" for c, k in _key_parts(dataset))
     date = ident(PARTITION_KEY)
     lake_keyed = dedupe.is_lake_keyed(dataset)
     group = keys if lake_keyed else f"{date}, {keys}"
     ctes = [
-        f"r AS (SELECT rowid AS _rid, {date}, _file, _line, {keys} FROM {ident(n['classified'])} "
+        f"r AS (SELECT rowid AS _rid, {date}, _file, _line, {typed_keys} FROM {ident(n['classified'])} "
         f"WHERE {_STATELESS} IS NULL)"
     ]
     held = f"SELECT {group} FROM r GROUP BY {group} HAVING count(*) > 1"
@@ -139,21 +139,32 @@ def duplicates_sql(dataset: Dataset, *, claims: bool) -> str:
     )
 
 
+def _typed(column: str) -> str:
+    return f"{TYPED_PREFIX}{column}"
+
+
+def _key_parts(dataset: Dataset) -> list[tuple[str, str]]:
+    """(key column, its name in the duplicates' plan): the typed key is the key columns' typed values."""
+    return list(zip(RAW_SCHEMAS[dataset].primary_key, dedupe.key_names(dataset), strict=True))
+
+
 def _views(conn: Any, dataset: Dataset) -> None:
     """The good, bad and marked rows of the classified table, given the duplicates."""
     n = names(dataset)
     c, d = ident(n["classified"]), ident(n["dups"])
     raw = ", ".join(f"c.{ident(col)}" for col in (*RAW_SCHEMAS[dataset].column_names, *cleaning.META_COLUMNS))
-    keys = ", ".join(f"c.{ident(k)}" for k in dedupe.key_names(dataset))
+    keys = ", ".join(f"c.{ident(_typed(c))} AS {ident(k)}" for c, k in _key_parts(dataset))
     reason = f"CASE WHEN d._rid IS NOT NULL THEN '{_DUPLICATE}' ELSE c.{_STATELESS} END"
     conn.execute(
         f"CREATE OR REPLACE VIEW {ident(n['good'])} AS SELECT c.* FROM {c} c ANTI JOIN {d} d ON c.rowid = d._rid "
         f"WHERE c.{_STATELESS} IS NULL"
     )
+    # Two branches, not one outer join filtered on either side: a filter on the classified table
+    # alone reaches its scan, which then reads the text of the bad rows only.
     conn.execute(
-        f"CREATE OR REPLACE VIEW {ident(n['bad'])} AS SELECT {raw}, {reason} AS {ident(cleaning.REASON)}, "
-        f"d._first AS {ident(dedupe.FIRST_DATE)} FROM {c} c LEFT JOIN {d} d ON c.rowid = d._rid "
-        f"WHERE c.{_STATELESS} IS NOT NULL OR d._rid IS NOT NULL"
+        f"CREATE OR REPLACE VIEW {ident(n['bad'])} AS SELECT {raw}, c.{_STATELESS} AS {ident(cleaning.REASON)}, "
+        f"NULL::VARCHAR AS {ident(dedupe.FIRST_DATE)} FROM {c} c WHERE c.{_STATELESS} IS NOT NULL "
+        f"UNION ALL SELECT {raw}, '{_DUPLICATE}', d._first FROM {c} c JOIN {d} d ON c.rowid = d._rid"
     )
     conn.execute(
         f"CREATE OR REPLACE VIEW {ident(n['marked'])} AS SELECT {keys}, c.{ident(PARTITION_KEY)}, "
@@ -190,14 +201,20 @@ def classify_and_mark(
 
 
 def counts(session: Any, dataset: Dataset) -> list[tuple[str, str | None, int]]:
-    """(date, reason or None, rows) of the classified rows."""
+    """(date, reason or None, rows) of the classified rows.
+
+    The duplicates are few: counted through a join of their own, and moved from the valid
+    rows of their date to ``duplicate_key``, rather than joining every classified row.
+    """
     n = names(dataset)
+    c, d, day = ident(n["classified"]), ident(n["dups"]), ident(PARTITION_KEY)
+    dups = f"FROM {c} c JOIN {d} d ON c.rowid = d._rid GROUP BY ALL"
     rows = (
         duckdb_connection(session)
         .execute(
-            f"SELECT c.{ident(PARTITION_KEY)}, CASE WHEN d._rid IS NOT NULL THEN '{_DUPLICATE}' "
-            f"ELSE c.{_STATELESS} END, count(*) FROM {ident(n['classified'])} c LEFT JOIN {ident(n['dups'])} d "
-            "ON c.rowid = d._rid GROUP BY ALL"
+            f"SELECT {day}, _r, sum(_n)::BIGINT FROM (SELECT {day}, {_STATELESS} AS _r, count(*) AS _n FROM {c} "
+            f"GROUP BY ALL UNION ALL SELECT c.{day}, NULL, -count(*) {dups} "
+            f"UNION ALL SELECT c.{day}, '{_DUPLICATE}', count(*) {dups}) GROUP BY ALL HAVING sum(_n) > 0"
         )
         .fetchall()
     )

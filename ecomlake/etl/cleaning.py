@@ -65,12 +65,16 @@ PADDED_PATTERN: Final = f"^[{WHITESPACE}]|[{WHITESPACE}]$"
 # the plain rows (:func:`plain_column`).
 ROW_SEPARATOR: Final = "\x01"
 PLAIN: Final = "_plain"
+# The same verdict, when a reader has it already from the record's own text (the SQL framer
+# matches a plain CSV line, ``plain_row_pattern(schema, ",")``): a boolean, null when unknown.
+PLAIN_HINT: Final = "_plain_line"
 # The plain forms of a value, per type: each is a subset of what the rules accept (never
 # blank, nothing to trim, the separator nowhere), so a row whose every value has its plain
 # form breaks no format rule, and only its calendar, ranges and amounts are left to check.
 # A string starts and ends with printable ASCII other than the space; a number has few
 # enough digits to fit its type and the double cast of the range checks.
-_PLAIN_STRING: Final = f"[!-~](?:[^{ROW_SEPARATOR}]*[!-~])?"
+# A string's ends are printable ASCII but the space (and the separator, ``_plain_string``).
+_PLAIN_END: Final = "[!-~]"
 _PLAIN_DATE: Final = rules.DATE_PATTERN.strip("^$")
 _PLAIN_TIMESTAMP: Final = rules.TIMESTAMP_PATTERN.strip("^$")
 _PLAIN_DOUBLE: Final = r"-?[0-9]{1,30}(\.[0-9]{1,29})?"
@@ -194,8 +198,16 @@ class Check:
     detail: Any
 
 
-def plain_value_pattern(column: Column) -> str | None:
-    """The plain form of ``column``'s values (see ``_PLAIN_STRING``); None for a type without one."""
+def _plain_string(separator: str) -> str:
+    end = _PLAIN_END
+    if "!" < separator < "~":  # a printable separator: the ends are the ranges on either side of it
+        before, after = (re.escape(chr(ord(separator) + step)) for step in (-1, 1))
+        end = f"[!-{before}{after}-~]"
+    return f"{end}(?:[^{re.escape(separator)}]*{end})?"
+
+
+def plain_value_pattern(column: Column, separator: str = ROW_SEPARATOR) -> str | None:
+    """The plain form of ``column``'s values, holding no ``separator``; None for a type without one."""
     if column.enum and all(_PLAIN_ENUM_VALUE.fullmatch(v) for v in column.enum):
         pattern = "(" + "|".join(sorted(column.enum)) + ")"
     elif column.is_decimal:
@@ -212,21 +224,24 @@ def plain_value_pattern(column: Column) -> str | None:
     elif column.type == "timestamp":
         pattern = _PLAIN_TIMESTAMP
     elif column.type == "string":
-        pattern = _PLAIN_STRING
+        pattern = _plain_string(separator)
     else:
         return None
     return pattern if column.required else f"({pattern})?"
 
 
-def plain_row_pattern(schema: RawSchema) -> str | None:
-    """The pattern of a plain row's values joined by ``ROW_SEPARATOR``; None when a column has no plain form."""
-    parts = [plain_value_pattern(c) for c in schema.columns]
+def plain_row_pattern(schema: RawSchema, separator: str = ROW_SEPARATOR) -> str | None:
+    """The pattern of a plain row's values joined by ``separator``; None when a column has no plain form.
+
+    No value of a plain row holds the separator, so a row that matches splits at it into its values.
+    """
+    parts = [plain_value_pattern(c, separator) for c in schema.columns]
     if any(p is None for p in parts):
         return None
-    return "^" + ROW_SEPARATOR.join(f"({p})" for p in parts if p is not None) + "$"
+    return "^" + separator.join(f"({p})" for p in parts if p is not None) + "$"
 
 
-def plain_column(F: Any, schema: RawSchema) -> Any:
+def plain_column(F: Any, schema: RawSchema, hint: str | None = None) -> Any:
     """``_plain``: every value of the row has its plain form (read by the stages after it).
 
     Nearly every row of a healthy file is plain, and one match over the joined row then
@@ -235,13 +250,18 @@ def plain_column(F: Any, schema: RawSchema) -> Any:
     same values and the same reasons (the rules' tests check it). An optional value that
     is null joins as empty text, which its plain form allows; a required one that is null
     is left out by the join, and a row one value short never matches.
+
+    ``hint`` names a column (``PLAIN_HINT``) holding the verdict where the reader had it already;
+    the join and the match are made for the rows where it is null.
     """
     pattern = plain_row_pattern(schema)
     if pattern is None:
         return F.lit(False).alias(PLAIN)
     values = [F.col(c.name) if c.required else F.coalesce(F.col(c.name), F.lit("")) for c in schema.columns]
-    joined = F.concat_ws(ROW_SEPARATOR, *values)
-    return F.coalesce(joined.rlike(pattern), F.lit(False)).alias(PLAIN)
+    plain = F.coalesce(F.concat_ws(ROW_SEPARATOR, *values).rlike(pattern), F.lit(False))
+    if hint is not None:
+        plain = F.when(F.col(hint).isNotNull(), F.col(hint)).otherwise(plain)
+    return plain.alias(PLAIN)
 
 
 def _plain_value(F: Any, column: Column) -> Any:
@@ -306,9 +326,13 @@ def number_columns(F: Any, schema: RawSchema) -> list[Any]:
 
 
 def normalize(df: Any, schema: RawSchema) -> Any:
-    """Add ``_plain`` and ``__c`` for every schema column (see :func:`normalized_columns`)."""
+    """Add ``_plain`` and ``__c`` for every schema column (see :func:`normalized_columns`).
+
+    A frame with a ``PLAIN_HINT`` column (the SQL framer's) has its verdicts used.
+    """
     F = api(df).F
-    return df.select("*", plain_column(F, schema)).select("*", *normalized_columns(F, schema))
+    hint = PLAIN_HINT if PLAIN_HINT in df.columns else None
+    return df.select("*", plain_column(F, schema, hint)).select("*", *normalized_columns(F, schema))
 
 
 def add_facts(df: Any, schema: RawSchema) -> Any:

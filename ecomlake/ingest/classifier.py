@@ -85,13 +85,16 @@ def _sql(columns: Iterable[Any], source: Any) -> Any:
     return exp.select(exp.Star(), *(c.expression for c in columns)).from_(source)
 
 
-def facts_stage(schema: RawSchema, source: Any) -> Any:
-    """``source`` with the normalised text, the value checks and the numbers the rules read."""
+def facts_stage(schema: RawSchema, source: Any, *, hint: str | None = None) -> Any:
+    """``source`` with the normalised text, the value checks and the numbers the rules read.
+
+    ``hint``: a column of ``source`` that already says which rows are plain (``cleaning.plain_column``).
+    """
     from ecomlake.etl import cleaning
     from ecomlake.etl.engines import duckdb_api
 
     F = duckdb_api().F
-    stage = _sql([cleaning.plain_column(F, schema)], source).subquery("p")
+    stage = _sql([cleaning.plain_column(F, schema, hint)], source).subquery("p")
     stage = _sql(cleaning.normalized_columns(F, schema), stage).subquery("n")
     stage = _sql(cleaning.form_columns(F, schema), stage).subquery("f")
     return _sql(cleaning.number_columns(F, schema), stage).subquery("v")

@@ -40,6 +40,7 @@ from typing import Any, Final
 import pyarrow as pa
 
 from ecomlake.contract import PARTITION_KEY
+from ecomlake.etl import cleaning
 from ecomlake.exceptions import FileRejectedError
 from ecomlake.ingest import framing
 from ecomlake.ingest.streams import GZIP_SUFFIX, SIGNATURES
@@ -55,6 +56,9 @@ _STRING: Final = framing.PLAIN_STRING
 _PAIR: Final = rf"{_STRING}:[ \t]*(?:{_STRING}|null)[ \t]*"
 SIMPLE_JSON_LINE: Final = rf"\{{[ \t]*(?:{_PAIR}(?:,[ \t]*{_PAIR})*)?\}}"
 _BLANK: Final = "[ \t\r\x0b\x0c]*"
+# Lines looked at first for a CSV file's header and for a record of the header's width; a file
+# that has neither among them is searched whole.
+_PROBE_LINES: Final = 16
 _counter = itertools.count()
 
 
@@ -134,7 +138,8 @@ class SqlFramer:
 
     ``add`` takes files (in groups of at most ``GROUP_BYTES``) and returns those left to the
     framer; ``view`` names a view of every record found, with the raw frame's columns
-    (schema columns as text, ``_error``, ``_line``, ``_file``, ``date``). Records are
+    (schema columns as text, ``_error``, ``_line``, ``_file``, ``date``) and
+    ``cleaning.PLAIN_HINT`` (true or false for a CSV line matched whole, else null). Records are
     computed when the view is read: the lines are kept, not a copy of every field.
     """
 
@@ -180,21 +185,31 @@ class SqlFramer:
                 "CASE WHEN r._err IS NULL AND len(r._f) <> m._width THEN 'expected ' || m._width || "
                 "' fields (the header''s), found ' || len(r._f) ELSE r._err END AS _error"
             )
+            # A line of a file whose header is the schema's columns in order is matched whole against
+            # the plain row (``cleaning.PLAIN_HINT``): one match over the text it already holds.
+            pattern = cleaning.plain_row_pattern(self.schema, ",")
+            in_order = " AND ".join([f"f._width = {len(cols)}", *(f"f._p{i} = {i + 1}" for i in range(len(cols)))])
+            hint = (
+                "NULL::BOOLEAN"
+                if pattern is None
+                else (f"CASE WHEN {in_order} THEN regexp_matches(l.t, {literal(pattern)}) END")
+            )
             return (
-                f"SELECT {picks}, {error}, r._line, {meta} FROM ("
-                f"SELECT l.fid, l.line AS _line, string_split(l.t, ',') AS _f, NULL::VARCHAR AS _err "
+                f"SELECT {picks}, {error}, r._line, {meta}, r._hint AS {ident(cleaning.PLAIN_HINT)} FROM ("
+                f"SELECT l.fid, l.line AS _line, string_split(l.t, ',') AS _f, NULL::VARCHAR AS _err, {hint} AS _hint "
                 f"FROM {ident(self.lines)} l JOIN {ident(self.files)} f USING (fid) "
                 "WHERE l.line > f._hline AND NOT l.blank AND NOT contains(l.t, '\"') "
-                f"UNION ALL SELECT fid, _line, COALESCE(_f, []), _err FROM {ident(self.slow)}"
+                f"UNION ALL SELECT fid, _line, COALESCE(_f, []), _err, NULL FROM {ident(self.slow)}"
                 f") r JOIN {ident(self.files)} m USING (fid)"
             )
         paths = "[" + ", ".join(literal(f"$.{c}") for c in cols) + "]"
         picks = ", ".join(f"r.v[{i + 1}] AS {ident(c)}" for i, c in enumerate(cols))
+        hint = f"NULL::BOOLEAN AS {ident(cleaning.PLAIN_HINT)}"
         return (
-            f"SELECT {picks}, NULL::VARCHAR AS _error, r.line AS _line, {meta} FROM ("
+            f"SELECT {picks}, NULL::VARCHAR AS _error, r.line AS _line, {meta}, {hint} FROM ("
             f"SELECT fid, line, json_extract_string(t, {paths}) AS v FROM {ident(self.lines)} WHERE ok"
             f") r JOIN {ident(self.files)} m USING (fid) "
-            f"UNION ALL SELECT {', '.join(f's.{ident(c)}' for c in cols)}, s._error, s._line, {meta} "
+            f"UNION ALL SELECT {', '.join(f's.{ident(c)}' for c in cols)}, s._error, s._line, {meta}, {hint} "
             f"FROM {ident(self.slow)} s JOIN {ident(self.files)} m USING (fid)"
         )
 
@@ -349,45 +364,55 @@ class SqlFramer:
 
     def _csv(self, fids: dict[int, SqlFile], kept: list[int]) -> set[int]:
         cols = self.schema.column_names
-        heads = self.conn.execute(
-            "SELECT fid, arg_min(line, line), arg_min(t, line), "
-            "count(*) FILTER (WHERE contains(t, '\"') AND (length(t) - length(replace(t, '\"', ''))) % 2 = 1) "
-            f"FROM {ident(self.lines)} WHERE NOT blank AND fid IN {self._in(kept)} GROUP BY fid"
-        ).fetchall()
+        lines = ident(self.lines)
+        heads = self._first_lines(kept)
+        # The lines holding a double quote: few in a plain file, and each either sends its file to the
+        # framer (an odd number of quotes: a quoted field runs past the line end) or is one record.
+        quoted: dict[int, list[tuple[int, str]]] = {}
+        for fid, line, text in self.conn.execute(
+            f"SELECT fid, line, t FROM {lines} WHERE fid IN {self._in(kept)} AND NOT blank AND contains(t, '\"') "
+            "ORDER BY fid, line"
+        ).fetchall():
+            quoted.setdefault(int(fid), []).append((int(line), str(text)))
         rows: dict[str, list[Any]] = {"fid": [], "_file": [], PARTITION_KEY: [], "_hline": [], "_width": []}
         rows.update({f"_p{i}": [] for i in range(len(cols))})
-        good: set[int] = set()
-        for fid, line, text, odd in heads:
-            header = None if odd else _csv_header(str(text), self.schema)
+        good: dict[int, tuple[int, int]] = {}  # fid -> (header line, width)
+        for fid in kept:
+            if fid not in heads or any(text.count('"') % 2 for _line, text in quoted.get(fid, [])):
+                continue
+            line, text = heads[fid]
+            header = _csv_header(text, self.schema)
             if header is None:
                 continue
-            good.add(int(fid))
+            good[fid] = (line, len(header))
             where = {name: i + 1 for i, name in enumerate(header)}
-            file = fids[int(fid)]
+            file = fids[fid]
             for key, value in (("fid", fid), ("_file", file.key), (PARTITION_KEY, file.date), ("_hline", line)):
                 rows[key].append(value)
             rows["_width"].append(len(header))
             for i, name in enumerate(cols):
                 rows[f"_p{i}"].append(where.get(name))
-        left = set(kept) - good
+        left = set(kept) - set(good)
         self._drop(left)
         if not good:
             return left
         self._register_files(rows)
-        # Quoted lines: one record each (every line holds an even number of quotes), parsed by the framer.
-        quoted = self.conn.execute(
-            f"SELECT l.fid, l.line, l.t FROM {ident(self.lines)} l JOIN {ident(self.files)} f USING (fid) "
-            f"WHERE l.fid IN {self._in(sorted(good))} AND l.line > f._hline AND NOT l.blank AND contains(l.t, '\"')"
-        ).fetchall()
+        # Quoted lines after the header: one record each, parsed by the framer.
         slow: dict[str, list[Any]] = {"fid": [], "_line": [], "_f": [], "_err": []}
-        for fid, line, text in quoted:
-            parsed = framing._csv_record(str(text).encode("utf-8"), 0, True)
-            assert parsed is not None  # final=True: a record always ends
-            values, error, _end = parsed
-            slow["fid"].append(fid)
-            slow["_line"].append(line)
-            slow["_f"].append(None if values is None else [v.decode("utf-8") for v in values])
-            slow["_err"].append(error)
+        parsed_ok: set[int] = set()
+        for fid, (hline, width) in good.items():
+            for line, text in quoted.get(fid, []):
+                if line <= hline:
+                    continue
+                parsed = framing._csv_record(text.encode("utf-8"), 0, True)
+                assert parsed is not None  # final=True: a record always ends
+                values, error, _end = parsed
+                slow["fid"].append(fid)
+                slow["_line"].append(line)
+                slow["_f"].append(None if values is None else [v.decode("utf-8") for v in values])
+                slow["_err"].append(error)
+                if error is None and values is not None and len(values) == width:
+                    parsed_ok.add(fid)
         self._insert(
             self.slow,
             pa.table(
@@ -400,20 +425,58 @@ class SqlFramer:
             ),
         )
         # A file with no record, or none that parses, is the framer's to reject.
-        counts = self.conn.execute(
-            "SELECT fid, count(*), count(*) FILTER (WHERE _bad) FROM ("
-            "SELECT l.fid, length(l.t) - length(replace(l.t, ',', '')) + 1 <> f._width AS _bad "
-            f"FROM {ident(self.lines)} l JOIN {ident(self.files)} f USING (fid) "
-            f"WHERE l.fid IN {self._in(sorted(good))} AND l.line > f._hline AND NOT l.blank "
-            "AND NOT contains(l.t, '\"') "
-            "UNION ALL SELECT s.fid, s._err IS NOT NULL OR len(s._f) <> f._width "
-            f"FROM {ident(self.slow)} s JOIN {ident(self.files)} f USING (fid) WHERE s.fid IN {self._in(sorted(good))}"
-            ") GROUP BY fid"
-        ).fetchall()
-        seen = {int(fid): (int(n), int(bad)) for fid, n, bad in counts}
-        empty = {fid for fid in good if seen.get(fid, (0, 0))[0] == seen.get(fid, (0, 0))[1]}
+        empty = set(good) - parsed_ok - self._with_plain_record(sorted(set(good) - parsed_ok))
         self._drop(empty)
         return left | empty
+
+    def _first_lines(self, kept: list[int]) -> dict[int, tuple[int, str]]:
+        """(number, text) of each file's first line that is not blank: its header."""
+        query = (
+            f"SELECT fid, arg_min(line, line), arg_min(t, line) FROM {ident(self.lines)} "
+            "WHERE NOT blank AND fid IN {fids}{bound} GROUP BY fid"
+        )
+        # The first lines are looked at first; a file whose header comes later is searched whole.
+        found = {
+            int(fid): (int(line), str(text))
+            for fid, line, text in self.conn.execute(
+                query.format(fids=self._in(kept), bound=f" AND line <= {_PROBE_LINES}")
+            ).fetchall()
+        }
+        missing = [fid for fid in kept if fid not in found]
+        if missing:
+            for fid, line, text in self.conn.execute(query.format(fids=self._in(missing), bound="")).fetchall():
+                found[int(fid)] = (int(line), str(text))
+        return found
+
+    def _with_plain_record(self, fids: list[int]) -> set[int]:
+        """Those of ``fids`` with a line after the header, not blank, holding no quote, of the header's width."""
+        if not fids:
+            return set()
+        query = (
+            f"SELECT DISTINCT l.fid FROM {ident(self.lines)} l JOIN {ident(self.files)} f USING (fid) "
+            f"WHERE l.fid IN {{fids}} AND l.line > f._hline{{bound}} AND NOT l.blank AND NOT contains(l.t, '\"') "
+            "AND strlen(l.t) - strlen(replace(l.t, ',', '')) = f._width - 1"
+        )
+        # The lines just after the header first (the bound also reaches the scan); the rest if need be.
+        limit = (
+            max(
+                line
+                for (line,) in self.conn.execute(
+                    f"SELECT max(_hline) FROM {ident(self.files)} WHERE fid IN {self._in(fids)}"
+                ).fetchall()
+            )
+            + _PROBE_LINES
+        )
+        found = {
+            int(fid)
+            for (fid,) in self.conn.execute(
+                query.format(fids=self._in(fids), bound=f" AND l.line <= {limit}")
+            ).fetchall()
+        }
+        rest = [fid for fid in fids if fid not in found]
+        if rest:
+            found |= {int(fid) for (fid,) in self.conn.execute(query.format(fids=self._in(rest), bound="")).fetchall()}
+        return found
 
     # ------------------------------------------------------------------ JSON Lines
 

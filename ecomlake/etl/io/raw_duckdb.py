@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ecomlake.contract import PARTITION_KEY, Dataset
+from ecomlake.etl.cleaning import PLAIN_HINT
 from ecomlake.etl.engines import DuckDBTable, duckdb_connection
 from ecomlake.etl.io.lake import LakeIO, RawFile
 from ecomlake.etl.io.raw import ERROR, FILE, LINE, file_batches, raw_columns, record_rejections
@@ -84,7 +85,7 @@ def read_raw_duckdb(
         chosen = {p.key for p in plain}
         left = {p.key for p in framer.add(plain)}
         framed = [f for f in files if f.key not in chosen or f.key in left]
-        names = ", ".join(ident(c) for c in (*columns, ERROR, LINE, FILE, PARTITION_KEY))
+        names = ", ".join(ident(c) for c in (*columns, ERROR, LINE, FILE, PARTITION_KEY, PLAIN_HINT))
         union = f" UNION ALL SELECT {names} FROM {ident(framer.view)}"
     view = _unique("batch")
     for file in framed:
@@ -100,6 +101,10 @@ def read_raw_duckdb(
             # Rows already inserted belong to a file that is now refused whole.
             conn.execute(f"DELETE FROM {ident(framed_table)} WHERE {FILE} = ?", [file.key])
             rejected.append((file, err))
-    conn.execute(f"CREATE OR REPLACE VIEW {ident(table)} AS SELECT * FROM {ident(framed_table)}{union}")
+    # The framer's rows carry no plain verdict (``cleaning.PLAIN_HINT``): the classification makes it.
+    conn.execute(
+        f"CREATE OR REPLACE VIEW {ident(table)} AS SELECT *, NULL::BOOLEAN AS {ident(PLAIN_HINT)} "
+        f"FROM {ident(framed_table)}{union}"
+    )
     record_rejections(lake, rejected)
     return DuckDBTable(session, table)

@@ -18,10 +18,12 @@ import pytest
 from etl_helpers import put_raw
 
 from ecomlake.contract import Dataset
-from ecomlake.etl import io
+from ecomlake.etl import cleaning, io
+from ecomlake.etl.cleaning import PLAIN_HINT
 from ecomlake.etl.io.framing_duckdb import SIMPLE_JSON_LINE, SqlFile, SqlFramer
 from ecomlake.etl.io.raw_duckdb import read_raw_duckdb
 from ecomlake.ingest.framing import ordered_json_line
+from ecomlake.schemas import RAW_SCHEMAS
 
 DAY = "2025-01-01"
 HEADER = "transaction_id,customer_id,product_id,quantity,price,total_amount,transaction_date,status"
@@ -71,6 +73,27 @@ CSV_CASES: dict[str, tuple[str, dict[str, bytes], set[str]]] = {
                 *rows(3, 2),
             )
         },
+        {"t.csv"},
+    ),
+    # The header and the first record of the header's width are looked for near the top first.
+    "the header after many blank lines": (
+        "transactions",
+        {"t.csv": text(*[" "] * 40, HEADER, *rows(2))},
+        {"t.csv"},
+    ),
+    "the first record of the header's width after many malformed ones": (
+        "transactions",
+        {"t.csv": text(HEADER, *["T0,C1,P1"] * 40, *rows(1), *["T9,C9"] * 3)},
+        {"t.csv"},
+    ),
+    "only malformed records, many of them": (
+        "transactions",
+        {"t.csv": text(HEADER, *["T0,C1,P1"] * 40), "ok.csv": text(HEADER, *rows(2))},
+        {"ok.csv"},
+    ),
+    "the only good record quoted, after many malformed ones": (
+        "transactions",
+        {"t.csv": text(HEADER, *["T0,C1,P1"] * 40, 'T1,"C1",P1,2,1.50,3.00,2025-01-01,completed')},
         {"t.csv"},
     ),
     "wrong field counts and empty fields": (
@@ -288,7 +311,30 @@ def read(lake: Path, dataset: str, files: list[io.RawFile], sql: bool, threads: 
         if threads:
             session._conn.execute(f"SET threads = {threads}")
         read_raw_duckdb(session, io.LakeIO.local(lake), Dataset(dataset), files, sql_framing=sql)
-        return session._conn.execute(f"SELECT * FROM raw_{dataset} ORDER BY _file, _line").fetchall()
+        # The plain verdict is the SQL path's alone (the framer's rows leave it to the classification).
+        return session._conn.execute(
+            f"SELECT * EXCLUDE ({PLAIN_HINT}) FROM raw_{dataset} ORDER BY _file, _line"
+        ).fetchall()
+    finally:
+        session._conn.close()
+
+
+def hints(lake: Path, dataset: str, files: list[io.RawFile]) -> list[tuple[bool, bool]]:
+    """(the SQL framer's plain verdict, the classification's own) for every row that has the first."""
+    from ecomlake.etl.engines import duckdb_session
+
+    schema = RAW_SCHEMAS[Dataset(dataset)]
+    values = ", ".join(c.name if c.required else f"coalesce({c.name}, '')" for c in schema.columns)
+    pattern = cleaning.plain_row_pattern(schema)
+    assert pattern is not None
+    session = duckdb_session()
+    try:
+        read_raw_duckdb(session, io.LakeIO.local(lake), Dataset(dataset), files)
+        return session._conn.execute(
+            f"SELECT {PLAIN_HINT}, coalesce(regexp_matches(concat_ws(chr(1), {values}), ?), false) "
+            f"FROM raw_{dataset} WHERE {PLAIN_HINT} IS NOT NULL",
+            [pattern],
+        ).fetchall()
     finally:
         session._conn.close()
 
@@ -407,6 +453,11 @@ def test_random_files_read_the_same_both_ways(tmp_path: Path) -> None:
         lambda i: " \t",
         lambda i: f'T{i},C"1,P1,1,1.00,1.00,2025-01-01,completed',
         lambda i: f"T{i},C1,P1,1,1.00,1.00,2025-01-01,completed,extra",
+        # Records the plain match must turn down (padding, a non-ASCII end, a case) or take (a bad day).
+        lambda i: f" T{i},C1 ,P1,1,1.00,1.00,2025-01-01,completed",
+        lambda i: f"T{i},Cé,P1,02,1.5,3.00,2025-01-01,Completed",
+        lambda i: f"T{i},C1,P1,1,1.00,1.00,2025-02-30,completed",
+        lambda i: f"T{i},C\u00a0,P1,1,1.00,1.00,2025-01-01,completed",
         lambda i: f'T{i},"multi\nline",P1,1,1.00,1.00,2025-01-01,completed',
         lambda i: f"T{i},C\r1,P1,1,1.00,1.00,2025-01-01,completed",
     ]
@@ -424,3 +475,7 @@ def test_random_files_read_the_same_both_ways(tmp_path: Path) -> None:
         found[sql] = (read(lake, "transactions", raw, sql), rejected(lake, "transactions"))
     assert found[True] == found[False]
     assert len(found[True][0]) > 100
+    # Every line the SQL framer matched whole gets the verdict the joined values get.
+    verdicts = hints(lakes[True], "transactions", land(lakes[True], "transactions", files))
+    assert all(line == joined for line, joined in verdicts)
+    assert {line for line, _ in verdicts} == {True, False}
