@@ -135,6 +135,18 @@ def _calendar_ok(F: Any, text: Any) -> Any:
     return (part(1, 4) >= 1) & part(6, 2).between(1, 12) & (part(9, 2) >= 1) & (part(9, 2) <= last)
 
 
+def _plain_day_ok(F: Any, name: str, *, cut: bool = False) -> Any:
+    """The ``YYYY-MM-DD`` that a plain value of ``name`` is (or starts with, ``cut``) is a real calendar day.
+
+    The same days :func:`_calendar_ok` accepts, for text already in that form: both engines'
+    date casts keep the Gregorian calendar for years 1-9999 and give null for any other day
+    (``TRY_CAST``, as DuckDB's plain cast raises), and year 0, which both read as 1 BC, is
+    turned down by hand. One cast instead of the three fields cut out and compared.
+    """
+    text = f"SUBSTRING(`{name}`, 1, 10)" if cut else f"`{name}`"
+    return F.expr(f"TRY_CAST({text} AS DATE)").isNotNull() & ~F.col(name).startswith("0000")
+
+
 def _time_ok(F: Any, text: Any) -> Any:
     """The HH:MM:SS at position 12 of a pattern-checked timestamp is a real time of day."""
     return (
@@ -300,9 +312,9 @@ def form_columns(F: Any, schema: RawSchema) -> list[Any]:
         if c.is_numeric:
             oks.append(F.when(plain, F.lit(True)).otherwise(value.rlike(rules.number_pattern(c.type))))
         elif c.type == "date":
-            oks.append(F.when(plain, _calendar_ok(F, value)).otherwise(date_ok(F, norm_name(c.name))))
+            oks.append(F.when(plain, _plain_day_ok(F, norm_name(c.name))).otherwise(date_ok(F, norm_name(c.name))))
         elif c.type == "timestamp":
-            good = _calendar_ok(F, value) & _time_ok(F, value)
+            good = _plain_day_ok(F, norm_name(c.name), cut=True) & _time_ok(F, value)
             oks.append(F.when(plain, good).otherwise(timestamp_ok(F, norm_name(c.name))))
         else:
             continue
