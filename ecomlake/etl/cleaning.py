@@ -71,9 +71,9 @@ PLAIN_HINT: Final = "_plain_line"
 # The plain forms of a value, per type: each is a subset of what the rules accept (never
 # blank, nothing to trim, the separator nowhere), so a row whose every value has its plain
 # form breaks no format rule, and only its calendar, ranges and amounts are left to check.
-# A string starts and ends with printable ASCII other than the space; a number has few
-# enough digits to fit its type and the double cast of the range checks.
-# A string's ends are printable ASCII but the space (and the separator, ``_plain_string``).
+# A string starts and ends with printable ASCII other than the space (and other than the
+# separator, ``_plain_string``); a number has few enough digits to fit its type and the
+# double cast of the range checks.
 _PLAIN_END: Final = "[!-~]"
 _PLAIN_DATE: Final = rules.DATE_PATTERN.strip("^$")
 _PLAIN_TIMESTAMP: Final = rules.TIMESTAMP_PATTERN.strip("^$")

@@ -109,10 +109,11 @@ def _parts(fids: dict[int, SqlFile], workers: int) -> list[dict[int, SqlFile]]:
     count = max(1, min(workers, len(fids)))
     parts: list[dict[int, SqlFile]] = [{} for _ in range(count)]
     loads = [0] * count
-    for fid, file in sorted(fids.items(), key=lambda item: -os.path.getsize(item[1].path)):
+    sizes = {fid: os.path.getsize(file.path) for fid, file in fids.items()}
+    for fid in sorted(fids, key=lambda f: -sizes[f]):
         lightest = loads.index(min(loads))
-        parts[lightest][fid] = file
-        loads[lightest] += os.path.getsize(file.path)
+        parts[lightest][fid] = fids[fid]
+        loads[lightest] += sizes[fid]
     return [dict(sorted(part.items())) for part in parts if part]
 
 
