@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from infra_harness import ProgramRun
 
 from components.lake import BUCKET_ZONES
@@ -13,6 +14,11 @@ from ecomlake.contract import (
     Job,
     Zone,
 )
+
+# Every program test module's marks: one xdist worker runs them all (they share the program's
+# run, built once per worker), and pulumi_aws warns about its own deprecated classes when its
+# modules are imported.
+PROGRAM_MARKS = [pytest.mark.xdist_group("infra"), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 BUCKET = "aws:s3/bucket:Bucket"
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"

@@ -17,6 +17,7 @@ from program_helpers import (
     BUCKET,
     COMPONENTS,
     LOG_GROUP,
+    PROGRAM_MARKS,
     function,
     glue_job,
 )
@@ -31,11 +32,7 @@ from ecomlake.contract import (
     glue_database,
 )
 
-pytestmark = [
-    pytest.mark.xdist_group("infra"),
-    # pulumi_aws warns about its own deprecated classes when its modules are imported.
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-]
+pytestmark = PROGRAM_MARKS
 
 
 # --------------------------------------------------------------------------- structure

@@ -11,6 +11,7 @@ from infra_harness import ACCOUNT, REPO_ROOT, ProgramRun
 from program_helpers import (
     DEFAULT_DQ_THRESHOLDS,
     LOG_GROUP,
+    PROGRAM_MARKS,
     as_list,
     bucket_name,
     cfg,
@@ -27,11 +28,7 @@ from ecomlake.contract import (
     glue_database,
 )
 
-pytestmark = [
-    pytest.mark.xdist_group("infra"),
-    # pulumi_aws warns about its own deprecated classes when its modules are imported.
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-]
+pytestmark = PROGRAM_MARKS
 
 
 # --------------------------------------------------------------------------- Lambda

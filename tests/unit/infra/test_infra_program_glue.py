@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from infra_harness import ACCOUNT, REPO_ROOT, ProgramRun, run_program
 from program_helpers import (
     DEFAULT_DQ_THRESHOLDS,
     LOG_GROUP,
+    PROGRAM_MARKS,
     as_list,
     bucket_name,
     cfg,
@@ -25,11 +25,7 @@ from ecomlake.contract import (
     Zone,
 )
 
-pytestmark = [
-    pytest.mark.xdist_group("infra"),
-    # pulumi_aws warns about its own deprecated classes when its modules are imported.
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-]
+pytestmark = PROGRAM_MARKS
 
 
 # --------------------------------------------------------------------------- Glue

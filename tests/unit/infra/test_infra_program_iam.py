@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from infra_harness import ACCOUNT, ProgramRun
 from parliament import analyze_policy_string, enhance_finding
 from program_helpers import (
     POLICY,
+    PROGRAM_MARKS,
     ROLE,
     ROLE_POLICY,
     as_list,
@@ -25,11 +25,7 @@ from ecomlake.contract import (
     Zone,
 )
 
-pytestmark = [
-    pytest.mark.xdist_group("infra"),
-    # pulumi_aws warns about its own deprecated classes when its modules are imported.
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-]
+pytestmark = PROGRAM_MARKS
 
 
 # --------------------------------------------------------------------------- IAM

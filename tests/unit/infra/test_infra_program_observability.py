@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from infra_harness import REPO_ROOT, ProgramRun, run_program
 from program_helpers import (
     ALARM,
     POLICY,
+    PROGRAM_MARKS,
     bucket_name,
     cfg,
     cost_section,
@@ -34,11 +34,7 @@ from ecomlake.contract import (
     glue_database,
 )
 
-pytestmark = [
-    pytest.mark.xdist_group("infra"),
-    # pulumi_aws warns about its own deprecated classes when its modules are imported.
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-]
+pytestmark = PROGRAM_MARKS
 
 
 # --------------------------------------------------------------------------- analytics

@@ -14,6 +14,7 @@ from infra_harness import ACCOUNT, ProgramRun, run_program
 from program_helpers import (
     DEFAULT_DQ_THRESHOLDS,
     LOG_GROUP,
+    PROGRAM_MARKS,
     bucket_name,
     cfg,
     function,
@@ -39,11 +40,7 @@ from ecomlake.ingest.events import file_event
 from ecomlake.ingest.report import Rejection, ValidationReport
 from ecomlake.pipeline import PIPELINE, PipelineFunction, Setting
 
-pytestmark = [
-    pytest.mark.xdist_group("infra"),
-    # pulumi_aws warns about its own deprecated classes when its modules are imported.
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-]
+pytestmark = PROGRAM_MARKS
 
 
 # --------------------------------------------------------------------------- orchestration

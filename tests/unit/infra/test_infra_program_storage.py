@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from infra_harness import ACCOUNT, ProgramRun
 from program_helpers import (
     BUCKET,
@@ -14,6 +13,7 @@ from program_helpers import (
     OWNERSHIP,
     PAB,
     POLICY,
+    PROGRAM_MARKS,
     SSE,
     VERSIONING,
     bucket_name,
@@ -34,11 +34,7 @@ from ecomlake.contract import (
     glue_database,
 )
 
-pytestmark = [
-    pytest.mark.xdist_group("infra"),
-    # pulumi_aws warns about its own deprecated classes when its modules are imported.
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-]
+pytestmark = PROGRAM_MARKS
 
 
 # --------------------------------------------------------------------------- buckets
