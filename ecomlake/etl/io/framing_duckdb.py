@@ -426,9 +426,21 @@ class SqlFramer:
             ),
         )
         # A file with no record, or none that parses, is the framer's to reject.
-        empty = set(good) - parsed_ok - self._with_plain_record(sorted(set(good) - parsed_ok))
+        unsure = {fid: hline for fid, (hline, _width) in good.items() if fid not in parsed_ok}
+        empty = set(unsure) - self._with_plain_record(unsure)
         self._drop(empty)
         return left | empty
+
+    def _near_top_first(self, query: str, fids: list[int], bound: str) -> list[tuple[Any, ...]]:
+        """The rows of ``query`` (the file id first) for ``fids``: with ``bound``, which keeps the lines
+        near a file's top, then whole for the files it found nothing for (rare: a plain file has
+        what is looked for in its first lines)."""
+        rows = self.conn.execute(query.format(fids=self._in(fids), bound=bound)).fetchall()
+        found = {int(row[0]) for row in rows}
+        rest = [fid for fid in fids if fid not in found]
+        if rest:
+            rows += self.conn.execute(query.format(fids=self._in(rest), bound="")).fetchall()
+        return rows
 
     def _first_lines(self, kept: list[int]) -> dict[int, tuple[int, str]]:
         """(number, text) of each file's first line that is not blank: its header."""
@@ -436,48 +448,22 @@ class SqlFramer:
             f"SELECT fid, arg_min(line, line), arg_min(t, line) FROM {ident(self.lines)} "
             "WHERE NOT blank AND fid IN {fids}{bound} GROUP BY fid"
         )
-        # The first lines are looked at first; a file whose header comes later is searched whole.
-        found = {
-            int(fid): (int(line), str(text))
-            for fid, line, text in self.conn.execute(
-                query.format(fids=self._in(kept), bound=f" AND line <= {_PROBE_LINES}")
-            ).fetchall()
-        }
-        missing = [fid for fid in kept if fid not in found]
-        if missing:
-            for fid, line, text in self.conn.execute(query.format(fids=self._in(missing), bound="")).fetchall():
-                found[int(fid)] = (int(line), str(text))
-        return found
+        rows = self._near_top_first(query, kept, f" AND line <= {_PROBE_LINES}")
+        return {int(fid): (int(line), str(text)) for fid, line, text in rows}
 
-    def _with_plain_record(self, fids: list[int]) -> set[int]:
-        """Those of ``fids`` with a line after the header, not blank, holding no quote, of the header's width."""
-        if not fids:
+    def _with_plain_record(self, headers: dict[int, int]) -> set[int]:
+        """Those files (id -> header line) with a line after the header, not blank, holding no quote,
+        of the header's width."""
+        if not headers:
             return set()
         query = (
             f"SELECT DISTINCT l.fid FROM {ident(self.lines)} l JOIN {ident(self.files)} f USING (fid) "
             f"WHERE l.fid IN {{fids}} AND l.line > f._hline{{bound}} AND NOT l.blank AND NOT contains(l.t, '\"') "
             "AND strlen(l.t) - strlen(replace(l.t, ',', '')) = f._width - 1"
         )
-        # The lines just after the header first (the bound also reaches the scan); the rest if need be.
-        limit = (
-            max(
-                line
-                for (line,) in self.conn.execute(
-                    f"SELECT max(_hline) FROM {ident(self.files)} WHERE fid IN {self._in(fids)}"
-                ).fetchall()
-            )
-            + _PROBE_LINES
-        )
-        found = {
-            int(fid)
-            for (fid,) in self.conn.execute(
-                query.format(fids=self._in(fids), bound=f" AND l.line <= {limit}")
-            ).fetchall()
-        }
-        rest = [fid for fid in fids if fid not in found]
-        if rest:
-            found |= {int(fid) for (fid,) in self.conn.execute(query.format(fids=self._in(rest), bound="")).fetchall()}
-        return found
+        # A bound on the line number alone (not on each file's own header line) reaches the scan.
+        bound = f" AND l.line <= {max(headers.values()) + _PROBE_LINES}"
+        return {int(fid) for (fid,) in self._near_top_first(query, sorted(headers), bound)}
 
     # ------------------------------------------------------------------ JSON Lines
 
