@@ -66,6 +66,15 @@ def test_the_page_loads_every_script_of_the_dashboard_in_order() -> None:
     assert set(loaded[2:]) <= set(dashboard.STATIC_FILES)
 
 
+def test_the_page_charts_the_queries_the_api_allows() -> None:
+    """The page's list of queries (js/core.js) is a copy of the API's allowlist: a query added to one
+    and not the other would be built and never shown, or asked for and refused."""
+    core = (dashboard.STATIC_DIR / "js" / "core.js").read_text(encoding="utf-8")
+    listed = re.search(r"var QUERIES = \[(.*?)\];", core, re.S)
+    assert listed is not None
+    assert tuple(re.findall(r'"([a-z_]+)"', listed.group(1))) == QUERY_NAMES
+
+
 def test_each_data_file_holds_the_query_result_as_records(lake: Path) -> None:
     site = _build(lake)
 
