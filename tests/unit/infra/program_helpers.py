@@ -20,6 +20,19 @@ from ecomlake.contract import (
 # modules are imported.
 PROGRAM_MARKS = [pytest.mark.xdist_group("infra"), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
+# The stack's Lambda functions, by the purpose in their names (a literal: the program must make these).
+FUNCTION_PURPOSES = (
+    "validator",
+    "router",
+    "run-lock",
+    "plan",
+    "small-date",
+    "data-quality",
+    "publish",
+    "api",
+    "dashboard-refresh",
+)
+
 BUCKET = "aws:s3/bucket:Bucket"
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"

@@ -16,6 +16,7 @@ from infra_harness import ACCOUNT, ProgramRun, run_program
 from program_helpers import (
     BUCKET,
     COMPONENTS,
+    FUNCTION_PURPOSES,
     LOG_GROUP,
     PROGRAM_MARKS,
     function,
@@ -72,17 +73,7 @@ def test_stack_outputs(run: ProgramRun) -> None:
     assert out["dashboardUrl"].startswith("https://")
     assert out["dashboardUrl"].endswith(".cloudfront.net")
     assert set(out["glueJobs"]) == {str(j) for j in Job}
-    assert set(out["functions"]) == {
-        "validator",
-        "router",
-        "run-lock",
-        "plan",
-        "small-date",
-        "data-quality",
-        "publish",
-        "api",
-        "dashboard-refresh",
-    }
+    assert set(out["functions"]) == set(FUNCTION_PURPOSES)
     assert out["lockTable"] == f"ecomlake-{run.stack}-run-lock"
 
 

@@ -10,6 +10,7 @@ import pytest
 from infra_harness import ACCOUNT, REPO_ROOT, ProgramRun
 from program_helpers import (
     DEFAULT_DQ_THRESHOLDS,
+    FUNCTION_PURPOSES,
     LOG_GROUP,
     PROGRAM_MARKS,
     as_list,
@@ -184,17 +185,7 @@ def test_function_layers(run: ProgramRun) -> None:
 
 
 def test_metrics_are_emf_so_no_function_may_call_put_metric_data(run: ProgramRun) -> None:
-    for purpose in (
-        "validator",
-        "router",
-        "run-lock",
-        "plan",
-        "small-date",
-        "data-quality",
-        "publish",
-        "api",
-        "dashboard-refresh",
-    ):
+    for purpose in FUNCTION_PURPOSES:
         doc = role_policy(run, f"ecomlake-{run.stack}-{purpose}")
         actions = {a for st in statements(doc) for a in as_list(st["Action"])}
         assert "cloudwatch:PutMetricData" not in actions, purpose
