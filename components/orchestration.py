@@ -69,6 +69,7 @@ from ecomlake.contract import (
     EVENT_FILE_REJECTED,
     EVENT_SOURCE,
     METRICS_NAMESPACE,
+    VALIDATION_PREFIX,
     EnvVar,
     Job,
     Zone,
@@ -207,7 +208,7 @@ class Orchestration(pulumi.ComponentResource):
                 lambda v: [
                     *iam.s3_read("ReadRaw", v[0]),
                     *iam.s3_read_write("Quarantine", v[1], [f"{Zone.QUARANTINE}/"], delete=True),
-                    *iam.s3_read_write("ValidationReports", v[2], [f"{Zone.REPORTS}/validation/"]),
+                    *iam.s3_read_write("ValidationReports", v[2], [VALIDATION_PREFIX]),
                     iam.kms_use("UseLakeKey", v[3]),
                     iam.statement(
                         "AnnounceFiles",
