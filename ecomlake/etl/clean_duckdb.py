@@ -42,7 +42,6 @@ from ecomlake.sqlcache import disk_cached
 from ecomlake.sqltext import ident
 
 _DUPLICATE: Final = Reason.DUPLICATE_KEY.value
-TYPED_PREFIX: Final = cleaning.TYPED_PREFIX
 _STATELESS: Final = ident(cleaning.STATELESS)
 
 
@@ -89,10 +88,10 @@ def dataset_sql(dataset: Dataset) -> DatasetSql:
     classify = exp.select(
         *kept,
         cleaning.reason_of(F, checks).alias(cleaning.STATELESS).expression,
-        *(cleaning.typed_value(F, c).alias(f"{TYPED_PREFIX}{c.name}").expression for c in schema.columns),
+        *(cleaning.typed_value(F, c).alias(cleaning.typed_name(c.name)).expression for c in schema.columns),
     ).from_(facts_stage(schema, n["raw"], hint=cleaning.PLAIN_HINT))
     typed = exp.select(
-        *(exp.column(f"{TYPED_PREFIX}{c.name}", quoted=True).as_(c.name, quoted=True) for c in schema.columns),
+        *(exp.column(cleaning.typed_name(c.name), quoted=True).as_(c.name, quoted=True) for c in schema.columns),
         exp.column(PARTITION_KEY, quoted=True),
     ).from_(n["good"])
     processed = exp.select(*(c.expression for c in processed_columns(F, dataset))).from_(typed.subquery("t"))
@@ -114,7 +113,7 @@ def duplicates_sql(dataset: Dataset, *, claims: bool) -> str:
     n = names(dataset)
     key_names = dedupe.key_names(dataset)
     keys = ", ".join(ident(k) for k in key_names)
-    typed_keys = ", ".join(f"{ident(_typed(c))} AS {ident(k)}" for c, k in _key_parts(dataset))
+    typed_keys = ", ".join(f"{ident(cleaning.typed_name(c))} AS {ident(k)}" for c, k in _key_parts(dataset))
     date = ident(PARTITION_KEY)
     lake_keyed = dedupe.is_lake_keyed(dataset)
     group = keys if lake_keyed else f"{date}, {keys}"
@@ -139,10 +138,6 @@ def duplicates_sql(dataset: Dataset, *, claims: bool) -> str:
     )
 
 
-def _typed(column: str) -> str:
-    return f"{TYPED_PREFIX}{column}"
-
-
 def _key_parts(dataset: Dataset) -> list[tuple[str, str]]:
     """(key column, its name in the duplicates' plan): the typed key is the key columns' typed values."""
     return list(zip(RAW_SCHEMAS[dataset].primary_key, dedupe.key_names(dataset), strict=True))
@@ -153,7 +148,7 @@ def _views(conn: Any, dataset: Dataset) -> None:
     n = names(dataset)
     c, d = ident(n["classified"]), ident(n["dups"])
     raw = ", ".join(f"c.{ident(col)}" for col in (*RAW_SCHEMAS[dataset].column_names, *cleaning.META_COLUMNS))
-    keys = ", ".join(f"c.{ident(_typed(c))} AS {ident(k)}" for c, k in _key_parts(dataset))
+    keys = ", ".join(f"c.{ident(cleaning.typed_name(c))} AS {ident(k)}" for c, k in _key_parts(dataset))
     reason = f"CASE WHEN d._rid IS NOT NULL THEN '{_DUPLICATE}' ELSE c.{_STATELESS} END"
     conn.execute(
         f"CREATE OR REPLACE VIEW {ident(n['good'])} AS SELECT c.* FROM {c} c ANTI JOIN {d} d ON c.rowid = d._rid "

@@ -36,7 +36,6 @@ from ecomlake.etl.engines import api
 from ecomlake.schemas import RAW_SCHEMAS, Reason
 
 STATELESS: Final = cleaning.STATELESS
-TYPED_PREFIX: Final = cleaning.TYPED_PREFIX
 FILE: Final = cleaning.FILE
 LINE: Final = cleaning.LINE
 _DUPLICATE: Final = Reason.DUPLICATE_KEY.value
@@ -66,7 +65,7 @@ class Marked:
         F = api(self.rows).F
         schema = RAW_SCHEMAS[self.dataset]
         typed = self.rows.where(F.col(cleaning.REASON).isNull()).select(
-            *[F.col(TYPED_PREFIX + c.name).alias(c.name) for c in schema.columns], F.col(PARTITION_KEY)
+            *[F.col(cleaning.typed_name(c.name)).alias(c.name) for c in schema.columns], F.col(PARTITION_KEY)
         )
         return typed.select(*processed_columns(F, self.dataset))
 
@@ -103,7 +102,7 @@ def classify_and_mark(raw: Any, dataset: Dataset, claims: Any | None) -> Marked:
     schema = RAW_SCHEMAS[dataset]
     prepared = cleaning.add_facts(cleaning.normalize(raw, schema), schema)
     stateless = cleaning.reason_of(F, cleaning.row_checks(F, schema)).alias(STATELESS)
-    typed = [cleaning.typed_value(F, c).alias(TYPED_PREFIX + c.name) for c in schema.columns]
+    typed = [cleaning.typed_value(F, c).alias(cleaning.typed_name(c.name)) for c in schema.columns]
     facts = io.materialize(
         prepared.select(
             F.col(PARTITION_KEY),

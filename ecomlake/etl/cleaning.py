@@ -97,6 +97,11 @@ def ok_name(column: str) -> str:
     return f"_ok_{column}"
 
 
+def typed_name(column: str) -> str:
+    """``column``'s value cast to its schema type, in the engines' job plans (clean_duckdb, clean_spark)."""
+    return f"{TYPED_PREFIX}{column}"
+
+
 def num_name(column: str) -> str:
     """A well-formed number as a double, for range checks (null otherwise)."""
     return f"_num_{column}"
