@@ -315,15 +315,15 @@ def form_columns(F: Any, schema: RawSchema) -> list[Any]:
         value = F.col(norm_name(c.name))
         plain = _plain_value(F, c)
         if c.is_numeric:
-            oks.append(F.when(plain, F.lit(True)).otherwise(value.rlike(rules.number_pattern(c.type))))
+            ok = F.when(plain, F.lit(True)).otherwise(value.rlike(rules.number_pattern(c.type)))
         elif c.type == "date":
-            oks.append(F.when(plain, _plain_day_ok(F, norm_name(c.name))).otherwise(date_ok(F, norm_name(c.name))))
+            ok = F.when(plain, _plain_day_ok(F, norm_name(c.name))).otherwise(date_ok(F, norm_name(c.name)))
         elif c.type == "timestamp":
             good = _plain_day_ok(F, norm_name(c.name), cut=True) & _time_ok(F, value)
-            oks.append(F.when(plain, good).otherwise(timestamp_ok(F, norm_name(c.name))))
+            ok = F.when(plain, good).otherwise(timestamp_ok(F, norm_name(c.name)))
         else:
             continue
-        oks[-1] = oks[-1].alias(ok_name(c.name))
+        oks.append(ok.alias(ok_name(c.name)))
     return oks
 
 
