@@ -704,8 +704,11 @@ NOT_PUBLISHED: Final = "not published yet"
 FILES_CHANGED: Final = "landed files changed since it was published"
 
 
-def pending_reasons(lake: Path) -> dict[str, str]:
-    """The pending dates (see :func:`pending_dates`), in order, each with why it is pending."""
+def pending_reasons(lake: Path, landed: list[str] | None = None) -> dict[str, str]:
+    """The pending dates (see :func:`pending_dates`), in order, each with why it is pending.
+
+    ``landed``: the lake's :func:`raw_dates`, when the caller has them already.
+    """
     from ecomlake.etl.io import LakeIO, raw_files
     from ecomlake.etl.jobs import input_fingerprint
     from ecomlake.snapshots import load_published
@@ -714,7 +717,7 @@ def pending_reasons(lake: Path) -> dict[str, str]:
     published = load_published(storage)
     io_ = LakeIO(storage)
     pending: dict[str, str] = {}
-    for day in raw_dates(lake):
+    for day in raw_dates(lake) if landed is None else landed:
         known = {str(ds): published.inputs.get(str(ds), {}).get(day) for ds in Dataset}
         for dataset in Dataset:
             files = raw_files(io_, dataset, [day])

@@ -137,7 +137,8 @@ def lake_status(lake: Path, *, runs: int = DEFAULT_RUNS) -> LakeStatus:
     storage = LocalStorage(root)
     snapshot = load_published(storage)
     try:
-        pending, landed = pending_reasons(root), raw_dates(root)
+        landed = raw_dates(root)
+        pending = pending_reasons(root, landed)
     except LakeNotFoundError:  # nothing landed yet
         pending, landed = {}, []
     running = _running(root)
