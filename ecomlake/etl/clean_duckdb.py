@@ -9,8 +9,9 @@ query at a daily volume -- and the rows go through three statements instead of o
 materialisation:
 
 1. **classify** (``_c_<dataset>``, kept): each raw row's first broken rule (``_stateless``),
-   its typed values (``_t_<column>``; the key parts among them are the typed key), with its raw
-   text and origin;
+   its typed values (``_t_<column>``; the key parts among them are the typed key), its origin
+   and its place in the raw reader's tables (``raw.SOURCE``) -- not its text, which only the
+   bad rows need and get back by their place (``raw_duckdb.records_at``);
 2. **duplicates** (``_dups_<dataset>``, kept): the valid rows whose key an earlier valid row
    claimed, from one window over the keys alone. Within a date "earlier" is (file, line),
    as ``cleaning.classify`` has it; for the datasets keyed in the whole lake
@@ -19,7 +20,7 @@ materialisation:
    landed on an earlier date or earlier on its own date -- ``ecomlake.etl.dedupe``'s rule --
    and ``_first_date`` is the first date in the window;
 3. the processed rows (the good ones' typed values through ``processed_columns``) and the
-   quarantine rows (the bad ones, their facts recomputed and worded by
+   quarantine rows (the bad ones' text read again, their facts recomputed and worded by
    ``jobs.quarantine_output``) are written from (1) and (2), and the counts per reason too.
 
 The parity tests run the DuckDB and Spark jobs over the same files and require the same
@@ -37,18 +38,23 @@ from typing import Any, Final
 from ecomlake.contract import PARTITION_KEY, Dataset
 from ecomlake.etl import cleaning, dedupe, io
 from ecomlake.etl.engines import DuckDBTable, duckdb_api, duckdb_connection
+from ecomlake.etl.io.raw import FILE, LINE, SOURCE
+from ecomlake.etl.io.raw_duckdb import raw_view, records_at
 from ecomlake.schemas import RAW_SCHEMAS, Reason
 from ecomlake.sqlcache import disk_cached
 from ecomlake.sqltext import ident
 
 _DUPLICATE: Final = Reason.DUPLICATE_KEY.value
 _STATELESS: Final = ident(cleaning.STATELESS)
+# What the classified table keeps of a raw record besides its verdict and typed values: not its
+# text, which only the few bad records need (read again by their place, ``_views``).
+_KEPT: Final = (SOURCE, LINE, FILE, PARTITION_KEY)
 
 
 def names(dataset: Dataset) -> dict[str, str]:
     """The session's tables and views of one dataset's job."""
     return {
-        "raw": f"raw_{dataset}",
+        "raw": raw_view(dataset),
         "classified": f"_c_{dataset}",
         "dups": f"_dups_{dataset}",
         "claims": f"_claims_{dataset}",
@@ -84,7 +90,7 @@ def dataset_sql(dataset: Dataset) -> DatasetSql:
     schema = RAW_SCHEMAS[dataset]
     n = names(dataset)
     checks = cleaning.row_checks(F, schema)
-    kept = [exp.column(c, quoted=True) for c in (*schema.column_names, *cleaning.META_COLUMNS)]
+    kept = [exp.column(c, quoted=True) for c in _KEPT]
     classify = exp.select(
         *kept,
         cleaning.reason_of(F, checks).alias(cleaning.STATELESS).expression,
@@ -117,9 +123,11 @@ def duplicates_sql(dataset: Dataset, *, claims: bool) -> str:
     date = ident(PARTITION_KEY)
     lake_keyed = dedupe.is_lake_keyed(dataset)
     group = keys if lake_keyed else f"{date}, {keys}"
+    # ``r`` is read again rather than kept: DuckDB would store every valid row's key for the
+    # later reads, which costs more than scanning the classified table again with the filter.
     ctes = [
-        f"r AS (SELECT rowid AS _rid, {date}, _file, _line, {typed_keys} FROM {ident(n['classified'])} "
-        f"WHERE {_STATELESS} IS NULL)"
+        f"r AS NOT MATERIALIZED (SELECT rowid AS _rid, {date}, _file, _line, {typed_keys} "
+        f"FROM {ident(n['classified'])} WHERE {_STATELESS} IS NULL)"
     ]
     held = f"SELECT {group} FROM r GROUP BY {group} HAVING count(*) > 1"
     rows = f"SELECT r.* FROM r SEMI JOIN k USING ({group})"
@@ -144,22 +152,30 @@ def _key_parts(dataset: Dataset) -> list[tuple[str, str]]:
 
 
 def _views(conn: Any, dataset: Dataset) -> None:
-    """The good, bad and marked rows of the classified table, given the duplicates."""
+    """The good, bad and marked rows of the classified table, given the duplicates.
+
+    The bad rows' places go to the raw reader's table of wanted records (``raw_duckdb.records_at``),
+    which gives their text back, split from their lines again: a few thousand records, where
+    carrying every record's text through the classified table would cost more than the rest of it.
+    """
     n = names(dataset)
     c, d = ident(n["classified"]), ident(n["dups"])
-    raw = ", ".join(f"c.{ident(col)}" for col in (*RAW_SCHEMAS[dataset].column_names, *cleaning.META_COLUMNS))
+    at, wanted = (ident(name) for name in records_at(dataset))
+    raw = ", ".join(f"r.{ident(col)}" for col in (*RAW_SCHEMAS[dataset].column_names, *cleaning.META_COLUMNS))
     keys = ", ".join(f"c.{ident(cleaning.typed_name(c))} AS {ident(k)}" for c, k in _key_parts(dataset))
     reason = f"CASE WHEN d._rid IS NOT NULL THEN '{_DUPLICATE}' ELSE c.{_STATELESS} END"
     conn.execute(
         f"CREATE OR REPLACE VIEW {ident(n['good'])} AS SELECT c.* FROM {c} c ANTI JOIN {d} d ON c.rowid = d._rid "
         f"WHERE c.{_STATELESS} IS NULL"
     )
-    # Two branches, not one outer join filtered on either side: a filter on the classified table
-    # alone reaches its scan, which then reads the text of the bad rows only.
     conn.execute(
-        f"CREATE OR REPLACE VIEW {ident(n['bad'])} AS SELECT {raw}, c.{_STATELESS} AS {ident(cleaning.REASON)}, "
-        f"NULL::VARCHAR AS {ident(dedupe.FIRST_DATE)} FROM {c} c WHERE c.{_STATELESS} IS NOT NULL "
-        f"UNION ALL SELECT {raw}, '{_DUPLICATE}', d._first FROM {c} c JOIN {d} d ON c.rowid = d._rid"
+        f"CREATE OR REPLACE TABLE {wanted} AS SELECT {SOURCE}, {_STATELESS} AS {ident(cleaning.REASON)}, "
+        f"NULL::VARCHAR AS {ident(dedupe.FIRST_DATE)} FROM {c} WHERE {_STATELESS} IS NOT NULL "
+        f"UNION ALL SELECT c.{SOURCE}, '{_DUPLICATE}', d._first FROM {c} c JOIN {d} d ON c.rowid = d._rid"
+    )
+    conn.execute(
+        f"CREATE OR REPLACE VIEW {ident(n['bad'])} AS SELECT {raw}, w.{ident(cleaning.REASON)}, "
+        f"w.{ident(dedupe.FIRST_DATE)} FROM {at} r JOIN {wanted} w USING ({SOURCE})"
     )
     conn.execute(
         f"CREATE OR REPLACE VIEW {ident(n['marked'])} AS SELECT {keys}, c.{ident(PARTITION_KEY)}, "

@@ -41,6 +41,7 @@ import pyarrow as pa
 
 from ecomlake.contract import PARTITION_KEY
 from ecomlake.etl import cleaning
+from ecomlake.etl.io.raw import SOURCE
 from ecomlake.exceptions import FileRejectedError
 from ecomlake.ingest import framing
 from ecomlake.ingest.streams import GZIP_SUFFIX, SIGNATURES
@@ -174,9 +175,25 @@ class SqlFramer:
             conn.execute(f"CREATE TEMP TABLE {ident(self.slow)} (fid INTEGER, _line BIGINT{text}, _error VARCHAR)")
         conn.execute(f"CREATE TEMP VIEW {ident(self.view)} AS {self._rows_sql()}")
 
-    def _rows_sql(self) -> str:
+    def rows_at(self, wanted: str) -> str:
+        """A view of the records whose ``raw.SOURCE`` is in the table ``wanted`` (column ``raw.SOURCE``): the
+        few a job reads again, found by their place, split only then. Returns its name."""
+        view = f"{self.prefix}_rows_at"
+        self.conn.execute(f"CREATE OR REPLACE TEMP VIEW {ident(view)} AS {self._rows_sql(wanted)}")
+        return view
+
+    def _rows_sql(self, wanted: str | None = None) -> str:
         cols = self.schema.column_names
         meta = f"m._file, m.{ident(PARTITION_KEY)}"
+
+        # A record's place (``raw.SOURCE``): its file id and its first line, unique among the records
+        # found here, as each line starts one record at most.
+        def place(fid: str, line: str) -> str:
+            return f"({fid}::BIGINT << 32) + {line}"
+
+        def at(fid: str, line: str) -> str:
+            return "" if wanted is None else f" AND {place(fid, line)} IN (SELECT {SOURCE} FROM {ident(wanted)})"
+
         if self.csv:
             picks = ", ".join(
                 f"CASE WHEN r._err IS NULL AND len(r._f) = m._width THEN r._f[m._p{i}] END AS {ident(c)}"
@@ -196,22 +213,26 @@ class SqlFramer:
                 else (f"CASE WHEN {in_order} THEN regexp_matches(l.t, {literal(pattern)}) END")
             )
             return (
-                f"SELECT {picks}, {error}, r._line, {meta}, r._hint AS {ident(cleaning.PLAIN_HINT)} FROM ("
-                f"SELECT l.fid, l.line AS _line, string_split(l.t, ',') AS _f, NULL::VARCHAR AS _err, {hint} AS _hint "
+                f"SELECT {picks}, {error}, r._line, {meta}, r._hint AS {ident(cleaning.PLAIN_HINT)}, r.{SOURCE} FROM ("
+                f"SELECT l.fid, l.line AS _line, string_split(l.t, ',') AS _f, NULL::VARCHAR AS _err, {hint} AS _hint, "
+                f"{place('l.fid', 'l.line')} AS {SOURCE} "
                 f"FROM {ident(self.lines)} l JOIN {ident(self.files)} f USING (fid) "
-                "WHERE l.line > f._hline AND NOT l.blank AND NOT contains(l.t, '\"') "
-                f"UNION ALL SELECT fid, _line, COALESCE(_f, []), _err, NULL FROM {ident(self.slow)}"
+                f"WHERE l.line > f._hline AND NOT l.blank AND NOT contains(l.t, '\"'){at('l.fid', 'l.line')} "
+                f"UNION ALL SELECT fid, _line, COALESCE(_f, []), _err, NULL, {place('fid', '_line')} "
+                f"FROM {ident(self.slow)} WHERE TRUE{at('fid', '_line')}"
                 f") r JOIN {ident(self.files)} m USING (fid)"
             )
         paths = "[" + ", ".join(literal(f"$.{c}") for c in cols) + "]"
         picks = ", ".join(f"r.v[{i + 1}] AS {ident(c)}" for i, c in enumerate(cols))
         hint = f"NULL::BOOLEAN AS {ident(cleaning.PLAIN_HINT)}"
         return (
-            f"SELECT {picks}, NULL::VARCHAR AS _error, r.line AS _line, {meta}, {hint} FROM ("
-            f"SELECT fid, line, json_extract_string(t, {paths}) AS v FROM {ident(self.lines)} WHERE ok"
+            f"SELECT {picks}, NULL::VARCHAR AS _error, r.line AS _line, {meta}, {hint}, r.{SOURCE} FROM ("
+            f"SELECT fid, line, json_extract_string(t, {paths}) AS v, {place('fid', 'line')} AS {SOURCE} "
+            f"FROM {ident(self.lines)} WHERE ok{at('fid', 'line')}"
             f") r JOIN {ident(self.files)} m USING (fid) "
-            f"UNION ALL SELECT {', '.join(f's.{ident(c)}' for c in cols)}, s._error, s._line, {meta}, {hint} "
-            f"FROM {ident(self.slow)} s JOIN {ident(self.files)} m USING (fid)"
+            f"UNION ALL SELECT {', '.join(f's.{ident(c)}' for c in cols)}, s._error, s._line, {meta}, {hint}, "
+            f"{place('s.fid', 's._line')} FROM {ident(self.slow)} s "
+            f"JOIN {ident(self.files)} m USING (fid) WHERE TRUE{at('s.fid', 's._line')}"
         )
 
     def add(self, files: Sequence[SqlFile]) -> list[SqlFile]:

@@ -27,7 +27,10 @@ from ecomlake.ingest.framing import ERROR, LINE, RecordReader
 from ecomlake.schemas import RAW_SCHEMAS
 
 FILE: Final = "_file"
-__all__ = ["ERROR", "FILE", "LINE", "file_batches", "read_raw", "record_rejections", "tagged_schema"]
+# On DuckDB, a record's place in the session's raw tables (``raw_duckdb``): a job reads the text
+# of its few bad records again by it, rather than carrying every record's text through its plan.
+SOURCE: Final = "_src"
+__all__ = ["ERROR", "FILE", "LINE", "SOURCE", "file_batches", "read_raw", "record_rejections", "tagged_schema"]
 
 
 def raw_columns(dataset: Dataset) -> tuple[str, ...]:

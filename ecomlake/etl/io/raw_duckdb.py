@@ -17,7 +17,7 @@ from ecomlake.contract import PARTITION_KEY, Dataset
 from ecomlake.etl.cleaning import PLAIN_HINT
 from ecomlake.etl.engines import DuckDBTable, duckdb_connection
 from ecomlake.etl.io.lake import LakeIO, RawFile
-from ecomlake.etl.io.raw import ERROR, FILE, LINE, file_batches, raw_columns, record_rejections
+from ecomlake.etl.io.raw import ERROR, FILE, LINE, SOURCE, file_batches, raw_columns, record_rejections
 from ecomlake.exceptions import FileRejectedError
 from ecomlake.sqltext import ident
 from ecomlake.storage import LocalStorage
@@ -37,13 +37,26 @@ def _raw_table_ddl(table: str, columns: Sequence[str]) -> str:
     )
 
 
-def _drop_earlier_read(conn: Any, table: str, dataset: Dataset) -> None:
+def raw_view(dataset: Dataset) -> str:
+    """The view of every record read (``read_raw_duckdb``), with ``raw.SOURCE`` beside the raw frame's columns."""
+    return f"raw_{dataset}"
+
+
+def records_at(dataset: Dataset) -> tuple[str, str]:
+    """(view, table): the view holds the records of ``raw_view`` whose ``raw.SOURCE`` the table
+    (column ``raw.SOURCE``, filled by the reader's caller) lists."""
+    return f"raw_{dataset}_at", f"raw_{dataset}_wanted"
+
+
+def _drop_earlier_read(conn: Any, dataset: Dataset) -> None:
     """What an earlier read of ``dataset`` in this session kept (a job may read a dataset again)."""
     from ecomlake.etl.io.framing_duckdb import framer_prefix
 
+    named = [raw_view(dataset), *records_at(dataset)]
     found = conn.execute(
-        "SELECT table_name, table_type FROM information_schema.tables WHERE table_name = ? OR table_name LIKE ?",
-        [table, framer_prefix(dataset) + "%"],
+        "SELECT table_name, table_type FROM information_schema.tables "
+        "WHERE list_contains(?, table_name) OR table_name LIKE ?",
+        [named, framer_prefix(dataset) + "%"],
     ).fetchall()
     for name, kind in found:
         conn.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {ident(name)}")
@@ -52,8 +65,9 @@ def _drop_earlier_read(conn: Any, table: str, dataset: Dataset) -> None:
 def read_raw_duckdb(
     session: Any, lake: LakeIO, dataset: Dataset, files: Sequence[RawFile], *, sql_framing: bool = True
 ) -> Any:
-    """Every accepted file, framed as the validator frames it, in one DuckDB table.
+    """Every accepted file, framed as the validator frames it, in one DuckDB view (``raw_view``).
 
+    Each record also has its place (``raw.SOURCE``), by which ``records_at`` finds it again.
     ``sql_framing=False`` sends every file through the framer (the tests compare the two).
     """
     from ecomlake.etl.io.framing_duckdb import SqlFile, SqlFramer, eligible
@@ -64,16 +78,18 @@ def read_raw_duckdb(
         raise NotImplementedError("the DuckDB engine reads a local lake; use --engine spark for S3")
     conn = duckdb_connection(session)
     columns = raw_columns(dataset)
-    table = f"raw_{dataset}"
+    table = raw_view(dataset)
+    at_view, wanted = records_at(dataset)
     framed_table = f"{table}_framed"
-    _drop_earlier_read(conn, table, dataset)
+    _drop_earlier_read(conn, dataset)
+    conn.execute(f"CREATE TABLE {ident(wanted)} ({SOURCE} BIGINT)")
     conn.execute(_raw_table_ddl(framed_table, columns))
     storage = lake.storage
     assert isinstance(storage, LocalStorage)
     limit = max_file_bytes()
     rejected: list[tuple[RawFile, FileRejectedError]] = []
     framed = list(files)
-    union = ""
+    union = union_at = ""
     if sql_framing:
         framer = SqlFramer(conn, dataset)
         raw_format = RAW_SCHEMAS[dataset].format
@@ -85,8 +101,9 @@ def read_raw_duckdb(
         chosen = {p.key for p in plain}
         left = {p.key for p in framer.add(plain)}
         framed = [f for f in files if f.key not in chosen or f.key in left]
-        names = ", ".join(ident(c) for c in (*columns, ERROR, LINE, FILE, PARTITION_KEY, PLAIN_HINT))
+        names = ", ".join(ident(c) for c in (*columns, ERROR, LINE, FILE, PARTITION_KEY, PLAIN_HINT, SOURCE))
         union = f" UNION ALL SELECT {names} FROM {ident(framer.view)}"
+        union_at = f" UNION ALL SELECT {names} FROM {ident(framer.rows_at(wanted))}"
     view = _unique("batch")
     for file in framed:
         try:
@@ -102,9 +119,13 @@ def read_raw_duckdb(
             conn.execute(f"DELETE FROM {ident(framed_table)} WHERE {FILE} = ?", [file.key])
             rejected.append((file, err))
     # The framer's rows carry no plain verdict (``cleaning.PLAIN_HINT``): the classification makes it.
+    # Their place is their row in the framed table (negative: apart from the SQL framer's places).
+    place = "-1 - rowid"
+    framed = f"SELECT *, NULL::BOOLEAN AS {ident(PLAIN_HINT)}, {place} AS {SOURCE} FROM {ident(framed_table)}"
+    conn.execute(f"CREATE OR REPLACE VIEW {ident(table)} AS {framed}{union}")
     conn.execute(
-        f"CREATE OR REPLACE VIEW {ident(table)} AS SELECT *, NULL::BOOLEAN AS {ident(PLAIN_HINT)} "
-        f"FROM {ident(framed_table)}{union}"
+        f"CREATE OR REPLACE VIEW {ident(at_view)} AS {framed} "
+        f"WHERE {place} IN (SELECT {SOURCE} FROM {ident(wanted)}){union_at}"
     )
     record_rejections(lake, rejected)
     return DuckDBTable(session, table)

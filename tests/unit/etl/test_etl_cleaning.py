@@ -268,6 +268,30 @@ def test_plain_forms_are_what_the_edges_say() -> None:
     assert cleaning.plain_value_pattern(Column("c", "string")) == "([!-~](?:[^\x01]*[!-~])?)?"
 
 
+def test_plain_rows_skip_only_the_checks_their_form_meets() -> None:
+    """The checks a plain row is not tested against, as literals: presence, number formats and an enum of
+    plain words; never a calendar, a range or an amount, which a plain value can still break."""
+    from ecomlake.etl.engines import duckdb_api
+    from ecomlake.schemas import RAW_SCHEMAS, Column, RawSchema
+
+    F = duckdb_api().F
+    checks = cleaning.row_checks(F, RAW_SCHEMAS[Dataset.TRANSACTIONS])
+    skipped = [(c.reason.value, c.column) for c in checks if c.plain_holds]
+    every = ["transaction_id", "customer_id", "product_id", "quantity", "price", "total_amount", "transaction_date"]
+    assert skipped == [
+        *(("missing_required", name) for name in [*every, "status"]),
+        *(("bad_number", name) for name in ["quantity", "price", "total_amount"]),
+        ("unknown_enum", "status"),
+    ]
+    # An enum with a value that is not a plain word has the plain string form: its check stays.
+    odd = RawSchema(Dataset.TRANSACTIONS, "csv", (Column("s", "string", nullable=False, enum=("a b", "c")),), ("s",))
+    assert [(c.reason.value, c.plain_holds) for c in cleaning.row_checks(F, odd)] == [
+        ("malformed_record", False),
+        ("missing_required", True),
+        ("unknown_enum", False),
+    ]
+
+
 @pytest.mark.spark
 def test_plain_rows_classify_as_the_per_value_tests_do_on_spark(spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     for dataset in sorted(_BASES):

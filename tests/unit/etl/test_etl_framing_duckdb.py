@@ -21,7 +21,8 @@ from ecomlake.contract import Dataset
 from ecomlake.etl import cleaning, io
 from ecomlake.etl.cleaning import PLAIN_HINT
 from ecomlake.etl.io.framing_duckdb import SIMPLE_JSON_LINE, SqlFile, SqlFramer
-from ecomlake.etl.io.raw_duckdb import read_raw_duckdb
+from ecomlake.etl.io.raw import SOURCE
+from ecomlake.etl.io.raw_duckdb import read_raw_duckdb, records_at
 from ecomlake.ingest.framing import ordered_json_line
 from ecomlake.schemas import RAW_SCHEMAS
 
@@ -273,7 +274,8 @@ JSON_CASES: dict[str, tuple[str, dict[str, bytes], set[str]]] = {
     ),
     "a JSON array": (
         "products",
-        {"p.json": ("[" + json.dumps({"product_id": "P1", "name": "n"}) + "]").encode()},
+        # Three records on one line: the framer's records, found again by their row, not their line.
+        {"p.json": json.dumps([{"product_id": f"P{i}", "name": "n"} for i in range(3)]).encode()},
         set(),
     ),
     "products as JSON Lines with numbers": (
@@ -311,9 +313,10 @@ def read(lake: Path, dataset: str, files: list[io.RawFile], sql: bool, threads: 
         if threads:
             session._conn.execute(f"SET threads = {threads}")
         read_raw_duckdb(session, io.LakeIO.local(lake), Dataset(dataset), files, sql_framing=sql)
-        # The plain verdict is the SQL path's alone (the framer's rows leave it to the classification).
+        # The plain verdict is the SQL path's alone (the framer's rows leave it to the classification),
+        # and a record's place is where each path keeps it.
         return session._conn.execute(
-            f"SELECT * EXCLUDE ({PLAIN_HINT}) FROM raw_{dataset} ORDER BY _file, _line"
+            f"SELECT * EXCLUDE ({PLAIN_HINT}, {SOURCE}) FROM raw_{dataset} ORDER BY _file, _line"
         ).fetchall()
     finally:
         session._conn.close()
@@ -353,6 +356,35 @@ def test_sql_framing_gives_the_framers_rows(tmp_path: Path, case: str) -> None:
         raw = land(lake, dataset, files)
         found[sql] = (read(lake, dataset, raw, sql), rejected(lake, dataset))
     assert found[True] == found[False]
+
+
+@pytest.mark.parametrize("sql", [True, False], ids=["sql", "framer"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_records_are_found_again_by_their_place(tmp_path: Path, case: str, sql: bool) -> None:
+    """Each record's place is its own, and the records-at view gives back exactly the records whose
+    places are wanted, as the raw view has them (a JSON array's records share lines: the framer's)."""
+    from ecomlake.etl.engines import duckdb_session
+
+    dataset, files, _taken = CASES[case]
+    raw = land(tmp_path, dataset, files)
+    session = duckdb_session()
+    conn = session._conn
+    try:
+        read_raw_duckdb(session, io.LakeIO.local(tmp_path), Dataset(dataset), raw, sql_framing=sql)
+        places = [row[0] for row in conn.execute(f"SELECT {SOURCE} FROM raw_{dataset}").fetchall()]
+        assert len(places) == len(set(places))
+        assert None not in places
+        at, wanted = records_at(Dataset(dataset))
+        for chosen in (places, random.Random(len(places)).sample(places, len(places) // 2), []):
+            conn.execute(f"DELETE FROM {wanted}")
+            conn.execute(f"INSERT INTO {wanted} SELECT unnest(?::BIGINT[])", [chosen])
+            expected = conn.execute(
+                f"SELECT * FROM raw_{dataset} WHERE list_contains(?, {SOURCE}) ORDER BY {SOURCE}", [chosen]
+            ).fetchall()
+            assert conn.execute(f"SELECT * FROM {at} ORDER BY {SOURCE}").fetchall() == expected
+            assert len(expected) == len(chosen)
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
