@@ -144,7 +144,7 @@ def duckdb_session(conn: duckdb.DuckDBPyConnection | None = None) -> Any:
     # Zone-less timestamps everywhere; UTC only matters for functions that consult it.
     connection.execute("SET TimeZone = 'UTC'")
     if conn is None:
-        _bound_memory(connection)
+        bound_memory(connection)
     # sqlframe sessions are process-wide singletons: DuckDBSession(conn=...) would hand back
     # an earlier session still bound to its old connection. Build a fresh one instead, and
     # make it the active session, which sqlframe's functions consult for the SQL dialect.
@@ -159,7 +159,8 @@ def duckdb_session(conn: duckdb.DuckDBPyConnection | None = None) -> Any:
 DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
 
 
-def _bound_memory(connection: Any) -> None:
+def bound_memory(connection: Any) -> None:
+    """The memory cap (``EnvVar.DUCKDB_MEMORY_LIMIT`` or the default) and the spill folder of a database."""
     import os
     import tempfile
 

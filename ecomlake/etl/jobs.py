@@ -33,6 +33,7 @@ from ecomlake.contract import (
     validation_report_key,
 )
 from ecomlake.etl import cleaning, dedupe, io
+from ecomlake.etl.duckdb_pool import job_session
 from ecomlake.etl.engines import api, check_engine, engine_of, is_sqlframe, new_session
 from ecomlake.etl.summary import RunSummary
 from ecomlake.etl.transforms import processed, sessions
@@ -99,14 +100,12 @@ def run_job(
         if engine_of(session) != chosen:
             raise InvalidArgumentError(f"the session given is a {engine_of(session)} session, not {chosen}")
         return execute(session, name, days, lake_io)
-    own = new_session(chosen, app_name=f"ecomlake-{name}")
-    try:
-        return execute(own, name, days, lake_io)
-    finally:
-        # A DuckDB session is cheap and holds the run's tables in memory: drop it. The Spark
-        # session is kept, so the next job in this process reuses the running JVM.
-        if chosen == "duckdb":
-            own._conn.close()
+    if chosen == "duckdb":
+        # A connection of the job's own to an emptied database the process keeps (``duckdb_pool``).
+        with job_session() as own:
+            return execute(own, name, days, lake_io)
+    # The Spark session is kept, so the next job in this process reuses the running JVM.
+    return execute(new_session(chosen, app_name=f"ecomlake-{name}"), name, days, lake_io)
 
 
 def execute(session: Any, job: Job, dates: list[str], lake: io.LakeIO) -> list[RunSummary]:

@@ -1,0 +1,117 @@
+"""In-memory DuckDB databases kept between the jobs of one process.
+
+A job on DuckDB works in an in-memory database of its own. Closing that database after
+every job costs more than the connection: DuckDB hands the job's memory back to the system
+as it closes (tens of milliseconds after a million-row job), and the next job takes it from
+the system again, one page fault per 4 KiB it touches. A local run is several jobs in one
+process, one after the other, so a finished job's database is emptied instead -- every
+table and view in it dropped -- and lent to the next job, which gets a connection and a
+sqlframe session of its own to it: an empty catalog, and memory already mapped.
+
+A database is lent to one job at a time (a job started beside it gets another), and one
+that cannot be emptied is closed, not kept. :func:`job_session` is the one way in.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Final
+
+from ecomlake.sqltext import ident
+
+if TYPE_CHECKING:
+    import duckdb
+
+# Databases kept idle: one is enough for jobs that run one after another.
+MAX_IDLE: Final = 1
+
+_lock = threading.Lock()
+_idle: list[duckdb.DuckDBPyConnection] = []  # a connection holding each idle database open
+
+
+@contextmanager
+def job_session() -> Iterator[Any]:
+    """A sqlframe session over a connection of its own to an empty in-memory database, for one job."""
+    holder, session = _lend()
+    reusable = False
+    try:
+        yield session
+    finally:
+        reusable = _release(session)
+        _give_back(holder, reusable=reusable)
+
+
+def idle_count() -> int:
+    """How many emptied databases wait for a job."""
+    with _lock:
+        return len(_idle)
+
+
+def _lend() -> tuple[duckdb.DuckDBPyConnection, Any]:
+    import duckdb
+
+    from ecomlake.etl.engines import bound_memory, duckdb_session
+
+    with _lock:
+        holder = _idle.pop() if _idle else None
+    if holder is not None:
+        try:
+            bound_memory(holder)  # the limits as the environment says now
+            return holder, duckdb_session(holder.cursor())
+        except duckdb.Error:
+            holder.close()  # something of the last job's is left: start afresh
+    holder = duckdb.connect()
+    bound_memory(holder)
+    return holder, duckdb_session(holder.cursor())
+
+
+def _release(session: Any) -> bool:
+    """Close the job's connections; whether its database may be lent again.
+
+    sqlframe registers a Python function (SOUNDEX) on a connection of its own when a session
+    starts; such a function outlives its connection in the database's catalog, so it is
+    removed by the connection that made it, or the next session could not start there.
+    """
+    import duckdb
+
+    udf = getattr(session, "_udf_conn", None)
+    removed = udf is None
+    if udf is not None:
+        try:
+            udf.remove_function("SOUNDEX")  # before its connection closes (a cursor of the job's)
+            removed = True
+        except duckdb.Error:
+            pass
+        udf.close()
+    session._conn.close()  # its temporary tables and registered Arrow data go with it
+    return removed
+
+
+def _give_back(holder: duckdb.DuckDBPyConnection, *, reusable: bool) -> None:
+    import duckdb
+
+    try:
+        if not reusable:
+            raise duckdb.InvalidInputException("the job's session could not be released cleanly")
+        _empty(holder)
+    except duckdb.Error:
+        holder.close()
+        return
+    with _lock:
+        if len(_idle) < MAX_IDLE:
+            _idle.append(holder)
+            return
+    holder.close()
+
+
+def _empty(holder: duckdb.DuckDBPyConnection) -> None:
+    """Drop every view, then every table, a job left in the database (its temporary ones went with its connection)."""
+    found = holder.execute(
+        "SELECT schema_name, view_name, 'VIEW' FROM duckdb_views() WHERE NOT internal AND NOT temporary "
+        "UNION ALL SELECT schema_name, table_name, 'TABLE' FROM duckdb_tables() WHERE NOT internal AND NOT temporary "
+        "ORDER BY 3 DESC"
+    ).fetchall()
+    for schema, name, kind in found:
+        holder.execute(f"DROP {kind} IF EXISTS {ident(schema)}.{ident(name)} CASCADE")
