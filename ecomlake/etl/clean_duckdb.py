@@ -49,6 +49,9 @@ _STATELESS: Final = ident(cleaning.STATELESS)
 # What the classified table keeps of a raw record besides its verdict and typed values: not its
 # text, which only the few bad records need (read again by their place, ``_views``).
 _KEPT: Final = (SOURCE, LINE, FILE, PARTITION_KEY)
+# The typed key's hash, made with the rest of a row's values: the duplicates are looked for among
+# the rows whose hash is held twice (a number to group, where the key is text to hash again).
+_KEY_HASH: Final = "_key_hash"
 
 
 def names(dataset: Dataset) -> dict[str, str]:
@@ -95,6 +98,7 @@ def dataset_sql(dataset: Dataset) -> DatasetSql:
         *kept,
         cleaning.reason_of(F, checks).alias(cleaning.STATELESS).expression,
         *(cleaning.typed_value(F, c).alias(cleaning.typed_name(c.name)).expression for c in schema.columns),
+        F.hash(*(cleaning.typed_value(F, schema.column(k)) for k in schema.primary_key)).alias(_KEY_HASH).expression,
     ).from_(facts_stage(schema, n["raw"], hint=cleaning.PLAIN_HINT))
     typed = exp.select(
         *(exp.column(cleaning.typed_name(c.name), quoted=True).as_(c.name, quoted=True) for c in schema.columns),
@@ -114,7 +118,10 @@ def duplicates_sql(dataset: Dataset, *, claims: bool) -> str:
 
     Only keys held twice -- by two valid rows of the run, or by a row of the run and a
     published claim -- reach the window; the published claims are read for the run's keys
-    only (DuckDB passes the keys' range down to the Parquet scan, which skips the rest).
+    only (DuckDB passes the keys' range down to the Parquet scan, which skips the rest). The
+    rows held twice are found by their key's hash (``_KEY_HASH``): two rows of one key share
+    it, and rows that share it by chance only are told apart by the window, which groups by
+    the key itself.
     """
     n = names(dataset)
     key_names = dedupe.key_names(dataset)
@@ -123,20 +130,22 @@ def duplicates_sql(dataset: Dataset, *, claims: bool) -> str:
     date = ident(PARTITION_KEY)
     lake_keyed = dedupe.is_lake_keyed(dataset)
     group = keys if lake_keyed else f"{date}, {keys}"
+    hashed = _KEY_HASH if lake_keyed else f"{date}, {_KEY_HASH}"
     # ``r`` is read again rather than kept: DuckDB would store every valid row's key for the
     # later reads, which costs more than scanning the classified table again with the filter.
     ctes = [
-        f"r AS NOT MATERIALIZED (SELECT rowid AS _rid, {date}, _file, _line, {typed_keys} "
+        f"r AS NOT MATERIALIZED (SELECT rowid AS _rid, {date}, _file, _line, {typed_keys}, {_KEY_HASH} "
         f"FROM {ident(n['classified'])} WHERE {_STATELESS} IS NULL)"
     ]
-    held = f"SELECT {group} FROM r GROUP BY {group} HAVING count(*) > 1"
-    rows = f"SELECT r.* FROM r SEMI JOIN k USING ({group})"
+    held = f"SELECT {hashed} FROM r GROUP BY {hashed} HAVING count(*) > 1"
+    rows = f"SELECT r.* EXCLUDE ({_KEY_HASH}) FROM r SEMI JOIN k USING ({hashed})"
     if claims:
+        # Claims exist for the datasets keyed in the whole lake: the hash alone is the group.
         ctes.append(
             f"c AS (SELECT NULL::BIGINT AS _rid, {date}, NULL::VARCHAR AS _file, NULL::BIGINT AS _line, {keys} "
             f"FROM {ident(n['claims'])} SEMI JOIN r USING ({keys}))"
         )
-        held += f" UNION SELECT {keys} FROM c"
+        held += f" UNION SELECT {_KEY_HASH} FROM r SEMI JOIN c USING ({keys})"
         rows += " UNION ALL SELECT * FROM c"
     ctes += [f"k AS ({held})", f"v AS ({rows})"]
     return (

@@ -273,45 +273,41 @@ class SqlFramer:
         """Store the lines of ``part``'s files; returns the ids of those left to the framer."""
         import duckdb
 
-        content = f"{self.prefix}_content_{min(part)}"
-        paths = "[" + ", ".join(literal(f.path) for f in part.values()) + "]"
         try:
-            conn.execute(
-                f"CREATE OR REPLACE TEMP TABLE {ident(content)} AS SELECT filename, content FROM read_text({paths})"
-            )
+            return self._store_lines(conn, part)
         except duckdb.Error:
             if len(part) == 1:
                 return set(part)  # not UTF-8 (or unreadable): the framer says why
             # One bad file must not send the others to the slow path: read them one at a time.
             return set().union(*(self._load(conn, {fid: file}) for fid, file in part.items()))
-        try:
-            return self._store_lines(conn, part, content)
-        finally:
-            conn.execute(f"DROP TABLE IF EXISTS {ident(content)}")
 
-    def _store_lines(self, conn: Any, fids: dict[int, SqlFile], content: str) -> set[int]:
-        """Check the files read into ``content`` and store the lines of those that may be framed here."""
+    def _store_lines(self, conn: Any, fids: dict[int, SqlFile]) -> set[int]:
+        """Read ``fids``' files, and store the lines of those that may be framed here; returns the others.
+
+        One statement reads, checks and splits: a file that is not plain text to the framer (a
+        NUL byte, a byte order mark, a binary signature, bare-CR line ends, nothing but blanks,
+        a first character that says JSON for CSV or an array for JSON Lines) stores no line, and
+        a file that stored none is the framer's (every other file has a line 1).
+        """
         cols = self.schema.column_names
-        by_path = {f.path: fid for fid, f in fids.items()}
-        found = conn.execute(
-            "SELECT filename, contains(content, chr(0)) OR starts_with(content, chr(65279)) "
-            f"OR ({_signature_checks()}) OR (NOT contains(content, chr(10)) AND contains(content, chr(13))) "
-            "OR NOT regexp_matches(content, '[^ \\t\\r\\n\\x0b\\x0c]'), "
-            f"regexp_extract(content, '^[ \\t\\r\\n\\x0b\\x0c]*(.)', 1) FROM {ident(content)}"
-        ).fetchall()
-        refused = set(fids)
-        for path, odd, first in found:
-            fid = by_path[str(path)]
-            wrong = first in ("{", "[") if self.csv else first == "["
-            if not odd and not wrong:
-                refused.discard(fid)
+        paths = "[" + ", ".join(literal(f.path) for f in fids.values()) + "]"
+        # The first character that is not blank: a CSV file opening like JSON, or JSON Lines opening
+        # like an array, is the framer's to refuse.
+        first = "regexp_extract(content, '^[ \\t\\r\\n\\x0b\\x0c]*(.)', 1)"
+        wrong_opening = "('{', '[')" if self.csv else "('[')"
+        odd = (
+            f"contains(content, chr(0)) OR starts_with(content, chr(65279)) OR ({_signature_checks()}) "
+            "OR (NOT contains(content, chr(10)) AND contains(content, chr(13))) "
+            "OR NOT regexp_matches(content, '[^ \\t\\r\\n\\x0b\\x0c]') "
+            f"OR {first} IN {wrong_opening}"
+        )
         ids = f"{self.prefix}_ids_{min(fids)}"
         conn.register(
             ids,
             pa.table(
                 {
-                    "fid": pa.array([fid for fid in by_path.values() if fid not in refused], pa.int32()),
-                    "filename": pa.array([p for p, fid in by_path.items() if fid not in refused], pa.string()),
+                    "fid": pa.array(list(fids), pa.int32()),
+                    "filename": pa.array([f.path for f in fids.values()], pa.string()),
                 }
             ),
         )
@@ -344,13 +340,16 @@ class SqlFramer:
                 "ELSE FALSE END AS blank FROM ("
                 "SELECT fid, line, CASE WHEN ends_with(t, chr(13)) THEN substr(t, 1, length(t) - 1) ELSE t END AS t "
                 "FROM (SELECT fid, unnest(parts) AS t, unnest(range(1, len(parts) + 1)) AS line, len(parts) AS n "
-                f"FROM (SELECT i.fid, string_split(c.content, chr(10)) AS parts FROM {ident(content)} c "
-                f"JOIN {ident(ids)} i USING (filename))) "
+                f"FROM (SELECT i.fid, string_split(c.content, chr(10)) AS parts FROM read_text({paths}) c "
+                f"JOIN {ident(ids)} i USING (filename) WHERE NOT ({odd}))) "
                 f"WHERE NOT (line = n AND t = '')){')' if json_stage else ''})"
             )
         finally:
             conn.unregister(ids)
-        return refused
+        stored = conn.execute(
+            f"SELECT fid FROM {ident(self.lines)} WHERE line = 1 AND fid IN {self._in(sorted(fids))}"
+        ).fetchall()
+        return set(fids) - {int(fid) for (fid,) in stored}
 
     def _in(self, fids: Sequence[int]) -> str:
         return "(" + ", ".join(str(f) for f in fids) + ")"
