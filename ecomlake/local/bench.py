@@ -306,7 +306,11 @@ def _ratio_targets(report: BenchReport) -> list[TargetResult]:
         ratio = _ratio(report, name, FLOOR_COPY, engine, engine)
         if ratio is None:
             continue
-        what = "the whole job" if name == TRANSACTION_ETL else "its raw read + classification, materialised"
+        what = (
+            "the whole job"
+            if name == TRANSACTION_ETL
+            else "its raw read, classification and duplicate marking, as the job runs them, materialised"
+        )
         out.append(
             TargetResult(
                 f"{'transaction_etl' if name == TRANSACTION_ETL else 'read + classify'} / {engine} CSV -> Parquet copy",
@@ -458,21 +462,25 @@ def _timed(
 
 
 def read_classify(session: Any, lake: Path, dates: list[str]) -> int:
-    """The transaction ETL's first part: read the raw files and classify every row, materialised."""
-    from ecomlake.etl import io
-    from ecomlake.etl.cleaning import REASON
-    from ecomlake.etl.transforms import processed
+    """The transaction ETL's first part as the job runs it on the session's engine: the raw files read,
+    every row classified and the duplicates marked, materialised; returns the rows classified."""
+    from ecomlake.etl import clean_duckdb, clean_spark, io
+    from ecomlake.etl.engines import is_sqlframe
 
     handle = io.LakeIO.local(lake)
-    files = io.raw_files(handle, Dataset.TRANSACTIONS, dates)
-    classified = io.materialize(
-        processed.classify(io.read_raw(session, handle, Dataset.TRANSACTIONS, files), Dataset.TRANSACTIONS),
-        "bench_classified",
-    )
+    dataset = Dataset.TRANSACTIONS
+    files = io.raw_files(handle, dataset, dates)
+    if is_sqlframe(session):
+        clean_duckdb.classify_and_mark(session, dataset, files, handle, [])
+        try:
+            return sum(rows for _day, _reason, rows in clean_duckdb.counts(session, dataset))
+        finally:
+            clean_duckdb.release(session, dataset)
+    marked = clean_spark.classify_and_mark(io.read_raw(session, handle, dataset, files), dataset, None)
     try:
-        return sum(int(row[1]) for row in classified.groupBy(REASON).count().collect())
+        return sum(int(row[2]) for row in marked.counts())
     finally:
-        io.release(classified)
+        marked.release()
 
 
 # --------------------------------------------------------------------------- run

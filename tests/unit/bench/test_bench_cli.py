@@ -44,6 +44,10 @@ def test_bench_duckdb_writes_report(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert named.index("etl: master_data_merge") > max(named.index(j) for j in jobs)
     assert [n for n in named if n in after] == after
     assert "dashboard build" in named
+    # The job's own first part, timed alone, classifies every row the job reads.
+    (classified,) = [s for s in written["stages"] if s["stage"] == "read + classify: transactions"]
+    (etl,) = [s for s in parts if s["stage"] == "etl: transaction_etl"]
+    assert classified["rows"] == etl["rows"] > 2000
     # The run's AWS estimate rides along (issue 16): Glue for the jobs, Lambda for the steps, S3 for the files.
     cost = whole["cost"]
     assert cost["total"] > 0
