@@ -249,15 +249,10 @@ def quarantine_output(F: Any, dataset: Dataset) -> list[Any]:
     across = (F.col(cleaning.REASON) == F.lit(Reason.DUPLICATE_KEY.value)) & (
         F.col(dedupe.FIRST_DATE) < F.col(PARTITION_KEY)
     )
-    detail = F.when(
-        across,
-        F.concat(
-            F.lit(f"({key}) first landed on "),
-            F.col(dedupe.FIRST_DATE),
-            F.lit(": "),
-            cleaning.detail_column(F, schema),
-        ),
-    ).otherwise(cleaning.detail_column(F, schema))
+    # The detail written once, behind a prefix that is empty but for those duplicates: the rules'
+    # wording is the largest expression of the job, and each copy of it is planned again.
+    landed = F.concat(F.lit(f"({key}) first landed on "), F.col(dedupe.FIRST_DATE), F.lit(": "))
+    detail = F.concat(F.when(across, landed).otherwise(F.lit("")), cleaning.detail_column(F, schema))
     columns = cleaning.quarantine_select(F, dataset, detail=detail)
     return [*columns, F.col(dedupe.FIRST_DATE), F.col(PARTITION_KEY)]
 
