@@ -28,19 +28,20 @@ if TYPE_CHECKING:
 MAX_IDLE: Final = 1
 
 _lock = threading.Lock()
-_idle: list[duckdb.DuckDBPyConnection] = []  # a connection holding each idle database open
+# A connection holding each idle database open, with the memory settings it has.
+_idle: list[tuple[duckdb.DuckDBPyConnection, tuple[str, str]]] = []
 
 
 @contextmanager
 def job_session() -> Iterator[Any]:
     """A sqlframe session over a connection of its own to an empty in-memory database, for one job."""
-    holder, session = _lend()
+    holder, settings, session = _lend()
     reusable = False
     try:
         yield session
     finally:
         reusable = _release(session)
-        _give_back(holder, reusable=reusable)
+        _give_back(holder, settings, reusable=reusable)
 
 
 def idle_count() -> int:
@@ -49,22 +50,26 @@ def idle_count() -> int:
         return len(_idle)
 
 
-def _lend() -> tuple[duckdb.DuckDBPyConnection, Any]:
+def _lend() -> tuple[duckdb.DuckDBPyConnection, tuple[str, str], Any]:
     import duckdb
 
-    from ecomlake.etl.engines import bound_memory, duckdb_session
+    from ecomlake.etl.engines import bound_memory, duckdb_session, memory_settings
 
+    wanted = memory_settings()
     with _lock:
-        holder = _idle.pop() if _idle else None
+        holder, settings = _idle.pop() if _idle else (None, wanted)
     if holder is not None:
         try:
-            bound_memory(holder)  # the limits as the environment says now
-            return holder, duckdb_session(holder.cursor())
+            # Set only when the environment changed them: a new memory cap makes DuckDB hand the
+            # memory it keeps back to the system, which is what keeping the database spares.
+            if settings != wanted:
+                bound_memory(holder, wanted)
+            return holder, wanted, duckdb_session(holder.cursor())
         except duckdb.Error:
             holder.close()  # something of the last job's is left: start afresh
     holder = duckdb.connect()
-    bound_memory(holder)
-    return holder, duckdb_session(holder.cursor())
+    bound_memory(holder, wanted)
+    return holder, wanted, duckdb_session(holder.cursor())
 
 
 def _release(session: Any) -> bool:
@@ -89,7 +94,7 @@ def _release(session: Any) -> bool:
     return removed
 
 
-def _give_back(holder: duckdb.DuckDBPyConnection, *, reusable: bool) -> None:
+def _give_back(holder: duckdb.DuckDBPyConnection, settings: tuple[str, str], *, reusable: bool) -> None:
     import duckdb
 
     try:
@@ -101,7 +106,7 @@ def _give_back(holder: duckdb.DuckDBPyConnection, *, reusable: bool) -> None:
         return
     with _lock:
         if len(_idle) < MAX_IDLE:
-            _idle.append(holder)
+            _idle.append((holder, settings))
             return
     holder.close()
 

@@ -159,17 +159,23 @@ def duckdb_session(conn: duckdb.DuckDBPyConnection | None = None) -> Any:
 DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
 
 
-def bound_memory(connection: Any) -> None:
-    """The memory cap (``EnvVar.DUCKDB_MEMORY_LIMIT`` or the default) and the spill folder of a database."""
+def memory_settings() -> tuple[str, str]:
+    """(memory cap, spill folder) of a DuckDB database: ``EnvVar.DUCKDB_MEMORY_LIMIT`` or the default, and a
+    folder of this process's under the system's temporary one."""
     import os
     import tempfile
 
     from ecomlake.contract import EnvVar
 
     limit = os.environ.get(EnvVar.DUCKDB_MEMORY_LIMIT) or DEFAULT_DUCKDB_MEMORY_LIMIT
-    connection.execute("SET memory_limit = ?", [limit])
     # In-memory databases spill to ./.tmp by default; keep spill files out of the caller's cwd.
-    spill = os.path.join(tempfile.gettempdir(), f"ecomlake-duckdb-{os.getpid()}")
+    return limit, os.path.join(tempfile.gettempdir(), f"ecomlake-duckdb-{os.getpid()}")
+
+
+def bound_memory(connection: Any, settings: tuple[str, str] | None = None) -> None:
+    """Apply :func:`memory_settings` (or ``settings``) to a database."""
+    limit, spill = settings or memory_settings()
+    connection.execute("SET memory_limit = ?", [limit])
     connection.execute("SET temp_directory = ?", [spill])
 
 

@@ -24,7 +24,7 @@ def _no_idle_databases() -> Iterator[None]:
 def _close_idle() -> None:
     with duckdb_pool._lock:
         while duckdb_pool._idle:
-            duckdb_pool._idle.pop().close()
+            duckdb_pool._idle.pop()[0].close()
 
 
 def _database_id(session: Any) -> int:
@@ -63,8 +63,33 @@ def test_the_same_database_is_lent_again() -> None:
     for _ in range(3):
         with job_session() as session:
             session._conn.execute("CREATE TABLE t AS SELECT 1")  # would fail if an earlier job's were left
-        kept.append(duckdb_pool._idle[0])
+        kept.append(duckdb_pool._idle[0][0])
     assert kept[0] is kept[1] is kept[2]
+
+
+def test_memory_settings_are_set_again_only_when_the_environment_changed_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Setting DuckDB's memory cap makes it hand back the memory it keeps: a kept database is left as it is
+    unless ``ECOMLAKE_DUCKDB_MEMORY_LIMIT`` says otherwise now."""
+    from ecomlake.contract import EnvVar
+    from ecomlake.etl import engines
+
+    applied: list[str] = []
+    real = engines.bound_memory
+    monkeypatch.setattr(engines, "bound_memory", lambda conn, s=None: (applied.append((s or ("?",))[0]), real(conn, s)))
+    monkeypatch.setenv(EnvVar.DUCKDB_MEMORY_LIMIT, "3GB")
+
+    def limit() -> str:
+        with job_session() as session:
+            return str(session._conn.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+    first, again = limit(), limit()
+    monkeypatch.setenv(EnvVar.DUCKDB_MEMORY_LIMIT, "2GB")
+    changed = limit()
+    assert applied == ["3GB", "2GB"]  # the new database, then the change; not the job in between
+    assert first == again != changed
+    assert changed.startswith("1.8")  # 2 GB in GiB, as DuckDB shows it
 
 
 def test_a_failed_job_leaves_nothing_behind() -> None:
