@@ -38,7 +38,7 @@ from typing import Any, Final
 from ecomlake.contract import PARTITION_KEY, Dataset
 from ecomlake.etl import cleaning, dedupe, io
 from ecomlake.etl.engines import DuckDBTable, duckdb_api, duckdb_connection
-from ecomlake.etl.io.raw import FILE, LINE, SOURCE
+from ecomlake.etl.io.raw import LINE, RANK, SOURCE
 from ecomlake.etl.io.raw_duckdb import raw_view, records_at
 from ecomlake.schemas import RAW_SCHEMAS, Reason
 from ecomlake.sqlcache import disk_cached
@@ -46,9 +46,13 @@ from ecomlake.sqltext import ident
 
 _DUPLICATE: Final = Reason.DUPLICATE_KEY.value
 _STATELESS: Final = ident(cleaning.STATELESS)
-# What the classified table keeps of a raw record besides its verdict and typed values: not its
-# text, which only the few bad records need (read again by their place, ``_views``).
-_KEPT: Final = (SOURCE, LINE, FILE, PARTITION_KEY)
+# What the classified table keeps of a raw record besides its verdict and typed values: its place,
+# its date and its order (``_ORDER``); not its text, which only the few bad records need (read
+# again by their place, ``_views``), nor its file's name, which only orders rows (its rank does).
+_KEPT: Final = (SOURCE, PARTITION_KEY)
+# (file, line) as one number: the file's rank in key order, then the line -- the order in which a
+# date's rows claim a key.
+_ORDER: Final = "_order"
 # The typed key's hash, made with the rest of a row's values: the duplicates are looked for among
 # the rows whose hash is held twice (a number to group, where the key is text to hash again).
 _KEY_HASH: Final = "_key_hash"
@@ -83,6 +87,7 @@ class DatasetSql:
 def dataset_sql(dataset: Dataset) -> DatasetSql:
     """Render the rules, the processed columns and the quarantine wording of ``dataset`` (once per process,
     and read from the SQL cache by the processes after the first)."""
+    import sqlglot
     from sqlglot import exp
 
     from ecomlake.etl.jobs import quarantine_output
@@ -93,7 +98,10 @@ def dataset_sql(dataset: Dataset) -> DatasetSql:
     schema = RAW_SCHEMAS[dataset]
     n = names(dataset)
     checks = cleaning.row_checks(F, schema)
-    kept = [exp.column(c, quoted=True) for c in _KEPT]
+    kept = [
+        *(exp.column(c, quoted=True) for c in _KEPT),
+        sqlglot.parse_one(f"({RANK}::BIGINT << 32) + {LINE}", read="duckdb").as_(_ORDER),
+    ]
     classify = exp.select(
         *kept,
         cleaning.reason_of(F, checks).alias(cleaning.STATELESS).expression,
@@ -134,7 +142,7 @@ def duplicates_sql(dataset: Dataset, *, claims: bool) -> str:
     # ``r`` is read again rather than kept: DuckDB would store every valid row's key for the
     # later reads, which costs more than scanning the classified table again with the filter.
     ctes = [
-        f"r AS NOT MATERIALIZED (SELECT rowid AS _rid, {date}, _file, _line, {typed_keys}, {_KEY_HASH} "
+        f"r AS NOT MATERIALIZED (SELECT rowid AS _rid, {date}, {_ORDER}, {typed_keys}, {_KEY_HASH} "
         f"FROM {ident(n['classified'])} WHERE {_STATELESS} IS NULL)"
     ]
     held = f"SELECT {hashed} FROM r GROUP BY {hashed} HAVING count(*) > 1"
@@ -142,7 +150,7 @@ def duplicates_sql(dataset: Dataset, *, claims: bool) -> str:
     if claims:
         # Claims exist for the datasets keyed in the whole lake: the hash alone is the group.
         ctes.append(
-            f"c AS (SELECT NULL::BIGINT AS _rid, {date}, NULL::VARCHAR AS _file, NULL::BIGINT AS _line, {keys} "
+            f"c AS (SELECT NULL::BIGINT AS _rid, {date}, NULL::BIGINT AS {_ORDER}, {keys} "
             f"FROM {ident(n['claims'])} SEMI JOIN r USING ({keys}))"
         )
         held += f" UNION SELECT {_KEY_HASH} FROM r SEMI JOIN c USING ({keys})"
@@ -151,7 +159,7 @@ def duplicates_sql(dataset: Dataset, *, claims: bool) -> str:
     return (
         f"WITH {', '.join(ctes)} SELECT _rid, _first FROM (SELECT _rid, row_number() OVER w AS _n, "
         f"first_value({date}) OVER w AS _first FROM v WINDOW w AS (PARTITION BY {group} "
-        f"ORDER BY {date}, _file NULLS FIRST, _line NULLS FIRST)) WHERE _n > 1 AND _rid IS NOT NULL"
+        f"ORDER BY {date}, {_ORDER} NULLS FIRST)) WHERE _n > 1 AND _rid IS NOT NULL"
     )
 
 

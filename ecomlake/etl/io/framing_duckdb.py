@@ -41,7 +41,7 @@ import pyarrow as pa
 
 from ecomlake.contract import PARTITION_KEY
 from ecomlake.etl import cleaning
-from ecomlake.etl.io.raw import SOURCE
+from ecomlake.etl.io.raw import RANK, SOURCE
 from ecomlake.exceptions import FileRejectedError
 from ecomlake.ingest import framing
 from ecomlake.ingest.streams import GZIP_SUFFIX, SIGNATURES
@@ -65,11 +65,12 @@ _counter = itertools.count()
 
 @dataclass(frozen=True)
 class SqlFile:
-    """A file the SQL path may read: its path on disk, its raw key and its partition."""
+    """A file the SQL path may read: its path on disk, its raw key, its partition and its ``raw.RANK``."""
 
     path: str
     key: str
     date: str
+    rank: int = 0
 
 
 def framer_prefix(dataset: Dataset) -> str:
@@ -151,6 +152,7 @@ class SqlFramer:
         self.csv = self.schema.format == "csv"
         self.prefix = f"{framer_prefix(dataset)}{next(_counter)}"
         self.next_fid = 0
+        self.ranks: dict[int, int] = {}  # file id -> the file's ``raw.RANK``
         cols = self.schema.column_names
         self.lines = f"{self.prefix}_lines"
         self.files = f"{self.prefix}_files"
@@ -164,7 +166,7 @@ class SqlFramer:
         positions = "".join(f", _p{i} INTEGER" for i in range(len(cols)))
         conn.execute(
             f"CREATE TEMP TABLE {ident(self.files)} (fid INTEGER, _file VARCHAR, {ident(PARTITION_KEY)} VARCHAR, "
-            f"_hline BIGINT, _width INTEGER{positions})"
+            f"{RANK} INTEGER, _hline BIGINT, _width INTEGER{positions})"
         )
         if self.csv:
             conn.execute(
@@ -213,7 +215,8 @@ class SqlFramer:
                 else (f"CASE WHEN {in_order} THEN regexp_matches(l.t, {literal(pattern)}) END")
             )
             return (
-                f"SELECT {picks}, {error}, r._line, {meta}, r._hint AS {ident(cleaning.PLAIN_HINT)}, r.{SOURCE} FROM ("
+                f"SELECT {picks}, {error}, r._line, {meta}, r._hint AS {ident(cleaning.PLAIN_HINT)}, "
+                f"r.{SOURCE}, m.{RANK} FROM ("
                 f"SELECT l.fid, l.line AS _line, string_split(l.t, ',') AS _f, NULL::VARCHAR AS _err, {hint} AS _hint, "
                 f"{place('l.fid', 'l.line')} AS {SOURCE} "
                 f"FROM {ident(self.lines)} l JOIN {ident(self.files)} f USING (fid) "
@@ -226,12 +229,12 @@ class SqlFramer:
         picks = ", ".join(f"r.v[{i + 1}] AS {ident(c)}" for i, c in enumerate(cols))
         hint = f"NULL::BOOLEAN AS {ident(cleaning.PLAIN_HINT)}"
         return (
-            f"SELECT {picks}, NULL::VARCHAR AS _error, r.line AS _line, {meta}, {hint}, r.{SOURCE} FROM ("
+            f"SELECT {picks}, NULL::VARCHAR AS _error, r.line AS _line, {meta}, {hint}, r.{SOURCE}, m.{RANK} FROM ("
             f"SELECT fid, line, json_extract_string(t, {paths}) AS v, {place('fid', 'line')} AS {SOURCE} "
             f"FROM {ident(self.lines)} WHERE ok{at('fid', 'line')}"
             f") r JOIN {ident(self.files)} m USING (fid) "
             f"UNION ALL SELECT {', '.join(f's.{ident(c)}' for c in cols)}, s._error, s._line, {meta}, {hint}, "
-            f"{place('s.fid', 's._line')} FROM {ident(self.slow)} s "
+            f"{place('s.fid', 's._line')}, m.{RANK} FROM {ident(self.slow)} s "
             f"JOIN {ident(self.files)} m USING (fid) WHERE TRUE{at('s.fid', 's._line')}"
         )
 
@@ -248,6 +251,7 @@ class SqlFramer:
         base = self.next_fid
         self.next_fid += len(files)
         fids = {base + i: f for i, f in enumerate(files)}
+        self.ranks.update({fid: f.rank for fid, f in fids.items()})
         parts = _parts(fids, _threads(self.conn))
         if len(parts) == 1:
             refused = self._load(self.conn, parts[0])
@@ -358,10 +362,12 @@ class SqlFramer:
         cols = self.schema.column_names
         types = {"fid": pa.int32(), "_hline": pa.int64(), "_width": pa.int32(), "_file": pa.string()}
         types[PARTITION_KEY] = pa.string()
+        rows = {**rows, RANK: [self.ranks[fid] for fid in rows["fid"]]}
+        positions = [f"_p{i}" for i in range(len(cols))]
         table = pa.table(
             {
                 name: pa.array(rows.get(name, [None] * len(rows["fid"])), types.get(name, pa.int32()))
-                for name in ["fid", "_file", PARTITION_KEY, "_hline", "_width", *(f"_p{i}" for i in range(len(cols)))]
+                for name in ["fid", "_file", PARTITION_KEY, RANK, "_hline", "_width", *positions]
             }
         )
         self._insert(self.files, table)

@@ -30,7 +30,10 @@ FILE: Final = "_file"
 # On DuckDB, a record's place in the session's raw tables (``raw_duckdb``): a job reads the text
 # of its few bad records again by it, rather than carrying every record's text through its plan.
 SOURCE: Final = "_src"
-__all__ = ["ERROR", "FILE", "LINE", "SOURCE", "file_batches", "read_raw", "record_rejections", "tagged_schema"]
+# On DuckDB too, a record's file as its place among the read's files in key order: what the order
+# of the files' keys decides (which of two rows came first), told by a number instead of the text.
+RANK: Final = "_rank"
+__all__ = ["ERROR", "FILE", "LINE", "RANK", "SOURCE", "file_batches", "read_raw", "record_rejections", "tagged_schema"]
 
 
 def raw_columns(dataset: Dataset) -> tuple[str, ...]:

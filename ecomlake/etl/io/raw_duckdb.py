@@ -17,7 +17,7 @@ from ecomlake.contract import PARTITION_KEY, Dataset
 from ecomlake.etl.cleaning import PLAIN_HINT
 from ecomlake.etl.engines import DuckDBTable, duckdb_connection
 from ecomlake.etl.io.lake import LakeIO, RawFile
-from ecomlake.etl.io.raw import ERROR, FILE, LINE, SOURCE, file_batches, raw_columns, record_rejections
+from ecomlake.etl.io.raw import ERROR, FILE, LINE, RANK, SOURCE, file_batches, raw_columns, record_rejections
 from ecomlake.exceptions import FileRejectedError
 from ecomlake.sqltext import ident
 from ecomlake.storage import LocalStorage
@@ -33,7 +33,7 @@ def _raw_table_ddl(table: str, columns: Sequence[str]) -> str:
     cols = ", ".join(f"{ident(c)} VARCHAR" for c in columns)
     return (
         f"CREATE OR REPLACE TABLE {ident(table)} ({cols}, {ERROR} VARCHAR, {LINE} BIGINT, "
-        f"{FILE} VARCHAR, {PARTITION_KEY} VARCHAR)"
+        f"{FILE} VARCHAR, {PARTITION_KEY} VARCHAR, {RANK} INTEGER)"
     )
 
 
@@ -67,7 +67,8 @@ def read_raw_duckdb(
 ) -> Any:
     """Every accepted file, framed as the validator frames it, in one DuckDB view (``raw_view``).
 
-    Each record also has its place (``raw.SOURCE``), by which ``records_at`` finds it again.
+    Each record also has its place (``raw.SOURCE``), by which ``records_at`` finds it again, and its
+    file's rank among ``files`` in key order (``raw.RANK``).
     ``sql_framing=False`` sends every file through the framer (the tests compare the two).
     """
     from ecomlake.etl.io.framing_duckdb import SqlFile, SqlFramer, eligible
@@ -89,19 +90,20 @@ def read_raw_duckdb(
     limit = max_file_bytes()
     rejected: list[tuple[RawFile, FileRejectedError]] = []
     framed = list(files)
+    ranks = {key: rank for rank, key in enumerate(sorted({f.key for f in files}))}
     union = union_at = ""
     if sql_framing:
         framer = SqlFramer(conn, dataset)
         raw_format = RAW_SCHEMAS[dataset].format
         plain = [
-            SqlFile(str(storage.path(f.key)), f.key, f.date)
+            SqlFile(str(storage.path(f.key)), f.key, f.date, ranks[f.key])
             for f in files
             if storage.path(f.key).is_file() and eligible(f.name, storage.path(f.key).stat().st_size, raw_format, limit)
         ]
         chosen = {p.key for p in plain}
         left = {p.key for p in framer.add(plain)}
         framed = [f for f in files if f.key not in chosen or f.key in left]
-        names = ", ".join(ident(c) for c in (*columns, ERROR, LINE, FILE, PARTITION_KEY, PLAIN_HINT, SOURCE))
+        names = ", ".join(ident(c) for c in (*columns, ERROR, LINE, FILE, PARTITION_KEY, PLAIN_HINT, SOURCE, RANK))
         union = f" UNION ALL SELECT {names} FROM {ident(framer.view)}"
         union_at = f" UNION ALL SELECT {names} FROM {ident(framer.rows_at(wanted))}"
     view = _unique("batch")
@@ -111,7 +113,9 @@ def read_raw_duckdb(
                 for batch in file_batches(raw, file.key, file.date, dataset, limit):
                     conn.register(view, batch)
                     try:
-                        conn.execute(f"INSERT INTO {ident(framed_table)} SELECT * FROM {ident(view)}")
+                        conn.execute(
+                            f"INSERT INTO {ident(framed_table)} SELECT *, {ranks[file.key]} FROM {ident(view)}"
+                        )
                     finally:
                         conn.unregister(view)
         except FileRejectedError as err:
@@ -121,7 +125,10 @@ def read_raw_duckdb(
     # The framer's rows carry no plain verdict (``cleaning.PLAIN_HINT``): the classification makes it.
     # Their place is their row in the framed table (negative: apart from the SQL framer's places).
     place = "-1 - rowid"
-    framed = f"SELECT *, NULL::BOOLEAN AS {ident(PLAIN_HINT)}, {place} AS {SOURCE} FROM {ident(framed_table)}"
+    framed = (
+        f"SELECT * EXCLUDE ({RANK}), NULL::BOOLEAN AS {ident(PLAIN_HINT)}, {place} AS {SOURCE}, {RANK} "
+        f"FROM {ident(framed_table)}"
+    )
     conn.execute(f"CREATE OR REPLACE VIEW {ident(table)} AS {framed}{union}")
     conn.execute(
         f"CREATE OR REPLACE VIEW {ident(at_view)} AS {framed} "
