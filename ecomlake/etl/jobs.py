@@ -179,8 +179,11 @@ def _clean_duckdb(
             days = sorted(set(days) | set(extra))
         counts = clean_duckdb.counts(session, dataset)
         good, bad = clean_duckdb.outputs(session, dataset)
-        io.write_partitioned(good, lake, processed.PROCESSED_SCHEMAS[dataset].name, days)
+        # The quarantine first: its rows' text comes from the raw read, let go before the larger
+        # processed write, which then reuses that memory.
         io.write_quarantine(bad, lake, dataset, days)
+        clean_duckdb.release_text(session, dataset)
+        io.write_partitioned(good, lake, processed.PROCESSED_SCHEMAS[dataset].name, days)
     finally:
         clean_duckdb.release(session, dataset)
     return days, counts, files

@@ -48,6 +48,11 @@ def records_at(dataset: Dataset) -> tuple[str, str]:
     return f"raw_{dataset}_at", f"raw_{dataset}_wanted"
 
 
+def release_read(session: Any, dataset: Dataset) -> None:
+    """Drop what reading ``dataset`` kept in the session (its text): once nothing reads it again."""
+    _drop_earlier_read(duckdb_connection(session), dataset)
+
+
 def _drop_earlier_read(conn: Any, dataset: Dataset) -> None:
     """What an earlier read of ``dataset`` in this session kept (a job may read a dataset again)."""
     from ecomlake.etl.io.framing_duckdb import framer_prefix
