@@ -141,8 +141,9 @@ class SqlFramer:
 
     ``add`` takes files (in groups of at most ``GROUP_BYTES``) and returns those left to the
     framer; ``view`` names a view of every record found, with the raw frame's columns
-    (schema columns as text, ``_error``, ``_line``, ``_file``, ``date``) and
-    ``cleaning.PLAIN_HINT`` (true or false for a CSV line matched whole, else null). Records are
+    (schema columns as text, ``_error``, ``_line``, ``_file``, ``date``),
+    ``cleaning.PLAIN_HINT`` (true or false for a CSV line matched whole, else null), the record's
+    place (``raw.SOURCE``: its file id and first line) and its file's ``raw.RANK``. Records are
     computed when the view is read: the lines are kept, not a copy of every field.
     """
 
