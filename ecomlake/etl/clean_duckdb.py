@@ -9,9 +9,10 @@ query at a daily volume -- and the rows go through three statements instead of o
 materialisation:
 
 1. **classify** (``_c_<dataset>``, kept): each raw row's first broken rule (``_stateless``),
-   its typed values (``_t_<column>``; the key parts among them are the typed key), its origin
-   and its place in the raw reader's tables (``raw.SOURCE``) -- not its text, which only the
-   bad rows need and get back by their place (``raw_duckdb.records_at``);
+   its typed values (``_t_<column>``; the key parts among them are the typed key) and that
+   key's hash, its date and order (``_ORDER``), and its place in the raw reader's tables
+   (``raw.SOURCE``) -- not its text, which only the bad rows need and get back by their place
+   (``raw_duckdb.records_at``);
 2. **duplicates** (``_dups_<dataset>``, kept): the valid rows whose key an earlier valid row
    claimed, from one window over the keys alone. Within a date "earlier" is (file, line),
    as ``cleaning.classify`` has it; for the datasets keyed in the whole lake
