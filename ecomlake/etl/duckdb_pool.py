@@ -9,7 +9,9 @@ table and view in it dropped -- and lent to the next job, which gets a connectio
 sqlframe session of its own to it: an empty catalog, and memory already mapped.
 
 A database is lent to one job at a time (a job started beside it gets another), and one
-that cannot be emptied is closed, not kept. :func:`job_session` is the one way in.
+that cannot be emptied is closed, not kept. Settings stay with a database: the jobs set none
+but the memory cap and spill folder, which are set again when the environment changes them.
+:func:`job_session` is the one way in.
 """
 
 from __future__ import annotations
@@ -36,12 +38,10 @@ _idle: list[tuple[duckdb.DuckDBPyConnection, tuple[str, str]]] = []
 def job_session() -> Iterator[Any]:
     """A sqlframe session over a connection of its own to an empty in-memory database, for one job."""
     holder, settings, session = _lend()
-    reusable = False
     try:
         yield session
     finally:
-        reusable = _release(session)
-        _give_back(holder, settings, reusable=reusable)
+        _give_back(holder, settings, reusable=_release(session))
 
 
 def idle_count() -> int:
@@ -95,19 +95,19 @@ def _release(session: Any) -> bool:
 
 
 def _give_back(holder: duckdb.DuckDBPyConnection, settings: tuple[str, str], *, reusable: bool) -> None:
+    """Keep the database for the next job if it could be released and emptied and none is kept yet; else close it."""
     import duckdb
 
-    try:
-        if not reusable:
-            raise duckdb.InvalidInputException("the job's session could not be released cleanly")
-        _empty(holder)
-    except duckdb.Error:
-        holder.close()
-        return
-    with _lock:
-        if len(_idle) < MAX_IDLE:
-            _idle.append((holder, settings))
-            return
+    if reusable:
+        try:
+            _empty(holder)
+        except duckdb.Error:
+            reusable = False
+    if reusable:
+        with _lock:
+            if len(_idle) < MAX_IDLE:
+                _idle.append((holder, settings))
+                return
     holder.close()
 
 

@@ -136,6 +136,18 @@ def test_a_database_that_cannot_be_released_cleanly_is_not_kept(monkeypatch: pyt
     assert duckdb_pool.idle_count() == 0
 
 
+def test_a_database_that_cannot_be_emptied_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    import duckdb
+
+    def fail(holder: Any) -> None:
+        raise duckdb.CatalogException("a dependency keeps the table")
+
+    monkeypatch.setattr(duckdb_pool, "_empty", fail)
+    with job_session() as session:
+        session._conn.execute("CREATE TABLE t AS SELECT 1")
+    assert duckdb_pool.idle_count() == 0
+
+
 def test_run_job_uses_the_pool(tmp_path: Path) -> None:
     """A job through ``run_job`` hands its database back emptied (the local runner's jobs share one)."""
     from etl_helpers import put_raw
