@@ -40,7 +40,7 @@ from ecomlake.contract import PARTITION_KEY, Dataset
 from ecomlake.etl import cleaning, dedupe, io
 from ecomlake.etl.engines import DuckDBTable, duckdb_api, duckdb_connection
 from ecomlake.etl.io.raw import LINE, RANK, SOURCE
-from ecomlake.etl.io.raw_duckdb import raw_view, records_at, release_read
+from ecomlake.etl.io.raw_duckdb import raw_view, records_at
 from ecomlake.schemas import RAW_SCHEMAS, Reason
 from ecomlake.sqlcache import disk_cached
 from ecomlake.sqltext import ident
@@ -258,12 +258,6 @@ def outputs(session: Any, dataset: Dataset) -> tuple[Any, Any]:
     conn.execute(f"CREATE OR REPLACE VIEW {ident(n['processed'])} AS {sql.processed}")
     conn.execute(f"CREATE OR REPLACE VIEW {ident(n['quarantine'])} AS {sql.quarantine}")
     return DuckDBTable(session, n["processed"]), DuckDBTable(session, n["quarantine"])
-
-
-def release_text(session: Any, dataset: Dataset) -> None:
-    """Drop the raw read of ``dataset`` (its lines and text): call once the quarantine is written, as the
-    bad rows' text is read from it; the classified table the processed rows come from stays."""
-    release_read(session, dataset)
 
 
 def release(session: Any, dataset: Dataset) -> None:

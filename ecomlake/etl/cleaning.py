@@ -397,7 +397,14 @@ def row_checks(F: Any, schema: RawSchema) -> list[Check]:
             missing = n(c.name).isNull()
             # A plain value is never blank; a required value that is null makes no plain row.
             checks.append(
-                Check(Reason.MISSING_REQUIRED, c.name, missing, F.lit(message), F.lit(f"{c.name}: {message}"), True)
+                Check(
+                    Reason.MISSING_REQUIRED,
+                    c.name,
+                    missing,
+                    F.lit(message),
+                    F.lit(f"{c.name}: {message}"),
+                    plain_holds=True,
+                )
             )
     numbers = [c for c in schema.columns if c.is_numeric]
     for c in numbers:

@@ -166,6 +166,7 @@ def _clean_duckdb(
     session: Any, dataset: Dataset, dates: list[str], lake: io.LakeIO
 ) -> tuple[list[str], Counts, list[io.RawFile]]:
     from ecomlake.etl import clean_duckdb
+    from ecomlake.etl.io.raw_duckdb import release_read
 
     days = list(dates)
     try:
@@ -180,9 +181,9 @@ def _clean_duckdb(
         counts = clean_duckdb.counts(session, dataset)
         good, bad = clean_duckdb.outputs(session, dataset)
         # The quarantine first: its rows' text comes from the raw read, let go before the larger
-        # processed write, which then reuses that memory.
+        # processed write (from the classified table), which then reuses that memory.
         io.write_quarantine(bad, lake, dataset, days)
-        clean_duckdb.release_text(session, dataset)
+        release_read(session, dataset)
         io.write_partitioned(good, lake, processed.PROCESSED_SCHEMAS[dataset].name, days)
     finally:
         clean_duckdb.release(session, dataset)

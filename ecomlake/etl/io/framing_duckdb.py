@@ -153,7 +153,6 @@ class SqlFramer:
         self.csv = self.schema.format == "csv"
         self.prefix = f"{framer_prefix(dataset)}{next(_counter)}"
         self.next_fid = 0
-        self.ranks: dict[int, int] = {}  # file id -> the file's ``raw.RANK``
         cols = self.schema.column_names
         self.lines = f"{self.prefix}_lines"
         self.files = f"{self.prefix}_files"
@@ -252,7 +251,6 @@ class SqlFramer:
         base = self.next_fid
         self.next_fid += len(files)
         fids = {base + i: f for i, f in enumerate(files)}
-        self.ranks.update({fid: f.rank for fid, f in fids.items()})
         parts = _parts(fids, _threads(self.conn))
         if len(parts) == 1:
             refused = self._load(self.conn, parts[0])
@@ -359,11 +357,19 @@ class SqlFramer:
     def _in(self, fids: Sequence[int]) -> str:
         return "(" + ", ".join(str(f) for f in fids) + ")"
 
-    def _register_files(self, rows: dict[str, list[Any]]) -> None:
+    def _register_files(self, rows: dict[str, list[Any]], fids: dict[int, SqlFile]) -> None:
+        """Add the files ``rows`` describes (``fid``, ``_hline``, ``_width``, ``_p<i>``) to the files table,
+        with each one's key, date and rank from ``fids``."""
         cols = self.schema.column_names
         types = {"fid": pa.int32(), "_hline": pa.int64(), "_width": pa.int32(), "_file": pa.string()}
         types[PARTITION_KEY] = pa.string()
-        rows = {**rows, RANK: [self.ranks[fid] for fid in rows["fid"]]}
+        files = [fids[fid] for fid in rows["fid"]]
+        rows = {
+            **rows,
+            "_file": [f.key for f in files],
+            PARTITION_KEY: [f.date for f in files],
+            RANK: [f.rank for f in files],
+        }
         positions = [f"_p{i}" for i in range(len(cols))]
         table = pa.table(
             {
@@ -402,7 +408,7 @@ class SqlFramer:
             "ORDER BY fid, line"
         ).fetchall():
             quoted.setdefault(int(fid), []).append((int(line), str(text)))
-        rows: dict[str, list[Any]] = {"fid": [], "_file": [], PARTITION_KEY: [], "_hline": [], "_width": []}
+        rows: dict[str, list[Any]] = {"fid": [], "_hline": [], "_width": []}
         rows.update({f"_p{i}": [] for i in range(len(cols))})
         good: dict[int, tuple[int, int]] = {}  # fid -> (header line, width)
         for fid in kept:
@@ -414,17 +420,15 @@ class SqlFramer:
                 continue
             good[fid] = (line, len(header))
             where = {name: i + 1 for i, name in enumerate(header)}
-            file = fids[fid]
-            for key, value in (("fid", fid), ("_file", file.key), (PARTITION_KEY, file.date), ("_hline", line)):
+            for key, value in (("fid", fid), ("_hline", line), ("_width", len(header))):
                 rows[key].append(value)
-            rows["_width"].append(len(header))
             for i, name in enumerate(cols):
                 rows[f"_p{i}"].append(where.get(name))
         left = set(kept) - set(good)
         self._drop(left)
         if not good:
             return left
-        self._register_files(rows)
+        self._register_files(rows, fids)
         # Quoted lines after the header: one record each, parsed by the framer.
         slow: dict[str, list[Any]] = {"fid": [], "_line": [], "_f": [], "_err": []}
         parsed_ok: set[int] = set()
@@ -543,12 +547,10 @@ class SqlFramer:
         self._drop(left)
         rows: dict[str, list[Any]] = {
             "fid": good,
-            "_file": [fids[f].key for f in good],
-            PARTITION_KEY: [fids[f].date for f in good],
             "_hline": [0] * len(good),
             "_width": [len(cols)] * len(good),
         }
-        self._register_files(rows)
+        self._register_files(rows, fids)
         types = {"fid": pa.int32(), "_line": pa.int64()}
         keep = [i for i, fid in enumerate(slow["fid"]) if fid not in left]
         self._insert(

@@ -130,13 +130,13 @@ def read_raw_duckdb(
     # The framer's rows carry no plain verdict (``cleaning.PLAIN_HINT``): the classification makes it.
     # Their place is their row in the framed table (negative: apart from the SQL framer's places).
     place = "-1 - rowid"
-    framed = (
+    framer_rows = (
         f"SELECT * EXCLUDE ({RANK}), NULL::BOOLEAN AS {ident(PLAIN_HINT)}, {place} AS {SOURCE}, {RANK} "
         f"FROM {ident(framed_table)}"
     )
-    conn.execute(f"CREATE OR REPLACE VIEW {ident(table)} AS {framed}{union}")
+    conn.execute(f"CREATE OR REPLACE VIEW {ident(table)} AS {framer_rows}{union}")
     conn.execute(
-        f"CREATE OR REPLACE VIEW {ident(at_view)} AS {framed} "
+        f"CREATE OR REPLACE VIEW {ident(at_view)} AS {framer_rows} "
         f"WHERE {place} IN (SELECT {SOURCE} FROM {ident(wanted)}){union_at}"
     )
     record_rejections(lake, rejected)
